@@ -1,0 +1,133 @@
+import {
+  createAvailability,
+  createRng,
+  parseLabelLastCsv,
+  scaleToUnit,
+  trainLocal,
+  type Availability,
+  type AvailabilitySpec,
+  type Dataset,
+} from '@flotilla/algorithms';
+import { AgentJobName, type TrainTask } from '@flotilla/contracts';
+import { Worker, type Job } from 'bullmq';
+import IORedis from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { CoordinatorClient, CoordinatorError } from './coordinator-client';
+
+export interface AgentOptions {
+  coordinatorUrl: string;
+  redisUrl: string;
+  joinToken: string;
+  name: string;
+  dataset: string;
+  dataFile: string;
+  availability: AvailabilitySpec;
+  seed: number;
+  heartbeatMs: number;
+  log: (line: string) => void;
+}
+
+export type TaskOutcome = 'uploaded' | 'declined' | 'expired' | 'refused';
+
+/**
+ * A client agent: registers with the join token, consumes its own BullMQ queue, trains each task
+ * locally with TensorFlow.js and uploads the update. When its availability pattern says it is away,
+ * it declines the round, so the coordinator sees it as a non-participant without waiting for the deadline.
+ */
+export class ClientAgent {
+  private readonly client: CoordinatorClient;
+  private readonly csv: string;
+  private readonly scaled = new Map<string, Dataset>();
+  private readonly availability: Availability;
+  private worker?: Worker;
+  private connection?: IORedis;
+  private heartbeat?: NodeJS.Timeout;
+  private busy = false;
+  agentId?: string;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.client = new CoordinatorClient(opts.coordinatorUrl);
+    this.csv = readFileSync(opts.dataFile, 'utf8');
+    // Parse once up front so a bad file stops the agent before it registers.
+    const probe = parseLabelLastCsv(this.csv);
+    this.exampleCount = probe.size;
+    this.availability = createAvailability(opts.availability, createRng(opts.seed));
+  }
+
+  readonly exampleCount: number;
+
+  async start(): Promise<void> {
+    const reg = await this.client.register({
+      joinToken: this.opts.joinToken,
+      name: this.opts.name,
+      datasets: [this.opts.dataset],
+      exampleCounts: { [this.opts.dataset]: this.exampleCount },
+    });
+    this.agentId = reg.agentId;
+    this.opts.log(`registered as ${reg.agentId}, queue ${reg.queueName}, ${this.exampleCount} examples`);
+    this.connection = new IORedis(this.opts.redisUrl, { maxRetriesPerRequest: null });
+    this.worker = new Worker(reg.queueName, (job: Job) => this.process(job), {
+      connection: this.connection,
+      prefix: reg.queuePrefix,
+      concurrency: 1,
+    });
+    this.worker.on('failed', (job, err) => this.opts.log(`task ${job?.id} failed: ${err.message}`));
+    this.heartbeat = setInterval(() => {
+      this.client.heartbeat(this.busy ? 'busy' : 'idle').catch((e: Error) => this.opts.log(`heartbeat failed: ${e.message}`));
+    }, this.opts.heartbeatMs);
+  }
+
+  private async process(job: Job): Promise<TaskOutcome> {
+    if (job.name !== AgentJobName.Train) throw new Error(`unknown task '${job.name}'`);
+    return this.train(job.data as TrainTask);
+  }
+
+  /** One round: decline when away, else download, train, upload. */
+  async train(task: TrainTask): Promise<TaskOutcome> {
+    if (Date.parse(task.deadline) < Date.now()) return 'expired';
+    const available = this.availability.next();
+    try {
+      if (!available) {
+        await this.client.decline(task.jobId, task.round, 'unavailable');
+        return 'declined';
+      }
+      this.busy = true;
+      const started = Date.now();
+      const global = await this.client.weights(task.modelHash, task.parameterCount);
+      const data = this.dataFor(task);
+      const result = trainLocal(task.model, global, data, { steps: task.localSteps, batchSize: task.batchSize, lr: task.localLr, seed: task.seed });
+      await this.client.upload(task.jobId, task.round, result.delta, {
+        exampleCount: result.examples,
+        trainLoss: result.meanLoss,
+        durationMs: Date.now() - started,
+      });
+      return 'uploaded';
+    } catch (e) {
+      // A closed round or a refused update is final: retrying cannot help, so the task ends here.
+      if (e instanceof CoordinatorError && e.status >= 400 && e.status < 500) {
+        this.opts.log(`round ${task.round} of ${task.jobId}: ${e.message}`);
+        return 'refused';
+      }
+      throw e;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private dataFor(task: TrainTask): Dataset {
+    const key = `${task.featureRange.join(',')}/${task.numClasses}`;
+    let ds = this.scaled.get(key);
+    if (!ds) {
+      ds = scaleToUnit(parseLabelLastCsv(this.csv, { numClasses: task.numClasses }), task.featureRange);
+      this.scaled.set(key, ds);
+    }
+    return ds;
+  }
+
+  /** Graceful stop: finish the task in hand, then close the worker and the connection. */
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.worker?.close();
+    await this.connection?.quit().catch(() => undefined);
+  }
+}

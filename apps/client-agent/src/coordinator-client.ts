@@ -1,0 +1,76 @@
+import { agentBearer, type ErrorBody, type RegisterAgent, type RegisterAgentResponse, type UpdateMeta } from '@flotilla/contracts';
+
+export class CoordinatorError extends Error {
+  constructor(readonly status: number, readonly body: Partial<ErrorBody>) {
+    super(`coordinator answered ${status}${body.code ? ` ${body.code}` : ''}: ${body.message ?? 'no message'}`);
+  }
+}
+
+/** The agent's side of the REST API (register, heartbeat, weights down, updates up). */
+export class CoordinatorClient {
+  private credentials?: { agentId: string; secret: string };
+
+  constructor(private readonly baseUrl: string) {}
+
+  async register(input: RegisterAgent): Promise<RegisterAgentResponse> {
+    const res = await this.request('POST', '/api/v1/agents/register', { json: input, auth: false });
+    const body = (await res.json()) as RegisterAgentResponse;
+    this.credentials = { agentId: body.agentId, secret: body.agentSecret };
+    return body;
+  }
+
+  async heartbeat(status: 'idle' | 'busy'): Promise<void> {
+    await this.request('POST', '/api/v1/agents/heartbeat', { json: { status } });
+  }
+
+  async weights(hash: string, expectedCount: number): Promise<Float32Array> {
+    const res = await this.request('GET', `/api/v1/blobs/${hash}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.byteLength !== expectedCount * 4) {
+      throw new Error(`weights ${hash}: got ${bytes.byteLength} bytes, expected ${expectedCount * 4}`);
+    }
+    const out = new Float32Array(expectedCount);
+    new Uint8Array(out.buffer).set(bytes);
+    return out;
+  }
+
+  async upload(jobId: string, round: number, delta: Float32Array, meta: UpdateMeta): Promise<{ status: string }> {
+    const q = new URLSearchParams({ exampleCount: String(meta.exampleCount), trainLoss: String(meta.trainLoss), durationMs: String(meta.durationMs) });
+    const res = await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/update?${q}`, {
+      raw: new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength),
+    });
+    return (await res.json()) as { status: string };
+  }
+
+  async decline(jobId: string, round: number, reason: 'unavailable' | 'busy' | 'error', message?: string): Promise<void> {
+    await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/decline`, { json: message ? { reason, message: message.slice(0, 500) } : { reason } });
+  }
+
+  private async request(method: string, path: string, opts: { json?: unknown; raw?: Uint8Array; auth?: boolean } = {}): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (opts.auth !== false) {
+      if (!this.credentials) throw new Error('agent is not registered');
+      headers.authorization = agentBearer(this.credentials.agentId, this.credentials.secret);
+    }
+    let body: RequestInit['body'];
+    if (opts.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.json);
+    } else if (opts.raw) {
+      headers['content-type'] = 'application/octet-stream';
+      body = opts.raw;
+    }
+    const res = await fetch(this.baseUrl.replace(/\/$/, '') + path, { method, headers, body, signal: AbortSignal.timeout(60_000) });
+    if (!res.ok) {
+      const text = await res.text();
+      let parsed: Partial<ErrorBody> = {};
+      try {
+        parsed = JSON.parse(text) as Partial<ErrorBody>;
+      } catch {
+        parsed = { message: text.slice(0, 200) };
+      }
+      throw new CoordinatorError(res.status, parsed);
+    }
+    return res;
+  }
+}

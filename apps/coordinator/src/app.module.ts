@@ -1,0 +1,47 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AgentGuard } from './agents/agent.guard';
+import { AgentsController } from './agents/agents.controller';
+import { AgentsRepository } from './agents/agents.repository';
+import { AgentsService } from './agents/agents.service';
+import { BlobsModule } from './blobs/blobs.module';
+import { AdminGuard } from './common/admin.guard';
+import { APP_CONFIG, type AppConfig } from './config/config';
+import { PrismaService } from './database/prisma.service';
+import { DatasetCatalog } from './datasets/dataset-catalog';
+import { HealthController } from './health/health.controller';
+import { MetricsRegistry } from './health/metrics.registry';
+import { JobsController } from './jobs/jobs.controller';
+import { JobsRepository } from './jobs/jobs.repository';
+import { JobsService } from './jobs/jobs.service';
+import { QueueService } from './queue/queue.service';
+import { RoundsRepository } from './rounds/rounds.repository';
+import { RoundsService } from './rounds/rounds.service';
+import { UpdatesController } from './rounds/updates.controller';
+
+@Module({})
+export class AppModule {
+  static forConfig(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      global: true,
+      imports: [BlobsModule],
+      controllers: [AgentsController, JobsController, UpdatesController, HealthController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        PrismaService,
+        QueueService,
+        MetricsRegistry,
+        DatasetCatalog,
+        AdminGuard,
+        AgentGuard,
+        AgentsRepository,
+        AgentsService,
+        JobsRepository,
+        JobsService,
+        RoundsRepository,
+        RoundsService,
+      ],
+      exports: [APP_CONFIG],
+    };
+  }
+}

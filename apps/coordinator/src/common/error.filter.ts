@@ -1,0 +1,30 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { ErrorBody } from '@flotilla/contracts';
+import type { Request, Response } from 'express';
+import { DomainError } from './errors';
+
+/** The one exit for errors: domain errors keep their status and message, anything else is a 500. */
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ErrorFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<Request & { requestId?: string }>();
+    const res = http.getResponse<Response>();
+    const requestId = req.requestId ?? 'unknown';
+    let body: ErrorBody;
+    if (exception instanceof DomainError) {
+      body = { statusCode: exception.status, code: exception.code, message: exception.message, details: exception.details, requestId };
+    } else if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const r = exception.getResponse();
+      const message = typeof r === 'string' ? r : ((r as { message?: string | string[] }).message ?? exception.message);
+      body = { statusCode: status, code: status === 413 ? 'payload_too_large' : `http_${status}`, message: Array.isArray(message) ? message.join('; ') : message, requestId };
+    } else {
+      this.logger.error(`request ${requestId} failed: ${exception instanceof Error ? exception.stack : String(exception)}`);
+      body = { statusCode: 500, code: 'internal', message: 'Internal server error', requestId };
+    }
+    res.status(body.statusCode).json(body);
+  }
+}

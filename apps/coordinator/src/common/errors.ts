@@ -1,0 +1,52 @@
+/**
+ * Typed domain errors. Services throw these; one global filter maps them to HTTP statuses,
+ * so controllers stay thin and nothing leaks internals.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  constructor(message: string, readonly details?: unknown) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends DomainError {
+  readonly status = 400;
+  readonly code = 'validation_failed';
+}
+export class UnauthorizedError extends DomainError {
+  readonly status = 401;
+  readonly code = 'unauthorized';
+}
+export class ForbiddenError extends DomainError {
+  readonly status = 403;
+  readonly code = 'forbidden';
+}
+export class NotFoundError extends DomainError {
+  readonly status = 404;
+  readonly code = 'not_found';
+}
+export class ConflictError extends DomainError {
+  readonly status = 409;
+  readonly code = 'conflict';
+}
+/** An upload for a round that is already closed (or not open yet). */
+export class RoundClosedError extends DomainError {
+  readonly status = 409;
+  readonly code = 'round_closed';
+}
+/** An upload from an agent that was not asked to train in this round. */
+export class NotEligibleError extends DomainError {
+  readonly status = 403;
+  readonly code = 'not_eligible';
+}
+/** An update that must never be aggregated: wrong length, NaN/Inf. */
+export class InvalidUpdateError extends DomainError {
+  readonly status = 422;
+  readonly code = 'invalid_update';
+}
+export class PayloadTooLargeError extends DomainError {
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+}

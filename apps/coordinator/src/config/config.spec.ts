@@ -1,0 +1,30 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('coordinator config', () => {
+  const valid = {
+    DATABASE_URL: 'postgresql://u@h:5432/db',
+    REDIS_URL: 'redis://h:6379',
+    ADMIN_TOKEN: 'a'.repeat(16),
+    JOIN_TOKEN: 'j'.repeat(16),
+  };
+
+  it('applies defaults and coerces numbers', () => {
+    const c = loadConfig({ ...valid, PORT: '9000' });
+    expect(c.PORT).toBe(9000);
+    expect(c.MIGRATE_ON_START).toBe(true);
+    expect(c.BLOB_DIR).toBe('.flotilla/blobs');
+  });
+
+  it('lists every problem at once and never defaults a secret', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://x', PORT: 'eighty' });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const fields = error!.problems.map((p) => p.split(':')[0]);
+    expect(fields.sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'JOIN_TOKEN', 'PORT', 'REDIS_URL']);
+    expect(() => loadConfig({ ...valid, ADMIN_TOKEN: 'short' })).toThrow(/ADMIN_TOKEN: must be at least 16/);
+  });
+});

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the coordinator reads, validated once at boot. Nothing else reads process.env.
+ * Secrets (ADMIN_TOKEN, JOIN_TOKEN) have no defaults.
+ */
+export const ConfigSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  JOIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  BLOB_DIR: z.string().min(1).default('.flotilla/blobs'),
+  DATA_DIR: z.string().min(1).default('data'),
+  /** An agent without a heartbeat for this long is not asked to train. */
+  AGENT_OFFLINE_AFTER_MS: z.coerce.number().int().min(1000).default(30_000),
+  MAX_UPDATE_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
+  MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Prefix for BullMQ keys, so several deployments (or test runs) can share one Redis. */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
+  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
+});
+
+export type AppConfig = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  return result.data;
+}
+
+/** Injection token for the typed config object. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,44 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { scaleToUnit, splitHeldOut, type Dataset } from '@flotilla/algorithms';
+import { DatasetManifestSchema, type DatasetManifest } from '@flotilla/contracts';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { ValidationError } from '../common/errors';
+
+export interface CatalogDataset {
+  manifest: DatasetManifest;
+  numFeatures: number;
+  /** The held-out split, already scaled: global models are evaluated on it every round. */
+  test: Dataset;
+}
+
+/** Datasets the coordinator can evaluate on, loaded lazily from DATA_DIR/<name>/dataset.json. */
+@Injectable()
+export class DatasetCatalog {
+  private readonly logger = new Logger(DatasetCatalog.name);
+  private readonly cache = new Map<string, CatalogDataset>();
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  get(name: string): CatalogDataset {
+    const cached = this.cache.get(name);
+    if (cached) return cached;
+    const manifestPath = path.join(this.config.DATA_DIR, name, 'dataset.json');
+    if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(name) || !existsSync(manifestPath)) {
+      throw new ValidationError(`Unknown dataset '${name}': no ${manifestPath} in the coordinator's catalogue`, {
+        fields: [{ field: 'dataset', message: 'unknown dataset' }],
+      });
+    }
+    const loaded = loadCatalogDataset(path.join(this.config.DATA_DIR, name));
+    this.logger.log(`dataset ${name}: ${loaded.test.size} held-out examples, ${loaded.numFeatures} features`);
+    this.cache.set(name, loaded);
+    return loaded;
+  }
+}
+
+function loadCatalogDataset(dir: string): CatalogDataset {
+  const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(dir, 'dataset.json'), 'utf8')));
+  const { test } = splitHeldOut(readFileSync(path.join(dir, manifest.file), 'utf8'), manifest);
+  return { manifest, numFeatures: test.numFeatures, test: scaleToUnit(test, manifest.featureRange) };
+}

@@ -1,0 +1,67 @@
+import { Body, Controller, Get, Header, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { CreateJobSchema, ListJobsQuerySchema, UuidParam, type CreateJob, type ListJobsQuery } from '@flotilla/contracts';
+import type { Response } from 'express';
+import { AdminGuard } from '../common/admin.guard';
+import { jsonSchema } from '../common/openapi';
+import { ZodPipe } from '../common/zod.pipe';
+import { JobsService } from './jobs.service';
+
+const JobId = new ZodPipe(UuidParam, 'job id');
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@UseGuards(AdminGuard)
+@Controller('jobs')
+export class JobsController {
+  constructor(private readonly jobs: JobsService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Submit a federated (FedAU) job' })
+  @ApiBody({ schema: jsonSchema(CreateJobSchema) })
+  submit(@Body(new ZodPipe(CreateJobSchema, 'job spec')) spec: CreateJob) {
+    return this.jobs.submit(spec);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List jobs, newest first' })
+  @ApiQuery({ name: 'status', required: false })
+  @ApiQuery({ name: 'limit', required: false })
+  list(@Query(new ZodPipe(ListJobsQuerySchema, 'query')) q: ListJobsQuery) {
+    return this.jobs.list(q);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Job status, current round and latest metrics' })
+  get(@Param('id', JobId) id: string) {
+    return this.jobs.get(id);
+  }
+
+  @Post(':id/cancel')
+  @ApiOperation({ summary: 'Cancel a running job (its open round closes without aggregation)' })
+  cancel(@Param('id', JobId) id: string) {
+    return this.jobs.cancel(id);
+  }
+
+  @Get(':id/rounds')
+  @ApiOperation({ summary: 'Rounds with participants, FedAU weight range and metrics' })
+  rounds(@Param('id', JobId) id: string) {
+    return this.jobs.roundsOf(id);
+  }
+
+  @Get(':id/participation')
+  @ApiOperation({ summary: 'Participation matrix (agents × rounds) with the FedAU weights used' })
+  participation(@Param('id', JobId) id: string) {
+    return this.jobs.participation(id);
+  }
+
+  @Get(':id/model')
+  @Header('Content-Type', 'application/octet-stream')
+  @ApiOperation({ summary: 'Download the latest global model (float32 little-endian); X-Model-Hash and X-Model-Round headers' })
+  async model(@Param('id', JobId) id: string, @Res({ passthrough: true }) res: Response): Promise<Buffer> {
+    const m = await this.jobs.latestModel(id);
+    res.setHeader('X-Model-Hash', m.hash);
+    res.setHeader('X-Model-Round', String(m.round));
+    return m.bytes;
+  }
+}

@@ -1,0 +1,160 @@
+import { Injectable } from '@nestjs/common';
+import { Prisma, type Checkpoint, type Round, type Update } from '@prisma/client';
+import { PrismaService } from '../database/prisma.service';
+
+export interface ParticipationRow {
+  agentId: string;
+  participated: boolean;
+  weight: number;
+  updateNorm: number | null;
+  exampleCount: number | null;
+  trainLoss: number | null;
+  durationMs: number | null;
+  absence: string | null;
+}
+
+export interface CloseRoundWrite {
+  jobId: string;
+  round: number;
+  outputModelHash: string;
+  metrics: Prisma.InputJsonValue;
+  participants: number;
+  weightMin: number | null;
+  weightMax: number | null;
+  participation: ParticipationRow[];
+  clientStates: { agentId: string; state: Prisma.InputJsonValue }[];
+  /** The job is finished after this round. */
+  finished: boolean;
+}
+
+@Injectable()
+export class RoundsRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  find(jobId: string, round: number): Promise<Round | null> {
+    return this.prisma.round.findUnique({ where: { jobId_index: { jobId, index: round } } });
+  }
+
+  list(jobId: string): Promise<Round[]> {
+    return this.prisma.round.findMany({ where: { jobId }, orderBy: { index: 'asc' } });
+  }
+
+  /** Rounds left open or half-closed by a previous coordinator process. */
+  unfinished(): Promise<Round[]> {
+    return this.prisma.round.findMany({ where: { status: { in: ['open', 'closing'] } } });
+  }
+
+  /** Creates the round unless it exists; returns the stored row either way. */
+  async open(data: { jobId: string; index: number; eligibleAgentIds: string[]; inputModelHash: string; deadlineAt: Date }): Promise<Round> {
+    try {
+      return await this.prisma.round.create({ data });
+    } catch (e) {
+      if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') {
+        return (await this.find(data.jobId, data.index))!;
+      }
+      throw e;
+    }
+  }
+
+  answers(jobId: string, round: number): Promise<Update[]> {
+    return this.prisma.update.findMany({ where: { jobId, round }, orderBy: { receivedAt: 'asc' } });
+  }
+
+  countAnswers(jobId: string, round: number): Promise<number> {
+    return this.prisma.update.count({ where: { jobId, round } });
+  }
+
+  findAnswer(jobId: string, round: number, agentId: string): Promise<Update | null> {
+    return this.prisma.update.findUnique({ where: { jobId_round_agentId: { jobId, round, agentId } } });
+  }
+
+  /**
+   * Records an answer while the round is open. The round row is share-locked, so closing (which
+   * takes it FOR UPDATE) waits for in-flight answers and no answer lands after the answers were frozen.
+   * Returns 'closed' when the round no longer accepts answers, 'duplicate' when one is already stored.
+   */
+  async recordAnswer(data: Prisma.UpdateUncheckedCreateInput): Promise<'recorded' | 'closed' | 'duplicate'> {
+    try {
+      return await this.prisma.$transaction(async (tx) => {
+        const rows = await tx.$queryRaw<{ status: string; deadline_at: Date }[]>`
+          SELECT status::text AS status, deadline_at FROM rounds
+          WHERE job_id = ${data.jobId}::uuid AND index = ${data.round} FOR SHARE`;
+        const r = rows[0];
+        if (!r || r.status !== 'open' || r.deadline_at.getTime() < Date.now()) return 'closed';
+        await tx.update.create({ data });
+        return 'recorded';
+      });
+    } catch (e) {
+      if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') return 'duplicate';
+      throw e;
+    }
+  }
+
+  /** open → closing: freezes the set of answers. Returns false if the round was not open. */
+  async beginClosing(jobId: string, round: number): Promise<boolean> {
+    return this.prisma.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<{ status: string }[]>`
+        SELECT status::text AS status FROM rounds WHERE job_id = ${jobId}::uuid AND index = ${round} FOR UPDATE`;
+      if (rows[0]?.status !== 'open') return rows[0]?.status === 'closing';
+      await tx.round.update({ where: { jobId_index: { jobId, index: round } }, data: { status: 'closing' } });
+      return true;
+    });
+  }
+
+  /** closing → closed with checkpoint, metrics, participation rows, client states and job progress, in one transaction. */
+  async finishClosing(w: CloseRoundWrite): Promise<boolean> {
+    return this.prisma.$transaction(async (tx) => {
+      const flipped = await tx.round.updateMany({
+        where: { jobId: w.jobId, index: w.round, status: 'closing' },
+        data: {
+          status: 'closed',
+          closedAt: new Date(),
+          outputModelHash: w.outputModelHash,
+          participants: w.participants,
+          weightMin: w.weightMin,
+          weightMax: w.weightMax,
+          metrics: w.metrics,
+        },
+      });
+      if (flipped.count !== 1) return false;
+      await tx.participation.createMany({ data: w.participation.map((p) => ({ jobId: w.jobId, round: w.round, ...p })) });
+      for (const s of w.clientStates) {
+        await tx.clientState.upsert({
+          where: { jobId_agentId: { jobId: w.jobId, agentId: s.agentId } },
+          create: { jobId: w.jobId, agentId: s.agentId, state: s.state },
+          update: { state: s.state },
+        });
+      }
+      await tx.checkpoint.create({ data: { jobId: w.jobId, round: w.round, hash: w.outputModelHash, metrics: w.metrics } });
+      await tx.job.updateMany({
+        where: { id: w.jobId, status: 'running' },
+        data: {
+          modelHash: w.outputModelHash,
+          currentRound: w.round + 1,
+          ...(w.finished ? { status: 'completed', finishedAt: new Date() } : {}),
+        },
+      });
+      return true;
+    });
+  }
+
+  /** Closes a round of a cancelled job without aggregating anything. */
+  async abandon(jobId: string, round: number): Promise<void> {
+    await this.prisma.round.updateMany({
+      where: { jobId, index: round, status: { in: ['open', 'closing'] } },
+      data: { status: 'closed', closedAt: new Date() },
+    });
+  }
+
+  clientStates(jobId: string): Promise<{ agentId: string; state: Prisma.JsonValue }[]> {
+    return this.prisma.clientState.findMany({ where: { jobId }, select: { agentId: true, state: true } });
+  }
+
+  participation(jobId: string) {
+    return this.prisma.participation.findMany({ where: { jobId }, orderBy: [{ round: 'asc' }] });
+  }
+
+  checkpoints(jobId: string): Promise<Checkpoint[]> {
+    return this.prisma.checkpoint.findMany({ where: { jobId }, orderBy: { round: 'asc' } });
+  }
+}

@@ -1,0 +1,260 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  FEDAU_INITIAL_STATE,
+  StreamingAggregator,
+  advanceFedAu,
+  evaluate,
+  fedauWeight,
+  updateNorm,
+  validateUpdate,
+  type FedAuClientState,
+} from '@flotilla/algorithms';
+import { ControlJobName, type CreateFederatedJob, type Decline, type RoundMetrics, type RoundRef, type UpdateMeta } from '@flotilla/contracts';
+import type { Job, Prisma } from '@prisma/client';
+import { AgentsRepository } from '../agents/agents.repository';
+import { BlobStore, bytesToFloat32 } from '../blobs/blob-store';
+import { BLOB_STORE } from '../blobs/blobs.module';
+import { ConflictError, InvalidUpdateError, NotEligibleError, NotFoundError, RoundClosedError } from '../common/errors';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { DatasetCatalog } from '../datasets/dataset-catalog';
+import { JobsRepository } from '../jobs/jobs.repository';
+import { MetricsRegistry } from '../health/metrics.registry';
+import { QueueService } from '../queue/queue.service';
+import { RoundsRepository, type ParticipationRow } from './rounds.repository';
+
+/** How long to wait before retrying to open a round when too few agents are online. */
+const WAIT_FOR_AGENTS_MS = 1000;
+
+/**
+ * The round loop, owned by the coordinator and persisted at every step:
+ * open (eligible agents recorded, train tasks enqueued, close scheduled at the deadline) →
+ * answers (updates or declines) → close (answers frozen, FedAU streaming aggregation, then
+ * checkpoint + participation + client states + job progress in one transaction) → next round.
+ */
+@Injectable()
+export class RoundsService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(RoundsService.name);
+
+  constructor(
+    private readonly rounds: RoundsRepository,
+    private readonly jobs: JobsRepository,
+    private readonly agents: AgentsRepository,
+    private readonly queues: QueueService,
+    private readonly catalog: DatasetCatalog,
+    private readonly metrics: MetricsRegistry,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.queues.startControlWorker({
+      [ControlJobName.OpenRound]: (ref) => this.openRound(ref),
+      [ControlJobName.CloseRound]: (ref) => this.closeRound(ref, ref.reason),
+    });
+    await this.resume();
+  }
+
+  /** After a restart: re-arm the close of unfinished rounds and the opening of rounds not yet opened. */
+  async resume(): Promise<void> {
+    for (const r of await this.rounds.unfinished()) {
+      await this.queues.scheduleControl(
+        { name: ControlJobName.CloseRound, data: { jobId: r.jobId, round: r.index, reason: 'resume' } },
+        r.status === 'closing' ? 0 : r.deadlineAt.getTime() - Date.now(),
+        'resume',
+      );
+    }
+    for (const job of await this.jobs.running()) {
+      const existing = await this.rounds.find(job.id, job.currentRound);
+      if (!existing) await this.queues.scheduleControl({ name: ControlJobName.OpenRound, data: { jobId: job.id, round: job.currentRound } });
+    }
+  }
+
+  async openRound({ jobId, round }: RoundRef): Promise<void> {
+    const job = await this.jobs.findById(jobId);
+    if (!job || job.status !== 'running' || job.currentRound !== round) return;
+    const spec = job.spec as unknown as CreateFederatedJob;
+    const existing = await this.rounds.find(jobId, round);
+    if (existing) return;
+    const eligible = await this.agents.online(spec.dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
+    if (eligible.length < spec.minAgents) {
+      // Not enough agents yet: try again shortly (a distinct id, since this job is still active).
+      await this.queues.scheduleControl({ name: ControlJobName.OpenRound, data: { jobId, round } }, WAIT_FOR_AGENTS_MS, `wait${Date.now()}`);
+      return;
+    }
+    const dataset = this.catalog.get(spec.dataset);
+    const deadlineAt = new Date(Date.now() + spec.roundDeadlineMs);
+    const opened = await this.rounds.open({ jobId, index: round, eligibleAgentIds: eligible.map((a) => a.id), inputModelHash: job.modelHash, deadlineAt });
+    for (const agentId of opened.eligibleAgentIds) {
+      await this.queues.enqueueTrain(agentId, {
+        jobId,
+        round,
+        modelHash: opened.inputModelHash,
+        parameterCount: job.parameterCount,
+        model: spec.model,
+        dataset: spec.dataset,
+        featureRange: dataset.manifest.featureRange,
+        numClasses: dataset.manifest.numClasses,
+        localSteps: spec.localSteps,
+        batchSize: spec.batchSize,
+        localLr: spec.localLr,
+        deadline: opened.deadlineAt.toISOString(),
+        seed: (spec.seed * 1_000_003 + round) % 2 ** 31,
+      });
+    }
+    await this.queues.scheduleControl(
+      { name: ControlJobName.CloseRound, data: { jobId, round, reason: 'deadline' } },
+      opened.deadlineAt.getTime() - Date.now(),
+    );
+    this.metrics.inc('flotilla_rounds_opened_total');
+  }
+
+  async closeRound({ jobId, round }: RoundRef, reason: 'deadline' | 'all-answered' | 'resume'): Promise<void> {
+    const r = await this.rounds.find(jobId, round);
+    if (!r || r.status === 'closed') return;
+    const job = await this.jobs.findById(jobId);
+    if (!job) return;
+    if (job.status !== 'running') {
+      await this.rounds.abandon(jobId, round);
+      return;
+    }
+    if (r.status === 'open' && reason === 'all-answered' && (await this.rounds.countAnswers(jobId, round)) < r.eligibleAgentIds.length) return;
+    if (!(await this.rounds.beginClosing(jobId, round))) return;
+
+    const spec = job.spec as unknown as CreateFederatedJob;
+    const answers = new Map((await this.rounds.answers(jobId, round)).map((a) => [a.agentId, a]));
+    const states = new Map<string, FedAuClientState>(
+      (await this.rounds.clientStates(jobId)).map((s) => [s.agentId, s.state as unknown as FedAuClientState]),
+    );
+    // N is every client the job has ever asked (spec §3.3 divides by all clients, not by participants).
+    for (const id of r.eligibleAgentIds) if (!states.has(id)) states.set(id, FEDAU_INITIAL_STATE);
+
+    const global = await this.blobs.getFloat32(r.inputModelHash);
+    const aggregator = new StreamingAggregator(global.length);
+    const weights = new Map<string, number>();
+    for (const [agentId, state] of states) weights.set(agentId, fedauWeight(state));
+    const participation: ParticipationRow[] = [];
+    const trainLosses: number[] = [];
+    for (const agentId of r.eligibleAgentIds) {
+      const a = answers.get(agentId);
+      const weight = weights.get(agentId)!;
+      if (a?.blobHash) {
+        // Streaming: one update in memory at a time next to the accumulator.
+        aggregator.add(await this.blobs.getFloat32(a.blobHash), weight);
+        trainLosses.push(a.trainLoss!);
+      } else {
+        this.queues.removeTrain(agentId, jobId, round).catch(() => undefined);
+      }
+      participation.push({
+        agentId,
+        participated: Boolean(a?.blobHash),
+        weight,
+        updateNorm: a?.updateNorm ?? null,
+        exampleCount: a?.exampleCount ?? null,
+        trainLoss: a?.trainLoss ?? null,
+        durationMs: a?.durationMs ?? null,
+        absence: a?.blobHash ? null : a?.declined ? 'declined' : 'timeout',
+      });
+    }
+    const next = aggregator.apply(global, { globalLr: spec.globalLr, divisor: states.size });
+    const outputModelHash = await this.blobs.putFloat32(next);
+    const evaluation = evaluate(spec.model, next, this.catalog.get(spec.dataset).test);
+    const metrics: RoundMetrics = {
+      testAccuracy: evaluation.accuracy,
+      testLoss: evaluation.loss,
+      trainLoss: trainLosses.length ? trainLosses.reduce((s, x) => s + x, 0) / trainLosses.length : null,
+    };
+    const cutoffK = spec.aggregation.cutoffK ?? Infinity;
+    const participated = new Set(participation.filter((p) => p.participated).map((p) => p.agentId));
+    const usedWeights = participation.filter((p) => p.participated).map((p) => p.weight);
+    const finished = round + 1 >= job.totalRounds;
+    const written = await this.rounds.finishClosing({
+      jobId,
+      round,
+      outputModelHash,
+      metrics: metrics as unknown as Prisma.InputJsonValue,
+      participants: participated.size,
+      weightMin: usedWeights.length ? Math.min(...usedWeights) : null,
+      weightMax: usedWeights.length ? Math.max(...usedWeights) : null,
+      participation,
+      clientStates: [...states].map(([agentId, s]) => ({
+        agentId,
+        state: advanceFedAu(s, participated.has(agentId), cutoffK) as unknown as Prisma.InputJsonValue,
+      })),
+      finished,
+    });
+    if (!written) return;
+    this.metrics.inc('flotilla_rounds_closed_total');
+    this.metrics.inc('flotilla_round_participants_total', participated.size);
+    this.logger.log(
+      `job ${jobId} round ${round} closed (${reason}): ${participated.size}/${r.eligibleAgentIds.length} participated, accuracy ${metrics.testAccuracy.toFixed(4)}`,
+    );
+    if (!finished) await this.queues.scheduleControl({ name: ControlJobName.OpenRound, data: { jobId, round: round + 1 } });
+  }
+
+  /** An agent's update for (job, round): validated, stored content-addressed, never aggregated if bad. */
+  async submitUpdate(agentId: string, jobId: string, round: number, body: Buffer, meta: UpdateMeta): Promise<{ status: 'accepted' | 'duplicate'; hash: string }> {
+    const { job, r } = await this.answerable(agentId, jobId, round);
+    const expectedBytes = job.parameterCount * 4;
+    if (body.byteLength !== expectedBytes) {
+      this.metrics.inc('flotilla_updates_rejected_total');
+      throw new InvalidUpdateError(`Update has ${body.byteLength} bytes; this job's model has ${job.parameterCount} float32 parameters (${expectedBytes} bytes)`);
+    }
+    const delta = bytesToFloat32(body);
+    const problem = validateUpdate(delta, job.parameterCount);
+    if (problem) {
+      this.metrics.inc('flotilla_updates_rejected_total');
+      throw new InvalidUpdateError(`Update refused: ${problem}`);
+    }
+    const hash = await this.blobs.putFloat32(delta);
+    const existing = await this.rounds.findAnswer(jobId, round, agentId);
+    if (existing) return this.duplicate(existing.blobHash, hash);
+    const outcome = await this.rounds.recordAnswer({
+      jobId,
+      round,
+      agentId,
+      blobHash: hash,
+      updateNorm: updateNorm(delta),
+      exampleCount: meta.exampleCount,
+      trainLoss: meta.trainLoss,
+      durationMs: meta.durationMs,
+    });
+    if (outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
+    if (outcome === 'duplicate') return this.duplicate((await this.rounds.findAnswer(jobId, round, agentId))?.blobHash ?? null, hash);
+    this.metrics.inc('flotilla_updates_accepted_total');
+    await this.closeIfAllAnswered(jobId, round, r.eligibleAgentIds.length);
+    return { status: 'accepted', hash };
+  }
+
+  /** An agent says it will not train this round (unavailable): it is a non-participant, and the round need not wait for it. */
+  async decline(agentId: string, jobId: string, round: number, _body: Decline): Promise<{ status: 'declined' | 'duplicate' }> {
+    const { r } = await this.answerable(agentId, jobId, round);
+    const outcome = await this.rounds.recordAnswer({ jobId, round, agentId, declined: true });
+    if (outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
+    if (outcome === 'duplicate') return { status: 'duplicate' };
+    await this.closeIfAllAnswered(jobId, round, r.eligibleAgentIds.length);
+    return { status: 'declined' };
+  }
+
+  private duplicate(storedHash: string | null, hash: string): { status: 'duplicate'; hash: string } {
+    if (storedHash !== hash) throw new ConflictError('This agent already answered this round with a different update; the first answer stands');
+    return { status: 'duplicate', hash };
+  }
+
+  private async answerable(agentId: string, jobId: string, round: number): Promise<{ job: Job; r: NonNullable<Awaited<ReturnType<RoundsRepository['find']>>> }> {
+    const job = await this.jobs.findById(jobId);
+    if (!job) throw new NotFoundError(`Job ${jobId} not found`);
+    const r = await this.rounds.find(jobId, round);
+    if (!r) throw new NotFoundError(`Round ${round} of job ${jobId} does not exist`);
+    if (!r.eligibleAgentIds.includes(agentId)) throw new NotEligibleError(`Agent ${agentId} was not asked to train in round ${round} of job ${jobId}`);
+    if (r.status !== 'open' || job.status !== 'running' || r.deadlineAt.getTime() < Date.now()) {
+      throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
+    }
+    return { job, r };
+  }
+
+  private async closeIfAllAnswered(jobId: string, round: number, eligible: number): Promise<void> {
+    if ((await this.rounds.countAnswers(jobId, round)) >= eligible) {
+      await this.queues.scheduleControl({ name: ControlJobName.CloseRound, data: { jobId, round, reason: 'all-answered' } }, 0, 'answered');
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+export const RegisterAgentSchema = z.strictObject({
+  joinToken: z.string().min(1).max(512),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dot, dash, underscore'),
+  datasets: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/)).min(1).max(64),
+  /** Examples held per dataset, reported for operators; never used for weighting (FedAU weighs clients uniformly). */
+  exampleCounts: z.record(z.string(), z.number().int().min(0)).optional(),
+});
+export type RegisterAgent = z.infer<typeof RegisterAgentSchema>;
+
+export interface RegisterAgentResponse {
+  agentId: string;
+  /** Shown once; the coordinator stores only its hash. */
+  agentSecret: string;
+  queueName: string;
+  /** BullMQ key prefix the coordinator uses; the agent's worker must use the same. */
+  queuePrefix: string;
+}
+
+export const HeartbeatSchema = z.strictObject({
+  status: z.enum(['idle', 'busy']).default('idle'),
+});
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+export interface AgentView {
+  id: string;
+  name: string;
+  datasets: string[];
+  online: boolean;
+  lastHeartbeatAt: string | null;
+  createdAt: string;
+}
+
+/** Metadata of an update upload, sent as query parameters next to the binary body. */
+export const UpdateMetaSchema = z.strictObject({
+  exampleCount: z.coerce.number().int().min(0),
+  trainLoss: z.coerce.number().refine(Number.isFinite, 'must be finite'),
+  durationMs: z.coerce.number().int().min(0),
+});
+export type UpdateMeta = z.infer<typeof UpdateMetaSchema>;
+
+export const DeclineSchema = z.strictObject({
+  reason: z.enum(['unavailable', 'busy', 'error']).default('unavailable'),
+  message: z.string().max(500).optional(),
+});
+export type Decline = z.infer<typeof DeclineSchema>;
+
+export const UuidParam = z.string().uuid();
+
+/** Authorization header an agent sends: `Bearer <agentId>.<agentSecret>`. */
+export function agentBearer(agentId: string, secret: string): string {
+  return `Bearer ${agentId}.${secret}`;
+}
+
+/** Binary update / weight bodies are little-endian float32. */
+export const WEIGHTS_CONTENT_TYPE = 'application/octet-stream';

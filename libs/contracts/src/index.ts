@@ -1,0 +1,5 @@
+export * from './queues';
+export * from './jobs.schema';
+export * from './agents.schema';
+export * from './errors';
+export * from './datasets';

@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { sleep, stopProcess } from './services';
+
+/** The repository root (where nx.json is), whether this file runs compiled or from source. */
+export const ROOT = ((): string => {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'nx.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
+const COORDINATOR_MAIN = path.join(ROOT, 'apps', 'coordinator', 'dist', 'main.js');
+const AGENT_CLI = path.join(ROOT, 'apps', 'client-agent', 'dist', 'cli.js');
+
+export function token(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+export interface CoordinatorProcess {
+  url: string;
+  adminToken: string;
+  joinToken: string;
+  proc: ChildProcess;
+  output: string[];
+}
+
+/** Starts the built coordinator as a child process and waits until /health answers 200. */
+export async function startCoordinatorProcess(env: Record<string, string>, port: number, onLine?: (l: string) => void): Promise<CoordinatorProcess> {
+  const adminToken = env.ADMIN_TOKEN ?? token();
+  const joinToken = env.JOIN_TOKEN ?? token();
+  const output: string[] = [];
+  const proc = spawn(process.execPath, [COORDINATOR_MAIN], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, ADMIN_TOKEN: adminToken, JOIN_TOKEN: joinToken, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const collect = (chunk: Buffer): void => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line) continue;
+      output.push(line);
+      if (output.length > 2000) output.shift();
+      onLine?.(line);
+    }
+  };
+  proc.stdout!.on('data', collect);
+  proc.stderr!.on('data', collect);
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    if (proc.exitCode !== null) throw new Error(`coordinator exited with ${proc.exitCode}:\n${output.slice(-30).join('\n')}`);
+    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    if (ok) return { url, adminToken, joinToken, proc, output };
+    await sleep(100);
+  }
+  await stopProcess(proc);
+  throw new Error(`coordinator did not become healthy:\n${output.slice(-30).join('\n')}`);
+}
+
+export interface AgentProcess {
+  name: string;
+  proc: ChildProcess;
+  output: string[];
+}
+
+export function startAgentProcess(args: {
+  name: string;
+  coordinatorUrl: string;
+  joinToken: string;
+  redisUrl: string;
+  dataFile: string;
+  availability?: string;
+  seed?: number;
+  heartbeatMs?: number;
+}): AgentProcess {
+  const output: string[] = [];
+  const proc = spawn(
+    process.execPath,
+    [
+      AGENT_CLI,
+      '--coordinator', args.coordinatorUrl,
+      '--join-token', args.joinToken,
+      '--redis-url', args.redisUrl,
+      '--data', args.dataFile,
+      '--name', args.name,
+      '--availability', args.availability ?? 'always',
+      '--seed', String(args.seed ?? 0),
+      '--heartbeat-ms', String(args.heartbeatMs ?? 2000),
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const collect = (chunk: Buffer): void => {
+    for (const line of chunk.toString().split('\n')) if (line) output.push(line);
+  };
+  proc.stdout!.on('data', collect);
+  proc.stderr!.on('data', collect);
+  return { name: args.name, proc, output };
+}
+
+/** A tiny admin client for scripts and tests. */
+export function adminApi(url: string, adminToken: string) {
+  return async function api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${url}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // binary or text body
+    }
+    return { status: res.status, body: parsed as T };
+  };
+}
