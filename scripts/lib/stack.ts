@@ -43,8 +43,8 @@ export async function startCoordinatorProcess(env: Record<string, string>, port:
       onLine?.(line);
     }
   };
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
+  proc.stdout.on('data', collect);
+  proc.stderr.on('data', collect);
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     if (proc.exitCode !== null) throw new Error(`coordinator exited with ${proc.exitCode}:\n${output.slice(-30).join('\n')}`);
@@ -91,8 +91,8 @@ export function startAgentProcess(args: {
   const collect = (chunk: Buffer): void => {
     for (const line of chunk.toString().split('\n')) if (line) output.push(line);
   };
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
+  proc.stdout.on('data', collect);
+  proc.stderr.on('data', collect);
   return { name: args.name, proc, output };
 }
 

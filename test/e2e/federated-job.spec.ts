@@ -1,4 +1,4 @@
-import { createRng, dirichletLabelSplit, splitHeldOut, subset, toCsv } from '@flotilla/algorithms';
+import { createRng, dirichletLabelSplit, splitHeldOut, subset, toCsv, type HeldOutSpec } from '@flotilla/algorithms';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -38,7 +38,7 @@ describe('federated job end to end (coordinator + 3 agent processes)', () => {
       },
       await freePort(),
     );
-    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'data/uci-digits/dataset.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'data/uci-digits/dataset.json'), 'utf8')) as HeldOutSpec;
     const { train } = splitHeldOut(readFileSync(path.join(ROOT, 'data/uci-digits/digits.csv'), 'utf8'), manifest);
     const shards = dirichletLabelSplit(train.labels, 10, 3, 1.0, createRng(3), { minPerClient: 50 });
     shards.forEach((idx, i) => {
@@ -103,7 +103,7 @@ describe('federated job end to end (coordinator + 3 agent processes)', () => {
 
       // After round 1 closes, one real agent dies without a word.
       await waitFor('round 1 closed', async () => (await call<{ currentRound: number }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: admin })).body.currentRound >= 2, 60_000);
-      agents[2]!.proc.kill('SIGKILL');
+      agents[2].proc.kill('SIGKILL');
 
       const done = await waitFor(
         'job completed',

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { parseAvailability } from '@flotilla/algorithms';
+import { parseAvailability, type AvailabilitySpec } from '@flotilla/algorithms';
 import { parseArgs } from 'node:util';
 import { ClientAgent } from './agent';
 import { selectBackend } from './tf-backend';
@@ -45,9 +45,9 @@ async function main(): Promise<void> {
   const heartbeatMs = Number(values['heartbeat-ms']);
   if (!Number.isInteger(seed)) problems.push('--seed must be an integer');
   if (!Number.isInteger(heartbeatMs) || heartbeatMs < 100) problems.push('--heartbeat-ms must be an integer >= 100');
-  let availability;
+  let availability: AvailabilitySpec | undefined;
   try {
-    availability = parseAvailability(values.availability!);
+    availability = parseAvailability(values.availability);
   } catch (e) {
     problems.push(`--availability: ${(e as Error).message}`);
   }
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${problems.join('\n')}\n\n${USAGE}\n`);
     process.exit(2);
   }
-  const name = values.name!;
+  const name = values.name;
   const log = (line: string): void => {
     process.stdout.write(`[${name}] ${line}\n`);
   };
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     redisUrl: values['redis-url'] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     joinToken: joinToken!,
     name,
-    dataset: values.dataset!,
+    dataset: values.dataset,
     dataFile: values.data!,
     availability: availability!,
     seed,

@@ -36,7 +36,7 @@ export class CoordinatorClient {
 
   async upload(jobId: string, round: number, delta: Float32Array, meta: UpdateMeta): Promise<{ status: string }> {
     const q = new URLSearchParams({ exampleCount: String(meta.exampleCount), trainLoss: String(meta.trainLoss), durationMs: String(meta.durationMs) });
-    const res = await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/update?${q}`, {
+    const res = await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/update?${q.toString()}`, {
       raw: new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength),
     });
     return (await res.json()) as { status: string };

@@ -7,7 +7,7 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'migrate') {
     const url = ConfigSchema.shape.DATABASE_URL.safeParse(process.env.DATABASE_URL);
     if (!url.success) fail(new ConfigError([`DATABASE_URL: ${url.error.issues[0]?.message ?? 'missing'}`]));
-    const applied = await migrate(url.data!);
+    const applied = await migrate(url.data);
     process.stdout.write(applied.length ? `applied migrations: ${applied.join(', ')}\n` : 'database is up to date\n');
     return;
   }

@@ -35,8 +35,8 @@ export class AgentsService {
   async authenticate(token: string | null): Promise<Agent> {
     const m = token ? /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{16,128})$/.exec(token) : null;
     if (!m) throw new UnauthorizedError('Missing or malformed agent credentials (expected Bearer <agentId>.<secret>)');
-    const agent = await this.agents.findById(m[1]!);
-    if (!agent || !safeEqual(agent.secretHash, hashSecret(m[2]!))) throw new UnauthorizedError('Invalid agent credentials');
+    const agent = await this.agents.findById(m[1]);
+    if (!agent || !safeEqual(agent.secretHash, hashSecret(m[2]))) throw new UnauthorizedError('Invalid agent credentials');
     return agent;
   }
 

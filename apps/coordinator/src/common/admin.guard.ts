@@ -8,7 +8,7 @@ export function bearerToken(req: Request): string | null {
   const h = req.header('authorization');
   if (!h) return null;
   const m = /^Bearer\s+(\S+)$/i.exec(h);
-  return m ? m[1]! : null;
+  return m ? m[1] : null;
 }
 
 export function safeEqual(a: string, b: string): boolean {

@@ -35,7 +35,7 @@ export class HealthController {
   @Header('Content-Type', 'text/plain; version=0.0.4')
   @ApiOperation({ summary: 'Prometheus metrics' })
   async prometheus(): Promise<string> {
-    const byStatus = new Map((await this.jobs.countByStatus()).map((r) => [r.status, r._count]));
+    const byStatus = new Map((await this.jobs.countByStatus()).map((r) => [r.status, r.count]));
     const online = await this.agents.countOnline(new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
     return this.metrics.render({
       flotilla_jobs: { help: 'Jobs by status', samples: JOB_STATUSES.map((s) => ({ labels: { status: s }, value: byStatus.get(s) ?? 0 })) },

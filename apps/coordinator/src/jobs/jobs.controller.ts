@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Header, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Header, Param, Post, Query, Res, StreamableFile, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { CreateJobSchema, ListJobsQuerySchema, UuidParam, type CreateJob, type ListJobsQuery } from '@flotilla/contracts';
 import type { Response } from 'express';
@@ -58,10 +58,10 @@ export class JobsController {
   @Get(':id/model')
   @Header('Content-Type', 'application/octet-stream')
   @ApiOperation({ summary: 'Download the latest global model (float32 little-endian); X-Model-Hash and X-Model-Round headers' })
-  async model(@Param('id', JobId) id: string, @Res({ passthrough: true }) res: Response): Promise<Buffer> {
+  async model(@Param('id', JobId) id: string, @Res({ passthrough: true }) res: Response): Promise<StreamableFile> {
     const m = await this.jobs.latestModel(id);
     res.setHeader('X-Model-Hash', m.hash);
     res.setHeader('X-Model-Round', String(m.round));
-    return m.bytes;
+    return new StreamableFile(m.bytes);
   }
 }

@@ -41,7 +41,8 @@ export class JobsRepository {
     return c?.metrics ?? null;
   }
 
-  countByStatus(): Promise<{ status: JobStatus; _count: number }[]> {
-    return this.prisma.job.groupBy({ by: ['status'], _count: true }) as unknown as Promise<{ status: JobStatus; _count: number }[]>;
+  async countByStatus(): Promise<{ status: JobStatus; count: number }[]> {
+    const rows = await this.prisma.job.groupBy({ by: ['status'], _count: { _all: true } });
+    return rows.map((r) => ({ status: r.status, count: r._count._all }));
   }
 }

@@ -38,7 +38,7 @@ export class JobsService {
     const job = await this.jobs.create({
       kind: spec.kind,
       name: spec.name ?? null,
-      spec: spec as unknown as Prisma.InputJsonValue,
+      spec: spec,
       totalRounds: spec.rounds,
       parameterCount: parameterCount(spec.model, shape),
       modelHash,
@@ -97,16 +97,16 @@ export class JobsService {
     for (const p of rows) {
       let entry = byRound.get(p.round);
       if (!entry) {
-        entry = { round: p.round, row: new Array(agents.length).fill(null), weights: new Array(agents.length).fill(null) };
+        entry = { round: p.round, row: new Array<0 | 1 | null>(agents.length).fill(null), weights: new Array<number | null>(agents.length).fill(null) };
         byRound.set(p.round, entry);
       }
       const c = col.get(p.agentId)!;
       entry.row[c] = p.participated ? 1 : 0;
       entry.weights[c] = p.weight;
-      asked[c]!++;
-      if (p.participated) took[c]!++;
+      asked[c]++;
+      if (p.participated) took[c]++;
     }
-    return { agents, rounds: [...byRound.values()], rates: agents.map((_, i) => (asked[i] ? took[i]! / asked[i]! : 0)) };
+    return { agents, rounds: [...byRound.values()], rates: agents.map((_, i) => (asked[i] ? took[i] / asked[i] : 0)) };
   }
 
   async latestModel(id: string): Promise<{ hash: string; bytes: Buffer; round: number }> {

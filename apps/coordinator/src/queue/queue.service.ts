@@ -25,6 +25,7 @@ export class QueueService implements OnApplicationShutdown {
   private readonly control: Queue;
   private readonly agentQueues = new Map<string, Queue>();
   private worker?: Worker;
+  private workerConnection?: IORedis;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.connection = new IORedis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -77,7 +78,7 @@ export class QueueService implements OnApplicationShutdown {
         if (!handler) throw new Error(`No handler for control job '${job.name}'`);
         await handler(job.data);
       },
-      { connection: this.connection.duplicate(), prefix: this.config.QUEUE_PREFIX, concurrency: 1 },
+      { connection: (this.workerConnection = this.connection.duplicate()), prefix: this.config.QUEUE_PREFIX, concurrency: 1 },
     );
     this.worker.on('failed', (job, err) => this.logger.error(`control job ${job?.name} ${job?.id} failed: ${err.message}`));
   }
@@ -95,6 +96,7 @@ export class QueueService implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.worker?.close();
     await Promise.all([this.control.close(), ...[...this.agentQueues.values()].map((q) => q.close())]);
-    await this.connection.quit().catch(() => undefined);
+    // BullMQ never closes a connection it was given, so both are quit here.
+    await Promise.all([this.workerConnection, this.connection].map((c) => c?.quit().catch(() => undefined)));
   }
 }

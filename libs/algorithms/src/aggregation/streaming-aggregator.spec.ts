@@ -1,73 +1,246 @@
-import { FEDAU_INITIAL_STATE, type FedAuClientState } from './fedau';
+import { createRng } from '../random';
+import { FEDAU_INITIAL_STATE, FEDAU_NO_CUTOFF, type FedAuClientState } from './fedau';
 import { fedauRound, StreamingAggregator, updateNorm, validateUpdate } from './streaming-aggregator';
 
-const f32 = (xs: number[]) => Float32Array.from(xs);
+const f32 = (xs: number[]): Float32Array => Float32Array.from(xs);
+const upd = (clientId: string, xs: number[]) => ({ clientId, delta: f32(xs) });
 
-describe('StreamingAggregator and one FedAU round (spec §3.3, §8 test 4)', () => {
-  it('divides by N (all clients), not by the number of participants', () => {
-    // Two of four clients send Δ = (4, 8) and (0, 4), weights 1: x + (4+0, 8+4)/4 = x + (1, 3).
-    const r = fedauRound(f32([1, 1]), [{ clientId: 'a', delta: f32([4, 8]) }, { clientId: 'b', delta: f32([0, 4]) }], new Map(), ['a', 'b', 'c', 'd'], {
-      cutoffK: Infinity,
-      globalLr: 1,
-    });
-    expect(Array.from(r.model)).toEqual([2, 4]);
-    expect(r.states.get('c')).toEqual({ miss: 1, sum: 0, cnt: 0 });
-    expect(r.states.get('a')).toEqual({ miss: 0, sum: 1, cnt: 1 });
+describe('StreamingAggregator', () => {
+  it('computes x + γ · Σ w_i u_i / divisor into a new array', () => {
+    // acc = 2·(1, −2, 0.5) + 0.5·(4, 4, −8) = (4, −2, −3); x + 0.5 · acc / 2 = (1, 1, 1) + (1, −0.5, −0.75).
+    const agg = new StreamingAggregator(3);
+    agg.add(f32([1, -2, 0.5]), 2);
+    agg.add(f32([4, 4, -8]), 0.5);
+    const global = f32([1, 1, 1]);
+    const next = agg.apply(global, { globalLr: 0.5, divisor: 2 });
+    expect(Array.from(next)).toEqual([2, 0.5, 0.25]);
+    expect(Array.from(global)).toEqual([1, 1, 1]); // x_t untouched
+    expect(next).not.toBe(global);
+    expect(agg.count).toBe(2);
+    expect(agg.dimension).toBe(3);
   });
 
-  it('test 4: with everyone always participating and γ = 1 it equals FedAvg over all clients, exactly', () => {
+  it('returns a copy of the model when nothing was added', () => {
+    const agg = new StreamingAggregator(3);
+    const global = f32([1, 2, 3]);
+    const next = agg.apply(global, { globalLr: 1, divisor: 5 });
+    expect(Array.from(next)).toEqual([1, 2, 3]);
+    expect(next).not.toBe(global);
+    expect(agg.count).toBe(0);
+  });
+
+  it('accumulates in float64: 1e8 + 1 − 1e8 = 1 (a float32 sum would give 0)', () => {
+    // float32 has a 24-bit significand: the spacing at 1e8 is 8, so 1e8 + 1 rounds back to 1e8 in float32.
+    const agg = new StreamingAggregator(1);
+    for (const v of [1e8, 1, -1e8]) agg.add(f32([v]), 1);
+    expect(agg.apply(f32([0]), { globalLr: 1, divisor: 1 })[0]).toBe(1);
+  });
+
+  it('does not depend on the order in which updates arrive, up to float32 rounding', () => {
+    const rng = createRng(12);
+    const d = 500;
+    const ups = Array.from({ length: 40 }, (_, k) => Float32Array.from({ length: d }, () => rng.normal() * 10 ** ((k % 7) - 3)));
+    const ws = ups.map(() => rng.next() * 20);
+    const sum = (order: number[]): Float32Array => {
+      const agg = new StreamingAggregator(d);
+      for (const k of order) agg.add(ups[k], ws[k]);
+      return agg.apply(new Float32Array(d), { globalLr: 1, divisor: 7 });
+    };
+    const forward = sum(ups.map((_, k) => k));
+    const backward = sum(ups.map((_, k) => ups.length - 1 - k));
+    const shuffled = sum(rng.shuffle(ups.map((_, k) => k)));
+    // Float64 sums of 40 terms differ by ~1e-15 relative; after rounding to float32 (relative step 2^-24 ≈ 6e-8)
+    // the results agree to within one float32 step.
+    for (let i = 0; i < d; i++) {
+      const tol = Math.abs(forward[i]) * 2 ** -23 + 1e-30;
+      expect(Math.abs(backward[i] - forward[i])).toBeLessThanOrEqual(tol);
+      expect(Math.abs(shuffled[i] - forward[i])).toBeLessThanOrEqual(tol);
+    }
+  });
+
+  it('refuses NaN, ±Infinity, wrong lengths and bad weights before touching the sum', () => {
+    const agg = new StreamingAggregator(2);
+    expect(() => agg.add(f32([1, NaN]), 1)).toThrow(/StreamingAggregator.add: update contains NaN at index 1/);
+    expect(() => agg.add(f32([-Infinity, 1]), 1)).toThrow(/contains -Infinity at index 0/);
+    expect(() => agg.add(f32([1]), 1)).toThrow(/StreamingAggregator.add: update has length 1, expected 2/);
+    expect(() => agg.add(f32([1, 1]), -1)).toThrow(/StreamingAggregator.add: weight must be finite and >= 0, got -1/);
+    expect(() => agg.add(f32([1, 1]), NaN)).toThrow(/weight/);
+    expect(() => agg.add(f32([1, 1]), Infinity)).toThrow(/weight/);
+    expect(agg.count).toBe(0);
+    // Nothing of the rejected updates leaked into the sum.
+    agg.add(f32([3, 5]), 1);
+    expect(Array.from(agg.apply(f32([0, 0]), { globalLr: 1, divisor: 1 }))).toEqual([3, 5]);
+  });
+
+  it('checks its constructor and apply arguments', () => {
+    expect(() => new StreamingAggregator(0)).toThrow(/StreamingAggregator: dimension must be a positive integer/);
+    expect(() => new StreamingAggregator(2.5)).toThrow(/dimension/);
+    const agg = new StreamingAggregator(2);
+    expect(() => agg.apply(f32([0]), { globalLr: 1, divisor: 1 })).toThrow(/StreamingAggregator.apply: global has length 1, expected 2/);
+    expect(() => agg.apply(f32([0, 0]), { globalLr: 1, divisor: 0 })).toThrow(/StreamingAggregator.apply: divisor must be positive/);
+    expect(() => agg.apply(f32([0, 0]), { globalLr: NaN, divisor: 1 })).toThrow(/StreamingAggregator.apply: globalLr must be finite/);
+  });
+});
+
+describe('updateNorm and validateUpdate', () => {
+  it('computes the L2 norm', () => {
+    expect(updateNorm(f32([3, 4]))).toBe(5); // 3-4-5 triangle
+    expect(updateNorm(f32([1, 2, 2, 4]))).toBe(5); // sqrt(1 + 4 + 4 + 16)
+    expect(updateNorm(new Float32Array(0))).toBe(0);
+  });
+
+  it('explains why an update is refused, or returns null', () => {
+    expect(validateUpdate(f32([1, 2]), 2)).toBeNull();
+    expect(validateUpdate(f32([1, 2, 3]), 2)).toBe('has length 3, expected 2');
+    expect(validateUpdate(f32([0, Infinity, NaN]), 3)).toBe('contains Infinity at index 1');
+    expect(validateUpdate(f32([0, 0, NaN]), 3)).toBe('contains NaN at index 2');
+  });
+});
+
+describe('fedauRound (spec fedau.md §3.3)', () => {
+  const opts = { cutoffK: FEDAU_NO_CUTOFF, globalLr: 1 };
+
+  it('§8 test 4: everyone always participating, γ = 1 → exactly FedAvg over all clients (hand-made deltas)', () => {
+    // N = 4, x_0 = (0, 0). Weights are 1 in round 0 (nothing recorded) and 1 after (every interval is 1).
+    // Round 0: Δ = (1,2), (3,−2), (0,4), (−4,0) → Σ = (0,4),  mean (0,1)   → x_1 = (0, 1)
+    // Round 1: Δ = (2,2), (2,2), (2,2), (2,−6)  → Σ = (8,0),  mean (2,0)   → x_2 = (2, 1)
+    // Round 2: Δ = (0.5,0), (0.5,0), (1,1), (2,−1) → Σ = (4,0), mean (1,0) → x_3 = (3, 1)
+    const ids = ['a', 'b', 'c', 'd'];
+    const rounds = [
+      [
+        [1, 2],
+        [3, -2],
+        [0, 4],
+        [-4, 0],
+      ],
+      [
+        [2, 2],
+        [2, 2],
+        [2, 2],
+        [2, -6],
+      ],
+      [
+        [0.5, 0],
+        [0.5, 0],
+        [1, 1],
+        [2, -1],
+      ],
+    ];
+    const expected = [
+      [0, 1],
+      [2, 1],
+      [3, 1],
+    ];
+    for (const cutoffK of [FEDAU_NO_CUTOFF, 3]) {
+      let x: Float32Array = f32([0, 0]);
+      let states = new Map<string, FedAuClientState>();
+      rounds.forEach((deltas, t) => {
+        const r = fedauRound(
+          x,
+          ids.map((id, n) => upd(id, deltas[n])),
+          states,
+          ids,
+          { cutoffK, globalLr: 1 },
+        );
+        expect([...r.weights.values()]).toEqual([1, 1, 1, 1]);
+        expect(Array.from(r.model)).toEqual(expected[t]);
+        for (const id of ids) expect(r.states.get(id)).toEqual({ miss: 0, sum: t + 1, cnt: t + 1 });
+        x = r.model;
+        states = r.states;
+      });
+    }
+  });
+
+  it('§8 test 4 over 30 rounds of random deltas and N = 3: identical to x + (Σ Δ)/N', () => {
+    const rng = createRng(31);
     const ids = ['a', 'b', 'c'];
-    let x = f32([0.5, -1, 2]);
-    let fedavg = f32([0.5, -1, 2]);
+    const d = 64;
+    let x: Float32Array = Float32Array.from({ length: d }, () => rng.normal());
+    let fedavg = Float32Array.from(x);
     let states = new Map<string, FedAuClientState>();
-    for (let t = 0; t < 6; t++) {
-      // Deltas whose sums are exact in float32, so equality is exact.
-      const deltas = ids.map((id, n) => ({ clientId: id, delta: f32([n + t, -0.25 * n, 0.5 * t]) }));
-      const r = fedauRound(x, deltas, states, ids, { cutoffK: Infinity, globalLr: 1 });
-      for (const w of r.weights.values()) expect(w).toBe(1);
-      fedavg = fedavg.map((v, i) => v + deltas.reduce((s, d) => s + d.delta[i]!, 0) / ids.length);
+    for (let t = 0; t < 30; t++) {
+      const deltas = ids.map(() => Float32Array.from({ length: d }, () => rng.normal() * 0.1));
+      const r = fedauRound(
+        x,
+        ids.map((clientId, n) => ({ clientId, delta: deltas[n] })),
+        states,
+        ids,
+        opts,
+      );
+      // FedAvg over all clients, written independently: the float64 mean of the deltas added to x.
+      fedavg = fedavg.map((v, i) => v + (deltas[0][i] + deltas[1][i] + deltas[2][i]) / 3);
+      expect(r.model).toEqual(fedavg);
       x = r.model;
       states = r.states;
-      expect(Array.from(x)).toEqual(Array.from(fedavg));
     }
   });
 
-  it('uses weights from earlier rounds: a client back after 3 rounds counts 4×', () => {
-    // Client a misses rounds 0–2 and participates at 3 → records 4; at round 4 its weight is 4.
-    let states = new Map<string, FedAuClientState>([['a', FEDAU_INITIAL_STATE], ['b', FEDAU_INITIAL_STATE]]);
+  it('divides by N (all clients), not by the number of participants', () => {
+    // Two of four clients send Δ = (4, 8) and (0, 4) with weight 1: x + (4, 12)/4 = (1,1) + (1, 3).
+    // Dividing by |S| = 2 would give (3, 7).
+    const r = fedauRound(f32([1, 1]), [upd('a', [4, 8]), upd('b', [0, 4])], new Map(), ['a', 'b', 'c', 'd'], opts);
+    expect(Array.from(r.model)).toEqual([2, 4]);
+    expect(r.weights).toEqual(
+      new Map([
+        ['a', 1],
+        ['b', 1],
+      ]),
+    );
+  });
+
+  it('advances every client, non-participants included, and leaves the input states alone', () => {
+    const before = new Map<string, FedAuClientState>([['a', { miss: 1, sum: 3, cnt: 1 }]]);
+    const r = fedauRound(f32([0]), [upd('a', [1])], before, ['a', 'b', 'c'], opts);
+    expect(r.states.get('a')).toEqual({ miss: 0, sum: 5, cnt: 2 }); // interval 1 + 1 = 2 closed
+    expect(r.states.get('b')).toEqual({ miss: 1, sum: 0, cnt: 0 }); // never seen: starts from the initial state
+    expect(r.states.get('c')).toEqual({ miss: 1, sum: 0, cnt: 0 });
+    expect(before.get('a')).toEqual({ miss: 1, sum: 3, cnt: 1 });
+    expect(before.size).toBe(1);
+  });
+
+  it('uses the weights from earlier rounds: a client back after 3 missed rounds counts 4×', () => {
+    // Client a misses rounds 0–2 and participates at 3 → records an interval of 4; at round 4 its ω is 4.
+    let states = new Map<string, FedAuClientState>([
+      ['a', FEDAU_INITIAL_STATE],
+      ['b', FEDAU_INITIAL_STATE],
+    ]);
     let x = f32([0]);
     for (let t = 0; t < 4; t++) {
-      const ups = [{ clientId: 'b', delta: f32([0]) }, ...(t === 3 ? [{ clientId: 'a', delta: f32([0]) }] : [])];
-      ({ model: x, states } = fedauRound(x, ups, states, ['a', 'b'], { cutoffK: Infinity, globalLr: 1 }));
+      const ups = [upd('b', [0]), ...(t === 3 ? [upd('a', [0])] : [])];
+      const r = fedauRound(x, ups, states, ['a', 'b'], opts);
+      if (t === 3) expect(r.weights.get('a')).toBe(1); // the weight of round 3 does not use q^3
+      ({ model: x, states } = r);
     }
-    const r = fedauRound(x, [{ clientId: 'a', delta: f32([1]) }], states, ['a', 'b'], { cutoffK: Infinity, globalLr: 1 });
+    const r = fedauRound(x, [upd('a', [1])], states, ['a', 'b'], opts);
     expect(r.weights.get('a')).toBe(4);
-    expect(r.model[0]).toBe(2); // 4 · 1 / N=2
+    expect(r.model[0]).toBe(2); // 0 + γ · 4 · 1 / N, N = 2
   });
 
-  it('leaves the model unchanged in an empty round and is order independent', () => {
-    const agg = new StreamingAggregator(3);
-    expect(Array.from(agg.apply(f32([1, 2, 3]), { globalLr: 1, divisor: 5 }))).toEqual([1, 2, 3]);
-    const ups = [f32([0.1, 0.2, 0.3]), f32([1e-3, -5, 7]), f32([3, 3, -3])];
-    const w = [1, 2.5, 0.3];
-    const forward = new StreamingAggregator(3);
-    const backward = new StreamingAggregator(3);
-    ups.forEach((u, i) => forward.add(u, w[i]!));
-    [...ups].reverse().forEach((u, i) => backward.add(u, w[2 - i]!));
-    const a = forward.apply(f32([0, 0, 0]), { globalLr: 1, divisor: 3 });
-    const b = backward.apply(f32([0, 0, 0]), { globalLr: 1, divisor: 3 });
-    a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 6));
-    expect(forward.count).toBe(3);
+  it('scales by γ', () => {
+    // x + γ · (Σ ω Δ)/N = 1 + 0.5 · (2 + 6)/2 = 3.
+    const r = fedauRound(f32([1]), [upd('a', [2]), upd('b', [6])], new Map(), ['a', 'b'], { cutoffK: 50, globalLr: 0.5 });
+    expect(r.model[0]).toBe(3);
   });
 
-  it('refuses NaN, Inf, wrong lengths and negative weights before touching the sum', () => {
-    const agg = new StreamingAggregator(2);
-    expect(() => agg.add(f32([1, NaN]), 1)).toThrow(/not finite\) at index 1/);
-    expect(() => agg.add(f32([1]), 1)).toThrow(/has 1 values, expected 2/);
-    expect(() => agg.add(f32([1, 1]), -1)).toThrow(/weight/);
-    expect(agg.count).toBe(0);
-    expect(validateUpdate(f32([1, Infinity]), 2)).toMatch(/Infinity/);
-    expect(validateUpdate(f32([1, 2]), 2)).toBeNull();
-    expect(updateNorm(f32([3, 4]))).toBe(5);
+  it('leaves the model unchanged in an empty round, but still counts it as a miss for everyone', () => {
+    const x = f32([0.25, -1]);
+    const r = fedauRound(x, [], new Map(), ['a', 'b'], opts);
+    expect(Array.from(r.model)).toEqual([0.25, -1]);
+    expect(r.model).not.toBe(x);
+    expect(r.weights.size).toBe(0);
+    expect([...r.states.values()]).toEqual([
+      { miss: 1, sum: 0, cnt: 0 },
+      { miss: 1, sum: 0, cnt: 0 },
+    ]);
+  });
+
+  it('rejects unknown or repeated clients, an empty federation and a bad cutoff, naming fedauRound', () => {
+    const x = f32([0]);
+    expect(() => fedauRound(x, [upd('z', [1])], new Map(), ['a'], opts)).toThrow(/fedauRound: update from unknown client 'z'/);
+    expect(() => fedauRound(x, [upd('a', [1]), upd('a', [2])], new Map(), ['a'], opts)).toThrow(/fedauRound: two updates from client 'a'/);
+    expect(() => fedauRound(x, [], new Map(), [], opts)).toThrow(/fedauRound: allClientIds is empty/);
+    expect(() => fedauRound(x, [], new Map(), ['a', 'a'], opts)).toThrow(/fedauRound: allClientIds contains duplicates/);
+    expect(() => fedauRound(x, [], new Map(), ['a'], { cutoffK: 0, globalLr: 1 })).toThrow(/FedAU: cutoffK/);
+    expect(() => fedauRound(x, [upd('a', [NaN])], new Map(), ['a'], opts)).toThrow(/contains NaN at index 0/);
   });
 });

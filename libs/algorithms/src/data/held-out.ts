@@ -7,7 +7,7 @@ export function scaleToUnit(ds: Dataset, range: readonly [number, number]): Data
   if (!(hi > lo)) throw new Error(`scaleToUnit: range must have hi > lo, got [${lo}, ${hi}]`);
   const features = new Float32Array(ds.features.length);
   const inv = 1 / (hi - lo);
-  for (let i = 0; i < features.length; i++) features[i] = (ds.features[i]! - lo) * inv;
+  for (let i = 0; i < features.length; i++) features[i] = (ds.features[i] - lo) * inv;
   return { ...ds, features };
 }
 

@@ -50,7 +50,7 @@ describe('models', () => {
       const r = trainLocal(model, x0, data, { steps: 20, batchSize: 16, lr: 0.5, seed: 3 });
       expect(tf.memory().numTensors).toBe(tensors);
       expect(r.examples).toBe(20 * 16);
-      const x1 = x0.map((v, i) => v + r.delta[i]!);
+      const x1 = x0.map((v, i) => v + r.delta[i]);
       const after = evaluate(model, x1, data);
       expect(after.loss).toBeLessThan(before.loss);
       expect(after.accuracy).toBe(1);

@@ -44,7 +44,7 @@ export function initialParameters(model: ModelArch, shape: ModelShape, seed: num
   for (const s of shapes) {
     const size = s.reduce((a, b) => a * b, 1);
     if (s.length === 2) {
-      const std = Math.sqrt(2 / s[0]!);
+      const std = Math.sqrt(2 / s[0]);
       for (let i = 0; i < size; i++) out[offset + i] = rng.normal() * std;
     }
     offset += size;
@@ -66,10 +66,10 @@ function unflatten(flat: Float32Array, shapes: number[][]): tf.Tensor[] {
 function logits(model: ModelArch, params: tf.Tensor[], x: tf.Tensor2D): tf.Tensor2D {
   switch (model.arch) {
     case 'softmax':
-      return tf.add(tf.matMul(x, params[0] as tf.Tensor2D), params[1]!);
+      return tf.add(tf.matMul(x, params[0] as tf.Tensor2D), params[1]);
     case 'mlp': {
-      const h = tf.relu(tf.add(tf.matMul(x, params[0] as tf.Tensor2D), params[1]!)) as tf.Tensor2D;
-      return tf.add(tf.matMul(h, params[2] as tf.Tensor2D), params[3]!);
+      const h = tf.relu(tf.add(tf.matMul(x, params[0] as tf.Tensor2D), params[1])) as tf.Tensor2D;
+      return tf.add(tf.matMul(h, params[2] as tf.Tensor2D), params[3]);
     }
   }
 }
@@ -136,14 +136,15 @@ export function trainLocal(model: ModelArch, global: Float32Array, data: Dataset
       cursor += batch;
       const loss = optimizer.minimize(
         () => {
-          const xb = tf.gather(x, idx) as tf.Tensor2D;
+          const xb: tf.Tensor2D = tf.gather(x, idx);
           const yb = tf.gather(y, idx);
-          return tf.losses.softmaxCrossEntropy(yb, logits(model, vars, xb)) as tf.Scalar;
+          const loss: tf.Scalar = tf.losses.softmaxCrossEntropy(yb, logits(model, vars, xb));
+          return loss;
         },
         true,
         vars,
       );
-      lossSum += loss!.dataSync()[0]!;
+      lossSum += loss!.dataSync()[0];
       loss!.dispose();
       idx.dispose();
     }
@@ -151,7 +152,7 @@ export function trainLocal(model: ModelArch, global: Float32Array, data: Dataset
     let offset = 0;
     for (const v of vars) {
       const values = v.dataSync() as Float32Array;
-      for (let i = 0; i < values.length; i++) delta[offset + i] = values[i]! - global[offset + i]!;
+      for (let i = 0; i < values.length; i++) delta[offset + i] = values[i] - global[offset + i];
       offset += values.length;
     }
     return { delta, meanLoss: lossSum / opts.steps, examples: opts.steps * batch };
@@ -176,8 +177,8 @@ export function evaluate(model: ModelArch, params: Float32Array, data: Dataset):
     const x = tf.tensor2d(data.features, [data.size, data.numFeatures]);
     const out = logits(model, tensors, x);
     const labels = tf.tensor1d(data.labels, 'int32');
-    const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, shape.numClasses), out).dataSync()[0]!;
-    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, 1), labels), 'float32')).dataSync()[0]!;
+    const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, shape.numClasses), out).dataSync()[0];
+    const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, 1), labels), 'float32')).dataSync()[0];
     return { accuracy: correct / data.size, loss };
   });
 }
