@@ -5,6 +5,7 @@
  *   --json          print the summary as one JSON object on the last line of stdout
  *   --rounds N      rounds (default 40)
  *   --agents N      agents (default 8)
+ *   --model softmax|mlp, --local-steps N, --local-lr X, --seed N   the job's settings
  */
 import { createRng, dirichletLabelSplit, subset, splitHeldOut, toCsv } from '@flotilla/algorithms';
 import { DatasetManifestSchema, type JobView, type RoundView, type ParticipationView } from '@flotilla/contracts';
@@ -25,6 +26,9 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '40' },
       agents: { type: 'string', default: '8' },
       seed: { type: 'string', default: '1' },
+      model: { type: 'string', default: 'mlp' },
+      'local-steps': { type: 'string', default: '40' },
+      'local-lr': { type: 'string', default: '0.3' },
     },
   });
   const rounds = Number(values.rounds);
@@ -109,11 +113,11 @@ async function main(): Promise<void> {
       kind: 'federated',
       name: 'demo: FedAU on UCI digits',
       dataset: 'uci-digits',
-      model: { arch: 'softmax' },
+      model: { arch: values.model },
       rounds,
-      localSteps: 10,
+      localSteps: Number(values['local-steps']),
       batchSize: 16,
-      localLr: 0.1,
+      localLr: Number(values['local-lr']),
       globalLr: 1,
       roundDeadlineMs: 20_000,
       aggregation: { rule: 'fedau', cutoffK: null },
@@ -124,22 +128,24 @@ async function main(): Promise<void> {
     const jobId = submitted.body.id;
     say(`job ${jobId}: ${rounds} rounds, initial test accuracy ${submitted.body.initialMetrics?.testAccuracy.toFixed(3)}`);
 
-    let printed = 0;
+    const printed = new Set<number>();
+    const printNewRounds = async (): Promise<void> => {
+      const rs = (await api<RoundView[]>('GET', `/api/v1/jobs/${jobId}/rounds`)).body;
+      for (const r of rs.filter((x) => x.status === 'closed' && !printed.has(x.round)).sort((a, b) => a.round - b.round)) {
+        printed.add(r.round);
+        const w = r.weightMin === null || r.weightMax === null ? '-' : `${r.weightMin.toFixed(2)}..${r.weightMax.toFixed(2)}`;
+        say(`round ${String(r.round + 1).padStart(3)}/${rounds}  participants ${r.participants}/${r.eligible}  FedAU weights ${w.padEnd(11)}  test accuracy ${r.metrics?.testAccuracy.toFixed(3) ?? '-'}`);
+      }
+    };
     let job = submitted.body;
     while (job.status === 'running') {
       await sleep(150);
       job = (await api<JobView>('GET', `/api/v1/jobs/${jobId}`)).body;
-      if (job.currentRound > printed) {
-        const rs = (await api<RoundView[]>('GET', `/api/v1/jobs/${jobId}/rounds`)).body;
-        for (const r of rs.filter((x) => x.status === 'closed' && x.round >= printed)) {
-          const w = r.weightMin === null ? '-' : `${r.weightMin.toFixed(2)}..${r.weightMax!.toFixed(2)}`;
-          say(`round ${String(r.round + 1).padStart(3)}/${rounds}  participants ${r.participants}/${r.eligible}  FedAU weights ${w.padEnd(11)}  test accuracy ${r.metrics!.testAccuracy.toFixed(3)}`);
-        }
-        printed = job.currentRound;
-      }
+      if (job.currentRound > printed.size) await printNewRounds();
       const dead = agents.find((a) => a.proc.exitCode !== null);
       if (dead) throw new Error(`${dead.name} exited:\n${dead.output.slice(-20).join('\n')}`);
     }
+    await printNewRounds();
     if (job.status !== 'completed') throw new Error(`job ended ${job.status}: ${job.error ?? ''}`);
     const participation = (await api<ParticipationView>('GET', `/api/v1/jobs/${jobId}/participation`)).body;
     const agentList = (await api<{ id: string; name: string }[]>('GET', '/api/v1/agents')).body;
