@@ -134,7 +134,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     await roundClosed(jobId, 0);
     const x1 = await model(jobId);
     // x1 = x0 + γ·(1·dA)/N with N = 2 (divide by all clients, not by the one participant).
-    for (const i of [0, 100, 649]) expect(x1[i]).toBeCloseTo(x0[i]! + 0.01 / 2, 6);
+    for (const i of [0, 100, 649]) expect(x1[i]).toBeCloseTo(x0[i] + 0.01 / 2, 6);
     expect((await upload(b, jobId, 0, dB)).status).toBe(409); // round closed
 
     // Round 1: C is eligible now, so N = 3. A declines, B trains, C declines.
@@ -145,7 +145,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     expect((await decline(c, jobId, 1)).status).toBe(200);
     await roundClosed(jobId, 1);
     const x2 = await model(jobId);
-    for (const i of [0, 100, 649]) expect(x2[i]).toBeCloseTo(x1[i]! + dB[i]! / 3, 6);
+    for (const i of [0, 100, 649]) expect(x2[i]).toBeCloseTo(x1[i] + dB[i] / 3, 6);
 
     // Round 2: A and B train. B's first participation (round 1) recorded interval 2 → ω_B = 2; ω_A = 1.
     await roundOpen(jobId, 2);
@@ -154,7 +154,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     expect((await decline(c, jobId, 2)).status).toBe(200);
     await roundClosed(jobId, 2);
     const x3 = await model(jobId);
-    for (const i of [0, 100, 649]) expect(x3[i]).toBeCloseTo(x2[i]! + (1 * dA[i]! + 2 * dB[i]!) / 3, 6);
+    for (const i of [0, 100, 649]) expect(x3[i]).toBeCloseTo(x2[i] + (1 * dA[i] + 2 * dB[i]) / 3, 6);
 
     const job = await call<{ status: string; latestMetrics: { testAccuracy: number } }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN });
     expect(job.body.status).toBe('completed');
@@ -168,11 +168,11 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
       { token: ADMIN },
     );
     expect(part.body.rounds).toHaveLength(3);
-    const idx = (t: string) => part.body.agents.indexOf(t.split('.')[0]!);
+    const idx = (t: string) => part.body.agents.indexOf(t.split('.')[0]);
     expect(part.body.rounds.map((r) => r.row[idx(a)])).toEqual([1, 0, 1]);
     expect(part.body.rounds.map((r) => r.row[idx(b)])).toEqual([0, 1, 1]);
     expect(part.body.rounds.map((r) => r.row[idx(c)])).toEqual([null, 0, 0]);
-    expect(part.body.rounds[2]!.weights[idx(b)]).toBe(2);
+    expect(part.body.rounds[2].weights[idx(b)]).toBe(2);
   }, 60_000);
 
   it('rejects unauthenticated admin calls and unknown ids with clear errors', async () => {

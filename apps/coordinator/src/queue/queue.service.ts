@@ -97,6 +97,7 @@ export class QueueService implements OnApplicationShutdown {
     await this.worker?.close();
     await Promise.all([this.control.close(), ...[...this.agentQueues.values()].map((q) => q.close())]);
     // BullMQ never closes a connection it was given, so both are quit here.
-    await Promise.all([this.workerConnection, this.connection].map((c) => c?.quit().catch(() => undefined)));
+    const connections = this.workerConnection ? [this.workerConnection, this.connection] : [this.connection];
+    await Promise.all(connections.map((c) => c.quit().catch(() => undefined)));
   }
 }
