@@ -35,7 +35,7 @@ function memcpyGBps(): number {
   return (n * 4) / s / 1e9;
 }
 
-export const aggregationBench: Bench = {
+export const bench: Bench = {
   description: 'FedAU streaming aggregation throughput vs memcpy (d = 1e5, 1e6, 1e7; K = 10, 100)',
   run(args, say) {
     const { values } = parseArgs({ args, options: { dims: { type: 'string', default: '1e5,1e6,1e7' }, ks: { type: 'string', default: '10,100' } } });

@@ -3,24 +3,23 @@
  * --json the result is also printed as one JSON object on the last line of stdout.
  * Benchmarks measure; they never assert timings (tests do not either).
  */
-import { aggregationBench } from './aggregation';
-
 export interface Bench {
   description: string;
   run(args: string[], say: (line: string) => void): Promise<unknown>;
 }
 
-const BENCHES: Record<string, Bench> = {
-  aggregation: aggregationBench,
+/** Each benchmark is the `bench` export of `bench/<name>.ts`, loaded only when it runs. */
+const BENCHES: Record<string, () => Bench> = {
+  aggregation: () => (require('./aggregation') as { bench: Bench }).bench,
 };
 
 async function main(): Promise<void> {
   const [name, ...rest] = process.argv.slice(2);
   const json = rest.includes('--json');
   const args = rest.filter((a) => a !== '--json');
-  const bench = name ? BENCHES[name] : undefined;
+  const bench = name && Object.hasOwn(BENCHES, name) ? BENCHES[name]() : undefined;
   if (!bench) {
-    const list = Object.entries(BENCHES).map(([n, b]) => `  ${n.padEnd(12)} ${b.description}`);
+    const list = Object.entries(BENCHES).map(([n, load]) => `  ${n.padEnd(12)} ${load().description}`);
     process.stderr.write(`usage: npm run bench -- <name> [--json]\n\nbenchmarks:\n${list.join('\n')}\n`);
     process.exit(name ? 2 : 0);
   }
