@@ -71,6 +71,7 @@ export function startAgentProcess(args: {
   availability?: string;
   seed?: number;
   heartbeatMs?: number;
+  identityFile?: string;
 }): AgentProcess {
   const output: string[] = [];
   const proc = spawn(
@@ -85,6 +86,7 @@ export function startAgentProcess(args: {
       '--availability', args.availability ?? 'always',
       '--seed', String(args.seed ?? 0),
       '--heartbeat-ms', String(args.heartbeatMs ?? 2000),
+      ...(args.identityFile ? ['--identity', args.identityFile] : []),
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );

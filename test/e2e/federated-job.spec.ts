@@ -1,5 +1,5 @@
 import { createRng, dirichletLabelSplit, splitHeldOut, subset, toCsv, type HeldOutSpec } from '@flotilla/algorithms';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, stopProcess } from '../../scripts/lib/services';
@@ -21,6 +21,16 @@ describe('federated job end to end (coordinator + 3 agent processes)', () => {
   let coordinator: CoordinatorProcess;
   const agents: AgentProcess[] = [];
   const prefix = uniquePrefix('e2e');
+
+  const agentArgs = (i: number) => ({
+    name: `e2e-${i}`,
+    coordinatorUrl: coordinator.url,
+    joinToken: coordinator.joinToken,
+    redisUrl: TEST_REDIS_URL,
+    dataFile: path.join(work, `agent-${i}.csv`),
+    identityFile: path.join(work, `agent-${i}.identity.json`),
+    heartbeatMs: 500,
+  });
 
   beforeAll(async () => {
     db = await freshDatabase({ migrate: false }); // the coordinator migrates on start
@@ -45,7 +55,7 @@ describe('federated job end to end (coordinator + 3 agent processes)', () => {
       const file = path.join(work, `agent-${i}.csv`);
       writeFileSync(file, toCsv(subset(train, idx)));
       agents.push(
-        startAgentProcess({ name: `e2e-${i}`, coordinatorUrl: coordinator.url, joinToken: coordinator.joinToken, redisUrl: TEST_REDIS_URL, dataFile: file, heartbeatMs: 500 }),
+        startAgentProcess({ ...agentArgs(i), dataFile: file }),
       );
     });
   }, 60_000);
@@ -132,4 +142,23 @@ describe('federated job end to end (coordinator + 3 agent processes)', () => {
       clearInterval(beat);
     }
   }, 180_000);
+
+  it('a restarted agent rejoins as the same client from its identity file', async () => {
+    const admin = coordinator.adminToken;
+    const before = await call<{ id: string; name: string; online: boolean }[]>(coordinator.url, 'GET', '/api/v1/agents', { token: admin });
+    const killed = before.body.find((a) => a.name === 'e2e-2')!;
+    const identity = JSON.parse(readFileSync(path.join(work, 'agent-2.identity.json'), 'utf8')) as { agentId: string };
+    expect(identity.agentId).toBe(killed.id);
+    expect(statSync(path.join(work, 'agent-2.identity.json')).mode & 0o777).toBe(0o600);
+
+    const restarted = startAgentProcess(agentArgs(2));
+    agents.push(restarted);
+    await waitFor('e2e-2 back online', async () => {
+      const r = await call<{ id: string; online: boolean }[]>(coordinator.url, 'GET', '/api/v1/agents', { token: admin });
+      return r.body.find((a) => a.id === killed.id)?.online;
+    }, 30_000);
+    await waitFor('the rejoin log line', () => Promise.resolve(restarted.output.some((l) => l.includes(`rejoined as ${killed.id}`))), 10_000);
+    const after = await call<unknown[]>(coordinator.url, 'GET', '/api/v1/agents', { token: admin });
+    expect(after.body).toHaveLength(before.body.length); // no second registration
+  }, 60_000);
 });

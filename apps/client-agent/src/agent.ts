@@ -13,6 +13,7 @@ import { Worker, type Job } from 'bullmq';
 import IORedis from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { CoordinatorClient, CoordinatorError } from './coordinator-client';
+import { readIdentity, writeIdentity } from './identity';
 
 export interface AgentOptions {
   coordinatorUrl: string;
@@ -24,6 +25,8 @@ export interface AgentOptions {
   availability: AvailabilitySpec;
   seed: number;
   heartbeatMs: number;
+  /** Where the agent keeps its id and secret between runs; without it every start registers a new client. */
+  identityFile?: string;
   log: (line: string) => void;
 }
 
@@ -57,14 +60,8 @@ export class ClientAgent {
   readonly exampleCount: number;
 
   async start(): Promise<void> {
-    const reg = await this.client.register({
-      joinToken: this.opts.joinToken,
-      name: this.opts.name,
-      datasets: [this.opts.dataset],
-      exampleCounts: { [this.opts.dataset]: this.exampleCount },
-    });
+    const reg = (await this.rejoin()) ?? (await this.register());
     this.agentId = reg.agentId;
-    this.opts.log(`registered as ${reg.agentId}, queue ${reg.queueName}, ${this.exampleCount} examples`);
     this.connection = new IORedis(this.opts.redisUrl, { maxRetriesPerRequest: null });
     this.worker = new Worker(reg.queueName, (job: Job) => this.process(job), {
       connection: this.connection,
@@ -75,6 +72,37 @@ export class ClientAgent {
     this.heartbeat = setInterval(() => {
       this.client.heartbeat(this.busy ? 'busy' : 'idle').catch((e: Error) => this.opts.log(`heartbeat failed: ${e.message}`));
     }, this.opts.heartbeatMs);
+  }
+
+  /** Rejoins with the identity file's credentials, if there is one and the coordinator still accepts them. */
+  private async rejoin(): Promise<{ agentId: string; queueName: string; queuePrefix: string } | undefined> {
+    const file = this.opts.identityFile;
+    const identity = file ? readIdentity(file, this.opts.coordinatorUrl) : undefined;
+    if (!identity) return undefined;
+    this.client.useCredentials(identity.agentId, identity.agentSecret);
+    try {
+      await this.client.heartbeat('idle');
+    } catch (e) {
+      if (e instanceof CoordinatorError && (e.status === 401 || e.status === 404)) {
+        this.opts.log(`identity ${identity.agentId} from ${file} was refused (${e.status}); registering anew`);
+        return undefined;
+      }
+      throw e;
+    }
+    this.opts.log(`rejoined as ${identity.agentId} (identity ${file}), queue ${identity.queueName}, ${this.exampleCount} examples`);
+    return identity;
+  }
+
+  private async register(): Promise<{ agentId: string; queueName: string; queuePrefix: string }> {
+    const reg = await this.client.register({
+      joinToken: this.opts.joinToken,
+      name: this.opts.name,
+      datasets: [this.opts.dataset],
+      exampleCounts: { [this.opts.dataset]: this.exampleCount },
+    });
+    if (this.opts.identityFile) writeIdentity(this.opts.identityFile, this.opts.coordinatorUrl, reg);
+    this.opts.log(`registered as ${reg.agentId}, queue ${reg.queueName}, ${this.exampleCount} examples`);
+    return reg;
   }
 
   private async process(job: Job): Promise<TaskOutcome> {

@@ -14,7 +14,9 @@ const USAGE = `flotilla-agent --coordinator URL --join-token TOKEN --data FILE.c
   --redis-url URL       Redis the coordinator's queues live in (env REDIS_URL, default redis://127.0.0.1:6379)
   --availability SPEC   always | bernoulli:P | markov:P[:A] | cyclic:P[:L] (default always)
   --seed N              seed of the availability pattern (default 0)
-  --heartbeat-ms N      heartbeat interval (default 5000)`;
+  --heartbeat-ms N      heartbeat interval (default 5000)
+  --identity FILE       keep the agent id and secret here (mode 0600) and rejoin as the same client after a
+                        restart (env FLOTILLA_IDENTITY_FILE); without it every start is a new client`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
       availability: { type: 'string', default: 'always' },
       seed: { type: 'string', default: '0' },
       'heartbeat-ms': { type: 'string', default: '5000' },
+      identity: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
     availability: availability!,
     seed,
     heartbeatMs,
+    identityFile: values.identity ?? process.env.FLOTILLA_IDENTITY_FILE,
     log,
   });
   await agent.start();

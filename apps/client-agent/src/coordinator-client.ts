@@ -19,6 +19,11 @@ export class CoordinatorClient {
     return body;
   }
 
+  /** Uses credentials from an earlier registration (an identity file). */
+  useCredentials(agentId: string, secret: string): void {
+    this.credentials = { agentId, secret };
+  }
+
   async heartbeat(status: 'idle' | 'busy'): Promise<void> {
     await this.request('POST', '/api/v1/agents/heartbeat', { json: { status } });
   }
