@@ -1,0 +1,103 @@
+import { createRng, dirichletLabelSplit, splitHeldOut, subset, toCsv, type HeldOutSpec } from '@flotilla/algorithms';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { freePort, stopProcess } from '../../scripts/lib/services';
+import { ROOT, startAgentProcess, startCoordinatorProcess, token, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { call, waitFor } from '../support/http';
+import { deletePrefix } from '../support/redis';
+
+const ROUNDS = 6;
+
+/**
+ * The coordinator is killed with SIGKILL in the middle of a job and started again on the same
+ * database, Redis and blob directory: the job resumes and completes, with every round closed once
+ * and a participation row for every (round, agent), and the agents never notice more than a few
+ * failed heartbeats.
+ */
+describe('coordinator crash and restart (real processes)', () => {
+  let db: TestDatabase;
+  let work: string;
+  let port: number;
+  let env: Record<string, string>;
+  let coordinator: CoordinatorProcess;
+  const agents: AgentProcess[] = [];
+  const prefix = uniquePrefix('restart');
+
+  beforeAll(async () => {
+    db = await freshDatabase({ migrate: false });
+    work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-restart-'));
+    port = await freePort();
+    env = {
+      DATABASE_URL: db.url,
+      REDIS_URL: TEST_REDIS_URL,
+      ADMIN_TOKEN: token(),
+      JOIN_TOKEN: token(),
+      BLOB_DIR: path.join(work, 'blobs'),
+      DATA_DIR: path.join(ROOT, 'data'),
+      QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      AGENT_OFFLINE_AFTER_MS: '10000',
+    };
+    coordinator = await startCoordinatorProcess(env, port);
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'data/uci-digits/dataset.json'), 'utf8')) as HeldOutSpec;
+    const { train } = splitHeldOut(readFileSync(path.join(ROOT, 'data/uci-digits/digits.csv'), 'utf8'), manifest);
+    dirichletLabelSplit(train.labels, 10, 3, 1.0, createRng(4), { minPerClient: 50 }).forEach((idx, i) => {
+      const file = path.join(work, `agent-${i}.csv`);
+      writeFileSync(file, toCsv(subset(train, idx)));
+      agents.push(
+        startAgentProcess({ name: `r-${i}`, coordinatorUrl: coordinator.url, joinToken: env.JOIN_TOKEN, redisUrl: TEST_REDIS_URL, dataFile: file, heartbeatMs: 500 }),
+      );
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => stopProcess(a.proc)));
+    if (coordinator) await stopProcess(coordinator.proc);
+    await deletePrefix(prefix);
+    await db?.drop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('resumes the job after a SIGKILL and completes every round exactly once', async () => {
+    const admin = env.ADMIN_TOKEN;
+    const base = coordinator.url;
+    await waitFor('3 agents online', async () => (await call<{ online: boolean }[]>(base, 'GET', '/api/v1/agents', { token: admin })).body.filter((a) => a.online).length >= 3, 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${agents.map((a) => a.output.slice(-5).join('\n')).join('\n')}`);
+    });
+    const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: admin,
+      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: ROUNDS, localSteps: 5, batchSize: 16, localLr: 0.2, roundDeadlineMs: 3000, minAgents: 3, seed: 9 },
+    });
+    expect(job.status).toBe(201);
+    const jobId = job.body.id;
+    const current = async () => (await call<{ currentRound: number; status: string }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: admin })).body;
+
+    await waitFor('round 1 closed', async () => (await current()).currentRound >= 2, 60_000);
+    const atKill = await current();
+    coordinator.proc.kill('SIGKILL');
+    await new Promise((r) => coordinator.proc.once('exit', r));
+    // Down for a moment: agents' heartbeats fail meanwhile.
+    await new Promise((r) => setTimeout(r, 1000));
+    coordinator = await startCoordinatorProcess(env, port);
+
+    const done = await waitFor('job completed after restart', async () => {
+      const j = await current();
+      return j.status !== 'running' ? j : undefined;
+    }, 90_000);
+    expect(atKill).toMatchObject({ status: 'running' });
+    expect(atKill.currentRound).toBeLessThan(ROUNDS - 1); // killed with rounds still to run
+    expect(done).toMatchObject({ status: 'completed', currentRound: ROUNDS });
+
+    const rounds = await call<{ round: number; status: string; eligible: number; participants: number }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: admin });
+    expect(rounds.body.map((r) => [r.round, r.status])).toEqual(Array.from({ length: ROUNDS }, (_, i) => [i, 'closed']));
+    const part = await call<{ agents: string[]; rounds: { round: number; row: (number | null)[] }[] }>(base, 'GET', `/api/v1/jobs/${jobId}/participation`, { token: admin });
+    expect(part.body.agents).toHaveLength(3);
+    expect(part.body.rounds.map((r) => r.round)).toEqual(Array.from({ length: ROUNDS }, (_, i) => i));
+    for (const r of part.body.rounds) expect(r.row.every((x) => x === 0 || x === 1)).toBe(true);
+    // The rounds after the restart were trained by the same (still running) agents.
+    expect(part.body.rounds[ROUNDS - 1].row.filter((x) => x === 1).length).toBeGreaterThanOrEqual(2);
+    for (const a of agents) expect(a.proc.exitCode).toBeNull();
+  }, 180_000);
+});
