@@ -11,6 +11,9 @@ export interface Bench {
 /** Each benchmark is the `bench` export of `bench/<name>.ts`, loaded only when it runs. */
 const BENCHES: Record<string, () => Bench> = {
   aggregation: () => (require('./aggregation') as { bench: Bench }).bench,
+  simulate: () => (require('./simulate') as { bench: Bench }).bench,
+  nas: () => (require('./nas') as { bench: Bench }).bench,
+  bilevel: () => (require('./bilevel') as { bench: Bench }).bench,
 };
 
 async function main(): Promise<void> {

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
@@ -14,7 +15,8 @@ describe('migrator (real PostgreSQL)', () => {
 
   it('applies every migration once and records it', async () => {
     const first = await migrate(db.url);
-    expect(first).toEqual(['0001_init']);
+    expect(first).toEqual(readdirSync(defaultMigrationsDir()).sort());
+    expect(first[0]).toBe('0001_init');
     expect(await migrate(db.url)).toEqual([]);
     const c = new Client({ connectionString: db.url });
     await c.connect();
@@ -23,6 +25,37 @@ describe('migrator (real PostgreSQL)', () => {
     expect(tables).toEqual(expect.arrayContaining(['agents', 'jobs', 'rounds', 'participations', 'updates', 'checkpoints', 'client_states']));
     expect(defaultMigrationsDir()).toMatch(/prisma[/\\]migrations$/);
   });
+
+  it('leaves the database exactly as prisma/schema.prisma describes it (no drift)', async () => {
+    // The schema's own DDL, as Prisma generates it, applied to a second fresh database.
+    const fromSchema = await freshDatabase({ migrate: false });
+    try {
+      const root = path.resolve(__dirname, '../..');
+      const ddl = execFileSync(
+        process.execPath,
+        [require.resolve('prisma/build/index.js', { paths: [root] }), 'migrate', 'diff', '--from-empty', '--to-schema-datamodel', 'prisma/schema.prisma', '--script'],
+        { cwd: root, env: { ...process.env, DATABASE_URL: fromSchema.url }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      await migrate(db.url);
+      const columns = async (url: string): Promise<string[]> => {
+        const c = new Client({ connectionString: url });
+        await c.connect();
+        if (url === fromSchema.url) await c.query(ddl);
+        const rows = (
+          await c.query<{ row: string }>(
+            `SELECT concat_ws(' ', table_name, column_name, data_type, is_nullable, column_default) AS row
+               FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_flotilla_migrations'`,
+          )
+        ).rows.map((r) => r.row);
+        const indexes = (await c.query<{ row: string }>(`SELECT indexdef AS row FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '_flotilla_migrations'`)).rows.map((r) => r.row);
+        await c.end();
+        return [...rows, ...indexes].sort();
+      };
+      expect(await columns(db.url)).toEqual(await columns(fromSchema.url));
+    } finally {
+      await fromSchema.drop();
+    }
+  }, 60_000);
 
   it('rolls back a failing migration and refuses one edited after it was applied', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mig-'));

@@ -83,9 +83,14 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
   const decline = (token: string, jobId: string, round: number) =>
     call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/${round}/decline`, { token, json: { reason: 'unavailable' } });
 
+  // The three test agents (tokens), shared by the tests below in order.
+  let a: string;
+  let b: string;
+  let c: string;
+
   it('aggregates with FedAU weights from earlier rounds, divides by N, and refuses bad input', async () => {
-    const a = await register('agent-a');
-    const b = await register('agent-b');
+    a = await register('agent-a');
+    b = await register('agent-b');
 
     const bad = await call<{ message: string; details: { fields: { field: string }[] } }>(base, 'POST', '/api/v1/jobs', {
       token: ADMIN,
@@ -128,7 +133,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     expect((await upload(a, jobId, 0, dA)).body).toMatchObject({ status: 'duplicate' }); // idempotent
     expect((await upload(a, jobId, 0, dB)).status).toBe(409); // a different second answer changes nothing
     // A latecomer is not eligible in the round that opened before it joined.
-    const c = await register('agent-c');
+    c = await register('agent-c');
     expect((await upload(c, jobId, 0, dA)).status).toBe(403);
     expect((await decline(b, jobId, 0)).status).toBe(200);
     await roundClosed(jobId, 0);
@@ -174,6 +179,52 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     expect(part.body.rounds.map((r) => r.row[idx(c)])).toEqual([null, 0, 0]);
     expect(part.body.rounds[2].weights[idx(b)]).toBe(2);
   }, 60_000);
+
+  it('keeps MIFA memories across rounds in blobs and applies them even when nobody participates', async () => {
+    const submitted = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 4, roundDeadlineMs: 60_000, minAgents: 3, aggregation: { rule: 'mifa' } },
+    });
+    expect(submitted.status).toBe(201);
+    const jobId = submitted.body.id;
+    const x0 = await model(jobId);
+    const dA = Float32Array.from({ length: P }, (_, i) => 0.001 * (i % 7));
+    const dB = new Float32Array(P).fill(-0.004);
+    const dA2 = new Float32Array(P).fill(0.02);
+    // MIFA (spec fedau.md §5): for n ∈ S, M_n ← Δ_n; x += (1/N) Σ_all M_n, with N = 3 and M_n = 0 until n first participates.
+    const play = async (round: number, uploads: [string, Float32Array][]): Promise<Float32Array> => {
+      await roundOpen(jobId, round);
+      for (const t of [a, b, c]) {
+        const u = uploads.find(([who]) => who === t);
+        expect((u ? await upload(t, jobId, round, u[1]) : await decline(t, jobId, round)).status).toBe(200);
+      }
+      await roundClosed(jobId, round);
+      return model(jobId);
+    };
+    const x1 = await play(0, [[a, dA]]); // M = (dA, 0, 0)
+    const x2 = await play(1, [[b, dB]]); // M = (dA, dB, 0)
+    const x3 = await play(2, []); // nobody: the memories are applied again
+    const x4 = await play(3, [[a, dA2]]); // A's memory is replaced: M = (dA2, dB, 0)
+    for (const i of [0, 3, 6, 649]) {
+      expect(x1[i]).toBeCloseTo(x0[i] + dA[i] / 3, 6);
+      expect(x2[i]).toBeCloseTo(x1[i] + (dA[i] + dB[i]) / 3, 6);
+      expect(x3[i]).toBeCloseTo(x2[i] + (dA[i] + dB[i]) / 3, 6);
+      expect(x4[i]).toBeCloseTo(x3[i] + (dA2[i] + dB[i]) / 3, 6);
+    }
+    const rounds = await call<{ participants: number }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN });
+    expect(rounds.body.map((r) => r.participants)).toEqual([1, 1, 0, 1]);
+  }, 60_000);
+
+  it('refuses the simulation-only known-p rule and unknown rules, naming the field', async () => {
+    for (const aggregation of [{ rule: 'known-p', p: {} }, { rule: 'fedau', cutoffK: 0 }, { rule: 'mifa', extra: 1 }]) {
+      const r = await call<{ details: { fields: { field: string }[] } }>(base, 'POST', '/api/v1/jobs', {
+        token: ADMIN,
+        json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 1, aggregation },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.details.fields.map((f) => f.field).join(',')).toMatch(/aggregation/);
+    }
+  });
 
   it('rejects unauthenticated admin calls and unknown ids with clear errors', async () => {
     expect((await call(base, 'GET', '/api/v1/agents')).status).toBe(401);

@@ -7,14 +7,29 @@ export const ModelSpecSchema = z.discriminatedUnion('arch', [
 ]);
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
-export const AggregationSchema = z.strictObject({
-  rule: z.literal('fedau'),
-  /**
-   * FedAU interval cutoff K (spec fedau.md §3.2). null means no cutoff (K = ∞, the paper's default);
-   * 50 is the paper's second variant.
-   */
-  cutoffK: z.number().int().min(1).nullable().default(null),
-});
+/**
+ * The server aggregation rule of a federated job (spec fedau.md §3, §5; libs/algorithms `createAggregationRule`).
+ * `known-p` is not offered here: it needs every client's true participation probability, which only a
+ * simulation knows (`npm run simulate`).
+ */
+export const AggregationSchema = z.discriminatedUnion('rule', [
+  z.strictObject({
+    rule: z.literal('fedau'),
+    /**
+     * FedAU interval cutoff K (spec fedau.md §3.2). null means no cutoff (K = ∞, the paper's default);
+     * 50 is the paper's second variant.
+     */
+    cutoffK: z.number().int().min(1).nullable().default(null),
+  }),
+  /** FedAvg over the participants (biased towards frequent participants). */
+  z.strictObject({ rule: z.literal('avg-participating') }),
+  /** FedAvg dividing by all N clients. */
+  z.strictObject({ rule: z.literal('avg-all') }),
+  /** MIFA: keeps every client's latest update (d floats per client on the coordinator). */
+  z.strictObject({ rule: z.literal('mifa') }),
+  /** FedVarp: variance reduction with per-client memories (d floats per client on the coordinator). */
+  z.strictObject({ rule: z.literal('fedvarp') }),
+]);
 export type Aggregation = z.infer<typeof AggregationSchema>;
 
 export const JOB_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;

@@ -53,6 +53,19 @@ export class BlobStore {
     return this.put(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   }
 
+  /** Float64 vectors (MIFA/FedVarp's Σ of client memories), little-endian like every blob. */
+  async putFloat64(values: Float64Array): Promise<string> {
+    return this.put(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+
+  async getFloat64(hash: string): Promise<Float64Array> {
+    const bytes = await this.get(hash);
+    if (bytes.byteLength % 8 !== 0) throw new ValidationError(`Blob ${hash} of ${bytes.byteLength} bytes is not a float64 array`);
+    const out = new Float64Array(bytes.byteLength / 8);
+    new Uint8Array(out.buffer).set(bytes);
+    return out;
+  }
+
   private file(hash: string): string {
     if (!HASH.test(hash)) throw new ValidationError(`Not a sha256 hex digest: ${hash.slice(0, 80)}`);
     return path.join(this.dir, hash.slice(0, 2), hash);

@@ -22,7 +22,10 @@ export interface CloseRoundWrite {
   weightMin: number | null;
   weightMax: number | null;
   participation: ParticipationRow[];
-  clientStates: { agentId: string; state: Prisma.InputJsonValue }[];
+  /** Every client's rule state after the round; `memoryHash` is its memory blob (MIFA/FedVarp) or null. */
+  clientStates: { agentId: string; state: Prisma.InputJsonValue; memoryHash: string | null }[];
+  /** MIFA/FedVarp: blob of Σ_n M_n after this round. */
+  memorySumHash: string | null;
   /** The job is finished after this round. */
   finished: boolean;
 }
@@ -121,11 +124,11 @@ export class RoundsRepository {
       for (const s of w.clientStates) {
         await tx.clientState.upsert({
           where: { jobId_agentId: { jobId: w.jobId, agentId: s.agentId } },
-          create: { jobId: w.jobId, agentId: s.agentId, state: s.state },
-          update: { state: s.state },
+          create: { jobId: w.jobId, agentId: s.agentId, state: s.state, memoryHash: s.memoryHash },
+          update: { state: s.state, memoryHash: s.memoryHash },
         });
       }
-      await tx.checkpoint.create({ data: { jobId: w.jobId, round: w.round, hash: w.outputModelHash, metrics: w.metrics } });
+      await tx.checkpoint.create({ data: { jobId: w.jobId, round: w.round, hash: w.outputModelHash, metrics: w.metrics, memorySumHash: w.memorySumHash } });
       await tx.job.updateMany({
         where: { id: w.jobId, status: 'running' },
         data: {
@@ -146,8 +149,14 @@ export class RoundsRepository {
     });
   }
 
-  clientStates(jobId: string): Promise<{ agentId: string; state: Prisma.JsonValue }[]> {
-    return this.prisma.clientState.findMany({ where: { jobId }, select: { agentId: true, state: true } });
+  clientStates(jobId: string): Promise<{ agentId: string; state: Prisma.JsonValue; memoryHash: string | null }[]> {
+    return this.prisma.clientState.findMany({ where: { jobId }, select: { agentId: true, state: true, memoryHash: true } });
+  }
+
+  /** The Σ-of-memories blob written with round `round`'s checkpoint (null before the first round, or for rules without memories). */
+  async memorySumHash(jobId: string, round: number): Promise<string | null> {
+    const c = await this.prisma.checkpoint.findUnique({ where: { jobId_round: { jobId, round } }, select: { memorySumHash: true } });
+    return c?.memorySumHash ?? null;
   }
 
   participation(jobId: string) {

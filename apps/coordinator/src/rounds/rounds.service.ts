@@ -1,14 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import {
-  FEDAU_INITIAL_STATE,
-  StreamingAggregator,
-  advanceFedAu,
-  evaluate,
-  fedauWeight,
-  updateNorm,
-  validateUpdate,
-  type FedAuClientState,
-} from '@flotilla/algorithms';
+import { createAggregationRule, evaluate, updateNorm, validateUpdate, type AggregationClientState } from '@flotilla/algorithms';
 import { ControlJobName, type CreateFederatedJob, type Decline, type RoundMetrics, type RoundRef, type UpdateMeta } from '@flotilla/contracts';
 import type { Job, Prisma } from '@prisma/client';
 import { AgentsRepository } from '../agents/agents.repository';
@@ -121,25 +112,32 @@ export class RoundsService implements OnApplicationBootstrap {
     if (!(await this.rounds.beginClosing(jobId, round))) return;
 
     const spec = job.spec as unknown as CreateFederatedJob;
+    const rule = createAggregationRule(spec.aggregation, { globalLr: spec.globalLr });
     const answers = new Map((await this.rounds.answers(jobId, round)).map((a) => [a.agentId, a]));
-    const states = new Map<string, FedAuClientState>(
-      (await this.rounds.clientStates(jobId)).map((s) => [s.agentId, s.state as unknown as FedAuClientState]),
-    );
+    const stored = await this.rounds.clientStates(jobId);
+    const states = new Map<string, AggregationClientState>(stored.map((s) => [s.agentId, rule.parseClientState(s.state)]));
+    const memoryHashes = new Map<string, string | null>(stored.map((s) => [s.agentId, s.memoryHash]));
     // N is every client the job has ever asked (spec §3.3 divides by all clients, not by participants).
-    for (const id of r.eligibleAgentIds) if (!states.has(id)) states.set(id, FEDAU_INITIAL_STATE);
+    for (const id of r.eligibleAgentIds) if (!states.has(id)) states.set(id, rule.initialClientState());
 
     const global = await this.blobs.getFloat32(r.inputModelHash);
-    const aggregator = new StreamingAggregator(global.length);
-    const weights = new Map<string, number>();
-    for (const [agentId, state] of states) weights.set(agentId, fedauWeight(state));
+    const memorySumHash = rule.usesClientMemory ? await this.rounds.memorySumHash(jobId, round - 1) : null;
+    const aggregation = rule.beginRound(global.length, {
+      clientStates: states,
+      memorySum: memorySumHash ? await this.blobs.getFloat64(memorySumHash) : null,
+    });
     const participation: ParticipationRow[] = [];
     const trainLosses: number[] = [];
     for (const agentId of r.eligibleAgentIds) {
       const a = answers.get(agentId);
-      const weight = weights.get(agentId)!;
+      // The multiplier of this client's update, from its state before the round (spec §3.1).
+      const weight = rule.weight(agentId, states.get(agentId)!);
       if (a?.blobHash) {
-        // Streaming: one update in memory at a time next to the accumulator.
-        aggregator.add(await this.blobs.getFloat32(a.blobHash), weight);
+        // Streaming: one update (and, for MIFA/FedVarp, its previous memory) in memory at a time.
+        const previous = rule.usesClientMemory ? memoryHashes.get(agentId) : null;
+        aggregation.add(agentId, await this.blobs.getFloat32(a.blobHash), previous ? await this.blobs.getFloat32(previous) : null);
+        // An update becomes the client's memory M_n; it is already stored under its content hash.
+        if (rule.usesClientMemory) memoryHashes.set(agentId, a.blobHash);
         trainLosses.push(a.trainLoss!);
       } else {
         this.queues.removeTrain(agentId, jobId, round).catch(() => undefined);
@@ -155,7 +153,8 @@ export class RoundsService implements OnApplicationBootstrap {
         absence: a?.blobHash ? null : a?.declined ? 'declined' : 'timeout',
       });
     }
-    const next = aggregator.apply(global, { globalLr: spec.globalLr, divisor: states.size });
+    const outcome = aggregation.finish(global);
+    const next = outcome.model;
     const outputModelHash = await this.blobs.putFloat32(next);
     const evaluation = evaluate(spec.model, next, this.catalog.get(spec.dataset).test);
     const metrics: RoundMetrics = {
@@ -163,7 +162,7 @@ export class RoundsService implements OnApplicationBootstrap {
       testLoss: evaluation.loss,
       trainLoss: trainLosses.length ? trainLosses.reduce((s, x) => s + x, 0) / trainLosses.length : null,
     };
-    const cutoffK = spec.aggregation.cutoffK ?? Infinity;
+    const nextMemorySumHash = outcome.memorySum ? await this.blobs.putFloat64(outcome.memorySum) : null;
     const participated = new Set(participation.filter((p) => p.participated).map((p) => p.agentId));
     const usedWeights = participation.filter((p) => p.participated).map((p) => p.weight);
     const finished = round + 1 >= job.totalRounds;
@@ -176,10 +175,12 @@ export class RoundsService implements OnApplicationBootstrap {
       weightMin: usedWeights.length ? Math.min(...usedWeights) : null,
       weightMax: usedWeights.length ? Math.max(...usedWeights) : null,
       participation,
-      clientStates: [...states].map(([agentId, s]) => ({
+      clientStates: [...outcome.states].map(([agentId, state]) => ({
         agentId,
-        state: advanceFedAu(s, participated.has(agentId), cutoffK) as unknown as Prisma.InputJsonValue,
+        state: state as unknown as Prisma.InputJsonValue,
+        memoryHash: memoryHashes.get(agentId) ?? null,
       })),
+      memorySumHash: nextMemorySumHash,
       finished,
     });
     if (!written) return;

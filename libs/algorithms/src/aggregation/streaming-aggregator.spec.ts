@@ -36,6 +36,54 @@ describe('StreamingAggregator', () => {
     expect(agg.apply(f32([0]), { globalLr: 1, divisor: 1 })[0]).toBe(1);
   });
 
+  it('accumulates in float32 on request: half the memory, and 1e8 + 1 − 1e8 = 0', () => {
+    // The documented trade-off of { accumulator: 'float32' }: 1e8 + 1 rounds to 1e8 (spacing 8), so the 1 is lost.
+    const agg = new StreamingAggregator(1, { accumulator: 'float32' });
+    expect(agg.precision).toBe('float32');
+    expect(new StreamingAggregator(1).precision).toBe('float64');
+    for (const v of [1e8, 1, -1e8]) agg.add(f32([v]), 1);
+    expect(agg.apply(f32([0]), { globalLr: 1, divisor: 1 })[0]).toBe(0);
+    // On well-scaled values it agrees with float64 to float32 rounding: (1.5·2 + 0.25·4)/2 = 2 exactly.
+    const small = new StreamingAggregator(3, { accumulator: 'float32' });
+    small.add(f32([1.5, -1, 0]), 2);
+    small.add(f32([0.25, 0.5, 3]), 4);
+    expect(Array.from(small.apply(f32([0, 0, 0]), { globalLr: 1, divisor: 2 }))).toEqual([2, 0, 6]);
+    expect(() => new StreamingAggregator(1, { accumulator: 'float16' as 'float32' })).toThrow(/accumulator must be 'float64' or 'float32'/);
+  });
+
+  it('addValidated sums like add without the NaN scan, but still checks length and weight', () => {
+    const a = new StreamingAggregator(3);
+    const b = new StreamingAggregator(3);
+    for (const [u, w] of [
+      [[1, -2, 0.5], 2],
+      [[4, 4, -8], 0.5],
+    ] as const) {
+      a.add(f32([...u]), w);
+      b.addValidated(f32([...u]), w);
+    }
+    expect(b.apply(f32([1, 1, 1]), { globalLr: 0.5, divisor: 2 })).toEqual(a.apply(f32([1, 1, 1]), { globalLr: 0.5, divisor: 2 }));
+    expect(b.count).toBe(2);
+    expect(() => b.addValidated(f32([1]), 1)).toThrow(/StreamingAggregator.addValidated: update has length 1, expected 3/);
+    expect(() => b.addValidated(f32([1, 1, 1]), -1)).toThrow(/addValidated: weight must be finite and >= 0/);
+    // The documented cost of skipping the scan: a NaN goes straight into the sum.
+    const c = new StreamingAggregator(1);
+    c.addValidated(f32([NaN]), 1);
+    expect(c.apply(f32([0]), { globalLr: 1, divisor: 1 })[0]).toBeNaN();
+  });
+
+  it('handles lengths that are not a multiple of the 4× unrolled loop', () => {
+    // d = 7: four elements in the unrolled body, three in the tail; each must be summed once.
+    for (const precision of ['float64', 'float32'] as const) {
+      const agg = new StreamingAggregator(7, { accumulator: precision });
+      agg.add(f32([1, 2, 3, 4, 5, 6, 7]), 1);
+      agg.add(f32([1, 1, 1, 1, 1, 1, 1]), 3);
+      expect(Array.from(agg.apply(new Float32Array(7), { globalLr: 1, divisor: 1 }))).toEqual([4, 5, 6, 7, 8, 9, 10]);
+    }
+    // The finiteness check's tail too: a NaN in the last element of 7 is found.
+    expect(validateUpdate(f32([0, 0, 0, 0, 0, 0, NaN]), 7)).toBe('contains NaN at index 6');
+    expect(validateUpdate(f32([3e38, 3e38, 3e38, 3e38, 3e38]), 5)).toBeNull(); // large but finite: no false alarm
+  });
+
   it('does not depend on the order in which updates arrive, up to float32 rounding', () => {
     const rng = createRng(12);
     const d = 500;

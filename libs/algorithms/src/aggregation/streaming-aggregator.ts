@@ -1,4 +1,22 @@
 import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, type FedAuClientState } from './fedau';
+import { allFinite, applyScaled, axpy32, axpy64 } from './kernels';
+
+/**
+ * Precision of a server-side accumulator.
+ * - `'float64'` (the default): the sum of a round depends on the arrival order only through float64
+ *   rounding, far below the float32 rounding of the result (spec fedau.md §9), and 1e8 + 1 − 1e8 = 1.
+ * - `'float32'`: half the accumulator memory (4·d bytes) and less memory traffic per update, which is
+ *   what matters once d·8 bytes no longer fits in the caches (d ≳ 10^6). Each addition rounds to float32
+ *   (relative 6e-8), so the result can change in the last bits with the arrival order, and large
+ *   cancellations lose precision.
+ */
+export type AccumulatorPrecision = 'float64' | 'float32';
+
+/** Options of {@link StreamingAggregator}. */
+export interface StreamingAggregatorOptions {
+  /** Accumulator precision, default `'float64'` (see {@link AccumulatorPrecision}). */
+  accumulator?: AccumulatorPrecision;
+}
 
 /**
  * Weighted sum of client updates, added one at a time (spec fedau.md §9: "streaming accumulation is
@@ -13,16 +31,30 @@ import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, type FedAuClientState }
  * (a round that is interrupted is re-aggregated from the stored updates).
  */
 export class StreamingAggregator {
-  private readonly acc: Float64Array;
+  private readonly acc64: Float64Array | null;
+  private readonly acc32: Float32Array | null;
   private readonly dim: number;
   private added = 0;
 
-  /** @param dimension number of model parameters d, a positive integer. */
-  constructor(dimension: number) {
+  /**
+   * @param dimension number of model parameters d, a positive integer.
+   * @param options.accumulator `'float64'` (default) or `'float32'`, see {@link AccumulatorPrecision}.
+   */
+  constructor(dimension: number, options: StreamingAggregatorOptions = {}) {
     if (!Number.isInteger(dimension) || dimension < 1)
       throw new Error(`StreamingAggregator: dimension must be a positive integer, got ${dimension}`);
+    const precision = options.accumulator ?? 'float64';
+    if (precision !== 'float64' && precision !== 'float32') {
+      throw new Error(`StreamingAggregator: accumulator must be 'float64' or 'float32', got ${String(precision)}`);
+    }
     this.dim = dimension;
-    this.acc = new Float64Array(dimension);
+    this.acc64 = precision === 'float64' ? new Float64Array(dimension) : null;
+    this.acc32 = precision === 'float32' ? new Float32Array(dimension) : null;
+  }
+
+  /** The accumulator precision chosen at construction. */
+  get precision(): AccumulatorPrecision {
+    return this.acc64 ? 'float64' : 'float32';
   }
 
   /** Number of updates added so far (weight-0 updates included). */
@@ -46,8 +78,28 @@ export class StreamingAggregator {
     const problem = validateUpdate(update, this.dim);
     if (problem !== null) throw new Error(`StreamingAggregator.add: update ${problem}`);
     if (!(weight >= 0 && weight < Infinity)) throw new Error(`StreamingAggregator.add: weight must be finite and >= 0, got ${weight}`);
-    const acc = this.acc;
-    for (let i = 0; i < acc.length; i++) acc[i] += weight * update[i];
+    this.accumulate(update, weight);
+  }
+
+  /**
+   * acc += weight · update, without {@link add}'s scan for NaN/±Infinity: for updates that already passed
+   * {@link validateUpdate} and cannot have changed since (the coordinator validates every update when it is
+   * submitted and stores it content-addressed). Saves one read of the update, which is most of the gain
+   * when d·4 bytes no longer fit in the caches. The length and the weight are still checked.
+   * A non-finite value passed here makes the sum non-finite; {@link apply} does not check the result.
+   * @throws naming the argument when the update has the wrong length or the weight is bad.
+   */
+  addValidated(update: Float32Array, weight: number): void {
+    if (update.length !== this.dim)
+      throw new Error(`StreamingAggregator.addValidated: update has length ${update.length}, expected ${this.dim}`);
+    if (!(weight >= 0 && weight < Infinity))
+      throw new Error(`StreamingAggregator.addValidated: weight must be finite and >= 0, got ${weight}`);
+    this.accumulate(update, weight);
+  }
+
+  private accumulate(update: Float32Array, weight: number): void {
+    if (this.acc64) axpy64(this.acc64, weight, update);
+    else axpy32(this.acc32!, weight, update);
     this.added++;
   }
 
@@ -67,11 +119,9 @@ export class StreamingAggregator {
     }
     const out = new Float32Array(global);
     if (this.added === 0) return out;
-    const { globalLr, divisor } = options;
-    const acc = this.acc;
-    // Divide per element rather than multiply by 1/divisor: with γ = 1 and unit weights this is then
+    // Divides per element rather than multiplying by 1/divisor: with γ = 1 and unit weights this is then
     // exactly FedAvg's x + (Σ Δ)/N (spec §8 test 4), e.g. for N = 3 where 1/3 is inexact.
-    for (let i = 0; i < out.length; i++) out[i] = global[i] + (globalLr * acc[i]) / divisor;
+    applyScaled(out, global, this.acc64 ?? this.acc32!, options.globalLr, options.divisor);
     return out;
   }
 }
@@ -90,6 +140,8 @@ export function updateNorm(delta: Float32Array): number {
  */
 export function validateUpdate(delta: Float32Array, expectedLength: number): string | null {
   if (delta.length !== expectedLength) return `has length ${delta.length}, expected ${expectedLength}`;
+  // Fast path: one branch-free reduction; the per-element search below runs only for a bad update.
+  if (allFinite(delta)) return null;
   for (let i = 0; i < delta.length; i++) {
     const v = delta[i];
     // v - v is 0 for finite v and NaN for NaN or ±Infinity; cheaper than Number.isFinite in this hot loop.

@@ -9,9 +9,13 @@ describe('splitHeldOut', () => {
     const { train, test } = splitHeldOut(CSV, SPEC);
     expect(train.size + test.size).toBe(50);
     expect(test.size).toBe(10);
-    const rows = (ds: typeof train) => Array.from({ length: ds.size }, (_, i) => `${ds.features[2 * i]},${ds.features[2 * i + 1]},${ds.labels[i]}`);
+    const rows = (ds: typeof train) =>
+      Array.from({ length: ds.size }, (_, i) => `${ds.features[2 * i]},${ds.features[2 * i + 1]},${ds.labels[i]}`);
     const all = parseLabelLastCsv(CSV);
-    const expected = Array.from({ length: all.size }, (_, i) => `${all.features[2 * i]},${all.features[2 * i + 1]},${all.labels[i]}`).sort();
+    const expected = Array.from(
+      { length: all.size },
+      (_, i) => `${all.features[2 * i]},${all.features[2 * i + 1]},${all.labels[i]}`,
+    ).sort();
     expect([...rows(train), ...rows(test)].sort()).toEqual(expected);
   });
 

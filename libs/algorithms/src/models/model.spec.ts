@@ -70,6 +70,8 @@ describe('models', () => {
 
   it('rejects parameters of the wrong length, naming the function', () => {
     expect(() => evaluate({ arch: 'softmax' }, new Float32Array(5), blobs(4))).toThrow(/evaluate: parameters have length 5/);
-    expect(() => trainLocal({ arch: 'softmax' }, new Float32Array(6), blobs(4), { steps: 0, batchSize: 1, lr: 0.1, seed: 0 })).toThrow(/steps/);
+    expect(() => trainLocal({ arch: 'softmax' }, new Float32Array(6), blobs(4), { steps: 0, batchSize: 1, lr: 0.1, seed: 0 })).toThrow(
+      /steps/,
+    );
   });
 });

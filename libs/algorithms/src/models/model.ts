@@ -78,7 +78,9 @@ function checkInputs(where: string, model: ModelArch, data: Dataset, flat: Float
   const shape = { numFeatures: data.numFeatures, numClasses: data.numClasses };
   const expected = parameterCount(model, shape);
   if (flat.length !== expected) {
-    throw new Error(`${where}: parameters have length ${flat.length}, ${model.arch} on ${data.numFeatures}x${data.numClasses} needs ${expected}`);
+    throw new Error(
+      `${where}: parameters have length ${flat.length}, ${model.arch} on ${data.numFeatures}x${data.numClasses} needs ${expected}`,
+    );
   }
   if (data.size === 0) throw new Error(`${where}: dataset is empty`);
   return shape;
@@ -111,7 +113,8 @@ export interface LocalTrainingResult {
 export function trainLocal(model: ModelArch, global: Float32Array, data: Dataset, opts: LocalTrainingOptions): LocalTrainingResult {
   const shape = checkInputs('trainLocal', model, data, global);
   if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new Error(`trainLocal: steps must be a positive integer, got ${opts.steps}`);
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`trainLocal: batchSize must be a positive integer, got ${opts.batchSize}`);
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
+    throw new Error(`trainLocal: batchSize must be a positive integer, got ${opts.batchSize}`);
   if (!(opts.lr > 0)) throw new Error(`trainLocal: lr must be positive, got ${opts.lr}`);
   const shapes = parameterShapes(model, shape);
   const batch = Math.min(opts.batchSize, data.size);

@@ -1,0 +1,369 @@
+import { createRng } from '../random';
+import { FEDAU_INITIAL_STATE } from './fedau';
+import {
+  AGGREGATION_RULE_NAMES,
+  createAggregationRule,
+  DEFAULT_LEARNING_RATES,
+  EMPTY_CLIENT_STATE,
+  sumMemories,
+  validateAggregationSpec,
+  type AggregationClientState,
+  type AggregationRule,
+  type AggregationSpec,
+  type RoundOutcome,
+} from './rules';
+
+const f32 = (xs: number[]): Float32Array => Float32Array.from(xs);
+
+/** Drives a rule over rounds of (participant → Δ) maps, keeping states and memories as the coordinator would. */
+function drive(
+  rule: AggregationRule,
+  clients: string[],
+  rounds: Record<string, number[]>[],
+  x0: number[],
+): { xs: number[][]; outs: RoundOutcome[] } {
+  let states = new Map<string, AggregationClientState>(clients.map((id) => [id, rule.initialClientState()]));
+  const memories = new Map<string, Float32Array>();
+  let memorySum: Float64Array | null = null;
+  let x = f32(x0);
+  const xs: number[][] = [];
+  const outs: RoundOutcome[] = [];
+  for (const updates of rounds) {
+    const round = rule.beginRound(x.length, { clientStates: states, memorySum });
+    for (const [id, delta] of Object.entries(updates)) round.add(id, f32(delta), memories.get(id) ?? null);
+    const out = round.finish(x);
+    outs.push(out);
+    x = out.model;
+    states = out.states;
+    memorySum = out.memorySum;
+    for (const [id, m] of out.memories) memories.set(id, m);
+    xs.push(Array.from(x));
+  }
+  return { xs, outs };
+}
+
+describe('validateAggregationSpec', () => {
+  it('accepts every rule of spec §5 and returns a clean copy', () => {
+    expect(validateAggregationSpec({ rule: 'fedau', cutoffK: null })).toEqual({ rule: 'fedau', cutoffK: null });
+    expect(validateAggregationSpec({ rule: 'fedau', cutoffK: 50 })).toEqual({ rule: 'fedau', cutoffK: 50 });
+    expect(validateAggregationSpec({ rule: 'known-p', p: { a: 0.5, b: 1 } })).toEqual({ rule: 'known-p', p: { a: 0.5, b: 1 } });
+    for (const rule of ['avg-participating', 'avg-all', 'mifa', 'fedvarp']) expect(validateAggregationSpec({ rule })).toEqual({ rule });
+    expect(AGGREGATION_RULE_NAMES).toEqual(['fedau', 'known-p', 'avg-participating', 'avg-all', 'mifa', 'fedvarp']);
+  });
+
+  it('refuses unknown rules and fields and out-of-range options, naming the rule and the field', () => {
+    expect(() => validateAggregationSpec({ rule: 'fedprox' })).toThrow(/unknown rule "fedprox"/);
+    expect(() => validateAggregationSpec(null)).toThrow(/expected an object/);
+    expect(() => validateAggregationSpec({ rule: 'fedau' })).toThrow(/'fedau'.*cutoffK must be null/);
+    expect(() => validateAggregationSpec({ rule: 'fedau', cutoffK: 0 })).toThrow(/cutoffK/);
+    expect(() => validateAggregationSpec({ rule: 'fedau', cutoffK: 2.5 })).toThrow(/cutoffK/);
+    expect(() => validateAggregationSpec({ rule: 'fedau', cutoffK: null, K: 3 })).toThrow(/'fedau'.*unknown field 'K'/);
+    expect(() => validateAggregationSpec({ rule: 'mifa', cutoffK: null })).toThrow(/'mifa'.*unknown field 'cutoffK'/);
+    expect(() => validateAggregationSpec({ rule: 'known-p', p: {} })).toThrow(/'known-p'.*p is empty/);
+    expect(() => validateAggregationSpec({ rule: 'known-p', p: { a: 0 } })).toThrow(/p\['a'\] must be a number in \(0, 1\]/);
+    expect(() => validateAggregationSpec({ rule: 'known-p', p: { a: 1.5 } })).toThrow(/p\['a'\]/);
+  });
+
+  it('exports the spec §5 learning rates', () => {
+    expect(DEFAULT_LEARNING_RATES).toEqual({
+      fedau: { localLr: 0.1, globalLr: 1 },
+      'known-p': { localLr: 0.0562, globalLr: 1 },
+      'avg-participating': { localLr: 0.0562, globalLr: 1.78 },
+      'avg-all': { localLr: 0.1, globalLr: 10 },
+      mifa: { localLr: 0.0562, globalLr: 1 },
+      fedvarp: { localLr: 0.0562, globalLr: 1 },
+    });
+    expect(createAggregationRule({ rule: 'avg-all' }).globalLr).toBe(10);
+    expect(createAggregationRule({ rule: 'avg-all' }, { globalLr: 1 }).globalLr).toBe(1);
+  });
+});
+
+describe('FedAU through the rule interface (spec §8 tests 1–3)', () => {
+  const q = [0, 0, 1, 0, 0, 0, 0, 1, 1, 0];
+
+  /** Weights used at the participating rounds, read from each round's outcome, and the final state. */
+  function weightsOver(cutoffK: number | null): { weights: number[]; state: AggregationClientState } {
+    const rule = createAggregationRule({ rule: 'fedau', cutoffK }, { globalLr: 1 });
+    const { outs } = drive(
+      rule,
+      ['n'],
+      q.map((x): Record<string, number[]> => (x ? { n: [0] } : {})),
+      [0],
+    );
+    return {
+      weights: outs.flatMap((o) => (o.weights.has('n') ? [o.weights.get('n')!] : [])),
+      state: outs[outs.length - 1].states.get('n')!,
+    };
+  }
+
+  it('§8 test 1: K = 3 → [1, 3, 8/3], final (9, 4, 1); K = ∞ → [1, 3, 4], final (9, 3, 1)', () => {
+    // Derivation in fedau.spec.ts; here the same numbers must come out of beginRound/add/finish.
+    const k3 = weightsOver(3);
+    expect(k3.weights[0]).toBe(1);
+    expect(k3.weights[1]).toBe(3);
+    expect(k3.weights[2]).toBeCloseTo(8 / 3, 14);
+    expect(k3.state).toEqual({ sum: 9, cnt: 4, miss: 1 });
+    const inf = weightsOver(null);
+    expect(inf.weights).toEqual([1, 3, 4]);
+    expect(inf.state).toEqual({ sum: 9, cnt: 3, miss: 1 });
+  });
+
+  it('§8 test 3: a client participating in rounds 0 and 1 gets weight 1 in both (round 0 recorded an interval of 1)', () => {
+    const rule = createAggregationRule({ rule: 'fedau', cutoffK: null });
+    const { outs } = drive(rule, ['n', 'm'], [{ n: [1] }, { n: [1] }, { m: [1] }], [0]);
+    expect(outs[0].weights.get('n')).toBe(1);
+    expect(outs[1].weights.get('n')).toBe(1);
+    // m missed rounds 0 and 1: nothing recorded before its first participation, so weight 1 (not 3).
+    expect(outs[2].weights.get('m')).toBe(1);
+    expect(outs[2].states.get('m')).toEqual({ miss: 0, sum: 3, cnt: 1 });
+  });
+
+  it('§8 test 2: under Bernoulli(p) the weight tends to (1 − (1−p)^K)/p, within 1% over 10^6 rounds', () => {
+    // Expected 31.79, 10.0, 2.19, 12.83 (spec §8 test 2). The weight is the mean of the ≈ 10^6/ω recorded
+    // intervals, so its relative SE is SD(interval)/(ω·sqrt(10^6/ω)): (0.1, ∞) geometric SD 9.5 over 10^5
+    // intervals → 0.3%; (0.02, 50) SD < 16 over 3·10^4 → < 0.3%; (0.05, 20) SD < 7 over 8·10^4 → < 0.2%;
+    // (0.3, 3) SD < 1 → < 0.1%. The spec's 1% bound is ≥ 3 SE; fixed seeds make it deterministic.
+    const cases: [number, number | null][] = [
+      [0.02, 50],
+      [0.1, null],
+      [0.3, 3],
+      [0.05, 20],
+    ];
+    for (const [p, K] of cases) {
+      const rule = createAggregationRule({ rule: 'fedau', cutoffK: K });
+      const rng = createRng(Math.round(p * 1000) + (K ?? 0));
+      let state: AggregationClientState = rule.initialClientState();
+      for (let t = 0; t < 1_000_000; t++) state = rule.advance('n', state, rng.next() < p);
+      const expected = (1 - (1 - p) ** (K ?? Infinity)) / p;
+      expect(Math.abs(rule.weight('n', state) - expected) / expected).toBeLessThan(0.01);
+    }
+  });
+});
+
+describe('rules on a hand-checked sequence (spec §5 table)', () => {
+  // N = 3 clients a, b, c; x_0 = (0, 0); γ = 1; the second coordinate is −1/2 × the first in every Δ, so it
+  // must stay −1/2 × the first in x. Rounds: 0: a Δ=6 · 1: a Δ=3, b Δ=12 · 2: nobody · 3: b Δ=−6, c Δ=3.
+  const clients = ['a', 'b', 'c'];
+  const v = (s: number): number[] => [s, -s / 2];
+  const rounds: Record<string, number[]>[] = [{ a: v(6) }, { a: v(3), b: v(12) }, {}, { b: v(-6), c: v(3) }];
+  const firstCoords = (spec: AggregationSpec): number[] => {
+    const { xs } = drive(createAggregationRule(spec, { globalLr: 1 }), clients, rounds, [0, 0]);
+    for (const x of xs) expect(x[1]).toBe(-x[0] / 2);
+    return xs.map((x) => x[0]);
+  };
+
+  it('avg-all: x += Σ_S Δ / N', () => {
+    // 6/3 = 2; 2 + 15/3 = 7; 7 (empty); 7 + (−6 + 3)/3 = 6.
+    expect(firstCoords({ rule: 'avg-all' })).toEqual([2, 7, 7, 6]);
+  });
+
+  it('avg-participating: x += Σ_S Δ / |S|, nothing in an empty round', () => {
+    // 6/1 = 6; 6 + 15/2 = 13.5; 13.5; 13.5 + (−3)/2 = 12.
+    expect(firstCoords({ rule: 'avg-participating' })).toEqual([6, 13.5, 13.5, 12]);
+  });
+
+  it('known-p: x += Σ_S Δ/p_n / N', () => {
+    // p = (a ½, b ¼, c 1): 12/3 = 4; 4 + (6 + 48)/3 = 22; 22; 22 + (−24 + 3)/3 = 15.
+    expect(firstCoords({ rule: 'known-p', p: { a: 0.5, b: 0.25, c: 1 } })).toEqual([4, 22, 22, 15]);
+  });
+
+  it('fedau K = ∞ and K = 2: ω from the rounds before', () => {
+    // K = ∞: round 0 a ω=1 → 2. Round 1: a ω=1 (interval 1), b ω=1 (nothing recorded) → 2 + 15/3 = 7.
+    // Round 2: empty → 7. Round 3: b ω = 2 (its one interval: rounds 0–1), c ω = 1 (never participated)
+    // → 7 + (2·(−6) + 3)/3 = 4.
+    expect(firstCoords({ rule: 'fedau', cutoffK: null })).toEqual([2, 7, 7, 4]);
+    // K = 2: c's two misses (rounds 0, 1) close a virtual interval of 2 → c ω = 2 in round 3
+    // → 7 + (2·(−6) + 2·3)/3 = 5. Everything before is as with K = ∞.
+    expect(firstCoords({ rule: 'fedau', cutoffK: 2 })).toEqual([2, 7, 7, 5]);
+  });
+
+  it('mifa: M_n ← Δ_n, x += Σ_all M / N, also in an empty round', () => {
+    // ΣM: 6 → x 2; 3 + 12 = 15 → 2 + 5 = 7; empty: 7 + 15/3 = 12; M_b = −6, M_c = 3: ΣM = 3 − 6 + 3 = 0 → 12.
+    expect(firstCoords({ rule: 'mifa' })).toEqual([2, 7, 12, 12]);
+  });
+
+  it('fedvarp: x += (1/|S|) Σ_S (Δ − M) + M̄ with M̄ from the start of the round; nothing when S = ∅', () => {
+    // Round 0: M̄ = 0 → (6 − 0)/1 = 6. Round 1: M̄ = 6/3 = 2 → ((3 − 6) + (12 − 0))/2 + 2 = 6.5 → 12.5.
+    // Round 2: empty → 12.5. Round 3: M̄ = 15/3 = 5 → ((−6 − 12) + (3 − 0))/2 + 5 = −2.5 → 10.
+    expect(firstCoords({ rule: 'fedvarp' })).toEqual([6, 12.5, 12.5, 10]);
+  });
+
+  it('mifa and fedvarp hand back the new memories and Σ M; the others keep none', () => {
+    for (const rule of ['mifa', 'fedvarp'] as const) {
+      const { outs } = drive(createAggregationRule({ rule }), clients, rounds, [0, 0]);
+      expect([...outs[1].memories.keys()].sort()).toEqual(['a', 'b']);
+      expect(Array.from(outs[1].memories.get('b')!)).toEqual([12, -6]);
+      expect(Array.from(outs[1].memorySum!)).toEqual([15, -7.5]);
+      expect(Array.from(outs[3].memorySum!)).toEqual([0, 0]);
+      expect(Array.from(sumMemories([f32([3, -1.5]), f32([-6, 3]), f32([3, -1.5])], 2))).toEqual([0, 0]);
+    }
+    const { outs } = drive(createAggregationRule({ rule: 'fedau', cutoffK: null }), clients, rounds, [0, 0]);
+    expect(outs[1].memories.size).toBe(0);
+    expect(outs[1].memorySum).toBeNull();
+  });
+});
+
+describe('rule properties', () => {
+  it('§8 test 4: everyone participating every round, γ = 1 → fedau, known-p (p = 1), avg-all and avg-participating are all exactly FedAvg', () => {
+    // FedAU weights are 1 in round 0 (nothing recorded) and 1 afterwards (every interval is 1), so
+    // Σ ω Δ / N = Σ Δ / N = Σ Δ / |S| bit for bit.
+    const rng = createRng(4);
+    const clients = ['a', 'b', 'c'];
+    // Deltas are float32 values (as the rules receive them), so the hand sum sees the same inputs.
+    const rounds = Array.from({ length: 30 }, () =>
+      Object.fromEntries(clients.map((id) => [id, Array.from({ length: 5 }, () => Math.fround(rng.normal()))])),
+    );
+    const x0 = [1, 2, 3, 4, 5];
+    const specs: AggregationSpec[] = [
+      { rule: 'fedau', cutoffK: null },
+      { rule: 'fedau', cutoffK: 2 },
+      { rule: 'known-p', p: { a: 1, b: 1, c: 1 } },
+      { rule: 'avg-all' },
+      { rule: 'avg-participating' },
+    ];
+    const results = specs.map((s) => drive(createAggregationRule(s, { globalLr: 1 }), clients, rounds, x0).xs);
+    // FedAvg by hand: x + (Σ Δ)/N with the same float32 rounding of x after every round.
+    let x = f32(x0);
+    for (const r of rounds) {
+      const next = new Float32Array(5);
+      for (let i = 0; i < 5; i++) next[i] = x[i] + (r.a[i] + r.b[i] + r.c[i]) / 3;
+      x = next;
+    }
+    for (const xs of results) expect(xs[xs.length - 1]).toEqual(Array.from(x));
+  });
+
+  it('does not depend on the order in which participants report, up to float32 rounding', () => {
+    const rng = createRng(8);
+    const d = 64;
+    const ids = Array.from({ length: 12 }, (_, i) => `c${i}`);
+    const deltas = ids.map(() => Float32Array.from({ length: d }, () => rng.normal()));
+    const memories = ids.map(() => Float32Array.from({ length: d }, () => rng.normal()));
+    const memorySum = sumMemories(memories, d);
+    for (const spec of [{ rule: 'fedau', cutoffK: null }, { rule: 'mifa' }, { rule: 'fedvarp' }] as AggregationSpec[]) {
+      const rule = createAggregationRule(spec);
+      const run = (order: number[]): Float32Array => {
+        const states = new Map<string, AggregationClientState>(
+          ids.map((id, i): [string, AggregationClientState] => [
+            id,
+            spec.rule === 'fedau' ? { miss: 0, sum: i + 1, cnt: 1 } : EMPTY_CLIENT_STATE,
+          ]),
+        );
+        const round = rule.beginRound(d, { clientStates: states, memorySum });
+        for (const i of order) round.add(ids[i], deltas[i], memories[i]);
+        return round.finish(new Float32Array(d)).model;
+      };
+      const a = run(ids.map((_, i) => i));
+      const b = run(ids.map((_, i) => ids.length - 1 - i));
+      // Float64 sums of 12 terms agree to ~1e-15 relative; rounded to float32 they agree to one float32 step.
+      for (let i = 0; i < d; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(Math.abs(a[i]) * 2 ** -23);
+    }
+  });
+
+  it('a float32 accumulator gives the same models to float32 accuracy', () => {
+    // Hand sequence values are small integers and halves: float32 sums are exact, so equality holds exactly.
+    const clients = ['a', 'b', 'c'];
+    const rounds: Record<string, number[]>[] = [{ a: [6] }, { a: [3], b: [12] }, {}, { b: [-6], c: [3] }];
+    for (const spec of [
+      { rule: 'fedau', cutoffK: null },
+      { rule: 'mifa' },
+      { rule: 'fedvarp' },
+      { rule: 'avg-participating' },
+    ] as AggregationSpec[]) {
+      const f64 = drive(createAggregationRule(spec, { globalLr: 1 }), clients, rounds, [0]).xs;
+      const f32acc = drive(createAggregationRule(spec, { globalLr: 1, accumulator: 'float32' }), clients, rounds, [0]).xs;
+      expect(f32acc).toEqual(f64);
+    }
+  });
+
+  it('with updatesValidated it skips the NaN scan but gives the same result and still checks lengths', () => {
+    const states = new Map<string, AggregationClientState>([
+      ['a', EMPTY_CLIENT_STATE],
+      ['b', EMPTY_CLIENT_STATE],
+    ]);
+    for (const spec of [{ rule: 'avg-all' }, { rule: 'fedvarp' }] as AggregationSpec[]) {
+      const rule = createAggregationRule(spec, { globalLr: 1 });
+      const run = (updatesValidated: boolean): number[] => {
+        const r = rule.beginRound(2, { clientStates: states, memorySum: null, updatesValidated });
+        r.add('a', f32([2, 4]), null);
+        r.add('b', f32([6, -2]), null);
+        return Array.from(r.finish(f32([0, 0])).model);
+      };
+      expect(run(true)).toEqual(run(false));
+      const r = rule.beginRound(2, { clientStates: states, memorySum: null, updatesValidated: true });
+      expect(() => r.add('a', f32([1]), null)).toThrow(new RegExp(`${spec.rule} add: update of client 'a' has length 1, expected 2`));
+    }
+  });
+
+  it('client states are plain JSON and read back; each rule refuses a state of another', () => {
+    const fedau = createAggregationRule({ rule: 'fedau', cutoffK: 50 });
+    const s = fedau.advance('n', fedau.advance('n', fedau.initialClientState(), false), true);
+    expect(fedau.parseClientState(JSON.parse(JSON.stringify(s)))).toEqual({ miss: 0, sum: 2, cnt: 1 });
+    expect(fedau.initialClientState()).toBe(FEDAU_INITIAL_STATE);
+    const mifa = createAggregationRule({ rule: 'mifa' });
+    expect(mifa.parseClientState(JSON.parse(JSON.stringify(mifa.initialClientState())))).toBe(EMPTY_CLIENT_STATE);
+    expect(() => mifa.parseClientState({ miss: 0, sum: 0, cnt: 0 })).toThrow(/mifa parseClientState: expected \{\}/);
+    expect(() => fedau.parseClientState({})).toThrow(/FedAU parseFedAuState/);
+  });
+
+  it('reports its memory: O(1) numbers for fedau/known-p/avg-*, 4·d bytes per client plus 8·d per job for mifa/fedvarp', () => {
+    const d = 100_000;
+    const fp = (spec: AggregationSpec, acc: 'float64' | 'float32' = 'float64') =>
+      createAggregationRule(spec, { accumulator: acc }).memoryFootprint(d);
+    expect(fp({ rule: 'fedau', cutoffK: null })).toEqual({
+      stateNumbersPerClient: 3,
+      vectorBytesPerClient: 0,
+      bytesPerClient: 24,
+      bytesPerJob: 0,
+      bytesPerRound: 800_000,
+    });
+    expect(fp({ rule: 'known-p', p: { a: 1 } }).bytesPerClient).toBe(8);
+    expect(fp({ rule: 'avg-all' }).bytesPerClient).toBe(0);
+    expect(fp({ rule: 'avg-participating' }, 'float32').bytesPerRound).toBe(400_000);
+    expect(fp({ rule: 'mifa' })).toEqual({
+      stateNumbersPerClient: 0,
+      vectorBytesPerClient: 400_000,
+      bytesPerClient: 400_000,
+      bytesPerJob: 800_000,
+      bytesPerRound: 800_000,
+    });
+    expect(fp({ rule: 'fedvarp' }).bytesPerClient).toBe(400_000);
+    expect(createAggregationRule({ rule: 'mifa' }).usesClientMemory).toBe(true);
+    expect(createAggregationRule({ rule: 'avg-all' }).usesClientMemory).toBe(false);
+  });
+
+  it('checks its arguments before touching the round, naming the rule', () => {
+    const states = new Map<string, AggregationClientState>([
+      ['a', {}],
+      ['b', {}],
+    ]);
+    const avg = createAggregationRule({ rule: 'avg-all' }).beginRound(2, { clientStates: states });
+    expect(() => avg.add('z', f32([1, 1]))).toThrow(/avg-all add: update from client 'z', which is not in the round's clientStates/);
+    expect(() => avg.add('a', f32([1, NaN]))).toThrow(/avg-all add: update of client 'a' contains NaN at index 1/);
+    expect(() => avg.add('a', f32([1]))).toThrow(/has length 1, expected 2/);
+    avg.add('a', f32([3, 3]));
+    expect(() => avg.add('a', f32([1, 1]))).toThrow(/second update from client 'a'/);
+    expect(avg.participants).toBe(1);
+    expect(() => avg.finish(f32([0]))).toThrow(/avg-all finish: global has length 1/);
+    expect(Array.from(avg.finish(f32([0, 0])).model)).toEqual([15, 15]); // γ = 10 (default): 10 · 3 / 2
+    expect(() => avg.finish(f32([0, 0]))).toThrow(/already finished/);
+
+    const mifa = createAggregationRule({ rule: 'mifa' });
+    expect(() => mifa.beginRound(2, { clientStates: states })).toThrow(/mifa beginRound: memorySum is required/);
+    expect(() => mifa.beginRound(2, { clientStates: states, memorySum: new Float64Array(3) })).toThrow(/memorySum has length 3/);
+    const r = mifa.beginRound(2, { clientStates: states, memorySum: null });
+    expect(() => r.add('a', f32([1, 1]))).toThrow(/mifa add: previousMemory of client 'a' is required/);
+    expect(() => r.add('a', f32([1, 1]), f32([1]))).toThrow(/previousMemory of client 'a' has length 1/);
+    expect(r.participants).toBe(0);
+
+    expect(() => createAggregationRule({ rule: 'fedvarp' }).beginRound(2, { clientStates: new Map(), memorySum: null })).toThrow(
+      /clientStates is empty/,
+    );
+    expect(() => createAggregationRule({ rule: 'fedau', cutoffK: null }, { globalLr: NaN })).toThrow(/fedau.*globalLr must be finite/);
+    expect(() => createAggregationRule({ rule: 'known-p', p: { a: 0.5 } }).weight('b', {})).toThrow(
+      /known-p: no participation probability for client 'b'/,
+    );
+    expect(() => createAggregationRule({ rule: 'avg-all' }).beginRound(0, { clientStates: states })).toThrow(
+      /dimension must be a positive integer/,
+    );
+  });
+});

@@ -1,0 +1,519 @@
+import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, FEDAU_NO_CUTOFF, parseFedAuState, type FedAuClientState } from './fedau';
+import { applyScaled, axpy32, axpy64, axpyDiff32, axpyDiff64 } from './kernels';
+import { StreamingAggregator, validateUpdate, type AccumulatorPrecision } from './streaming-aggregator';
+
+/**
+ * The server aggregation rules of the FedAU paper's experiments behind one interface (spec fedau.md §3, §5;
+ * S. Wang, M. Ji, ICLR 2024, and the official code IBM/fedau `main.py`, whose names are given below).
+ * All rules share the clients' local update (I steps of plain SGD, §3.3); only the server step differs:
+ *
+ * | rule                | server step (S = participants, N = all clients, Δ_n = client update)            | state per client          |
+ * | ------------------- | ------------------------------------------------------------------------------- | ------------------------- |
+ * | `fedau`             | x += γ/N · Σ_S ω_n Δ_n, ω_n = FedAU's online estimate of 1/p_n                  | 3 numbers                 |
+ * | `known-p`           | x += γ/N · Σ_S Δ_n / p_n (oracle, simulation only)                              | 1 number (p_n, in spec)   |
+ * | `avg-participating` | x += γ/|S| · Σ_S Δ_n, nothing if S = ∅                                          | none                      |
+ * | `avg-all`           | x += γ/N · Σ_S Δ_n                                                              | none                      |
+ * | `mifa`              | M_n ← Δ_n (n ∈ S); x += γ/N · Σ_all M_n, also when S = ∅                        | d floats (M_n)            |
+ * | `fedvarp`           | x += γ[1/|S| · Σ_S (Δ_n − M_n) + M̄]; M_n ← Δ_n (n ∈ S); nothing if S = ∅       | d floats (M_n)            |
+ *
+ * The coordinator persists per client a small JSON state ({@link AggregationClientState}) and, for MIFA and
+ * FedVarp, one memory vector M_n (a float32 blob of d values) plus one float64 vector Σ_n M_n per job.
+ */
+
+/**
+ * Which rule aggregates a job's updates, with its options. Plain JSON: the API accepts it as is (after
+ * {@link validateAggregationSpec}) and the coordinator stores it with the job.
+ */
+export type AggregationSpec =
+  /**
+   * FedAU (Wang & Ji, ICLR 2024, Alg. 1 with the estimator of Alg. 2; spec §3; code name `adaptive`).
+   * `cutoffK`: the estimator's cutoff K, a positive integer, or null for K = ∞ (the code's default 100000,
+   * spec §3.2 point 4). The paper's two variants are K = ∞ and K = 50 (spec §4).
+   */
+  | { rule: 'fedau'; cutoffK: number | null }
+  /**
+   * FedAvg with known participation probabilities, the unbiased ideal (spec §5, code name `known_prob`).
+   * `p`: each client's true long-run participation probability p_n ∈ (0, 1], by client id. Only a
+   * simulation knows these; a real deployment does not, which is the point of FedAU.
+   */
+  | { rule: 'known-p'; p: Record<string, number> }
+  /** FedAvg over the participants, McMahan et al. 2017 (spec §5, code name `average_participating`). Biased towards Σ p_n F_n. */
+  | { rule: 'avg-participating' }
+  /** FedAvg dividing by all N clients (spec §5, code name `average_all`). Biased like avg-participating, with a ~N/|S| smaller step. */
+  | { rule: 'avg-all' }
+  /** MIFA, Gu et al., "Fast Federated Learning in the Presence of Arbitrary Device Unavailability", NeurIPS 2021 (spec §5, code name `mifa`). */
+  | { rule: 'mifa' }
+  /** FedVARP, Jhunjhunwala et al., "FedVARP: Tackling the Variance Due to Partial Client Participation in Federated Learning", UAI 2022 (spec §5, code name `fedvarp`). */
+  | { rule: 'fedvarp' };
+
+/** The name of an aggregation rule. */
+export type AggregationRuleName = AggregationSpec['rule'];
+
+/** All rule names, in the order of the spec's §5 table. */
+export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.freeze([
+  'fedau',
+  'known-p',
+  'avg-participating',
+  'avg-all',
+  'mifa',
+  'fedvarp',
+] as const);
+
+/** A local learning rate η (client SGD) and a global learning rate γ (server step). */
+export interface LearningRates {
+  localLr: number;
+  globalLr: number;
+}
+
+/**
+ * The learning rates of the official code's README for CIFAR-10 (spec §5 table; the baselines' were tuned on
+ * a grid with ratio 10^0.25, §4): FedAU η = 0.1, γ = 1; known-p η = 0.0562, γ = 1; avg-participating
+ * η = 0.0562, γ = 1.78; avg-all η = 0.1, γ = 10; MIFA and FedVarp η = 0.0562, γ = 1. Use them as defaults;
+ * other datasets and models may want their own.
+ */
+export const DEFAULT_LEARNING_RATES: Readonly<Record<AggregationRuleName, Readonly<LearningRates>>> = Object.freeze({
+  fedau: Object.freeze({ localLr: 0.1, globalLr: 1 }),
+  'known-p': Object.freeze({ localLr: 0.0562, globalLr: 1 }),
+  'avg-participating': Object.freeze({ localLr: 0.0562, globalLr: 1.78 }),
+  'avg-all': Object.freeze({ localLr: 0.1, globalLr: 10 }),
+  mifa: Object.freeze({ localLr: 0.0562, globalLr: 1 }),
+  fedvarp: Object.freeze({ localLr: 0.0562, globalLr: 1 }),
+});
+
+/** The per-client state of the rules that keep none (everything but FedAU). Frozen. */
+export const EMPTY_CLIENT_STATE: Readonly<Record<string, never>> = Object.freeze({});
+
+/**
+ * A client's persistent scalar state under a rule: FedAU's `{ miss, sum, cnt }` ({@link FedAuClientState}),
+ * `{}` for every other rule. Plain JSON; read it back with {@link AggregationRule.parseClientState}.
+ * MIFA's and FedVarp's memory vectors are NOT in here: they are d floats each, kept as blobs.
+ */
+export type AggregationClientState = FedAuClientState | Readonly<Record<string, never>>;
+
+/** Options of {@link createAggregationRule}. */
+export interface AggregationRuleOptions {
+  /** Server learning rate γ, finite. Default: the rule's entry in {@link DEFAULT_LEARNING_RATES} (spec §5). */
+  globalLr?: number;
+  /** Precision of the round's accumulator, default `'float64'` (see {@link AccumulatorPrecision}). MIFA's and FedVarp's Σ M stays float64. */
+  accumulator?: AccumulatorPrecision;
+}
+
+/** What the server keeps, in bytes, for a model of d parameters (reported by {@link AggregationRule.memoryFootprint}). */
+export interface AggregationMemory {
+  /** Scalars in the client's persistent state: FedAU 3 (miss, sum, cnt), known-p 1 (p_n, held in the spec), others 0. */
+  stateNumbersPerClient: number;
+  /** Bytes of the client's memory vector M_n: 4·d (float32) for MIFA and FedVarp, else 0. */
+  vectorBytesPerClient: number;
+  /** Persistent bytes per client: 8 per scalar (as float64) plus the memory vector. */
+  bytesPerClient: number;
+  /** Persistent bytes per job whatever N: MIFA's and FedVarp's Σ_n M_n, 8·d (float64); else 0. */
+  bytesPerJob: number;
+  /** Transient bytes while a round is aggregated: the accumulator, 8·d (float64) or 4·d (float32). */
+  bytesPerRound: number;
+}
+
+/** The server's inputs of one round (besides the updates, which arrive one by one). */
+export interface RoundInput {
+  /**
+   * Every client of the federation (so N = its size), with its state after the previous round
+   * ({@link AggregationRule.initialClientState} for a new client). Not modified.
+   */
+  clientStates: ReadonlyMap<string, AggregationClientState>;
+  /**
+   * MIFA and FedVarp only, and required for them: Σ_n M_n over all clients as returned by the previous round's
+   * {@link RoundAggregation.finish} (length d), or null in the first round (all memories are 0). Not modified.
+   */
+  memorySum?: Float64Array | null;
+  /**
+   * True when every update of this round already passed `validateUpdate` and cannot have changed since (the
+   * coordinator checks each update on submission and stores it content-addressed): `add` then checks only the
+   * length, saving a read of each update. Default false: `add` scans every update for NaN/±Infinity.
+   */
+  updatesValidated?: boolean;
+}
+
+/** One round being aggregated: add each participant's update, then finish once. */
+export interface RoundAggregation {
+  /** Number of updates added so far (|S| once all have arrived). */
+  readonly participants: number;
+  /**
+   * Adds participant `clientId`'s update Δ_n. Checked before anything is touched: a rejected update leaves the round as it was.
+   * @param delta Δ_n, length d, all finite. MIFA and FedVarp keep this array as the client's new memory: do not modify it afterwards.
+   * @param previousMemory MIFA and FedVarp only, and required for them: the client's M_n before this round (length d),
+   *   or null if it has never participated (M_n = 0). Ignored by the other rules.
+   * @throws for a client not in the round's `clientStates`, a second update from a client, a bad delta or memory.
+   */
+  add(clientId: string, delta: Float32Array, previousMemory?: Float32Array | null): void;
+  /**
+   * Ends the round: the new global model and every client's new state. Call once.
+   * @param global x_t, length d; not modified.
+   */
+  finish(global: Float32Array): RoundOutcome;
+}
+
+/** The result of one round. */
+export interface RoundOutcome {
+  /** x_{t+1}, a new array. */
+  model: Float32Array;
+  /** The multiplier ω_n applied to each participant's Δ_n before the rule's divisor (N or |S|): FedAU's ω_n, 1/p_n for known-p, 1 otherwise. */
+  weights: Map<string, number>;
+  /** Every client's state after the round, non-participants included (a new map). */
+  states: Map<string, AggregationClientState>;
+  /** MIFA and FedVarp: each participant's new memory M_n (the `delta` arrays given to add, not copies); empty for the other rules. */
+  memories: Map<string, Float32Array>;
+  /** MIFA and FedVarp: the new Σ_n M_n (a new float64 array, persist it with the job); null for the other rules. */
+  memorySum: Float64Array | null;
+}
+
+/**
+ * A server aggregation rule. Per client it keeps a JSON state (`initialClientState`, `weight`, `advance`)
+ * and, for MIFA and FedVarp, a d-float memory vector; per round it aggregates the updates as they arrive
+ * (`beginRound` → `add` … → `finish`), holding one d-sized accumulator, never all the updates.
+ */
+export interface AggregationRule {
+  /** The validated spec this rule was built from. */
+  readonly spec: AggregationSpec;
+  /** Server learning rate γ. */
+  readonly globalLr: number;
+  /** True for MIFA and FedVarp: they keep a model-size memory vector per client and a Σ M per job. */
+  readonly usesClientMemory: boolean;
+  /** The state of a client that has not been seen yet (frozen). */
+  initialClientState(): AggregationClientState;
+  /** Reads a persisted state back, checking its shape. @throws naming the rule when it does not fit the rule. */
+  parseClientState(value: unknown): AggregationClientState;
+  /** The multiplier ω_n of the client's next update, from its state BEFORE the round (spec §3.1, §8 test 3). */
+  weight(clientId: string, state: AggregationClientState): number;
+  /** Records one round in a client's state; call it for EVERY client after the round (spec §3.2). Pure. */
+  advance(clientId: string, state: AggregationClientState, participated: boolean): AggregationClientState;
+  /** The server memory this rule needs for a model of `dimension` parameters. */
+  memoryFootprint(dimension: number): AggregationMemory;
+  /** Starts aggregating a round of a model with `dimension` parameters. */
+  beginRound(dimension: number, input: RoundInput): RoundAggregation;
+}
+
+function fail(where: string, why: string): never {
+  throw new Error(`${where}: ${why}`);
+}
+
+/**
+ * Checks an aggregation spec (plain JSON, e.g. a request body field) and returns it typed. Unknown fields are
+ * refused; `cutoffK` must be null or a positive integer; `p` must map at least one client id to a number in (0, 1].
+ * The API's zod schema lives in libs/contracts; this function is the algorithms' own check.
+ * @throws an Error naming the rule and the field.
+ */
+export function validateAggregationSpec(value: unknown): AggregationSpec {
+  const where = 'aggregation spec';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, `expected an object, got ${JSON.stringify(value)}`);
+  const obj = value as Record<string, unknown>;
+  const rule = obj.rule;
+  const allowed = (fields: string[]): void => {
+    for (const k of Object.keys(obj)) if (k !== 'rule' && !fields.includes(k)) fail(`${where} '${String(rule)}'`, `unknown field '${k}'`);
+  };
+  switch (rule) {
+    case 'fedau': {
+      allowed(['cutoffK']);
+      const k = obj.cutoffK;
+      if (k !== null && !(typeof k === 'number' && Number.isInteger(k) && k >= 1)) {
+        fail(`${where} 'fedau'`, `cutoffK must be null (K = ∞) or a positive integer, got ${JSON.stringify(k)}`);
+      }
+      return { rule, cutoffK: k };
+    }
+    case 'known-p': {
+      allowed(['p']);
+      const p = obj.p;
+      if (typeof p !== 'object' || p === null || Array.isArray(p))
+        fail(`${where} 'known-p'`, `p must be an object of client id → probability, got ${JSON.stringify(p)}`);
+      const entries = Object.entries(p as Record<string, unknown>);
+      if (entries.length === 0) fail(`${where} 'known-p'`, 'p is empty');
+      const out: Record<string, number> = {};
+      for (const [id, v] of entries) {
+        if (!(typeof v === 'number' && v > 0 && v <= 1))
+          fail(`${where} 'known-p'`, `p['${id}'] must be a number in (0, 1], got ${JSON.stringify(v)}`);
+        out[id] = v;
+      }
+      return { rule, p: out };
+    }
+    case 'avg-participating':
+    case 'avg-all':
+    case 'mifa':
+    case 'fedvarp':
+      allowed([]);
+      return { rule };
+    default:
+      return fail(where, `unknown rule ${JSON.stringify(rule)} (expected one of ${AGGREGATION_RULE_NAMES.join(', ')})`);
+  }
+}
+
+/** Reads `{}`, the state of the rules without per-client scalars. */
+function parseEmptyState(rule: string, value: unknown): AggregationClientState {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).length !== 0) {
+    fail(`${rule} parseClientState`, `expected {}, got ${JSON.stringify(value)}`);
+  }
+  return EMPTY_CLIENT_STATE;
+}
+
+function checkDimension(where: string, dimension: number): void {
+  if (!Number.isInteger(dimension) || dimension < 1) fail(where, `dimension must be a positive integer, got ${dimension}`);
+}
+
+/** The shared bookkeeping of one round: membership, duplicate updates, weights, advancing every state. */
+class RoundBook {
+  readonly weights = new Map<string, number>();
+  private finished = false;
+
+  readonly states: ReadonlyMap<string, AggregationClientState>;
+  private readonly validated: boolean;
+
+  constructor(
+    readonly rule: AggregationRule,
+    input: RoundInput,
+    readonly dimension: number,
+  ) {
+    this.states = input.clientStates;
+    this.validated = input.updatesValidated === true;
+    if (this.states.size === 0) fail(`${rule.spec.rule} beginRound`, 'clientStates is empty (N must be at least 1)');
+  }
+
+  /** Checks a new update; returns its weight (not yet recorded). */
+  check(clientId: string, delta: Float32Array): number {
+    const where = `${this.rule.spec.rule} add`;
+    if (this.finished) fail(where, 'the round is already finished');
+    const state = this.states.get(clientId);
+    if (state === undefined) fail(where, `update from client '${clientId}', which is not in the round's clientStates`);
+    if (this.weights.has(clientId)) fail(where, `second update from client '${clientId}'`);
+    const problem = this.validated
+      ? delta.length === this.dimension
+        ? null
+        : `has length ${delta.length}, expected ${this.dimension}`
+      : validateUpdate(delta, this.dimension);
+    if (problem !== null) fail(where, `update of client '${clientId}' ${problem}`);
+    return this.rule.weight(clientId, state);
+  }
+
+  finish(global: Float32Array): Map<string, AggregationClientState> {
+    const where = `${this.rule.spec.rule} finish`;
+    if (this.finished) fail(where, 'the round is already finished');
+    if (global.length !== this.dimension) fail(where, `global has length ${global.length}, expected ${this.dimension}`);
+    this.finished = true;
+    const next = new Map<string, AggregationClientState>();
+    for (const [id, s] of this.states) next.set(id, this.rule.advance(id, s, this.weights.has(id)));
+    return next;
+  }
+}
+
+/** FedAU, known-p, avg-participating, avg-all: a weighted sum of the updates divided by N or |S|. */
+class WeightedSumRule implements AggregationRule {
+  readonly usesClientMemory = false;
+  private readonly cutoffK: number;
+
+  constructor(
+    readonly spec: Exclude<AggregationSpec, { rule: 'mifa' } | { rule: 'fedvarp' }>,
+    readonly globalLr: number,
+    private readonly accumulator: AccumulatorPrecision,
+  ) {
+    this.cutoffK = spec.rule === 'fedau' ? (spec.cutoffK ?? FEDAU_NO_CUTOFF) : FEDAU_NO_CUTOFF;
+  }
+
+  initialClientState(): AggregationClientState {
+    return this.spec.rule === 'fedau' ? FEDAU_INITIAL_STATE : EMPTY_CLIENT_STATE;
+  }
+
+  parseClientState(value: unknown): AggregationClientState {
+    return this.spec.rule === 'fedau' ? parseFedAuState(value) : parseEmptyState(this.spec.rule, value);
+  }
+
+  weight(clientId: string, state: AggregationClientState): number {
+    const spec = this.spec;
+    switch (spec.rule) {
+      case 'fedau':
+        return fedauWeight(state as FedAuClientState);
+      case 'known-p': {
+        const p = spec.p[clientId];
+        if (p === undefined) fail('known-p', `no participation probability for client '${clientId}'`);
+        return 1 / p;
+      }
+      case 'avg-participating':
+      case 'avg-all':
+        return 1;
+    }
+  }
+
+  advance(_clientId: string, state: AggregationClientState, participated: boolean): AggregationClientState {
+    return this.spec.rule === 'fedau' ? advanceFedAu(state as FedAuClientState, participated, this.cutoffK) : state;
+  }
+
+  memoryFootprint(dimension: number): AggregationMemory {
+    checkDimension(`${this.spec.rule} memoryFootprint`, dimension);
+    const numbers = this.spec.rule === 'fedau' ? 3 : this.spec.rule === 'known-p' ? 1 : 0;
+    return {
+      stateNumbersPerClient: numbers,
+      vectorBytesPerClient: 0,
+      bytesPerClient: 8 * numbers,
+      bytesPerJob: 0,
+      bytesPerRound: (this.accumulator === 'float64' ? 8 : 4) * dimension,
+    };
+  }
+
+  beginRound(dimension: number, input: RoundInput): RoundAggregation {
+    checkDimension(`${this.spec.rule} beginRound`, dimension);
+    const book = new RoundBook(this, input, dimension);
+    const agg = new StreamingAggregator(dimension, { accumulator: this.accumulator });
+    const rule = this.spec.rule;
+    const globalLr = this.globalLr;
+    return {
+      get participants() {
+        return agg.count;
+      },
+      add(clientId, delta) {
+        const w = book.check(clientId, delta); // checks the update, so the aggregator need not scan it again
+        agg.addValidated(delta, w);
+        book.weights.set(clientId, w);
+      },
+      finish(global) {
+        const states = book.finish(global);
+        // avg-participating divides by |S| and skips an empty round; the others divide by N (spec §3.3, §5, §10).
+        const divisor = rule === 'avg-participating' ? Math.max(1, agg.count) : book.states.size;
+        const model = agg.apply(global, { globalLr, divisor });
+        return { model, weights: book.weights, states, memories: new Map(), memorySum: null };
+      },
+    };
+  }
+}
+
+/**
+ * MIFA and FedVarp: every client's latest update M_n stands in for it while it is away. Streaming form:
+ * the round accumulates U = Σ_S (Δ_n − M_n) and the job keeps Σ_all M_n, so no round reads more than the
+ * participants' memories:
+ * - MIFA: Σ M' = Σ M + U and x' = x + γ Σ M' / N (applied even when S = ∅).
+ * - FedVarp: x' = x + γ (U / |S| + Σ M / N), Σ M' = Σ M + U; nothing at all when S = ∅ (as the official code).
+ */
+class MemoryRule implements AggregationRule {
+  readonly usesClientMemory = true;
+
+  constructor(
+    readonly spec: { rule: 'mifa' } | { rule: 'fedvarp' },
+    readonly globalLr: number,
+    private readonly accumulator: AccumulatorPrecision,
+  ) {}
+
+  initialClientState(): AggregationClientState {
+    return EMPTY_CLIENT_STATE;
+  }
+
+  parseClientState(value: unknown): AggregationClientState {
+    return parseEmptyState(this.spec.rule, value);
+  }
+
+  weight(): number {
+    return 1;
+  }
+
+  advance(_clientId: string, state: AggregationClientState): AggregationClientState {
+    return state;
+  }
+
+  memoryFootprint(dimension: number): AggregationMemory {
+    checkDimension(`${this.spec.rule} memoryFootprint`, dimension);
+    return {
+      stateNumbersPerClient: 0,
+      vectorBytesPerClient: 4 * dimension,
+      bytesPerClient: 4 * dimension,
+      bytesPerJob: 8 * dimension,
+      bytesPerRound: (this.accumulator === 'float64' ? 8 : 4) * dimension,
+    };
+  }
+
+  beginRound(dimension: number, input: RoundInput): RoundAggregation {
+    const rule = this.spec.rule;
+    checkDimension(`${rule} beginRound`, dimension);
+    const book = new RoundBook(this, input, dimension);
+    if (input.memorySum === undefined) fail(`${rule} beginRound`, 'memorySum is required (null in the first round)');
+    const oldSum = input.memorySum;
+    if (oldSum !== null && oldSum.length !== dimension)
+      fail(`${rule} beginRound`, `memorySum has length ${oldSum.length}, expected ${dimension}`);
+    const acc64 = this.accumulator === 'float64' ? new Float64Array(dimension) : null;
+    const acc32 = acc64 ? null : new Float32Array(dimension);
+    const memories = new Map<string, Float32Array>();
+    const globalLr = this.globalLr;
+    return {
+      get participants() {
+        return memories.size;
+      },
+      add(clientId, delta, previousMemory) {
+        const w = book.check(clientId, delta);
+        if (previousMemory === undefined)
+          fail(`${rule} add`, `previousMemory of client '${clientId}' is required (null if it has never participated)`);
+        if (previousMemory !== null && previousMemory.length !== dimension) {
+          fail(`${rule} add`, `previousMemory of client '${clientId}' has length ${previousMemory.length}, expected ${dimension}`);
+        }
+        if (previousMemory === null) {
+          if (acc64) axpy64(acc64, 1, delta);
+          else axpy32(acc32!, 1, delta);
+        } else if (acc64) axpyDiff64(acc64, 1, delta, previousMemory);
+        else axpyDiff32(acc32!, 1, delta, previousMemory);
+        book.weights.set(clientId, w);
+        memories.set(clientId, delta);
+      },
+      finish(global) {
+        const states = book.finish(global);
+        const n = book.states.size;
+        const s = memories.size;
+        const model = new Float32Array(global);
+        const sum = oldSum ? new Float64Array(oldSum) : new Float64Array(dimension);
+        if (rule === 'fedvarp' && s === 0) return { model, weights: book.weights, states, memories, memorySum: sum };
+        const acc = acc64 ?? acc32!;
+        if (rule === 'fedvarp') {
+          // x' = x + γ (U/|S| + ΣM/N), from the memories at the START of the round; then ΣM' = ΣM + U.
+          for (let i = 0; i < dimension; i++) model[i] = global[i] + globalLr * (acc[i] / s + sum[i] / n);
+          for (let i = 0; i < dimension; i++) sum[i] += acc[i];
+        } else {
+          // ΣM' = ΣM + U; x' = x + γ ΣM' / N.
+          for (let i = 0; i < dimension; i++) sum[i] += acc[i];
+          applyScaled(model, global, sum, globalLr, n);
+        }
+        return { model, weights: book.weights, states, memories, memorySum: sum };
+      },
+    };
+  }
+}
+
+/**
+ * Builds a rule from its spec (checked with {@link validateAggregationSpec}).
+ * @param options.globalLr γ, default from {@link DEFAULT_LEARNING_RATES} (spec §5).
+ * @param options.accumulator the round accumulator's precision, default `'float64'`.
+ * @throws naming the rule and the argument for a bad spec or option.
+ */
+export function createAggregationRule(spec: AggregationSpec, options: AggregationRuleOptions = {}): AggregationRule {
+  const checked = validateAggregationSpec(spec);
+  const globalLr = options.globalLr ?? DEFAULT_LEARNING_RATES[checked.rule].globalLr;
+  if (!Number.isFinite(globalLr)) fail(`${checked.rule}`, `globalLr must be finite, got ${globalLr}`);
+  const accumulator = options.accumulator ?? 'float64';
+  if (accumulator !== 'float64' && accumulator !== 'float32') {
+    fail(`${checked.rule}`, `accumulator must be 'float64' or 'float32', got ${String(accumulator)}`);
+  }
+  switch (checked.rule) {
+    case 'mifa':
+    case 'fedvarp':
+      return new MemoryRule(checked, globalLr, accumulator);
+    case 'fedau':
+    case 'known-p':
+    case 'avg-participating':
+    case 'avg-all':
+      return new WeightedSumRule(checked, globalLr, accumulator);
+  }
+}
+
+/**
+ * Σ_n M_n of a set of memory vectors, in float64: to rebuild MIFA's / FedVarp's per-job sum from the stored
+ * memories (e.g. after a lost write), or to check it.
+ * @param dimension d; every memory must have this length.
+ */
+export function sumMemories(memories: Iterable<Float32Array>, dimension: number): Float64Array {
+  checkDimension('sumMemories', dimension);
+  const sum = new Float64Array(dimension);
+  for (const m of memories) {
+    if (m.length !== dimension) fail('sumMemories', `a memory has length ${m.length}, expected ${dimension}`);
+    axpy64(sum, 1, m);
+  }
+  return sum;
+}

@@ -1,0 +1,96 @@
+import type { BilevelProblem } from './problem';
+import { mixSample, BILEVEL_SAMPLE_ROLE } from './sampling';
+import { projectInPlace } from './projection';
+import { penaltyGradients, runZChain } from './oracles';
+import { norm2, toVector } from './vector';
+import { checkPenaltySchedule, penaltyAt, penaltyStepFactor, type PenaltySchedule, type PenaltyStepScaling } from './schedule';
+import { addOracleCalls, type BilevelState, type BilevelStepResult } from './state';
+
+/**
+ * V-PBGD: H. Shen, T. Chen, "On Penalty-based Bilevel Gradient Descent Method", ICML 2023, value-gap penalty
+ * F_γ(x, y) = f(x, y) + γ(g(x, y) − v(x)), v = g*, descended jointly in (x, y) (spec bilevel-penalty.md §5,
+ * checked against the official code `hanshen95/penalized-bilevel-gradient-descent`, toy.py and
+ * data_hyper_clean.py). Per iteration:
+ *
+ *   repeat T times: w ← ProjY(w − β·∇_y g(x_k, w))            (persistent, warm-started: w ≈ y*(x_k))
+ *   D_x = ∇_x f(x_k, y_k) + γ(∇_x g(x_k, y_k) − ∇_x g(x_k, w))
+ *   D_y = ∇_y f(x_k, y_k) + γ ∇_y g(x_k, y_k)
+ *   (x_{k+1}, y_{k+1}) = (ProjX(x_k − α_x s(γ) D_x), ProjY(y_k − α_y s(γ) D_y))
+ *
+ * The code steps the loss min(1, 1/γ)·F_γ, i.e. s(γ) = min(1, 1/γ) ('inverse-capped', the default here).
+ * In the shared state, w is `z` and γ is `lambda`. Oracle calls per iteration: T + 3.
+ */
+export interface VPbgdOptions {
+  /** γ_k. Toy (spec §5): fixed 10; hyper-cleaning: linear 0 → 0.2 over 30000 steps. Required. */
+  penalty: PenaltySchedule;
+  /** α_x before scaling by s(γ). Default 0.1 (the code's lr_x; with γ = 10 it gives the toy's α = 0.01). */
+  stepX?: number;
+  /** α_y before scaling by s(γ). Default 0.1 (the code's lr_y for the linear model). */
+  stepY?: number;
+  /**
+   * Inner step β of the w-chain. Default 0.5 (in units of 1/L_g, like the z-step of the other methods). The
+   * official code's 0.01 belongs to its hyper-cleaning setup with γ ≤ 0.2; with T = 1 and γ = 10 such a slow w
+   * lets x run away on T1 (x and the lagging w feed back on each other), so it is not the default here.
+   */
+  innerStep?: number;
+  /** Inner steps T per iteration. Default 1 (the code's warm-started single step). */
+  innerSteps?: number;
+  /** s(γ), default 'inverse-capped' = min(1, 1/γ) as in the official code. */
+  stepScaling?: PenaltyStepScaling;
+}
+
+function positive(v: number, name: string, where: string): number {
+  if (!(v > 0 && v < Infinity)) throw new Error(`${where}: ${name} must be positive and finite, got ${v}`);
+  return v;
+}
+
+/**
+ * One V-PBGD iteration (spec §5). Stationarity is the joint projected-gradient mapping
+ * ‖((x_k − x_{k+1})/α_x, (y_k − y_{k+1})/α_y)‖ (the toy code stops when it is below 1e-5).
+ */
+export function vPbgdStep(problem: BilevelProblem, state: BilevelState, options: VPbgdOptions): BilevelStepResult {
+  const where = 'bilevel v-pbgd';
+  if (state.method !== 'v-pbgd') throw new Error(`${where}: state belongs to method ${state.method}`);
+  checkPenaltySchedule(options.penalty, where);
+  const innerSteps = options.innerSteps ?? 1;
+  if (!(Number.isInteger(innerSteps) && innerSteps >= 1))
+    throw new Error(`${where}: innerSteps must be a positive integer, got ${innerSteps}`);
+  const k = state.iteration;
+  const gamma = penaltyAt(options.penalty, k);
+  const s = penaltyStepFactor(options.stepScaling ?? 'inverse-capped', gamma);
+  const ax = positive(options.stepX ?? 0.1, 'stepX', where) * s;
+  const ay = positive(options.stepY ?? 0.1, 'stepY', where) * s;
+  const innerStep = positive(options.innerStep ?? 0.5, 'innerStep', where);
+
+  const w = runZChain(problem, state.x, state.z, {
+    steps: innerSteps,
+    stepSize: innerStep,
+    sampleSeed: mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.wChain),
+  });
+  const x = toVector(state.x, problem.dimX, 'x', where);
+  const y = toVector(state.y, problem.dimY, 'y', where);
+  const d = penaltyGradients(problem, x, y, w.point, gamma, mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.single));
+  const xNext = Float64Array.from(x);
+  for (let i = 0; i < xNext.length; i++) xNext[i] -= ax * d.gradX[i];
+  projectInPlace(problem.setX, xNext);
+  const yNext = Float64Array.from(y);
+  for (let i = 0; i < yNext.length; i++) yNext[i] -= ay * d.gradY[i];
+  projectInPlace(problem.setY, yNext);
+
+  let sq = 0;
+  for (let i = 0; i < x.length; i++) sq += ((x[i] - xNext[i]) / ax) ** 2;
+  for (let i = 0; i < y.length; i++) sq += ((y[i] - yNext[i]) / ay) ** 2;
+  if (!Number.isFinite(sq)) throw new Error(`${where}: x or y is not finite after step ${k}; lower the steps`);
+  return {
+    state: {
+      ...state,
+      iteration: k + 1,
+      x: Array.from(xNext),
+      y: Array.from(yNext),
+      z: Array.from(w.point),
+      lambda: gamma,
+      oracleCalls: addOracleCalls(state.oracleCalls, w.oracleCalls, { f: 1, g: 2 }),
+    },
+    info: { lambda: gamma, gradXNorm: norm2(d.gradX), stationarity: Math.sqrt(sq), yResidual: 0, zResidual: w.residual, stepX: ax },
+  };
+}

@@ -1,0 +1,125 @@
+import { prepareCsvDataset, syntheticClassification } from './data';
+import { DEFAULT_ALGORITHMS, federatedSetup, parseAlgorithm, simulateFederated } from './federated';
+
+describe('simulateFederated', () => {
+  // A small instance of the spec's §7.2b task: 20 clients, 30 rounds.
+  const data = syntheticClassification({ seed: 5, numClients: 20, perClient: 30, testSize: 200 });
+  const base = { pattern: 'bernoulli' as const, seed: 5, rounds: 30, evalEvery: 10, meanParticipation: 0.3 };
+
+  it('is deterministic for a seed and records the curve every evalEvery rounds', () => {
+    const a = simulateFederated(data, { ...base, algorithm: 'fedau' });
+    const b = simulateFederated(data, { ...base, algorithm: 'fedau' });
+    expect(b).toEqual(a);
+    expect(a.curve.map((c) => c.round)).toEqual([0, 10, 20, 30]);
+    expect(a.finalTestAccuracy).toBe(a.curve[3].testAccuracy);
+    expect(a.divergedAtRound).toBeNull();
+    // Training helps: the pooled training loss falls below that of the initial model.
+    expect(a.curve[3].trainLoss).toBeLessThan(a.curve[0].trainLoss);
+    expect(a.localLr).toBe(0.1); // spec §5 default for FedAU
+  });
+
+  it('gives every algorithm the same participation and the same local work for a seed and pattern', () => {
+    const runs = DEFAULT_ALGORITHMS.map((algorithm) => simulateFederated(data, { ...base, algorithm }));
+    for (const r of runs) {
+      expect(r.meanParticipants).toBe(runs[0].meanParticipants);
+      expect(r.localSteps).toBe(runs[0].localSteps);
+      expect(r.curve[0]).toEqual(runs[0].curve[0]); // same initial model
+    }
+    // The rules differ, so the final models do, except FedAU's K = 50 variant: in 30 rounds no client misses
+    // 50 in a row, so the cutoff never fires and it is FedAU with K = ∞ exactly.
+    const byName = new Map(runs.map((r) => [r.algorithm, r]));
+    expect(byName.get('fedau-k50')!.curve).toEqual(byName.get('fedau')!.curve);
+    byName.delete('fedau-k50');
+    expect(new Set([...byName.values()].map((r) => r.curve[3].trainLoss)).size).toBe(runs.length - 1);
+    // A different pattern draws different participation.
+    expect(simulateFederated(data, { ...base, algorithm: 'fedau', pattern: 'cyclic' }).meanParticipants).not.toBe(runs[0].meanParticipants);
+  });
+
+  it('§8 test 6 (reduced, spec §7.2b task): FedAU beats avg-participating by > 3 points and is within 2.5 of FedVarp (Bernoulli, 3 seeds)', () => {
+    // Spec §7.2b: N = 100, 50 samples each, Dir(0.1) labels, p_n as in §6.2, I = 5, η = 0.1, γ = 1, b = 16;
+    // the spec's numbers after 500 rounds: FedAU 40.2, avg-participating 34.4, FedVarp 41.7. 300 rounds here
+    // keep the test short; the expected gaps (≈ 5.5 and ≈ 1.5 points) hold already (measured 5.7 and 1.6).
+    const mean = (algorithm: string): number => {
+      let s = 0;
+      for (const seed of [1, 2, 3]) {
+        const d = syntheticClassification({ seed });
+        s += simulateFederated(d, {
+          algorithm,
+          pattern: 'bernoulli',
+          seed,
+          rounds: 300,
+          evalEvery: 300,
+          localLr: 0.1,
+          globalLr: 1,
+        }).finalTestAccuracy;
+      }
+      return (100 * s) / 3;
+    };
+    const fedau = mean('fedau');
+    const avgPart = mean('avg-participating');
+    const fedvarp = mean('fedvarp');
+    expect(fedau - avgPart).toBeGreaterThan(3);
+    expect(Math.abs(fedau - fedvarp)).toBeLessThan(2.5);
+  });
+
+  it('parses algorithm names, including FedAU cutoff variants', () => {
+    expect(parseAlgorithm('fedau')).toEqual({ name: 'fedau', rule: 'fedau', cutoffK: null });
+    expect(parseAlgorithm('fedau-k50')).toEqual({ name: 'fedau-k50', rule: 'fedau', cutoffK: 50 });
+    expect(parseAlgorithm('mifa')).toEqual({ name: 'mifa', rule: 'mifa', cutoffK: null });
+    expect(() => parseAlgorithm('fedau-k0')).toThrow(/unknown algorithm 'fedau-k0'/);
+    expect(() => parseAlgorithm('scaffold')).toThrow(/expected fedau, known-p, .* or fedau-k<K>/);
+  });
+
+  it('splits by Dirichlet label mix with p_n tied to it, the same for every algorithm', () => {
+    const s = federatedSetup(data.train, 3, { numClients: 10, minSamplesPerClient: 2 });
+    expect(s.clients).toHaveLength(10);
+    expect(s.clients.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: data.train.size }, (_, i) => i)); // every row once
+    for (const rows of s.clients) expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const p of s.p) expect(p >= 0.02 && p <= 1).toBe(true);
+    expect(federatedSetup(data.train, 3, { numClients: 10, minSamplesPerClient: 2 })).toEqual(s);
+  });
+
+  it('rejects bad configurations, naming the option', () => {
+    expect(() => simulateFederated(data, { ...base, algorithm: 'fedau', rounds: 0 })).toThrow(
+      /simulateFederated: rounds must be a positive integer/,
+    );
+    expect(() => simulateFederated(data, { ...base, algorithm: 'fedau', localLr: -1 })).toThrow(/localLr must be positive/);
+    expect(() => simulateFederated({ ...data, test: { ...data.test, numFeatures: 3 } }, { ...base, algorithm: 'fedau' })).toThrow(
+      /test set is 3x10/,
+    );
+  });
+});
+
+describe('prepareCsvDataset', () => {
+  it('splits a label-last CSV with a seed and scales features to [0, 1] with the training range', () => {
+    // Two classes, 10 rows each; feature 0 = row index, feature 1 constant.
+    const rows = Array.from({ length: 20 }, (_, i) => `${i},7,${i % 2}`);
+    const text = 'a,b,label\n' + rows.join('\n') + '\n';
+    const { train, test } = prepareCsvDataset(text, { testFraction: 0.2, seed: 3 });
+    expect(train.size).toBe(16); // round(10 · 0.2) = 2 test rows per class
+    expect(test.size).toBe(4);
+    expect(train.numClasses).toBe(2);
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < train.size; i++) {
+      min = Math.min(min, train.features[2 * i]);
+      max = Math.max(max, train.features[2 * i]);
+      expect(train.features[2 * i + 1]).toBe(0); // a constant column maps to 0
+    }
+    expect([min, max]).toEqual([0, 1]);
+    expect(prepareCsvDataset(text, { testFraction: 0.2, seed: 3 })).toEqual({ train, test });
+    expect(() => prepareCsvDataset('1,0\n2,0\n')).toThrow(/need at least 2 classes/);
+  });
+});
+
+describe('syntheticClassification (spec §7.2b)', () => {
+  it('gives each client perClient rows and a balanced test set', () => {
+    const d = syntheticClassification({ seed: 1, numClients: 7, perClient: 11, numFeatures: 3, numClasses: 4, testSize: 40 });
+    expect(d.clients.map((c) => c.length)).toEqual(new Array(7).fill(11));
+    expect(d.train.size).toBe(77);
+    const counts = [0, 0, 0, 0];
+    for (const y of d.test.labels) counts[y]++;
+    expect(counts).toEqual([10, 10, 10, 10]);
+    expect(syntheticClassification({ seed: 1, numClients: 7, perClient: 11, numFeatures: 3, numClasses: 4, testSize: 40 })).toEqual(d);
+  });
+});

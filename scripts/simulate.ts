@@ -1,0 +1,258 @@
+/**
+ * `npm run simulate -- --dataset <csv> [options]`: compares aggregation rules on any label-last CSV with N
+ * virtual clients in-process, using the coordinator's own rule code (`createAggregationRule`), on worker
+ * threads (one task per algorithm × pattern × seed; deterministic for a seed whatever the number of workers).
+ * Prints a progress bar and a table of mean ± std final test accuracy; writes the results as JSON and an
+ * accuracy-vs-round SVG next to it.
+ *
+ *   --dataset FILE          label-last CSV (required); features are min-max scaled with the training range
+ *   --clients N             virtual clients (default 100)
+ *   --rounds T              rounds (default 300)
+ *   --pattern LIST          bernoulli,markov,cyclic (default all three; spec fedau.md §6.3)
+ *   --algorithms LIST       default fedau,fedau-k50,known-p,avg-participating,avg-all,mifa,fedvarp
+ *   --seeds N               seeds 1..N (default 3)
+ *   --model softmax|mlp     default softmax; --hidden H for the MLP (default 32)
+ *   --local-steps I         default 5        --batch B     default 16
+ *   --local-lr X | ALG=X,…  default per rule from the spec's §5 table (DEFAULT_LEARNING_RATES)
+ *   --global-lr X | ALG=X,… same
+ *   --eval-every R          default 10       --test-fraction F  default 0.2   --split-seed S  default 1
+ *   --data-alpha, --participation-alpha (0.1), --mean-p (0.1), --min-p (0.02), --markov-activation (0.05),
+ *   --cycle-length (100), --min-samples (1)   the §6 protocol's knobs
+ *   --workers W             default: all cores      --trainer fast|tfjs   default fast (see docs/results/fedau.md)
+ *   --accumulator float64|float32   server accumulator precision (default float64)
+ *   --out FILE              default results.json; the plot goes to the same name with .svg
+ */
+import {
+  DEFAULT_ALGORITHMS,
+  DEFAULT_LEARNING_RATES,
+  PARTICIPATION_PATTERNS,
+  parseAlgorithm,
+  prepareCsvDataset,
+  type Dataset,
+  type FederatedRunResult,
+  type FederatedSimulationConfig,
+  type ModelArch,
+  type ParticipationPattern,
+} from '@flotilla/algorithms';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultWorkers, progressBar, runSimulations } from './simulate-pool';
+import { formatSummary, renderCurvesSvg, summarize } from './simulate-report';
+
+/** Everything that defines a comparison; written into the results JSON as `config`. */
+export interface SimulationPlan {
+  dataset: string;
+  trainSize: number;
+  testSize: number;
+  numFeatures: number;
+  numClasses: number;
+  testFraction: number;
+  splitSeed: number;
+  algorithms: string[];
+  patterns: ParticipationPattern[];
+  seeds: number[];
+  /** Shared by every task; algorithm, pattern, seed and the learning rates are per task. */
+  base: Omit<FederatedSimulationConfig, 'algorithm' | 'pattern' | 'seed' | 'localLr' | 'globalLr'>;
+  /** Learning rates per algorithm (after defaults and overrides). */
+  learningRates: Record<string, { localLr: number; globalLr: number }>;
+  trainer: 'fast' | 'tfjs';
+}
+
+/** The tasks of a plan, algorithm-major, then pattern, then seed. */
+export function planTasks(plan: SimulationPlan): FederatedSimulationConfig[] {
+  return plan.algorithms.flatMap((algorithm) =>
+    plan.patterns.flatMap((pattern) =>
+      plan.seeds.map((seed) => ({ ...plan.base, algorithm, pattern, seed, ...plan.learningRates[algorithm] })),
+    ),
+  );
+}
+
+/**
+ * Reads `--local-lr 0.05` (all algorithms) or `--local-lr fedau=0.1,mifa=0.03` (per algorithm or per rule;
+ * the rest keep the §5 defaults) into one rate per algorithm.
+ */
+export function parseRates(text: string | undefined, algorithms: string[], which: 'localLr' | 'globalLr'): Record<string, number> {
+  const out: Record<string, number> = {};
+  const given = new Map<string, number>();
+  let all: number | undefined;
+  for (const part of (text ?? '').split(',').filter((s) => s.trim() !== '')) {
+    const [k, v] = part.includes('=') ? part.split('=') : [undefined, part];
+    const x = Number(v);
+    if (!Number.isFinite(x) || x <= 0)
+      throw new Error(`--${which === 'localLr' ? 'local-lr' : 'global-lr'}: '${part}' is not a positive number`);
+    if (k === undefined) all = x;
+    else given.set(k.trim(), x);
+  }
+  for (const a of algorithms) {
+    const rule = parseAlgorithm(a).rule;
+    out[a] = given.get(a) ?? given.get(rule) ?? all ?? DEFAULT_LEARNING_RATES[rule][which];
+  }
+  return out;
+}
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${text}'`);
+  return n;
+}
+
+function positive(name: string, text: string): number {
+  const n = Number(text);
+  if (!(n > 0 && n < Infinity)) throw new Error(`--${name} must be a positive number, got '${text}'`);
+  return n;
+}
+
+/** Runs a plan on worker threads with a progress bar. */
+export async function runPlan(
+  plan: SimulationPlan,
+  data: { train: Dataset; test: Dataset },
+  workers: number,
+  label = 'simulating',
+): Promise<FederatedRunResult[]> {
+  const tasks = planTasks(plan);
+  const total = tasks.reduce((s, t) => s + (t.rounds ?? 300), 0);
+  const bar = progressBar(total, label);
+  const results = await runSimulations({ train: data.train, test: data.test, trainer: plan.trainer }, tasks, {
+    workers,
+    onProgress: (d) => bar.update(d),
+  });
+  bar.end();
+  return results;
+}
+
+/** Writes `{config, summary, results}` to `out` and the plot next to it; returns the plot's path. */
+export function writeResults(out: string, plan: SimulationPlan, results: FederatedRunResult[], title: string): string {
+  const summary = summarize(results, plan.algorithms, plan.patterns);
+  // The config indented for reading; one summary cell and one run per line, so the file stays diffable.
+  const lines = (xs: unknown[]): string => xs.map((x) => `  ${JSON.stringify(x)}`).join(',\n');
+  writeFileSync(
+    out,
+    `{\n"config": ${JSON.stringify(plan, null, 2)},\n"summary": [\n${lines(summary)}\n],\n"results": [\n${lines(results)}\n]\n}\n`,
+  );
+  const svg = out.replace(/\.json$/i, '') + '.svg';
+  writeFileSync(svg, renderCurvesSvg(results, plan.algorithms, plan.patterns, title));
+  return svg;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      dataset: { type: 'string' },
+      clients: { type: 'string', default: '100' },
+      rounds: { type: 'string', default: '300' },
+      pattern: { type: 'string', default: PARTICIPATION_PATTERNS.join(',') },
+      patterns: { type: 'string' },
+      algorithms: { type: 'string', default: DEFAULT_ALGORITHMS.join(',') },
+      seeds: { type: 'string', default: '3' },
+      model: { type: 'string', default: 'softmax' },
+      hidden: { type: 'string', default: '32' },
+      'local-steps': { type: 'string', default: '5' },
+      batch: { type: 'string', default: '16' },
+      'local-lr': { type: 'string' },
+      'global-lr': { type: 'string' },
+      'eval-every': { type: 'string', default: '10' },
+      'test-fraction': { type: 'string', default: '0.2' },
+      'split-seed': { type: 'string', default: '1' },
+      'data-alpha': { type: 'string', default: '0.1' },
+      'participation-alpha': { type: 'string', default: '0.1' },
+      'mean-p': { type: 'string', default: '0.1' },
+      'min-p': { type: 'string', default: '0.02' },
+      'markov-activation': { type: 'string', default: '0.05' },
+      'cycle-length': { type: 'string', default: '100' },
+      'min-samples': { type: 'string', default: '1' },
+      workers: { type: 'string' },
+      trainer: { type: 'string', default: 'fast' },
+      accumulator: { type: 'string', default: 'float64' },
+      out: { type: 'string', default: 'results.json' },
+    },
+  });
+  if (!values.dataset) throw new Error('--dataset <label-last CSV> is required (e.g. --dataset data/uci-digits/digits.csv)');
+  const algorithms = values.algorithms.split(',').map((s) => s.trim());
+  algorithms.forEach(parseAlgorithm); // fail early on a bad name
+  const patterns = (values.patterns ?? values.pattern).split(',').map((s) => s.trim()) as ParticipationPattern[];
+  for (const p of patterns)
+    if (!PARTICIPATION_PATTERNS.includes(p))
+      throw new Error(`--pattern: unknown pattern '${p}' (expected ${PARTICIPATION_PATTERNS.join(', ')})`);
+  const model: ModelArch =
+    values.model === 'softmax'
+      ? { arch: 'softmax' }
+      : values.model === 'mlp'
+        ? { arch: 'mlp', hidden: positiveInt('hidden', values.hidden) }
+        : (() => {
+            throw new Error(`--model must be softmax or mlp, got '${values.model}'`);
+          })();
+  if (values.trainer !== 'fast' && values.trainer !== 'tfjs') throw new Error(`--trainer must be fast or tfjs, got '${values.trainer}'`);
+  if (values.accumulator !== 'float64' && values.accumulator !== 'float32')
+    throw new Error(`--accumulator must be float64 or float32, got '${values.accumulator}'`);
+  const testFraction = positive('test-fraction', values['test-fraction']);
+  const splitSeed = Number(values['split-seed']);
+  const local = parseRates(values['local-lr'], algorithms, 'localLr');
+  const global = parseRates(values['global-lr'], algorithms, 'globalLr');
+
+  const started = Date.now();
+  const data = prepareCsvDataset(readFileSync(values.dataset, 'utf8'), { testFraction, seed: splitSeed });
+  const plan: SimulationPlan = {
+    dataset: path.relative(process.cwd(), path.resolve(values.dataset)),
+    trainSize: data.train.size,
+    testSize: data.test.size,
+    numFeatures: data.train.numFeatures,
+    numClasses: data.train.numClasses,
+    testFraction,
+    splitSeed,
+    algorithms,
+    patterns,
+    seeds: Array.from({ length: positiveInt('seeds', values.seeds) }, (_, i) => i + 1),
+    base: {
+      numClients: positiveInt('clients', values.clients),
+      rounds: positiveInt('rounds', values.rounds),
+      model,
+      localSteps: positiveInt('local-steps', values['local-steps']),
+      batchSize: positiveInt('batch', values.batch),
+      evalEvery: positiveInt('eval-every', values['eval-every']),
+      dataAlpha: positive('data-alpha', values['data-alpha']),
+      participationAlpha: positive('participation-alpha', values['participation-alpha']),
+      meanParticipation: positive('mean-p', values['mean-p']),
+      minParticipation: positive('min-p', values['min-p']),
+      markovActivation: positive('markov-activation', values['markov-activation']),
+      cycleLength: positiveInt('cycle-length', values['cycle-length']),
+      minSamplesPerClient: Number(values['min-samples']),
+      accumulator: values.accumulator,
+    },
+    learningRates: Object.fromEntries(algorithms.map((a) => [a, { localLr: local[a], globalLr: global[a] }])),
+    trainer: values.trainer,
+  };
+  const workers = values.workers ? positiveInt('workers', values.workers) : defaultWorkers();
+  const tasks = planTasks(plan);
+  process.stderr.write(
+    `${plan.dataset}: ${data.train.size} training / ${data.test.size} test rows, ${data.train.numFeatures} features, ${data.train.numClasses} classes; ` +
+      `${plan.base.numClients} clients, ${plan.base.rounds} rounds, ${model.arch}; ${tasks.length} runs (${algorithms.length} algorithms × ${patterns.length} patterns × ${plan.seeds.length} seeds) on ${Math.min(workers, tasks.length)} worker(s)\n`,
+  );
+  const results = await runPlan(plan, data, workers);
+  const out = path.resolve(values.out);
+  const svg = writeResults(
+    out,
+    plan,
+    results,
+    `${path.basename(values.dataset)}: ${model.arch}, N=${plan.base.numClients}, ${plan.base.rounds} rounds, ${plan.seeds.length} seeds`,
+  );
+  const cells = summarize(results, algorithms, patterns);
+  process.stdout.write(
+    `\nfinal test accuracy (%), mean ± std over ${plan.seeds.length} seed(s):\n\n${formatSummary(cells, algorithms, patterns, false)}\n\n`,
+  );
+  const diverged = results.filter((r) => r.divergedAtRound !== null);
+  if (diverged.length)
+    process.stdout.write(
+      `† diverged: ${diverged.map((r) => `${r.algorithm}/${r.pattern}/seed ${r.seed} at round ${r.divergedAtRound}`).join(', ')}\n\n`,
+    );
+  process.stdout.write(
+    `wrote ${path.relative(process.cwd(), out)} and ${path.relative(process.cwd(), svg)} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+  );
+}
+
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`simulate: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}
