@@ -125,6 +125,8 @@ export class RoundsService implements OnApplicationBootstrap {
     const aggregation = rule.beginRound(global.length, {
       clientStates: states,
       memorySum: memorySumHash ? await this.blobs.getFloat64(memorySumHash) : null,
+      // submitUpdate validated every stored update (length, NaN/Inf) before accepting it.
+      updatesValidated: true,
     });
     const participation: ParticipationRow[] = [];
     const trainLosses: number[] = [];
