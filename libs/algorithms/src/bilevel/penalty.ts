@@ -1,6 +1,6 @@
 import type { BilevelProblem, OracleCalls } from './problem';
 import { mixSample, BILEVEL_SAMPLE_ROLE } from './sampling';
-import { projectInPlace, type BilevelSet } from './projection';
+import { projectedStep, type BilevelSet } from './projection';
 import {
   assembleGradX,
   penaltyGradients,
@@ -188,9 +188,7 @@ export function completeRound(
   const z = toVector(outcome.z.point, state.z.length, 'z', where);
   for (let i = 0; i < gradX.length; i++)
     if (!Number.isFinite(gradX[i])) throw new Error(`${where}: gradX[${i}] is not finite (${gradX[i]}); lower the steps`);
-  const xNext = Float64Array.from(x);
-  for (let i = 0; i < x.length; i++) xNext[i] -= plan.stepX * gradX[i];
-  projectInPlace(setX, xNext);
+  const xNext = projectedStep(setX, x, gradX, plan.stepX);
   return {
     state: {
       ...state,
@@ -323,14 +321,9 @@ export function penaltySingleLoopStep(problem: BilevelProblem, state: BilevelSta
   } else {
     d = cur;
   }
-  const step = (v: Float64Array, dir: Float64Array, a: number, set: BilevelSet): Float64Array => {
-    const out = Float64Array.from(v);
-    for (let i = 0; i < out.length; i++) out[i] -= a * dir[i];
-    return projectInPlace(set, out);
-  };
-  const xNext = step(x, d.gradX, ax, problem.setX);
-  const yNext = step(y, d.gradY, ay, problem.setY);
-  const zNext = step(z, d.gradZ, az, problem.setY);
+  const xNext = projectedStep(problem.setX, x, d.gradX, ax);
+  const yNext = projectedStep(problem.setY, y, d.gradY, ay);
+  const zNext = projectedStep(problem.setY, z, d.gradZ, az);
   return {
     state: {
       ...state,

@@ -126,6 +126,16 @@ export function projectInPlace(set: BilevelSet, v: Float64Array): Float64Array {
  * the set is R^d. Allocates one scratch vector unless `scratch` (length d) is given.
  * @param step β > 0.
  */
+/**
+ * One projected gradient step, Proj_set(v − step · grad) (spec §3), into `out` (a new array unless given;
+ * `out` may be `v` itself). The step every method takes on x, y and z.
+ */
+export function projectedStep(set: BilevelSet, v: ArrayLike<number>, grad: ArrayLike<number>, step: number, out?: Float64Array): Float64Array {
+  const w = out ?? new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) w[i] = v[i] - step * grad[i];
+  return projectInPlace(set, w);
+}
+
 export function projectedGradientNorm(
   set: BilevelSet,
   v: ArrayLike<number>,
@@ -134,9 +144,7 @@ export function projectedGradientNorm(
   scratch?: Float64Array,
 ): number {
   if (!(step > 0)) throw new Error(`projectedGradientNorm: step must be positive, got ${step}`);
-  const w = scratch ?? new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) w[i] = v[i] - step * grad[i];
-  projectInPlace(set, w);
+  const w = projectedStep(set, v, grad, step, scratch);
   let sq = 0;
   for (let i = 0; i < v.length; i++) {
     const d = v[i] - w[i];

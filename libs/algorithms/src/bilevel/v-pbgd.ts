@@ -1,6 +1,6 @@
 import type { BilevelProblem } from './problem';
 import { mixSample, BILEVEL_SAMPLE_ROLE } from './sampling';
-import { projectInPlace } from './projection';
+import { projectedStep } from './projection';
 import { penaltyGradients, runZChain } from './oracles';
 import { norm2, toVector } from './vector';
 import { checkPenaltySchedule, penaltyAt, penaltyStepFactor, type PenaltySchedule, type PenaltyStepScaling } from './schedule';
@@ -70,12 +70,8 @@ export function vPbgdStep(problem: BilevelProblem, state: BilevelState, options:
   const x = toVector(state.x, problem.dimX, 'x', where);
   const y = toVector(state.y, problem.dimY, 'y', where);
   const d = penaltyGradients(problem, x, y, w.point, gamma, mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.single));
-  const xNext = Float64Array.from(x);
-  for (let i = 0; i < xNext.length; i++) xNext[i] -= ax * d.gradX[i];
-  projectInPlace(problem.setX, xNext);
-  const yNext = Float64Array.from(y);
-  for (let i = 0; i < yNext.length; i++) yNext[i] -= ay * d.gradY[i];
-  projectInPlace(problem.setY, yNext);
+  const xNext = projectedStep(problem.setX, x, d.gradX, ax);
+  const yNext = projectedStep(problem.setY, y, d.gradY, ay);
 
   let sq = 0;
   for (let i = 0; i < x.length; i++) sq += ((x[i] - xNext[i]) / ax) ** 2;
