@@ -7,14 +7,13 @@
  *   --agents N      agents (default 8)
  *   --model softmax|mlp, --local-steps N, --local-lr X, --seed N   the job's settings
  */
-import { createRng, dirichletLabelSplit, subset, splitHeldOut, toCsv } from '@flotilla/algorithms';
-import { DatasetManifestSchema, type JobView, type RoundView, type ParticipationView } from '@flotilla/contracts';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type JobView, type RoundView, type ParticipationView } from '@flotilla/contracts';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, sleep, startEmbeddedPostgres, ensureRedis, stopProcess, type Service } from './lib/services';
-import { ROOT, adminApi, startAgentProcess, startCoordinatorProcess, token, type AgentProcess, type CoordinatorProcess } from './lib/stack';
+import { ROOT, adminApi, startAgentProcess, startCoordinatorProcess, token, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from './lib/stack';
 
 /** Availability patterns (spec fedau.md §6.3) cycled over the agents: participation is heterogeneous and unknown to the coordinator. */
 const PATTERNS = ['always', 'bernoulli:0.8', 'bernoulli:0.5', 'markov:0.4:0.2', 'bernoulli:0.3', 'cyclic:0.5:10', 'bernoulli:0.2', 'markov:0.6:0.3'];
@@ -57,16 +56,8 @@ async function main(): Promise<void> {
     cleanups.push(() => redis.stop());
 
     // Shards: the held-out split stays with the coordinator; the rest is split non-IID across agents.
-    const dataDir = path.join(ROOT, 'data', 'uci-digits');
-    const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(dataDir, 'dataset.json'), 'utf8')));
-    const { train, test } = splitHeldOut(readFileSync(path.join(dataDir, manifest.file), 'utf8'), manifest);
-    const shards = dirichletLabelSplit(train.labels, manifest.numClasses, numAgents, 0.1, createRng(seed), { minPerClient: 20 });
-    const files = shards.map((idx, i) => {
-      const file = path.join(work, `agent-${i}.csv`);
-      writeFileSync(file, toCsv(subset(train, idx)));
-      return file;
-    });
-    say(`digits: ${train.size} training examples split over ${numAgents} agents (Dirichlet α=0.1: ${shards.map((s) => s.length).join(', ')}), ${test.size} held out`);
+    const { files, shardSizes, trainSize, heldOutSize } = writeDigitsShards(work, numAgents, { alpha: 0.1, seed, minPerClient: 20 });
+    say(`digits: ${trainSize} training examples split over ${numAgents} agents (Dirichlet α=0.1: ${shardSizes.join(', ')}), ${heldOutSize} held out`);
 
     const port = await freePort();
     coordinator = await startCoordinatorProcess(

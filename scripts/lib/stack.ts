@@ -1,6 +1,8 @@
+import { createRng, dirichletLabelSplit, splitHeldOut, subset, toCsv } from '@flotilla/algorithms';
+import { DatasetManifestSchema } from '@flotilla/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { sleep, stopProcess } from './services';
 
@@ -79,7 +81,7 @@ export function startAgentProcess(args: {
     [
       AGENT_CLI,
       '--coordinator', args.coordinatorUrl,
-      '--join-token', args.joinToken,
+      `--join-token=${args.joinToken}`, // '=' form: a random token may start with '-'
       '--redis-url', args.redisUrl,
       '--data', args.dataFile,
       '--name', args.name,
@@ -115,4 +117,26 @@ export function adminApi(url: string, adminToken: string) {
     }
     return { status: res.status, body: parsed as T };
   };
+}
+
+/**
+ * Splits the shipped UCI digits like a federation would see them: the coordinator's held-out split
+ * (from dataset.json) is left out, the rest is split non-IID by label (Dirichlet α) into one CSV per
+ * agent, `<dir>/agent-<i>.csv`. Returns the files, the shard sizes and the split sizes.
+ */
+export function writeDigitsShards(
+  dir: string,
+  agents: number,
+  opts: { alpha: number; seed: number; minPerClient: number },
+): { files: string[]; shardSizes: number[]; trainSize: number; heldOutSize: number } {
+  const dataDir = path.join(ROOT, 'data', 'uci-digits');
+  const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(dataDir, 'dataset.json'), 'utf8')));
+  const { train, test } = splitHeldOut(readFileSync(path.join(dataDir, manifest.file), 'utf8'), manifest);
+  const shards = dirichletLabelSplit(train.labels, manifest.numClasses, agents, opts.alpha, createRng(opts.seed), { minPerClient: opts.minPerClient });
+  const files = shards.map((idx, i) => {
+    const file = path.join(dir, `agent-${i}.csv`);
+    writeFileSync(file, toCsv(subset(train, idx)));
+    return file;
+  });
+  return { files, shardSizes: shards.map((s) => s.length), trainSize: train.size, heldOutSize: test.size };
 }

@@ -1,9 +1,8 @@
-import { createRng, dirichletLabelSplit, splitHeldOut, subset, toCsv, type HeldOutSpec } from '@flotilla/algorithms';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, stopProcess } from '../../scripts/lib/services';
-import { ROOT, startAgentProcess, startCoordinatorProcess, token, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { ROOT, startAgentProcess, startCoordinatorProcess, token, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
 import { deletePrefix } from '../support/redis';
@@ -41,11 +40,7 @@ describe('coordinator crash and restart (real processes)', () => {
       AGENT_OFFLINE_AFTER_MS: '10000',
     };
     coordinator = await startCoordinatorProcess(env, port);
-    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'data/uci-digits/dataset.json'), 'utf8')) as HeldOutSpec;
-    const { train } = splitHeldOut(readFileSync(path.join(ROOT, 'data/uci-digits/digits.csv'), 'utf8'), manifest);
-    dirichletLabelSplit(train.labels, 10, 3, 1.0, createRng(4), { minPerClient: 50 }).forEach((idx, i) => {
-      const file = path.join(work, `agent-${i}.csv`);
-      writeFileSync(file, toCsv(subset(train, idx)));
+    writeDigitsShards(work, 3, { alpha: 1.0, seed: 4, minPerClient: 50 }).files.forEach((file, i) => {
       agents.push(
         startAgentProcess({ name: `r-${i}`, coordinatorUrl: coordinator.url, joinToken: env.JOIN_TOKEN, redisUrl: TEST_REDIS_URL, dataFile: file, heartbeatMs: 500 }),
       );

@@ -1,9 +1,8 @@
-import { createRng, dirichletLabelSplit, splitHeldOut, subset, toCsv, type HeldOutSpec } from '@flotilla/algorithms';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, stopProcess } from '../../scripts/lib/services';
-import { ROOT, startAgentProcess, startCoordinatorProcess, token, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { ROOT, startAgentProcess, startCoordinatorProcess, token, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, floats, waitFor } from '../support/http';
 import { deletePrefix } from '../support/redis';
@@ -48,16 +47,8 @@ describe('federated job end to end (coordinator + 3 agent processes)', () => {
       },
       await freePort(),
     );
-    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'data/uci-digits/dataset.json'), 'utf8')) as HeldOutSpec;
-    const { train } = splitHeldOut(readFileSync(path.join(ROOT, 'data/uci-digits/digits.csv'), 'utf8'), manifest);
-    const shards = dirichletLabelSplit(train.labels, 10, 3, 1.0, createRng(3), { minPerClient: 50 });
-    shards.forEach((idx, i) => {
-      const file = path.join(work, `agent-${i}.csv`);
-      writeFileSync(file, toCsv(subset(train, idx)));
-      agents.push(
-        startAgentProcess({ ...agentArgs(i), dataFile: file }),
-      );
-    });
+    const { files } = writeDigitsShards(work, 3, { alpha: 1.0, seed: 3, minPerClient: 50 });
+    files.forEach((_, i) => agents.push(startAgentProcess(agentArgs(i))));
   }, 60_000);
 
   afterAll(async () => {
