@@ -8,12 +8,14 @@ import {
   type AvailabilitySpec,
   type Dataset,
 } from '@flotilla/algorithms';
-import { AgentJobName, type TrainTask } from '@flotilla/contracts';
+import { AgentJobName, type AgentTask, type TrainTask } from '@flotilla/contracts';
 import { Worker, type Job } from 'bullmq';
 import IORedis from 'ioredis';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CoordinatorClient, CoordinatorError } from './coordinator-client';
 import { readIdentity, writeIdentity } from './identity';
+import { TASK_HANDLERS, type TaskContext } from './tasks';
 
 export interface AgentOptions {
   coordinatorUrl: string;
@@ -30,7 +32,7 @@ export interface AgentOptions {
   log: (line: string) => void;
 }
 
-export type TaskOutcome = 'uploaded' | 'declined' | 'expired' | 'refused';
+export type TaskOutcome = 'uploaded' | 'declined' | 'expired' | 'refused' | 'failed';
 
 /**
  * A client agent: registers with the join token, consumes its own BullMQ queue, trains each task
@@ -51,6 +53,7 @@ export class ClientAgent {
   constructor(private readonly opts: AgentOptions) {
     this.client = new CoordinatorClient(opts.coordinatorUrl);
     this.csv = readFileSync(opts.dataFile, 'utf8');
+    this.dataHash = createHash('sha256').update(this.csv).digest('hex');
     // Parse once up front so a bad file stops the agent before it registers.
     const probe = parseLabelLastCsv(this.csv);
     this.exampleCount = probe.size;
@@ -58,6 +61,8 @@ export class ClientAgent {
   }
 
   readonly exampleCount: number;
+  /** sha256 of the data file: tasks that need the same data on two agents (bilevel chains) are matched by it. */
+  readonly dataHash: string;
 
   async start(): Promise<void> {
     const reg = (await this.rejoin()) ?? (await this.register());
@@ -81,7 +86,7 @@ export class ClientAgent {
     if (!identity) return undefined;
     this.client.useCredentials(identity.agentId, identity.agentSecret);
     try {
-      await this.client.heartbeat('idle');
+      await this.client.heartbeat('idle', { [this.opts.dataset]: this.dataHash });
     } catch (e) {
       if (e instanceof CoordinatorError && (e.status === 401 || e.status === 404)) {
         this.opts.log(`identity ${identity.agentId} from ${file} was refused (${e.status}); registering anew`);
@@ -99,6 +104,7 @@ export class ClientAgent {
       name: this.opts.name,
       datasets: [this.opts.dataset],
       exampleCounts: { [this.opts.dataset]: this.exampleCount },
+      datasetHashes: { [this.opts.dataset]: this.dataHash },
     });
     if (this.opts.identityFile) writeIdentity(this.opts.identityFile, this.opts.coordinatorUrl, reg);
     this.opts.log(`registered as ${reg.agentId}, queue ${reg.queueName}, ${this.exampleCount} examples`);
@@ -106,8 +112,55 @@ export class ClientAgent {
   }
 
   private async process(job: Job): Promise<TaskOutcome> {
-    if (job.name !== AgentJobName.Train) throw new Error(`unknown task '${job.name}'`);
-    return this.train(job.data as TrainTask);
+    if (job.name === AgentJobName.Train) return this.train(job.data as TrainTask);
+    if (job.name === AgentJobName.Task) return this.runTask(job.data as AgentTask);
+    throw new Error(`unknown queue job '${job.name}'`);
+  }
+
+  /**
+   * A task of a NAS or bilevel job: compute with the kind's handler and post the result. A computation error is
+   * reported as a failure (the coordinator gives the task to another agent); a refused post (409: done elsewhere,
+   * job over; 422: invalid) ends it here.
+   */
+  async runTask(task: AgentTask): Promise<TaskOutcome> {
+    // Past its deadline the coordinator has handed this attempt to another agent.
+    if (Date.parse(task.deadline) < Date.now()) return 'expired';
+    const handler = TASK_HANDLERS[task.kind];
+    this.busy = true;
+    const started = Date.now();
+    try {
+      let result: unknown;
+      try {
+        if (!handler) throw new Error(`this agent has no handler for task kind '${task.kind}'`);
+        result = await handler(task.payload, this.taskContext());
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        this.opts.log(`task ${task.kind} ${task.taskId} failed: ${message}`);
+        await this.client.taskFailure(task.taskId, message);
+        return 'failed';
+      }
+      await this.client.taskResult(task.taskId, result, Date.now() - started);
+      return 'uploaded';
+    } catch (e) {
+      if (e instanceof CoordinatorError && e.status >= 400 && e.status < 500) {
+        this.opts.log(`task ${task.kind} ${task.taskId}: ${e.message}`);
+        return 'refused';
+      }
+      throw e;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private taskContext(): TaskContext {
+    return {
+      client: this.client,
+      dataset: this.opts.dataset,
+      csv: this.csv,
+      dataHash: this.dataHash,
+      scaled: (featureRange, numClasses) => this.dataFor({ featureRange, numClasses }),
+      log: this.opts.log,
+    };
   }
 
   /** One round: decline when away, else download, train, upload. */
@@ -142,7 +195,7 @@ export class ClientAgent {
     }
   }
 
-  private dataFor(task: TrainTask): Dataset {
+  private dataFor(task: Pick<TrainTask, 'featureRange' | 'numClasses'>): Dataset {
     const key = `${task.featureRange.join(',')}/${task.numClasses}`;
     let ds = this.scaled.get(key);
     if (!ds) {

@@ -24,8 +24,22 @@ export class CoordinatorClient {
     this.credentials = { agentId, secret };
   }
 
-  async heartbeat(status: 'idle' | 'busy'): Promise<void> {
-    await this.request('POST', '/api/v1/agents/heartbeat', { json: { status } });
+  async heartbeat(status: 'idle' | 'busy', datasetHashes?: Record<string, string>): Promise<void> {
+    await this.request('POST', '/api/v1/agents/heartbeat', { json: datasetHashes ? { status, datasetHashes } : { status } });
+  }
+
+  /** Uploads a float32 blob (e.g. trained weights a task result names); returns its sha256. */
+  async uploadBlob(values: Float32Array): Promise<string> {
+    const res = await this.request('POST', '/api/v1/blobs', { raw: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    return ((await res.json()) as { hash: string }).hash;
+  }
+
+  async taskResult(taskId: string, result: unknown, durationMs: number): Promise<void> {
+    await this.request('POST', `/api/v1/tasks/${taskId}/result`, { json: { result, durationMs } });
+  }
+
+  async taskFailure(taskId: string, message: string): Promise<void> {
+    await this.request('POST', `/api/v1/tasks/${taskId}/failure`, { json: { message: message.slice(0, 2000) || 'unknown error' } });
   }
 
   async weights(hash: string, expectedCount: number): Promise<Float32Array> {

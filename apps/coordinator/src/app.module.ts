@@ -17,6 +17,14 @@ import { QueueService } from './queue/queue.service';
 import { RoundsRepository } from './rounds/rounds.repository';
 import { RoundsService } from './rounds/rounds.service';
 import { UpdatesController } from './rounds/updates.controller';
+import { BilevelController } from './bilevel/bilevel.controller';
+import { BilevelRepository } from './bilevel/bilevel.repository';
+import { BilevelRunner } from './bilevel/bilevel.runner';
+import { ControlService } from './queue/control.service';
+import { JobRunnerRegistry } from './tasks/job-runner';
+import { AgentTasksController, JobTasksController } from './tasks/tasks.controller';
+import { TasksRepository } from './tasks/tasks.repository';
+import { TasksService } from './tasks/tasks.service';
 
 @Module({})
 export class AppModule {
@@ -25,7 +33,7 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [BlobsModule],
-      controllers: [AgentsController, JobsController, UpdatesController, HealthController],
+      controllers: [AgentsController, JobsController, UpdatesController, HealthController, AgentTasksController, JobTasksController, BilevelController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         PrismaService,
@@ -40,6 +48,12 @@ export class AppModule {
         JobsService,
         RoundsRepository,
         RoundsService,
+        JobRunnerRegistry,
+        TasksRepository,
+        TasksService,
+        BilevelRepository,
+        BilevelRunner,
+        ControlService,
       ],
       exports: [APP_CONFIG],
     };

@@ -6,6 +6,8 @@ export const RegisterAgentSchema = z.strictObject({
   datasets: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/)).min(1).max(64),
   /** Examples held per dataset, reported for operators; never used for weighting (FedAU weighs clients uniformly). */
   exampleCounts: z.record(z.string(), z.number().int().min(0)).optional(),
+  /** sha256 (hex) of each dataset file: tasks that must see identical data on two agents are matched by it. */
+  datasetHashes: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex')).optional(),
 });
 export type RegisterAgent = z.infer<typeof RegisterAgentSchema>;
 
@@ -20,6 +22,8 @@ export interface RegisterAgentResponse {
 
 export const HeartbeatSchema = z.strictObject({
   status: z.enum(['idle', 'busy']).default('idle'),
+  /** Sent when an agent rejoins with a stored identity: its dataset files may have changed since it registered. */
+  datasetHashes: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex')).optional(),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 

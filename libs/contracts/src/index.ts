@@ -3,3 +3,4 @@ export * from './jobs.schema';
 export * from './agents.schema';
 export * from './errors';
 export * from './datasets';
+export * from './tasks';

@@ -53,8 +53,83 @@ export const CreateFederatedJobSchema = z.strictObject({
 });
 export type CreateFederatedJob = z.infer<typeof CreateFederatedJobSchema>;
 
-/** One discriminated union so NAS and bilevel jobs plug in as new members. */
-export const CreateJobSchema = z.discriminatedUnion('kind', [CreateFederatedJobSchema]);
+const DatasetName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and dashes');
+const NonNeg = z.number().min(0).max(1e9);
+
+/** λ_k of a bilevel run (spec bilevel-penalty.md §4.3; libs/algorithms `PenaltySchedule`). */
+export const PenaltyScheduleSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('fixed'), lambda: NonNeg }),
+  z.strictObject({ kind: z.literal('linear'), start: NonNeg, end: NonNeg, steps: z.number().int().min(1).max(10_000_000) }),
+  z
+    .strictObject({ kind: z.literal('polynomial'), start: NonNeg, rate: NonNeg, power: z.number().positive().max(10), max: NonNeg.optional() })
+    .refine((p) => p.max === undefined || p.max >= p.start, { message: 'max must be >= start', path: ['max'] }),
+]);
+export type PenaltyScheduleSpec = z.infer<typeof PenaltyScheduleSchema>;
+
+/** The problems a bilevel job can name (libs/algorithms `BilevelProblemDef`). */
+export const BilevelProblemSchema = z.discriminatedUnion('kind', [
+  /** The closed-form test problems of spec §7: the answer is known, so the result reports the error to it. */
+  z.strictObject({ kind: z.literal('test-case'), name: z.enum(['T1', 'T2', 'T3', 'T4', 'T5']) }),
+  /**
+   * Data hyper-cleaning (spec §8.1) on a dataset the agents hold: each agent splits its file with `dataSeed`
+   * into train / validation / test rows and flips `corruptFraction` of the training labels. Both chains of a run
+   * go only to agents whose file has the same sha256, so they see the same problem.
+   */
+  z.strictObject({
+    kind: z.literal('hyper-cleaning'),
+    dataset: DatasetName,
+    trainSize: z.number().int().min(2).max(100_000).default(500),
+    validationSize: z.number().int().min(1).max(100_000).default(200),
+    testSize: z.number().int().min(1).max(100_000).default(300),
+    corruptFraction: z.number().min(0).max(1).default(0.5),
+    l2: z.number().min(0).max(1e6).default(1e-3),
+    dataSeed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  }),
+]);
+export type BilevelProblemSpec = z.infer<typeof BilevelProblemSchema>;
+
+/** The methods the platform distributes: their y- and z-chains are independent given x (spec §9). */
+export const DISTRIBUTED_BILEVEL_METHOD_NAMES = ['penalty-double-loop', 'f2sa'] as const;
+
+export const CreateBilevelJobSchema = z
+  .strictObject({
+    kind: z.literal('bilevel'),
+    name: z.string().min(1).max(120).optional(),
+    problem: BilevelProblemSchema,
+    /** The job runs every combination methods × seeds × penalties as an independent run (a sweep). */
+    methods: z
+      .array(
+        z.string().refine((m): m is (typeof DISTRIBUTED_BILEVEL_METHOD_NAMES)[number] => (DISTRIBUTED_BILEVEL_METHOD_NAMES as readonly string[]).includes(m), {
+          message: `the platform runs ${DISTRIBUTED_BILEVEL_METHOD_NAMES.join(' and ')} (double-loop methods whose chains run on agents); penalty-single-loop and v-pbgd run in-process with npm run bench -- bilevel`,
+        }),
+      )
+      .min(1)
+      .max(4)
+      .default(['penalty-double-loop']),
+    seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(16).default([0]),
+    penalties: z.array(PenaltyScheduleSchema).min(1).max(8).default([{ kind: 'fixed', lambda: 10 }]),
+    /** Outer iterations of each run (its budget); a run stops earlier when `tolerance` is met. */
+    iterations: z.number().int().min(1).max(100_000).default(100),
+    /** Inner steps T of each chain per outer iteration. */
+    innerSteps: z.number().int().min(1).max(10_000).default(10),
+    /** Base steps (spec §4.1): x and y steps are scaled by s(λ); F2SA's x-step ratio is stepX / stepY. */
+    stepX: z.number().positive().max(1e9).default(0.5),
+    stepY: z.number().positive().max(1e6).default(0.5),
+    stepZ: z.number().positive().max(1e6).default(0.5),
+    stepScaling: z.enum(['inverse-one-plus', 'inverse-capped', 'none']).default('inverse-one-plus'),
+    /** Stop a run once λ is final and its stationarity and both chain residuals are ≤ tolerance (spec §4.4); 0 never. */
+    tolerance: z.number().min(0).max(1e6).default(0),
+    /** A chain task not answered within this time goes to another agent. */
+    taskTimeoutMs: z.number().int().min(100).max(86_400_000).default(60_000),
+  })
+  .refine((j) => j.methods.length * j.seeds.length * j.penalties.length <= 64, {
+    message: 'at most 64 runs (methods × seeds × penalties)',
+    path: ['seeds'],
+  });
+export type CreateBilevelJob = z.infer<typeof CreateBilevelJobSchema>;
+
+/** One discriminated union: each job kind is a member. */
+export const CreateJobSchema = z.discriminatedUnion('kind', [CreateFederatedJobSchema, CreateBilevelJobSchema]);
 export type CreateJob = z.infer<typeof CreateJobSchema>;
 
 export const ListJobsQuerySchema = z.strictObject({
@@ -70,12 +145,14 @@ export interface RoundMetrics {
   trainLoss: number | null;
 }
 
+export type JobKind = CreateJob['kind'];
+
 export interface JobView {
   id: string;
-  kind: 'federated';
+  kind: JobKind;
   name: string | null;
   status: JobStatus;
-  spec: CreateFederatedJob;
+  spec: CreateJob;
   currentRound: number;
   totalRounds: number;
   parameterCount: number;
@@ -83,8 +160,40 @@ export interface JobView {
   initialMetrics: RoundMetrics | null;
   latestMetrics: RoundMetrics | null;
   error: string | null;
+  /** Final result of a NAS or bilevel job (null for federated jobs and while running). */
+  result: unknown;
   createdAt: string;
   finishedAt: string | null;
+}
+
+/** One run of a bilevel job (GET /jobs/:id/bilevel). */
+export interface BilevelRunView {
+  run: number;
+  method: string;
+  seed: number;
+  penalty: PenaltyScheduleSpec;
+  status: 'running' | 'completed';
+  iteration: number;
+  stopReason: string | null;
+  lambda: number;
+  oracleCalls: number;
+  /** Final x when dim(x) ≤ 100 (test cases); hyper-cleaning reports the cleaner metrics instead. */
+  x: number[] | null;
+  /** |x − x*| / ‖x − x*‖ for test cases with a known solution. */
+  errorToSolution: number | null;
+  testAccuracy: number | null;
+  cleaner: { precision: number; recall: number; f1: number; keptFraction: number } | null;
+  curve: BilevelPointView[];
+}
+
+export interface BilevelPointView {
+  iteration: number;
+  lambda: number;
+  gradXNorm: number;
+  stationarity: number;
+  upperObjective: number | null;
+  testAccuracy: number | null;
+  oracleCalls: number;
 }
 
 export interface RoundView {

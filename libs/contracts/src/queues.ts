@@ -17,11 +17,19 @@ export function agentQueueName(agentId: string): string {
 export const ControlJobName = {
   OpenRound: 'round.open',
   CloseRound: 'round.close',
+  /** Task-driven jobs (NAS, bilevel): let the job's runner look at its persisted state and do what is next. */
+  AdvanceJob: 'job.advance',
+  /** A task's deadline passed: reassign it if it is still running on the same attempt. */
+  TaskTimeout: 'task.timeout',
+  /** A pending task (no agent was free) tries again to find one. */
+  AssignTask: 'task.assign',
 } as const;
 export type ControlJobName = (typeof ControlJobName)[keyof typeof ControlJobName];
 
 export const AgentJobName = {
   Train: 'train',
+  /** A task of a task-driven job ({@link AgentTask} in tasks.ts). */
+  Task: 'task',
 } as const;
 export type AgentJobName = (typeof AgentJobName)[keyof typeof AgentJobName];
 
@@ -30,9 +38,18 @@ export interface RoundRef {
   round: number;
 }
 
+export interface TaskRef {
+  jobId: string;
+  taskId: string;
+  attempt: number;
+}
+
 export type ControlJob =
   | { name: typeof ControlJobName.OpenRound; data: RoundRef }
-  | { name: typeof ControlJobName.CloseRound; data: RoundRef & { reason: 'deadline' | 'all-answered' | 'resume' } };
+  | { name: typeof ControlJobName.CloseRound; data: RoundRef & { reason: 'deadline' | 'all-answered' | 'resume' } }
+  | { name: typeof ControlJobName.AdvanceJob; data: { jobId: string } }
+  | { name: typeof ControlJobName.TaskTimeout; data: TaskRef }
+  | { name: typeof ControlJobName.AssignTask; data: TaskRef };
 
 /** What an agent receives for one round of one federated job. */
 export interface TrainTask {
@@ -60,6 +77,7 @@ export interface TrainTask {
 export function trainTaskId(jobId: string, round: number, agentId: string): string {
   return `train.${jobId}.${round}.${agentId}`;
 }
-export function controlJobId(name: ControlJobName, ref: RoundRef, suffix = ''): string {
-  return `${name}.${ref.jobId}.${ref.round}${suffix ? `.${suffix}` : ''}`;
+export function controlJobId(name: ControlJobName, ref: { jobId: string; round?: number; taskId?: string; attempt?: number }, suffix = ''): string {
+  const parts = [name, ref.jobId, ref.round, ref.taskId, ref.attempt, suffix || undefined].filter((p) => p !== undefined);
+  return parts.join('.');
 }

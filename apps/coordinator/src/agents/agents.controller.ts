@@ -26,8 +26,8 @@ export class AgentsController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Agent heartbeat; agents without one for AGENT_OFFLINE_AFTER_MS are not asked to train' })
   @ApiBody({ schema: jsonSchema(HeartbeatSchema) })
-  async heartbeat(@CurrentAgent() agent: Agent, @Body(new ZodPipe(HeartbeatSchema, 'heartbeat')) _body: Heartbeat): Promise<void> {
-    await this.agents.heartbeat(agent.id);
+  async heartbeat(@CurrentAgent() agent: Agent, @Body(new ZodPipe(HeartbeatSchema, 'heartbeat')) body: Heartbeat): Promise<void> {
+    await this.agents.heartbeat(agent.id, body.datasetHashes);
   }
 
   @Get()

@@ -6,7 +6,7 @@ import { PrismaService } from '../database/prisma.service';
 export class AgentsRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  create(data: { name: string; secretHash: string; datasets: string[]; exampleCounts?: Prisma.InputJsonValue }): Promise<Agent> {
+  create(data: { name: string; secretHash: string; datasets: string[]; exampleCounts?: Prisma.InputJsonValue; datasetHashes?: Prisma.InputJsonValue }): Promise<Agent> {
     return this.prisma.agent.create({ data: { ...data, lastHeartbeatAt: new Date() } });
   }
 
@@ -14,8 +14,8 @@ export class AgentsRepository {
     return this.prisma.agent.findUnique({ where: { id } });
   }
 
-  async touch(id: string, at = new Date()): Promise<void> {
-    await this.prisma.agent.update({ where: { id }, data: { lastHeartbeatAt: at } });
+  async touch(id: string, at = new Date(), datasetHashes?: Prisma.InputJsonValue): Promise<void> {
+    await this.prisma.agent.update({ where: { id }, data: { lastHeartbeatAt: at, ...(datasetHashes ? { datasetHashes } : {}) } });
   }
 
   list(): Promise<Agent[]> {
@@ -28,6 +28,11 @@ export class AgentsRepository {
       where: { datasets: { has: dataset }, lastHeartbeatAt: { gte: since } },
       orderBy: { createdAt: 'asc' },
     });
+  }
+
+  /** Every agent with a heartbeat newer than `since`, in a stable order. */
+  onlineAny(since: Date): Promise<Agent[]> {
+    return this.prisma.agent.findMany({ where: { lastHeartbeatAt: { gte: since } }, orderBy: { createdAt: 'asc' } });
   }
 
   countOnline(since: Date): Promise<number> {

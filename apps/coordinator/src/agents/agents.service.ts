@@ -27,6 +27,7 @@ export class AgentsService {
       secretHash: hashSecret(secret),
       datasets: input.datasets,
       ...(input.exampleCounts ? { exampleCounts: input.exampleCounts } : {}),
+      ...(input.datasetHashes ? { datasetHashes: input.datasetHashes } : {}),
     });
     return { agentId: agent.id, agentSecret: secret, queueName: agentQueueName(agent.id), queuePrefix: this.config.QUEUE_PREFIX };
   }
@@ -40,8 +41,9 @@ export class AgentsService {
     return agent;
   }
 
-  async heartbeat(agentId: string): Promise<void> {
-    await this.agents.touch(agentId);
+  /** Marks the agent online; a rejoining agent also re-reports its datasets' hashes (its files may have changed). */
+  async heartbeat(agentId: string, datasetHashes?: Record<string, string>): Promise<void> {
+    await this.agents.touch(agentId, new Date(), datasetHashes);
   }
 
   async list(): Promise<AgentView[]> {

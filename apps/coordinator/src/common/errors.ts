@@ -50,3 +50,13 @@ export class PayloadTooLargeError extends DomainError {
   readonly status = 413;
   readonly code = 'payload_too_large';
 }
+/** A task result that fails its kind's checks (shape, lengths, NaN/Inf): refused, and the task goes to another agent. */
+export class InvalidResultError extends DomainError {
+  readonly status = 422;
+  readonly code = 'invalid_result';
+}
+/** A result for a task that is already done or failed, or whose job is no longer running. */
+export class TaskClosedError extends DomainError {
+  readonly status = 409;
+  readonly code = 'task_closed';
+}

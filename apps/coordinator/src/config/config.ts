@@ -15,6 +15,8 @@ export const ConfigSchema = z.object({
   DATA_DIR: z.string().min(1).default('data'),
   /** An agent without a heartbeat for this long is not asked to train. */
   AGENT_OFFLINE_AFTER_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** A task (NAS, bilevel) is given to at most this many agents before its job fails. */
+  TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
   MAX_UPDATE_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
   MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Prefix for BullMQ keys, so several deployments (or test runs) can share one Redis. */

@@ -12,10 +12,11 @@ import {
 import type { Job, Prisma } from '@prisma/client';
 import { BlobStore } from '../blobs/blob-store';
 import { BLOB_STORE } from '../blobs/blobs.module';
-import { ConflictError, NotFoundError } from '../common/errors';
+import { ConflictError, NotFoundError, ValidationError } from '../common/errors';
 import { DatasetCatalog } from '../datasets/dataset-catalog';
 import { QueueService } from '../queue/queue.service';
 import { RoundsRepository } from '../rounds/rounds.repository';
+import { JobRunnerRegistry } from '../tasks/job-runner';
 import { JobsRepository } from './jobs.repository';
 
 @Injectable()
@@ -25,10 +26,16 @@ export class JobsService {
     private readonly rounds: RoundsRepository,
     private readonly catalog: DatasetCatalog,
     private readonly queues: QueueService,
+    private readonly runners: JobRunnerRegistry,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
   ) {}
 
   async submit(spec: CreateJob): Promise<JobView> {
+    if (spec.kind !== 'federated') {
+      const runner = this.runners.get(spec.kind);
+      if (!runner) throw new ValidationError(`This coordinator has no runner for '${spec.kind}' jobs`);
+      return this.view(await runner.submit(spec));
+    }
     const dataset = this.catalog.get(spec.dataset);
     const shape = { numFeatures: dataset.numFeatures, numClasses: dataset.manifest.numClasses };
     const initial = initialParameters(spec.model, shape, spec.seed);
@@ -60,6 +67,7 @@ export class JobsService {
   async cancel(id: string): Promise<JobView> {
     const job = await this.require(id);
     if (!(await this.jobs.cancel(id))) throw new ConflictError(`Job ${id} is already ${job.status}`);
+    if (job.kind !== 'federated') return this.get(id);
     const open = await this.rounds.find(id, job.currentRound);
     if (open && open.status !== 'closed') {
       await this.queues.scheduleControl({ name: ControlJobName.CloseRound, data: { jobId: id, round: open.index, reason: 'deadline' } }, 0, 'cancel');
@@ -125,7 +133,7 @@ export class JobsService {
     const latest = job.currentRound > 0 ? await this.jobs.metricsOf(job.id, job.currentRound - 1) : null;
     return {
       id: job.id,
-      kind: 'federated',
+      kind: job.kind as JobView['kind'],
       name: job.name,
       status: job.status,
       spec: job.spec as unknown as JobView['spec'],
@@ -136,6 +144,7 @@ export class JobsService {
       initialMetrics: (initial as unknown as RoundMetrics | null) ?? null,
       latestMetrics: (latest as unknown as RoundMetrics | null) ?? null,
       error: job.error,
+      result: job.result ?? null,
       createdAt: job.createdAt.toISOString(),
       finishedAt: job.finishedAt?.toISOString() ?? null,
     };

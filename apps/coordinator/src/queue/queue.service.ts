@@ -3,8 +3,10 @@ import {
   AgentJobName,
   CONTROL_QUEUE,
   agentQueueName,
+  agentTaskId,
   controlJobId,
   trainTaskId,
+  type AgentTask,
   type ControlJob,
   type TrainTask,
 } from '@flotilla/contracts';
@@ -55,6 +57,23 @@ export class QueueService implements OnApplicationShutdown {
   /** Removes a waiting train task (the round closed before the agent picked it up). */
   async removeTrain(agentId: string, jobId: string, round: number): Promise<void> {
     const job = await this.agentQueue(agentId).getJob(trainTaskId(jobId, round, agentId));
+    if (job && (await job.isWaiting())) await job.remove().catch(() => undefined);
+  }
+
+  /** Enqueues one attempt of a task on the agent's queue; the same (task, attempt) twice is a no-op. */
+  async enqueueTask(agentId: string, task: AgentTask): Promise<void> {
+    await this.agentQueue(agentId).add(AgentJobName.Task, task, {
+      jobId: agentTaskId(task.taskId, task.attempt),
+      // The coordinator retries on another agent (tasks.service.ts), not BullMQ on the same one.
+      attempts: 1,
+      removeOnComplete: true,
+      removeOnFail: 1000,
+    });
+  }
+
+  /** Removes a task attempt that its agent has not started (it was reassigned or finished elsewhere). */
+  async removeTask(agentId: string, taskId: string, attempt: number): Promise<void> {
+    const job = await this.agentQueue(agentId).getJob(agentTaskId(taskId, attempt));
     if (job && (await job.isWaiting())) await job.remove().catch(() => undefined);
   }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createAggregationRule, evaluate, updateNorm, validateUpdate, type AggregationClientState } from '@flotilla/algorithms';
 import { ControlJobName, type CreateFederatedJob, type Decline, type RoundMetrics, type RoundRef, type UpdateMeta } from '@flotilla/contracts';
 import type { Job, Prisma } from '@prisma/client';
@@ -23,7 +23,7 @@ const WAIT_FOR_AGENTS_MS = 1000;
  * checkpoint + participation + client states + job progress in one transaction) → next round.
  */
 @Injectable()
-export class RoundsService implements OnApplicationBootstrap {
+export class RoundsService {
   private readonly logger = new Logger(RoundsService.name);
 
   constructor(
@@ -37,12 +37,12 @@ export class RoundsService implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    this.queues.startControlWorker({
-      [ControlJobName.OpenRound]: (ref) => this.openRound(ref),
-      [ControlJobName.CloseRound]: (ref) => this.closeRound(ref, ref.reason),
-    });
-    await this.resume();
+  /** The control-queue handlers this service owns. */
+  controlHandlers() {
+    return {
+      [ControlJobName.OpenRound]: (ref: RoundRef) => this.openRound(ref),
+      [ControlJobName.CloseRound]: (ref: RoundRef & { reason: 'deadline' | 'all-answered' | 'resume' }) => this.closeRound(ref, ref.reason),
+    };
   }
 
   /** After a restart: re-arm the close of unfinished rounds and the opening of rounds not yet opened. */
@@ -55,6 +55,7 @@ export class RoundsService implements OnApplicationBootstrap {
       );
     }
     for (const job of await this.jobs.running()) {
+      if (job.kind !== 'federated') continue;
       const existing = await this.rounds.find(job.id, job.currentRound);
       if (!existing) await this.queues.scheduleControl({ name: ControlJobName.OpenRound, data: { jobId: job.id, round: job.currentRound } });
     }

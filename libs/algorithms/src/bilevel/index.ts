@@ -17,3 +17,4 @@ export * from './test-problems';
 export * from './hyperparameter';
 export * from './hyper-cleaning';
 export * from './autodiff';
+export * from './distributed';

@@ -1,0 +1,346 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import {
+  bilevelProblemShape,
+  completeRound,
+  createBilevelState,
+  joinChainTasks,
+  parseBilevelState,
+  penaltyScheduleDone,
+  planDistributedRound,
+  totalOracleCalls,
+  type BilevelProblem,
+  type BilevelProblemDef,
+  type BilevelProblemShape,
+  type BilevelRoundPlan,
+  type BilevelState,
+  type DistributedBilevelMethod,
+  type DistributedBilevelOptions,
+  type YChainTaskResult,
+  type ZChainTaskResult,
+} from '@flotilla/algorithms';
+import {
+  ControlJobName,
+  TaskKind,
+  type BilevelPointView,
+  type BilevelRunView,
+  type CreateBilevelJob,
+  type PenaltyScheduleSpec,
+} from '@flotilla/contracts';
+import type { BilevelRun, Job, Prisma, Task } from '@prisma/client';
+import { z } from 'zod';
+import { AgentsRepository } from '../agents/agents.repository';
+import { BlobStore } from '../blobs/blob-store';
+import { BLOB_STORE } from '../blobs/blobs.module';
+import { InvalidResultError, NotFoundError, ValidationError } from '../common/errors';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { DatasetCatalog } from '../datasets/dataset-catalog';
+import { JobsRepository } from '../jobs/jobs.repository';
+import { QueueService } from '../queue/queue.service';
+import { JobFailure, JobRunnerRegistry, type TaskJobRunner } from '../tasks/job-runner';
+import { agentDataHash, TasksService } from '../tasks/tasks.service';
+import { BilevelRepository } from './bilevel.repository';
+
+/** A run's fixed settings, stored with it (dataHash is pinned when its first task is dispatched). */
+interface RunConfig {
+  method: DistributedBilevelMethod;
+  seed: number;
+  penalty: PenaltyScheduleSpec;
+  dataHash?: string;
+}
+
+/** What a y- or z-chain task carries to the agent. */
+export interface BilevelTaskPayload {
+  run: number;
+  problem: BilevelProblemDef;
+  /** Hyper-cleaning: how the agent scales and labels its file (from the coordinator's catalogue). */
+  data: { featureRange: [number, number]; numClasses: number } | null;
+  plan: BilevelRoundPlan;
+}
+
+/** Metrics the y-chain agent adds: f(x_k, y_{k+1}), test accuracy of y_{k+1}, cleaner metrics of x_k (hyper-cleaning). */
+export interface YChainMetrics {
+  upperObjective: number;
+  testAccuracy: number | null;
+  cleaner: { precision: number; recall: number; f1: number; keptFraction: number } | null;
+}
+
+const finite = z.number().refine(Number.isFinite, 'must be finite');
+const vector = (n: number, name: string) =>
+  z.array(finite).refine((v) => v.length === n, { message: `${name} must have length ${n}` });
+const calls = z.strictObject({ f: z.number().int().min(0), g: z.number().int().min(0) });
+const unit = z.number().min(0).max(1);
+
+function yResultSchema(dimX: number, dimY: number) {
+  return z.strictObject({
+    point: vector(dimY, 'point'),
+    residual: finite.pipe(z.number().min(0)),
+    oracleCalls: calls,
+    fx: vector(dimX, 'fx'),
+    gxAtY: vector(dimX, 'gxAtY'),
+    metrics: z.strictObject({
+      upperObjective: finite,
+      testAccuracy: unit.nullable(),
+      cleaner: z.strictObject({ precision: unit, recall: unit, f1: unit, keptFraction: unit }).nullable(),
+    }),
+  });
+}
+function zResultSchema(dimX: number, dimY: number) {
+  return z.strictObject({ point: vector(dimY, 'point'), residual: finite.pipe(z.number().min(0)), oracleCalls: calls, gxAtZ: vector(dimX, 'gxAtZ') });
+}
+
+/** Final x is reported in full only when it is this small (test cases); hyper-cleaning's x has one entry per training row. */
+const MAX_REPORTED_X = 100;
+
+/**
+ * Bilevel jobs (issue #5, spec bilevel-penalty.md §9): the coordinator owns x, λ, the projections and the stopping
+ * test; for each outer iteration of each run it dispatches the y-chain and the z-chain as two tasks (any two agents),
+ * joins their gradient terms and takes the x-step (`completeRound`, the code `runBilevel` uses in one process).
+ * Each run's state is persisted after every outer iteration with its curve point, so a restarted coordinator
+ * continues from the last iterate and a lost task is recomputed by another agent with the same result.
+ */
+@Injectable()
+export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
+  readonly kind = 'bilevel' as const;
+
+  constructor(
+    private readonly repo: BilevelRepository,
+    private readonly jobs: JobsRepository,
+    private readonly tasks: TasksService,
+    private readonly agents: AgentsRepository,
+    private readonly queues: QueueService,
+    private readonly catalog: DatasetCatalog,
+    private readonly registry: JobRunnerRegistry,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this);
+  }
+
+  async submit(spec: CreateBilevelJob): Promise<Job> {
+    const shape = this.shape(spec);
+    const runs = this.runConfigs(spec).map((config, run) => {
+      const state = createBilevelState(shape.problem as BilevelProblem, config.method, { ...shape.start, seed: config.seed });
+      return { run, config: config as unknown as Prisma.InputJsonValue, state: state as unknown as Prisma.InputJsonValue };
+    });
+    const modelHash = await this.blobs.putFloat32(Float32Array.from(shape.start.y));
+    const job = await this.repo.createJob(
+      { name: spec.name ?? null, spec: spec, totalRounds: spec.iterations, parameterCount: shape.dimY, modelHash },
+      runs,
+    );
+    await this.tasks.wake(job.id);
+    return job;
+  }
+
+  private shape(spec: CreateBilevelJob): BilevelProblemShape {
+    if (spec.problem.kind === 'test-case') return bilevelProblemShape(spec.problem);
+    const ds = this.catalog.get(spec.problem.dataset);
+    return bilevelProblemShape(spec.problem, { numFeatures: ds.numFeatures, numClasses: ds.manifest.numClasses });
+  }
+
+  /** methods × seeds × penalties, in that nesting order (run index = position). */
+  private runConfigs(spec: CreateBilevelJob): RunConfig[] {
+    const out: RunConfig[] = [];
+    for (const method of spec.methods as DistributedBilevelMethod[])
+      for (const seed of spec.seeds) for (const penalty of spec.penalties) out.push({ method, seed, penalty });
+    return out;
+  }
+
+  private options(spec: CreateBilevelJob, penalty: PenaltyScheduleSpec): DistributedBilevelOptions {
+    return {
+      penalty: penalty,
+      innerSteps: spec.innerSteps,
+      stepX: spec.stepX,
+      stepY: spec.stepY,
+      stepZ: spec.stepZ,
+      stepScaling: spec.stepScaling,
+    };
+  }
+
+  async advance(job: Job): Promise<void> {
+    const spec = job.spec as unknown as CreateBilevelJob;
+    const shape = this.shape(spec);
+    for (const run of await this.repo.runs(job.id)) {
+      if (run.status === 'running') await this.advanceRun(job, spec, shape, run);
+    }
+    const runs = await this.repo.runs(job.id);
+    const current = Math.min(...runs.map((r) => r.iteration));
+    if (runs.some((r) => r.status === 'running')) {
+      if (current !== job.currentRound) await this.repo.progress(job.id, current);
+      return;
+    }
+    const first = parseBilevelState(runs[0].state);
+    const modelHash = await this.blobs.putFloat32(Float32Array.from(first.y));
+    const result = { runs: runs.map((r) => ({ run: r.run, ...(r.result as object) })) };
+    await this.repo.finish(job.id, result, modelHash, current);
+  }
+
+  /** Takes every step whose two tasks are done, then dispatches the tasks of the next one. */
+  private async advanceRun(job: Job, spec: CreateBilevelJob, shape: BilevelProblemShape, run: BilevelRun): Promise<void> {
+    let config = run.config as unknown as RunConfig;
+    let state = parseBilevelState(run.state, shape);
+    for (;;) {
+      const k = state.iteration;
+      const plan = planDistributedRound(state, this.options(spec, config.penalty));
+      const keys = { y: `r${run.run}.k${k}.y`, z: `r${run.run}.k${k}.z` };
+      const found = await this.tasks.byKeys(job.id, [keys.y, keys.z]);
+      for (const t of found.values()) {
+        if (t.status === 'failed') throw new JobFailure(`bilevel run ${run.run}, iteration ${k}: ${t.kind} failed on every agent tried (${t.error})`);
+      }
+      const y = found.get(keys.y);
+      const z = found.get(keys.z);
+      if (y?.status === 'done' && z?.status === 'done') {
+        const next = this.step(spec, shape, config, state, plan, y, z, run.run);
+        const written = await this.repo.recordStep({ jobId: job.id, run: run.run, from: k, ...next });
+        if (!written || next.stop) return;
+        state = next.parsed;
+        continue;
+      }
+      if (y && z) return; // both dispatched, at least one still computing
+      const problem = spec.problem;
+      if (problem.kind === 'hyper-cleaning' && !config.dataHash) {
+        const hash = await this.pinDataHash(problem.dataset);
+        if (!hash) {
+          // No agent holding the dataset is online yet: look again shortly.
+          await this.queues.scheduleControl({ name: ControlJobName.AdvanceJob, data: { jobId: job.id } }, 1000, `wait${Date.now()}`);
+          return;
+        }
+        config = { ...config, dataHash: hash };
+        await this.repo.setConfig(job.id, run.run, config as unknown as Prisma.InputJsonValue);
+      }
+      const ds = problem.kind === 'hyper-cleaning' ? this.catalog.get(problem.dataset).manifest : null;
+      const payload: BilevelTaskPayload = {
+        run: run.run,
+        problem,
+        data: ds ? { featureRange: ds.featureRange, numClasses: ds.numClasses } : null,
+        plan,
+      };
+      const common = {
+        payload: payload as unknown as Prisma.InputJsonValue,
+        dataset: problem.kind === 'hyper-cleaning' ? problem.dataset : null,
+        dataHash: config.dataHash ?? null,
+        timeoutMs: spec.taskTimeoutMs,
+      };
+      await this.tasks.dispatch(job.id, [
+        { key: keys.y, kind: TaskKind.BilevelY, ...common },
+        { key: keys.z, kind: TaskKind.BilevelZ, ...common },
+      ]);
+      return;
+    }
+  }
+
+  /** completeRound on the two results, the curve point, and whether the run stops here (spec §4.4). */
+  private step(spec: CreateBilevelJob, shape: BilevelProblemShape, config: RunConfig, state: BilevelState, plan: BilevelRoundPlan, y: Task, z: Task, run: number) {
+    const yr = y.result as unknown as YChainTaskResult & { metrics: YChainMetrics };
+    const zr = z.result as unknown as ZChainTaskResult;
+    let out;
+    try {
+      out = completeRound(shape.problem.setX, state, plan, joinChainTasks(yr, zr));
+    } catch (e) {
+      throw new JobFailure(`bilevel run ${run}, iteration ${state.iteration}: ${(e as Error).message}`);
+    }
+    const { state: next, info } = out;
+    const calls = totalOracleCalls(next.oracleCalls);
+    const reason =
+      next.iteration >= spec.iterations
+        ? 'max-iterations'
+        : spec.tolerance > 0 &&
+            penaltyScheduleDone(config.penalty, state.iteration) &&
+            info.stationarity <= spec.tolerance &&
+            info.yResidual <= spec.tolerance &&
+            info.zResidual <= spec.tolerance
+          ? 'tolerance'
+          : null;
+    const error = shape.solution ? Math.sqrt(next.x.reduce((s, v, i) => s + (v - shape.solution![i]) ** 2, 0)) : null;
+    const result = reason && {
+      method: config.method,
+      seed: config.seed,
+      penalty: config.penalty,
+      iterations: next.iteration,
+      stopReason: reason,
+      lambda: next.lambda,
+      oracleCalls: calls,
+      x: next.x.length <= MAX_REPORTED_X ? next.x : null,
+      errorToSolution: error,
+      testAccuracy: yr.metrics.testAccuracy,
+      cleaner: yr.metrics.cleaner,
+    };
+    return {
+      parsed: next,
+      state: next as unknown as Prisma.InputJsonValue,
+      point: {
+        lambda: info.lambda,
+        gradXNorm: info.gradXNorm,
+        stationarity: info.stationarity,
+        upperObjective: yr.metrics.upperObjective,
+        testAccuracy: yr.metrics.testAccuracy,
+        oracleCalls: calls,
+      },
+      stop: reason ? { reason, result: result as unknown as Prisma.InputJsonValue } : null,
+    };
+  }
+
+  /** The sha256 most online agents report for their copy of `dataset` (the run then uses only agents with it). */
+  private async pinDataHash(dataset: string): Promise<string | undefined> {
+    const online = await this.agents.online(dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
+    const counts = new Map<string, number>();
+    for (const a of online) {
+      const h = agentDataHash(a, dataset);
+      if (h) counts.set(h, (counts.get(h) ?? 0) + 1);
+    }
+    return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+  }
+
+  validateResult(task: Task, result: unknown): unknown {
+    const { plan } = task.payload as unknown as BilevelTaskPayload;
+    const schema = task.kind === TaskKind.BilevelY ? yResultSchema(plan.x.length, plan.yStart.length) : zResultSchema(plan.x.length, plan.yStart.length);
+    const parsed = schema.safeParse(result);
+    if (!parsed.success) {
+      throw new InvalidResultError(`${task.kind} result: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    }
+    return parsed.data;
+  }
+
+  /** GET /jobs/:id/bilevel: every run with its curve. */
+  async runsOf(jobId: string): Promise<BilevelRunView[]> {
+    const job = await this.jobs.findById(jobId);
+    if (!job) throw new NotFoundError(`Job ${jobId} not found`);
+    if (job.kind !== 'bilevel') throw new ValidationError(`Job ${jobId} is a ${job.kind} job, not a bilevel job`);
+    const spec = job.spec as unknown as CreateBilevelJob;
+    const shape = this.shape(spec);
+    const points = await this.repo.points(jobId);
+    return (await this.repo.runs(jobId)).map((r) => {
+      const config = r.config as unknown as RunConfig;
+      const state = parseBilevelState(r.state);
+      const result = r.result as { testAccuracy?: number | null; cleaner?: BilevelRunView['cleaner'] } | null;
+      const curve: BilevelPointView[] = points
+        .filter((p) => p.run === r.run)
+        .map((p) => ({
+          iteration: p.iteration,
+          lambda: p.lambda,
+          gradXNorm: p.gradXNorm,
+          stationarity: p.stationarity,
+          upperObjective: p.upperObjective,
+          testAccuracy: p.testAccuracy,
+          oracleCalls: p.oracleCalls,
+        }));
+      return {
+        run: r.run,
+        method: config.method,
+        seed: config.seed,
+        penalty: config.penalty,
+        status: r.status as BilevelRunView['status'],
+        iteration: r.iteration,
+        stopReason: r.stopReason,
+        lambda: state.lambda,
+        oracleCalls: totalOracleCalls(state.oracleCalls),
+        x: state.x.length <= MAX_REPORTED_X ? state.x : null,
+        errorToSolution: shape.solution ? Math.sqrt(state.x.reduce((s, v, i) => s + (v - shape.solution![i]) ** 2, 0)) : null,
+        testAccuracy: result?.testAccuracy ?? curve.at(-1)?.testAccuracy ?? null,
+        cleaner: result?.cleaner ?? null,
+        curve,
+      };
+    });
+  }
+}
