@@ -1,5 +1,6 @@
 -- Task-driven jobs (NAS, bilevel): tasks dispatched to agents, bilevel runs and their curves, job results,
--- and the sha256 of each dataset file an agent holds.
+-- and the sha256 of each dataset file an agent holds. Task payloads/results and bilevel states are JSON text, not
+-- jsonb: Prisma's Json path rounds computed float64 values by up to 1 ulp, and these must round-trip exactly.
 CREATE TYPE "TaskStatus" AS ENUM ('pending', 'running', 'done', 'failed');
 
 ALTER TABLE "agents" ADD COLUMN "dataset_hashes" JSONB;
@@ -10,14 +11,14 @@ CREATE TABLE "tasks" (
     "job_id" UUID NOT NULL,
     "key" TEXT NOT NULL,
     "kind" TEXT NOT NULL,
-    "payload" JSONB NOT NULL,
+    "payload" TEXT NOT NULL,
     "status" "TaskStatus" NOT NULL DEFAULT 'pending',
     "agent_id" UUID,
     "attempt" INTEGER NOT NULL DEFAULT 0,
     "failed_agent_ids" UUID[],
     "dataset" TEXT,
     "data_hash" TEXT,
-    "result" JSONB,
+    "result" TEXT,
     "error" TEXT,
     "deadline_at" TIMESTAMP(3),
     "timeout_ms" INTEGER NOT NULL,
@@ -34,7 +35,7 @@ CREATE TABLE "bilevel_runs" (
     "job_id" UUID NOT NULL,
     "run" INTEGER NOT NULL,
     "config" JSONB NOT NULL,
-    "state" JSONB NOT NULL,
+    "state" TEXT NOT NULL,
     "iteration" INTEGER NOT NULL DEFAULT 0,
     "status" TEXT NOT NULL DEFAULT 'running',
     "stop_reason" TEXT,

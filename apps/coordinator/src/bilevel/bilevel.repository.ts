@@ -5,15 +5,19 @@ import { PrismaService } from '../database/prisma.service';
 export interface NewBilevelRun {
   run: number;
   config: Prisma.InputJsonValue;
-  state: Prisma.InputJsonValue;
+  /** A BilevelState; stored as JSON text so its floats round-trip exactly. */
+  state: unknown;
 }
+
+/** A run with its state parsed. */
+export type BilevelRunRow = Omit<BilevelRun, 'state'> & { state: unknown };
 
 export interface StepWrite {
   jobId: string;
   run: number;
   /** The iteration the step started from (the write happens only if the run is still there). */
   from: number;
-  state: Prisma.InputJsonValue;
+  state: unknown;
   point: Omit<BilevelPoint, 'jobId' | 'run' | 'iteration'>;
   /** Set when the run ends with this step. */
   stop: { reason: string; result: Prisma.InputJsonValue } | null;
@@ -30,13 +34,14 @@ export class BilevelRepository {
         ...job,
         kind: 'bilevel',
         checkpoints: { create: { round: -1, hash: job.modelHash } },
-        bilevelRuns: { create: runs },
+        bilevelRuns: { create: runs.map((r) => ({ ...r, state: JSON.stringify(r.state) })) },
       },
     });
   }
 
-  runs(jobId: string): Promise<BilevelRun[]> {
-    return this.prisma.bilevelRun.findMany({ where: { jobId }, orderBy: { run: 'asc' } });
+  async runs(jobId: string): Promise<BilevelRunRow[]> {
+    const rows = await this.prisma.bilevelRun.findMany({ where: { jobId }, orderBy: { run: 'asc' } });
+    return rows.map((r) => ({ ...r, state: JSON.parse(r.state) as unknown }));
   }
 
   points(jobId: string): Promise<BilevelPoint[]> {
@@ -56,7 +61,7 @@ export class BilevelRepository {
       const moved = await tx.bilevelRun.updateMany({
         where: { jobId: w.jobId, run: w.run, iteration: w.from, status: 'running' },
         data: {
-          state: w.state,
+          state: JSON.stringify(w.state),
           iteration: w.from + 1,
           ...(w.stop ? { status: 'completed', stopReason: w.stop.reason, result: w.stop.result } : {}),
         },

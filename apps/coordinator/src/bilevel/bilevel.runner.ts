@@ -26,7 +26,7 @@ import {
   type CreateBilevelJob,
   type PenaltyScheduleSpec,
 } from '@flotilla/contracts';
-import type { BilevelRun, Job, Prisma, Task } from '@prisma/client';
+import type { Job, Prisma } from '@prisma/client';
 import { z } from 'zod';
 import { AgentsRepository } from '../agents/agents.repository';
 import { BlobStore } from '../blobs/blob-store';
@@ -38,7 +38,8 @@ import { JobsRepository } from '../jobs/jobs.repository';
 import { QueueService } from '../queue/queue.service';
 import { JobFailure, JobRunnerRegistry, type TaskJobRunner } from '../tasks/job-runner';
 import { agentDataHash, TasksService } from '../tasks/tasks.service';
-import { BilevelRepository } from './bilevel.repository';
+import { BilevelRepository, type BilevelRunRow } from './bilevel.repository';
+import type { TaskRow } from '../tasks/tasks.repository';
 
 /** A run's fixed settings, stored with it (dataHash is pinned when its first task is dispatched). */
 interface RunConfig {
@@ -122,7 +123,7 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
     const shape = this.shape(spec);
     const runs = this.runConfigs(spec).map((config, run) => {
       const state = createBilevelState(shape.problem as BilevelProblem, config.method, { ...shape.start, seed: config.seed });
-      return { run, config: config as unknown as Prisma.InputJsonValue, state: state as unknown as Prisma.InputJsonValue };
+      return { run, config: config as unknown as Prisma.InputJsonValue, state };
     });
     const modelHash = await this.blobs.putFloat32(Float32Array.from(shape.start.y));
     const job = await this.repo.createJob(
@@ -177,7 +178,7 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
   }
 
   /** Takes every step whose two tasks are done, then dispatches the tasks of the next one. */
-  private async advanceRun(job: Job, spec: CreateBilevelJob, shape: BilevelProblemShape, run: BilevelRun): Promise<void> {
+  private async advanceRun(job: Job, spec: CreateBilevelJob, shape: BilevelProblemShape, run: BilevelRunRow): Promise<void> {
     let config = run.config as unknown as RunConfig;
     let state = parseBilevelState(run.state, shape);
     for (;;) {
@@ -217,7 +218,7 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
         plan,
       };
       const common = {
-        payload: payload as unknown as Prisma.InputJsonValue,
+        payload,
         dataset: problem.kind === 'hyper-cleaning' ? problem.dataset : null,
         dataHash: config.dataHash ?? null,
         timeoutMs: spec.taskTimeoutMs,
@@ -231,9 +232,9 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
   }
 
   /** completeRound on the two results, the curve point, and whether the run stops here (spec §4.4). */
-  private step(spec: CreateBilevelJob, shape: BilevelProblemShape, config: RunConfig, state: BilevelState, plan: BilevelRoundPlan, y: Task, z: Task, run: number) {
-    const yr = y.result as unknown as YChainTaskResult & { metrics: YChainMetrics };
-    const zr = z.result as unknown as ZChainTaskResult;
+  private step(spec: CreateBilevelJob, shape: BilevelProblemShape, config: RunConfig, state: BilevelState, plan: BilevelRoundPlan, y: TaskRow, z: TaskRow, run: number) {
+    const yr = y.result as YChainTaskResult & { metrics: YChainMetrics };
+    const zr = z.result as ZChainTaskResult;
     let out;
     try {
       out = completeRound(shape.problem.setX, state, plan, joinChainTasks(yr, zr));
@@ -268,7 +269,7 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
     };
     return {
       parsed: next,
-      state: next as unknown as Prisma.InputJsonValue,
+      state: next,
       point: {
         lambda: info.lambda,
         gradXNorm: info.gradXNorm,
@@ -292,8 +293,8 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
     return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
   }
 
-  validateResult(task: Task, result: unknown): unknown {
-    const { plan } = task.payload as unknown as BilevelTaskPayload;
+  validateResult(task: TaskRow, result: unknown): unknown {
+    const { plan } = task.payload as BilevelTaskPayload;
     const schema = task.kind === TaskKind.BilevelY ? yResultSchema(plan.x.length, plan.yStart.length) : zResultSchema(plan.x.length, plan.yStart.length);
     const parsed = schema.safeParse(result);
     if (!parsed.success) {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { CreateJob } from '@flotilla/contracts';
-import type { Job, Task } from '@prisma/client';
+import type { Job } from '@prisma/client';
+import type { TaskRow } from './tasks.repository';
 
 /**
  * A job kind whose whole state the coordinator owns and advances through tasks (NAS, bilevel). The
@@ -18,7 +19,7 @@ export interface TaskJobRunner<K extends CreateJob['kind'] = CreateJob['kind']> 
    * Checks an agent's result for `task` (shape, lengths, finiteness) and returns what to store. Throwing an
    * `InvalidResultError` refuses the result: the agent is told why (422) and the task goes to another agent.
    */
-  validateResult(task: Task, result: unknown): unknown;
+  validateResult(task: TaskRow, result: unknown): unknown;
   /** Kind-specific part of GET /jobs/:id (progress, result); null when there is nothing beyond the job row. */
   details?(job: Job): Promise<unknown>;
 }

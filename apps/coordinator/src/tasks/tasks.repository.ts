@@ -2,11 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { Prisma, type Task, type TaskStatus } from '@prisma/client';
 import { PrismaService } from '../database/prisma.service';
 
+/** A task with its payload and result parsed (they are stored as JSON text so that floats round-trip exactly). */
+export type TaskRow = Omit<Task, 'payload' | 'result'> & { payload: unknown; result: unknown };
+
+function row(t: Task): TaskRow {
+  return { ...t, payload: JSON.parse(t.payload) as unknown, result: t.result === null ? null : (JSON.parse(t.result) as unknown) };
+}
+
 export interface NewTask {
   jobId: string;
   key: string;
   kind: string;
-  payload: Prisma.InputJsonValue;
+  payload: unknown;
   dataset: string | null;
   dataHash: string | null;
   timeoutMs: number;
@@ -17,32 +24,39 @@ export class TasksRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /** Inserts the task unless (job, key) exists; returns the stored row either way. */
-  async create(data: NewTask): Promise<Task> {
+  async create(data: NewTask): Promise<TaskRow> {
     try {
-      return await this.prisma.task.create({ data });
+      return row(await this.prisma.task.create({ data: { ...data, payload: JSON.stringify(data.payload) } }));
     } catch (e) {
       if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') {
-        return (await this.prisma.task.findUnique({ where: { jobId_key: { jobId: data.jobId, key: data.key } } }))!;
+        return row((await this.prisma.task.findUnique({ where: { jobId_key: { jobId: data.jobId, key: data.key } } }))!);
       }
       throw e;
     }
   }
 
-  find(id: string): Promise<Task | null> {
-    return this.prisma.task.findUnique({ where: { id } });
+  async find(id: string): Promise<TaskRow | null> {
+    const t = await this.prisma.task.findUnique({ where: { id } });
+    return t && row(t);
   }
 
-  byKeys(jobId: string, keys: string[]): Promise<Task[]> {
-    return this.prisma.task.findMany({ where: { jobId, key: { in: keys } } });
+  async byKeys(jobId: string, keys: string[]): Promise<TaskRow[]> {
+    return (await this.prisma.task.findMany({ where: { jobId, key: { in: keys } } })).map(row);
   }
 
-  list(jobId: string, status: TaskStatus | undefined, limit: number): Promise<Task[]> {
-    return this.prisma.task.findMany({ where: { jobId, ...(status ? { status } : {}) }, orderBy: { createdAt: 'asc' }, take: limit });
+  /** Without payloads and results (a listing for operators). */
+  list(jobId: string, status: TaskStatus | undefined, limit: number): Promise<Omit<Task, 'payload' | 'result'>[]> {
+    return this.prisma.task.findMany({
+      where: { jobId, ...(status ? { status } : {}) },
+      orderBy: [{ createdAt: 'asc' }, { key: 'asc' }],
+      take: limit,
+      omit: { payload: true, result: true },
+    });
   }
 
   /** Tasks a previous coordinator process left pending or running. */
-  unfinished(): Promise<Task[]> {
-    return this.prisma.task.findMany({ where: { status: { in: ['pending', 'running'] }, job: { status: 'running' } } });
+  unfinished(): Promise<Omit<Task, 'payload' | 'result'>[]> {
+    return this.prisma.task.findMany({ where: { status: { in: ['pending', 'running'] }, job: { status: 'running' } }, omit: { payload: true, result: true } });
   }
 
   /** Running tasks per agent (how busy each agent is). */
@@ -72,10 +86,10 @@ export class TasksRepository {
   }
 
   /** pending/running → done with the result; false when it was already done or failed. */
-  async complete(id: string, result: Prisma.InputJsonValue, durationMs: number, agentId: string): Promise<boolean> {
+  async complete(id: string, result: unknown, durationMs: number, agentId: string): Promise<boolean> {
     const r = await this.prisma.task.updateMany({
       where: { id, status: { in: ['pending', 'running'] } },
-      data: { status: 'done', result, durationMs, agentId, finishedAt: new Date(), error: null },
+      data: { status: 'done', result: JSON.stringify(result), durationMs, agentId, finishedAt: new Date(), error: null },
     });
     return r.count === 1;
   }

@@ -9,7 +9,7 @@ import {
   type TaskResultBody,
   type TaskView,
 } from '@flotilla/contracts';
-import type { Agent, Prisma, Task } from '@prisma/client';
+import type { Agent, Task } from '@prisma/client';
 import { AgentsRepository } from '../agents/agents.repository';
 import { InvalidResultError, NotFoundError, TaskClosedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -17,7 +17,7 @@ import { MetricsRegistry } from '../health/metrics.registry';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { QueueService } from '../queue/queue.service';
 import { JobFailure, JobRunnerRegistry } from './job-runner';
-import { TasksRepository } from './tasks.repository';
+import { TasksRepository, type TaskRow } from './tasks.repository';
 
 /** How long a task with no free agent waits before looking again. */
 const WAIT_FOR_AGENT_MS = 1000;
@@ -26,7 +26,8 @@ export interface TaskRequest {
   /** Unique within the job; dispatching an existing key does nothing (idempotent advance). */
   key: string;
   kind: TaskKind;
-  payload: Prisma.InputJsonValue;
+  /** JSON-safe; stored as JSON text, so its numbers come back exactly. */
+  payload: unknown;
   /** Only agents holding this dataset may run it (null: any online agent). */
   dataset: string | null;
   /** Only agents whose copy of `dataset` has this sha256 (null: any copy). */
@@ -83,8 +84,8 @@ export class TasksService {
   }
 
   /** Creates the tasks that do not exist yet and assigns the new ones. Returns every requested task's row. */
-  async dispatch(jobId: string, requests: TaskRequest[]): Promise<Task[]> {
-    const out: Task[] = [];
+  async dispatch(jobId: string, requests: TaskRequest[]): Promise<TaskRow[]> {
+    const out: TaskRow[] = [];
     for (const r of requests) {
       const task = await this.tasks.create({
         jobId,
@@ -102,7 +103,7 @@ export class TasksService {
   }
 
   /** Tasks of the job by key (the runner's view of what exists and what is done). */
-  async byKeys(jobId: string, keys: string[]): Promise<Map<string, Task>> {
+  async byKeys(jobId: string, keys: string[]): Promise<Map<string, TaskRow>> {
     return new Map((await this.tasks.byKeys(jobId, keys)).map((t) => [t.key, t]));
   }
 
@@ -141,7 +142,7 @@ export class TasksService {
    * and agents that already failed this task come last (they are used only when no other agent is online, so a
    * single-agent deployment still makes progress after a crash).
    */
-  private async pickAgent(task: Task): Promise<Agent | undefined> {
+  private async pickAgent(task: TaskRow): Promise<Agent | undefined> {
     const since = new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS);
     const online = task.dataset ? await this.agents.online(task.dataset, since) : await this.agents.onlineAny(since);
     const fit = online.filter((a) => !task.dataHash || agentDataHash(a, task.dataset!) === task.dataHash);
@@ -168,7 +169,7 @@ export class TasksService {
       if (task.status === 'running' && task.agentId === agentId) await this.release(task, `invalid result from agent ${agentId}: ${message}`);
       throw e instanceof InvalidResultError ? e : new InvalidResultError(message);
     }
-    if (!(await this.tasks.complete(task.id, result as Prisma.InputJsonValue, body.durationMs, agentId))) {
+    if (!(await this.tasks.complete(task.id, result, body.durationMs, agentId))) {
       throw new TaskClosedError(`Task ${taskId} is already finished`);
     }
     this.metrics.inc('flotilla_tasks_completed_total');
@@ -192,7 +193,7 @@ export class TasksService {
     await this.release(task, `timed out after ${task.timeoutMs} ms on agent ${task.agentId}`);
   }
 
-  private async release(task: Task, error: string): Promise<'reassigned' | 'failed'> {
+  private async release(task: Omit<Task, 'payload' | 'result'>, error: string): Promise<'reassigned' | 'failed'> {
     const giveUp = task.attempt >= this.config.TASK_MAX_ATTEMPTS;
     if (!(await this.tasks.release(task.id, task.attempt, task.agentId!, error, giveUp))) return giveUp ? 'failed' : 'reassigned';
     this.metrics.inc('flotilla_task_retries_total');
@@ -202,7 +203,7 @@ export class TasksService {
     return giveUp ? 'failed' : 'reassigned';
   }
 
-  private async requireOpen(agentId: string, taskId: string): Promise<Task> {
+  private async requireOpen(agentId: string, taskId: string): Promise<TaskRow> {
     const task = await this.tasks.find(taskId);
     if (!task) throw new NotFoundError(`Task ${taskId} not found`);
     if (task.agentId !== agentId && !task.failedAgentIds.includes(agentId)) throw new NotFoundError(`Task ${taskId} was never assigned to agent ${agentId}`);
@@ -238,7 +239,7 @@ export function agentDataHash(agent: Agent, dataset: string): string | undefined
   return hashes?.[dataset];
 }
 
-export function taskView(t: Task): TaskView {
+export function taskView(t: Omit<Task, 'payload' | 'result'>): TaskView {
   return {
     id: t.id,
     key: t.key,

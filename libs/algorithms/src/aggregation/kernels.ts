@@ -37,60 +37,269 @@ export function allFinite(x: Float32Array): boolean {
   return s - s === 0;
 }
 
-/** acc += w · x (float64 accumulator). Lengths are the caller's responsibility. */
-export function axpy64(acc: Float64Array, w: number, x: Float32Array): void {
-  const n = acc.length;
-  const m = n - (n % 4);
-  let i = 0;
+/** acc[from..to) += w · x[from..to) (float64 accumulator). Lengths and the range are the caller's responsibility. */
+export function axpy64(acc: Float64Array, w: number, x: Float32Array, from = 0, to = acc.length): void {
+  const m = to - ((to - from) % 4);
+  let i = from;
   for (; i < m; i += 4) {
     acc[i] += w * x[i];
     acc[i + 1] += w * x[i + 1];
     acc[i + 2] += w * x[i + 2];
     acc[i + 3] += w * x[i + 3];
   }
-  for (; i < n; i++) acc[i] += w * x[i];
+  for (; i < to; i++) acc[i] += w * x[i];
 }
 
-/** acc += w · x (float32 accumulator: each step rounds to float32). */
-export function axpy32(acc: Float32Array, w: number, x: Float32Array): void {
-  const n = acc.length;
-  const m = n - (n % 4);
-  let i = 0;
+/** acc[from..to) += w · x[from..to) (float32 accumulator: each step rounds to float32). */
+export function axpy32(acc: Float32Array, w: number, x: Float32Array, from = 0, to = acc.length): void {
+  const m = to - ((to - from) % 4);
+  let i = from;
   for (; i < m; i += 4) {
     acc[i] += w * x[i];
     acc[i + 1] += w * x[i + 1];
     acc[i + 2] += w * x[i + 2];
     acc[i + 3] += w * x[i + 3];
   }
-  for (; i < n; i++) acc[i] += w * x[i];
+  for (; i < to; i++) acc[i] += w * x[i];
 }
 
-/** acc += w · (x − y) (float64 accumulator), for MIFA's and FedVarp's Δ_n − M_n. */
-export function axpyDiff64(acc: Float64Array, w: number, x: Float32Array, y: Float32Array): void {
-  const n = acc.length;
-  const m = n - (n % 4);
-  let i = 0;
+/** acc[from..to) += w · (x − y)[from..to) (float64 accumulator), for MIFA's and FedVarp's Δ_n − M_n. */
+export function axpyDiff64(acc: Float64Array, w: number, x: Float32Array, y: Float32Array, from = 0, to = acc.length): void {
+  const m = to - ((to - from) % 4);
+  let i = from;
   for (; i < m; i += 4) {
     acc[i] += w * (x[i] - y[i]);
     acc[i + 1] += w * (x[i + 1] - y[i + 1]);
     acc[i + 2] += w * (x[i + 2] - y[i + 2]);
     acc[i + 3] += w * (x[i + 3] - y[i + 3]);
   }
-  for (; i < n; i++) acc[i] += w * (x[i] - y[i]);
+  for (; i < to; i++) acc[i] += w * (x[i] - y[i]);
 }
 
-/** acc += w · (x − y) (float32 accumulator). */
-export function axpyDiff32(acc: Float32Array, w: number, x: Float32Array, y: Float32Array): void {
-  const n = acc.length;
-  const m = n - (n % 4);
-  let i = 0;
+/** acc[from..to) += w · (x − y)[from..to) (float32 accumulator). */
+export function axpyDiff32(acc: Float32Array, w: number, x: Float32Array, y: Float32Array, from = 0, to = acc.length): void {
+  const m = to - ((to - from) % 4);
+  let i = from;
   for (; i < m; i += 4) {
     acc[i] += w * (x[i] - y[i]);
     acc[i + 1] += w * (x[i + 1] - y[i + 1]);
     acc[i + 2] += w * (x[i + 2] - y[i + 2]);
     acc[i + 3] += w * (x[i + 3] - y[i + 3]);
   }
-  for (; i < n; i++) acc[i] += w * (x[i] - y[i]);
+  for (; i < to; i++) acc[i] += w * (x[i] - y[i]);
+}
+
+/*
+ * Four queued updates at once, on acc[from..to). Per element the sum is
+ * (((acc + w0·x0) + w1·x1) + w2·x2) + w3·x3, written out left to right: the very operations, in the very order,
+ * of four calls of the one-update kernels above, so the result is bit for bit the same; the accumulator is
+ * read and written once instead of four times. The float32 versions round after every addition (Math.fround),
+ * as four separate `acc[i] += …` on a Float32Array would; the store rounds the last one.
+ * Updates and weights are read from the queue's arrays at slots u..u+3 into locals before the loop.
+ */
+
+function add4x64(acc: Float64Array, from: number, to: number, xs: Float32Array[], ws: Float64Array, u: number): void {
+  const x0 = xs[u];
+  const x1 = xs[u + 1];
+  const x2 = xs[u + 2];
+  const x3 = xs[u + 3];
+  const w0 = ws[u];
+  const w1 = ws[u + 1];
+  const w2 = ws[u + 2];
+  const w3 = ws[u + 3];
+  const m = to - ((to - from) % 4);
+  let i = from;
+  for (; i < m; i += 4) {
+    acc[i] = acc[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i];
+    acc[i + 1] = acc[i + 1] + w0 * x0[i + 1] + w1 * x1[i + 1] + w2 * x2[i + 1] + w3 * x3[i + 1];
+    acc[i + 2] = acc[i + 2] + w0 * x0[i + 2] + w1 * x1[i + 2] + w2 * x2[i + 2] + w3 * x3[i + 2];
+    acc[i + 3] = acc[i + 3] + w0 * x0[i + 3] + w1 * x1[i + 3] + w2 * x2[i + 3] + w3 * x3[i + 3];
+  }
+  for (; i < to; i++) acc[i] = acc[i] + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] + w3 * x3[i];
+}
+
+function add4x32(acc: Float32Array, from: number, to: number, xs: Float32Array[], ws: Float64Array, u: number): void {
+  const x0 = xs[u];
+  const x1 = xs[u + 1];
+  const x2 = xs[u + 2];
+  const x3 = xs[u + 3];
+  const w0 = ws[u];
+  const w1 = ws[u + 1];
+  const w2 = ws[u + 2];
+  const w3 = ws[u + 3];
+  const f = Math.fround;
+  for (let i = from; i < to; i++) acc[i] = f(f(f(acc[i] + w0 * x0[i]) + w1 * x1[i]) + w2 * x2[i]) + w3 * x3[i];
+}
+
+function diff4x64(acc: Float64Array, from: number, to: number, xs: Float32Array[], ys: Float32Array[], ws: Float64Array, u: number): void {
+  const x0 = xs[u];
+  const x1 = xs[u + 1];
+  const x2 = xs[u + 2];
+  const x3 = xs[u + 3];
+  const y0 = ys[u];
+  const y1 = ys[u + 1];
+  const y2 = ys[u + 2];
+  const y3 = ys[u + 3];
+  const w0 = ws[u];
+  const w1 = ws[u + 1];
+  const w2 = ws[u + 2];
+  const w3 = ws[u + 3];
+  const m = to - ((to - from) % 4);
+  let i = from;
+  for (; i < m; i += 4) {
+    acc[i] = acc[i] + w0 * (x0[i] - y0[i]) + w1 * (x1[i] - y1[i]) + w2 * (x2[i] - y2[i]) + w3 * (x3[i] - y3[i]);
+    acc[i + 1] =
+      acc[i + 1] + w0 * (x0[i + 1] - y0[i + 1]) + w1 * (x1[i + 1] - y1[i + 1]) + w2 * (x2[i + 1] - y2[i + 1]) + w3 * (x3[i + 1] - y3[i + 1]);
+    acc[i + 2] =
+      acc[i + 2] + w0 * (x0[i + 2] - y0[i + 2]) + w1 * (x1[i + 2] - y1[i + 2]) + w2 * (x2[i + 2] - y2[i + 2]) + w3 * (x3[i + 2] - y3[i + 2]);
+    acc[i + 3] =
+      acc[i + 3] + w0 * (x0[i + 3] - y0[i + 3]) + w1 * (x1[i + 3] - y1[i + 3]) + w2 * (x2[i + 3] - y2[i + 3]) + w3 * (x3[i + 3] - y3[i + 3]);
+  }
+  for (; i < to; i++) acc[i] = acc[i] + w0 * (x0[i] - y0[i]) + w1 * (x1[i] - y1[i]) + w2 * (x2[i] - y2[i]) + w3 * (x3[i] - y3[i]);
+}
+
+function diff4x32(acc: Float32Array, from: number, to: number, xs: Float32Array[], ys: Float32Array[], ws: Float64Array, u: number): void {
+  const x0 = xs[u];
+  const x1 = xs[u + 1];
+  const x2 = xs[u + 2];
+  const x3 = xs[u + 3];
+  const y0 = ys[u];
+  const y1 = ys[u + 1];
+  const y2 = ys[u + 2];
+  const y3 = ys[u + 3];
+  const w0 = ws[u];
+  const w1 = ws[u + 1];
+  const w2 = ws[u + 2];
+  const w3 = ws[u + 3];
+  const f = Math.fround;
+  for (let i = from; i < to; i++) {
+    acc[i] = f(f(f(acc[i] + w0 * (x0[i] - y0[i])) + w1 * (x1[i] - y1[i])) + w2 * (x2[i] - y2[i])) + w3 * (x3[i] - y3[i]);
+  }
+}
+
+/**
+ * Checks a `bufferedUpdates` option (B).
+ * @returns null when it is a positive integer, else the reason.
+ */
+export function checkBufferedUpdates(value: unknown): string | null {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1
+    ? null
+    : `bufferedUpdates must be a positive integer, got ${String(value)}`;
+}
+
+/** Stands for "no previous memory" in a queue slot (acc += w·x rather than w·(x − y)), and for an empty slot. */
+const NONE = new Float32Array(0);
+
+/**
+ * Elements per tile when a queue is folded: 2048 float64 values are 16 KiB of accumulator, which stays in the
+ * L1 data cache (32–48 KiB on current x86 cores) while every queued update passes over that tile.
+ */
+export const FOLD_TILE = 2048;
+
+/**
+ * A round's sum Σ w_n·Δ_n (or Σ w_n·(Δ_n − M_n) for MIFA/FedVarp) that queues up to `capacity` updates BY
+ * REFERENCE and folds them into the accumulator together, tile by tile: the accumulator (8·d bytes for
+ * float64) is then read and written once per `capacity` updates instead of once per update, which is what
+ * bounds one-at-a-time accumulation once d no longer fits in the caches.
+ *
+ * Every element is summed in arrival order with the same operations as one-at-a-time accumulation
+ * (`acc[i] += w·x[i]`), so the sum is bit for bit the same whatever the capacity. The queued arrays must not
+ * change until they are folded (when the queue is full, or at {@link flush}); the queue holds at most
+ * `capacity` updates (and as many previous memories), i.e. up to capacity·4·d (2·capacity·4·d) bytes that
+ * would otherwise be garbage, and drops its references once they are folded. Internal to the library.
+ */
+export class BufferedAccumulator {
+  /** The accumulator; up to date only after {@link flush}. */
+  readonly sum: Float64Array | Float32Array;
+  private readonly xs: Float32Array[];
+  private readonly ys: Float32Array[];
+  private readonly ws: Float64Array;
+  private queued = 0;
+
+  /**
+   * @param dimension d, a positive integer (checked by the callers).
+   * @param precision the accumulator's element type.
+   * @param capacity how many updates to queue before folding them, a positive integer (checked by the callers).
+   */
+  constructor(dimension: number, precision: 'float64' | 'float32', capacity: number) {
+    this.sum = precision === 'float64' ? new Float64Array(dimension) : new Float32Array(dimension);
+    this.xs = new Array<Float32Array>(capacity).fill(NONE);
+    this.ys = new Array<Float32Array>(capacity).fill(NONE);
+    this.ws = new Float64Array(capacity);
+  }
+
+  /** Queues sum += w·x, or sum += w·(x − y) when `y` is given; folds the queue when it is full. Lengths are the caller's responsibility. */
+  add(x: Float32Array, w: number, y: Float32Array | null = null): void {
+    const u = this.queued++;
+    this.xs[u] = x;
+    this.ys[u] = y ?? NONE;
+    this.ws[u] = w;
+    if (this.queued === this.xs.length) this.fold();
+  }
+
+  /** Folds whatever is queued and returns the accumulator. */
+  flush(): Float64Array | Float32Array {
+    if (this.queued > 0) this.fold();
+    return this.sum;
+  }
+
+  private fold(): void {
+    const n = this.queued;
+    const { sum, xs, ys, ws } = this;
+    if (sum instanceof Float64Array) fold64(sum, xs, ys, ws, n);
+    else fold32(sum, xs, ys, ws, n);
+    for (let u = 0; u < n; u++) {
+      xs[u] = NONE;
+      ys[u] = NONE;
+    }
+    this.queued = 0;
+  }
+}
+
+/** True when slots u..u+3 all hold plain updates (memory NONE) or all hold differences, as slot u does. */
+function runOfFour(ys: Float32Array[], u: number, n: number): boolean {
+  if (u + 4 > n) return false;
+  const plain = ys[u] === NONE;
+  return (ys[u + 1] === NONE) === plain && (ys[u + 2] === NONE) === plain && (ys[u + 3] === NONE) === plain;
+}
+
+/** Folds queue slots 0..n−1 into acc, tile by tile, in slot order within every tile. */
+function fold64(acc: Float64Array, xs: Float32Array[], ys: Float32Array[], ws: Float64Array, n: number): void {
+  const d = acc.length;
+  for (let a = 0; a < d; a += FOLD_TILE) {
+    const b = Math.min(d, a + FOLD_TILE);
+    let u = 0;
+    while (u < n) {
+      if (runOfFour(ys, u, n)) {
+        if (ys[u] === NONE) add4x64(acc, a, b, xs, ws, u);
+        else diff4x64(acc, a, b, xs, ys, ws, u);
+        u += 4;
+      } else {
+        if (ys[u] === NONE) axpy64(acc, ws[u], xs[u], a, b);
+        else axpyDiff64(acc, ws[u], xs[u], ys[u], a, b);
+        u += 1;
+      }
+    }
+  }
+}
+
+function fold32(acc: Float32Array, xs: Float32Array[], ys: Float32Array[], ws: Float64Array, n: number): void {
+  const d = acc.length;
+  for (let a = 0; a < d; a += FOLD_TILE) {
+    const b = Math.min(d, a + FOLD_TILE);
+    let u = 0;
+    while (u < n) {
+      if (runOfFour(ys, u, n)) {
+        if (ys[u] === NONE) add4x32(acc, a, b, xs, ws, u);
+        else diff4x32(acc, a, b, xs, ys, ws, u);
+        u += 4;
+      } else {
+        if (ys[u] === NONE) axpy32(acc, ws[u], xs[u], a, b);
+        else axpyDiff32(acc, ws[u], xs[u], ys[u], a, b);
+        u += 1;
+      }
+    }
+  }
 }
 
 /**

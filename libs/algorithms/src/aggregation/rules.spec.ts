@@ -367,3 +367,165 @@ describe('rule properties', () => {
     );
   });
 });
+
+describe('buffered updates (bufferedUpdates = B)', () => {
+  /** The bits of a float array, so that −0 ≠ +0 and every last-bit difference counts. */
+  const bits = (a: Float32Array | Float64Array): Uint32Array =>
+    a instanceof Float64Array ? new Uint32Array(a.buffer, a.byteOffset, 2 * a.length) : new Uint32Array(a.buffer, a.byteOffset, a.length);
+  /** The first index at which two arrays differ in any bit, −1 when none (cheaper to compare than the arrays). */
+  const firstDiff = (a: Float32Array | Float64Array, b: Float32Array | Float64Array): number => {
+    const x = bits(a);
+    const y = bits(b);
+    if (x.length !== y.length) return Math.min(x.length, y.length);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+    return -1;
+  };
+
+  // d crosses the 2048-element fold tile twice and is not a multiple of the 4× unrolled loops.
+  const d = 4099;
+  const N = 20;
+  const ids = Array.from({ length: N }, (_, i) => `c${i}`);
+  const rng = createRng(77);
+  // Magnitudes spread over ~40 bits between the updates at one element, and weights that are not short binary
+  // fractions: float64 sums of these are inexact, so any change in the order of the additions shows.
+  const vec = (n: number): Float32Array =>
+    Float32Array.from({ length: d }, (_, i) => (i % 97 === 0 ? -0 : rng.normal() * 10 ** (((3 * n + i) % 13) - 6)));
+  const deltas = ids.map((_, n) => vec(n));
+  // MIFA/FedVarp: every third client has never participated (M_n = null), so runs of plain and difference
+  // updates alternate inside one fold.
+  const memories = ids.map((_, n) => (n % 3 === 0 ? null : vec(n + 5)));
+  const memorySum = sumMemories(
+    memories.filter((m): m is Float32Array => m !== null),
+    d,
+  );
+  const global = vec(3);
+  const specs: AggregationSpec[] = [
+    { rule: 'fedau', cutoffK: null },
+    { rule: 'known-p', p: Object.fromEntries(ids.map((id, n) => [id, 0.3 + 0.03 * n])) },
+    { rule: 'avg-participating' },
+    { rule: 'avg-all' },
+    { rule: 'mifa' },
+    { rule: 'fedvarp' },
+  ];
+  // FedAU with distinct, inexact weights per client (ω = sum/cnt = (4 + n)/3).
+  const statesFor = (rule: AggregationRule): Map<string, AggregationClientState> =>
+    new Map(ids.map((id, n): [string, AggregationClientState] => [id, rule.spec.rule === 'fedau' ? { miss: 0, sum: 4 + n, cnt: 3 } : rule.initialClientState()]));
+
+  function round(spec: AggregationSpec, accumulator: 'float64' | 'float32', bufferedUpdates: number, k: number, validated = false): RoundOutcome {
+    const rule = createAggregationRule(spec, { globalLr: 0.7, accumulator, bufferedUpdates });
+    const r = rule.beginRound(d, { clientStates: statesFor(rule), memorySum, updatesValidated: validated });
+    // Arrival order: a fixed permutation, not the id order.
+    for (let j = 0; j < k; j++) {
+      const n = (j * 7) % N;
+      r.add(ids[n], deltas[n], memories[n]);
+    }
+    expect(r.participants).toBe(k);
+    return r.finish(global);
+  }
+
+  it('uses data on which the order of the additions changes the float64 sum (else the tests below prove nothing)', () => {
+    let forward = 0;
+    let backward = 0;
+    for (let n = 0; n < N; n++) forward += deltas[n][4098] * (n + 1.1);
+    for (let n = N - 1; n >= 0; n--) backward += deltas[n][4098] * (n + 1.1);
+    expect(forward).not.toBe(backward);
+  });
+
+  it('gives bit-identical models and Σ M for every B, number of updates and accumulator precision', () => {
+    for (const spec of specs) {
+      for (const accumulator of ['float64', 'float32'] as const) {
+        for (const k of [0, 1, 3, 4, 5, 7, 8, 9, 16, 17, 20]) {
+          const one = round(spec, accumulator, 1, k);
+          for (const b of [2, 3, 4, 5, 8, 64]) {
+            const many = round(spec, accumulator, b, k, b % 2 === 0);
+            const where = `${spec.rule} ${accumulator} B=${b} K=${k}`;
+            expect({ where, model: firstDiff(many.model, one.model) }).toEqual({ where, model: -1 });
+            if (one.memorySum) expect({ where, sum: firstDiff(many.memorySum!, one.memorySum) }).toEqual({ where, sum: -1 });
+            expect(many.weights).toEqual(one.weights);
+            expect(many.states).toEqual(one.states);
+            expect([...many.memories.keys()]).toEqual([...one.memories.keys()]);
+          }
+        }
+      }
+    }
+  });
+
+  it('with B = 1 and the default B it is one-at-a-time accumulation in arrival order, bit for bit', () => {
+    // The reference: Σ in float64, one update after the other, then x + γ·Σ/N (as before buffering existed).
+    for (const spec of [specs[0], specs[4]]) {
+      const k = 13;
+      const rule = createAggregationRule(spec, { globalLr: 0.7 });
+      const states = statesFor(rule);
+      const acc = new Float64Array(d);
+      for (let j = 0; j < k; j++) {
+        const n = (j * 7) % N;
+        const w = rule.weight(ids[n], states.get(ids[n])!);
+        const m = spec.rule === 'mifa' ? memories[n] : null;
+        for (let i = 0; i < d; i++) acc[i] += w * (m ? deltas[n][i] - m[i] : deltas[n][i]);
+      }
+      const expected = new Float32Array(d);
+      if (spec.rule === 'mifa') {
+        for (let i = 0; i < d; i++) acc[i] = memorySum[i] + acc[i];
+        for (let i = 0; i < d; i++) expected[i] = global[i] + (0.7 * acc[i]) / N;
+      } else for (let i = 0; i < d; i++) expected[i] = global[i] + (0.7 * acc[i]) / N;
+      expect(firstDiff(round(spec, 'float64', 1, k).model, expected)).toBe(-1);
+      const byDefault = createAggregationRule(spec, { globalLr: 0.7 }).beginRound(d, { clientStates: states, memorySum });
+      for (let j = 0; j < k; j++) byDefault.add(ids[(j * 7) % N], deltas[(j * 7) % N], memories[(j * 7) % N]);
+      expect(firstDiff(byDefault.finish(global).model, expected)).toBe(-1);
+    }
+  });
+
+  it('finishes a round whose buffer is empty (K = 0, or K a multiple of B) like an unbuffered one', () => {
+    for (const spec of specs) {
+      const empty = round(spec, 'float64', 8, 0);
+      if (spec.rule === 'mifa') {
+        const expected = new Float32Array(d);
+        for (let i = 0; i < d; i++) expected[i] = global[i] + (0.7 * memorySum[i]) / N;
+        expect(firstDiff(empty.model, expected)).toBe(-1);
+      } else expect(firstDiff(empty.model, global)).toBe(-1);
+      expect(firstDiff(round(spec, 'float64', 8, 16).model, round(spec, 'float64', 1, 16).model)).toBe(-1);
+    }
+  });
+
+  it('a rejected update leaves the buffered round as it was', () => {
+    for (const spec of [specs[3], specs[5]]) {
+      const rule = createAggregationRule(spec, { globalLr: 1, bufferedUpdates: 4 });
+      const r = rule.beginRound(d, { clientStates: statesFor(rule), memorySum });
+      r.add(ids[0], deltas[0], memories[0]);
+      r.add(ids[1], deltas[1], memories[1]);
+      const bad = new Float32Array(deltas[2]);
+      bad[4000] = NaN;
+      expect(() => r.add(ids[2], bad, memories[2])).toThrow(/contains NaN at index 4000/);
+      expect(() => r.add(ids[2], deltas[2].subarray(1), memories[2])).toThrow(/has length 4098/);
+      r.add(ids[3], deltas[3], memories[3]);
+      r.add(ids[4], deltas[4], memories[4]); // the fourth accepted update: the buffer is folded here
+      expect(r.participants).toBe(4);
+      const ref = createAggregationRule(spec, { globalLr: 1, bufferedUpdates: 1 }).beginRound(d, { clientStates: statesFor(rule), memorySum });
+      for (const n of [0, 1, 3, 4]) ref.add(ids[n], deltas[n], memories[n]);
+      expect(firstDiff(r.finish(global).model, ref.finish(global).model)).toBe(-1);
+    }
+  });
+
+  it('holds the arrays by reference until B are waiting or the round finishes (the documented contract)', () => {
+    const rule = createAggregationRule({ rule: 'avg-all' }, { globalLr: 1, bufferedUpdates: 2 });
+    const states = new Map<string, AggregationClientState>(['a', 'b', 'c'].map((id) => [id, EMPTY_CLIENT_STATE]));
+    const r = rule.beginRound(1, { clientStates: states });
+    const a = f32([3]);
+    const b = f32([6]);
+    const c = f32([9]);
+    r.add('a', a);
+    a[0] = 30; // still waiting: the change is seen
+    r.add('b', b); // two waiting: both are summed now
+    b[0] = 60; // too late: not seen
+    r.add('c', c);
+    c[0] = 90; // summed in finish: seen
+    expect(Array.from(r.finish(f32([0])).model)).toEqual([(30 + 6 + 90) / 3]);
+  });
+
+  it('refuses a bufferedUpdates that is not a positive integer, naming the rule', () => {
+    for (const bad of [0, -1, 1.5, NaN, Infinity]) {
+      expect(() => createAggregationRule({ rule: 'mifa' }, { bufferedUpdates: bad })).toThrow(/mifa: bufferedUpdates must be a positive integer/);
+      expect(() => createAggregationRule({ rule: 'fedau', cutoffK: null }, { bufferedUpdates: bad })).toThrow(/fedau: bufferedUpdates/);
+    }
+  });
+});

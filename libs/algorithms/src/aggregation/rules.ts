@@ -1,6 +1,6 @@
 import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, FEDAU_NO_CUTOFF, parseFedAuState, type FedAuClientState } from './fedau';
-import { applyScaled, axpy32, axpy64, axpyDiff32, axpyDiff64 } from './kernels';
-import { StreamingAggregator, validateUpdate, type AccumulatorPrecision } from './streaming-aggregator';
+import { applyScaled, axpy64, BufferedAccumulator, checkBufferedUpdates } from './kernels';
+import { DEFAULT_BUFFERED_UPDATES, StreamingAggregator, validateUpdate, type AccumulatorPrecision } from './streaming-aggregator';
 
 /**
  * The server aggregation rules of the FedAU paper's experiments behind one interface (spec fedau.md §3, §5;
@@ -96,6 +96,18 @@ export interface AggregationRuleOptions {
   globalLr?: number;
   /** Precision of the round's accumulator, default `'float64'` (see {@link AccumulatorPrecision}). MIFA's and FedVarp's Σ M stays float64. */
   accumulator?: AccumulatorPrecision;
+  /**
+   * B, how many updates a round's {@link RoundAggregation.add} may hold BY REFERENCE before folding them into
+   * the accumulator in one tiled pass; a positive integer, default {@link DEFAULT_BUFFERED_UPDATES} (8).
+   * The accumulator (8·d bytes in float64) is then read and written once per B updates rather than once per
+   * update, which is what limits the throughput once it no longer fits in the caches. Results are bit for bit
+   * the same for every B (each element adds the updates in arrival order, with the same operations).
+   *
+   * Memory: besides the accumulator, up to B updates stay alive until they are folded, B·4·d bytes
+   * (MIFA and FedVarp also hold each one's previous memory: 2·B·4·d bytes), e.g. 320 MB for B = 8 and
+   * d = 10^7. Use 1 to fold every update before `add` returns, as a strictly streaming server would.
+   */
+  bufferedUpdates?: number;
 }
 
 /** What the server keeps, in bytes, for a model of d parameters (reported by {@link AggregationRule.memoryFootprint}). */
@@ -108,7 +120,11 @@ export interface AggregationMemory {
   bytesPerClient: number;
   /** Persistent bytes per job whatever N: MIFA's and FedVarp's Σ_n M_n, 8·d (float64); else 0. */
   bytesPerJob: number;
-  /** Transient bytes while a round is aggregated: the accumulator, 8·d (float64) or 4·d (float32). */
+  /**
+   * Transient bytes while a round is aggregated: the accumulator, 8·d (float64) or 4·d (float32). Not counted:
+   * the up to B updates (and MIFA's/FedVarp's previous memories) that `add` holds by reference until they are
+   * folded in, B·4·d bytes (2·B·4·d), see {@link AggregationRuleOptions.bufferedUpdates}.
+   */
   bytesPerRound: number;
 }
 
@@ -138,9 +154,11 @@ export interface RoundAggregation {
   readonly participants: number;
   /**
    * Adds participant `clientId`'s update Δ_n. Checked before anything is touched: a rejected update leaves the round as it was.
+   * The arrays are held by reference and summed later, together with the next ones, once
+   * {@link AggregationRuleOptions.bufferedUpdates} of them are waiting, or in {@link finish}: do not modify them afterwards.
    * @param delta Δ_n, length d, all finite. MIFA and FedVarp keep this array as the client's new memory: do not modify it afterwards.
    * @param previousMemory MIFA and FedVarp only, and required for them: the client's M_n before this round (length d),
-   *   or null if it has never participated (M_n = 0). Ignored by the other rules.
+   *   or null if it has never participated (M_n = 0); held like `delta` until it is summed. Ignored by the other rules.
    * @throws for a client not in the round's `clientStates`, a second update from a client, a bad delta or memory.
    */
   add(clientId: string, delta: Float32Array, previousMemory?: Float32Array | null): void;
@@ -168,7 +186,8 @@ export interface RoundOutcome {
 /**
  * A server aggregation rule. Per client it keeps a JSON state (`initialClientState`, `weight`, `advance`)
  * and, for MIFA and FedVarp, a d-float memory vector; per round it aggregates the updates as they arrive
- * (`beginRound` → `add` … → `finish`), holding one d-sized accumulator, never all the updates.
+ * (`beginRound` → `add` … → `finish`), holding one d-sized accumulator and at most B updates
+ * ({@link AggregationRuleOptions.bufferedUpdates}), never all of them.
  */
 export interface AggregationRule {
   /** The validated spec this rule was built from. */
@@ -310,6 +329,7 @@ class WeightedSumRule implements AggregationRule {
     readonly spec: Exclude<AggregationSpec, { rule: 'mifa' } | { rule: 'fedvarp' }>,
     readonly globalLr: number,
     private readonly accumulator: AccumulatorPrecision,
+    private readonly bufferedUpdates: number,
   ) {
     this.cutoffK = spec.rule === 'fedau' ? (spec.cutoffK ?? FEDAU_NO_CUTOFF) : FEDAU_NO_CUTOFF;
   }
@@ -357,7 +377,7 @@ class WeightedSumRule implements AggregationRule {
   beginRound(dimension: number, input: RoundInput): RoundAggregation {
     checkDimension(`${this.spec.rule} beginRound`, dimension);
     const book = new RoundBook(this, input, dimension);
-    const agg = new StreamingAggregator(dimension, { accumulator: this.accumulator });
+    const agg = new StreamingAggregator(dimension, { accumulator: this.accumulator, bufferedUpdates: this.bufferedUpdates });
     const rule = this.spec.rule;
     const globalLr = this.globalLr;
     return {
@@ -394,6 +414,7 @@ class MemoryRule implements AggregationRule {
     readonly spec: { rule: 'mifa' } | { rule: 'fedvarp' },
     readonly globalLr: number,
     private readonly accumulator: AccumulatorPrecision,
+    private readonly bufferedUpdates: number,
   ) {}
 
   initialClientState(): AggregationClientState {
@@ -431,8 +452,8 @@ class MemoryRule implements AggregationRule {
     const oldSum = input.memorySum;
     if (oldSum !== null && oldSum.length !== dimension)
       fail(`${rule} beginRound`, `memorySum has length ${oldSum.length}, expected ${dimension}`);
-    const acc64 = this.accumulator === 'float64' ? new Float64Array(dimension) : null;
-    const acc32 = acc64 ? null : new Float32Array(dimension);
+    // U = Σ_S (Δ_n − M_n), with Δ_n alone for a client without memory.
+    const u = new BufferedAccumulator(dimension, this.accumulator, this.bufferedUpdates);
     const memories = new Map<string, Float32Array>();
     const globalLr = this.globalLr;
     return {
@@ -446,11 +467,7 @@ class MemoryRule implements AggregationRule {
         if (previousMemory !== null && previousMemory.length !== dimension) {
           fail(`${rule} add`, `previousMemory of client '${clientId}' has length ${previousMemory.length}, expected ${dimension}`);
         }
-        if (previousMemory === null) {
-          if (acc64) axpy64(acc64, 1, delta);
-          else axpy32(acc32!, 1, delta);
-        } else if (acc64) axpyDiff64(acc64, 1, delta, previousMemory);
-        else axpyDiff32(acc32!, 1, delta, previousMemory);
+        u.add(delta, 1, previousMemory);
         book.weights.set(clientId, w);
         memories.set(clientId, delta);
       },
@@ -461,7 +478,7 @@ class MemoryRule implements AggregationRule {
         const model = new Float32Array(global);
         const sum = oldSum ? new Float64Array(oldSum) : new Float64Array(dimension);
         if (rule === 'fedvarp' && s === 0) return { model, weights: book.weights, states, memories, memorySum: sum };
-        const acc = acc64 ?? acc32!;
+        const acc = u.flush();
         if (rule === 'fedvarp') {
           // x' = x + γ (U/|S| + ΣM/N), from the memories at the START of the round; then ΣM' = ΣM + U.
           for (let i = 0; i < dimension; i++) model[i] = global[i] + globalLr * (acc[i] / s + sum[i] / n);
@@ -481,6 +498,8 @@ class MemoryRule implements AggregationRule {
  * Builds a rule from its spec (checked with {@link validateAggregationSpec}).
  * @param options.globalLr γ, default from {@link DEFAULT_LEARNING_RATES} (spec §5).
  * @param options.accumulator the round accumulator's precision, default `'float64'`.
+ * @param options.bufferedUpdates B, updates a round holds by reference before summing them in one pass, default 8
+ *   (see {@link AggregationRuleOptions.bufferedUpdates}).
  * @throws naming the rule and the argument for a bad spec or option.
  */
 export function createAggregationRule(spec: AggregationSpec, options: AggregationRuleOptions = {}): AggregationRule {
@@ -491,15 +510,18 @@ export function createAggregationRule(spec: AggregationSpec, options: Aggregatio
   if (accumulator !== 'float64' && accumulator !== 'float32') {
     fail(`${checked.rule}`, `accumulator must be 'float64' or 'float32', got ${String(accumulator)}`);
   }
+  const buffered = options.bufferedUpdates ?? DEFAULT_BUFFERED_UPDATES;
+  const problem = checkBufferedUpdates(buffered);
+  if (problem !== null) fail(`${checked.rule}`, problem);
   switch (checked.rule) {
     case 'mifa':
     case 'fedvarp':
-      return new MemoryRule(checked, globalLr, accumulator);
+      return new MemoryRule(checked, globalLr, accumulator, buffered);
     case 'fedau':
     case 'known-p':
     case 'avg-participating':
     case 'avg-all':
-      return new WeightedSumRule(checked, globalLr, accumulator);
+      return new WeightedSumRule(checked, globalLr, accumulator, buffered);
   }
 }
 

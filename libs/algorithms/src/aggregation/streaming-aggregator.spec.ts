@@ -292,3 +292,58 @@ describe('fedauRound (spec fedau.md §3.3)', () => {
     expect(() => fedauRound(x, [upd('a', [NaN])], new Map(), ['a'], opts)).toThrow(/contains NaN at index 0/);
   });
 });
+
+describe('StreamingAggregator with bufferedUpdates', () => {
+  const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+  it('sums bit for bit like one update at a time, for every B, precision and count (weight 0, −0 and a NaN included)', () => {
+    const rng = createRng(21);
+    const d = 2048 * 2 + 3; // two full fold tiles and a ragged one
+    const ups = Array.from({ length: 19 }, (_, k) =>
+      Float32Array.from({ length: d }, (_, i) => (i === 5 ? -0 : rng.normal() * 10 ** ((k + i) % 9) - 4)),
+    );
+    ups[11][77] = NaN; // only through addValidated: it must reach the same elements either way
+    const ws = ups.map((_, k) => (k === 3 ? 0 : rng.next() * 30));
+    const global = Float32Array.from({ length: d }, () => rng.normal());
+    for (const accumulator of ['float64', 'float32'] as const) {
+      for (const count of [0, 1, 2, 4, 7, 8, 12, 19]) {
+        const run = (bufferedUpdates: number): Float32Array[] => {
+          const agg = new StreamingAggregator(d, { accumulator, bufferedUpdates });
+          for (let k = 0; k < count; k++) {
+            if (k === 11) agg.addValidated(ups[k], ws[k]);
+            else agg.add(ups[k], ws[k]);
+          }
+          expect(agg.count).toBe(count);
+          // apply twice (it folds the waiting updates once and keeps the sum), then add more and apply again.
+          const first = agg.apply(global, { globalLr: 0.3, divisor: 7 });
+          const again = agg.apply(global, { globalLr: 0.3, divisor: 7 });
+          agg.add(ups[0], 2);
+          return [first, again, agg.apply(global, { globalLr: 0.3, divisor: 7 })];
+        };
+        const one = run(1).map(bits);
+        for (const b of [2, 3, 4, 5, 8, 32]) expect({ accumulator, count, b, out: run(b).map(bits) }).toEqual({ accumulator, count, b, out: one });
+        expect(one[1]).toEqual(one[0]);
+      }
+    }
+  });
+
+  it('defaults to B = 1 (nothing held); fedauRound buffers, with the same result', () => {
+    const agg = new StreamingAggregator(1);
+    const u = f32([2]);
+    agg.add(u, 1);
+    u[0] = 100; // already summed
+    expect(Array.from(agg.apply(f32([0]), { globalLr: 1, divisor: 1 }))).toEqual([2]);
+    const rng = createRng(5);
+    const ids = Array.from({ length: 11 }, (_, i) => `n${i}`);
+    const updates = ids.map((clientId) => ({ clientId, delta: Float32Array.from({ length: 9 }, () => rng.normal()) }));
+    const states = new Map<string, FedAuClientState>(ids.map((id, i) => [id, { miss: 0, sum: i + 2, cnt: 1 }]));
+    const viaRound = fedauRound(new Float32Array(9), updates, states, ids, { cutoffK: FEDAU_NO_CUTOFF, globalLr: 1 }).model;
+    const oneByOne = new StreamingAggregator(9);
+    for (const [i, u2] of updates.entries()) oneByOne.add(u2.delta, i + 2);
+    expect(bits(viaRound)).toEqual(bits(oneByOne.apply(new Float32Array(9), { globalLr: 1, divisor: 11 })));
+  });
+
+  it('refuses a bufferedUpdates that is not a positive integer', () => {
+    for (const bad of [0, 2.5, NaN]) expect(() => new StreamingAggregator(3, { bufferedUpdates: bad })).toThrow(/StreamingAggregator: bufferedUpdates must be a positive integer/);
+  });
+});

@@ -1,5 +1,5 @@
 import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, type FedAuClientState } from './fedau';
-import { allFinite, applyScaled, axpy32, axpy64 } from './kernels';
+import { allFinite, applyScaled, BufferedAccumulator, checkBufferedUpdates } from './kernels';
 
 /**
  * Precision of a server-side accumulator.
@@ -12,16 +12,34 @@ import { allFinite, applyScaled, axpy32, axpy64 } from './kernels';
  */
 export type AccumulatorPrecision = 'float64' | 'float32';
 
+/**
+ * The default number of updates a round's aggregation holds before folding them into its accumulator in one
+ * pass: 8 for the aggregation rules (`createAggregationRule`'s `bufferedUpdates`) and {@link fedauRound}. Each
+ * fold reads and writes the d-sized accumulator once for up to this many updates instead of once per update.
+ */
+export const DEFAULT_BUFFERED_UPDATES = 8;
+
 /** Options of {@link StreamingAggregator}. */
 export interface StreamingAggregatorOptions {
   /** Accumulator precision, default `'float64'` (see {@link AccumulatorPrecision}). */
   accumulator?: AccumulatorPrecision;
+  /**
+   * B, how many updates `add`/`addValidated` may hold BY REFERENCE before folding them into the accumulator
+   * together (a positive integer; default 1: each update is folded before `add` returns, nothing is held).
+   * With B > 1 the accumulator (8·d bytes in float64) is read and written once per B updates instead of once
+   * per update, which is what limits the throughput once d·8 bytes exceed the caches
+   * ({@link DEFAULT_BUFFERED_UPDATES} is a good value). The sum is bit for bit the same for every B: each
+   * element still adds the updates in arrival order. The cost: up to B updates (B·4·d bytes) stay alive
+   * until they are folded, and the caller must not modify an update passed to `add` until then, i.e. until
+   * B updates have been added since, or {@link StreamingAggregator.apply} was called.
+   */
+  bufferedUpdates?: number;
 }
 
 /**
  * Weighted sum of client updates, added one at a time (spec fedau.md §9: "streaming accumulation is
- * fine"), so the server never holds more than one update besides the accumulator: memory is d
- * float64 values whatever the number of clients.
+ * fine"), so the server never holds more than one update (B with the `bufferedUpdates` option) besides the
+ * accumulator: memory is d float64 values whatever the number of clients.
  *
  * Accumulates in float64, so the result depends on the arrival order only through float64 rounding,
  * far below the float32 rounding of the output (spec §9: the result should not depend on the order
@@ -31,14 +49,14 @@ export interface StreamingAggregatorOptions {
  * (a round that is interrupted is re-aggregated from the stored updates).
  */
 export class StreamingAggregator {
-  private readonly acc64: Float64Array | null;
-  private readonly acc32: Float32Array | null;
+  private readonly acc: BufferedAccumulator;
   private readonly dim: number;
   private added = 0;
 
   /**
    * @param dimension number of model parameters d, a positive integer.
    * @param options.accumulator `'float64'` (default) or `'float32'`, see {@link AccumulatorPrecision}.
+   * @param options.bufferedUpdates B, updates held by reference before they are folded in (default 1), see {@link StreamingAggregatorOptions.bufferedUpdates}.
    */
   constructor(dimension: number, options: StreamingAggregatorOptions = {}) {
     if (!Number.isInteger(dimension) || dimension < 1)
@@ -47,14 +65,15 @@ export class StreamingAggregator {
     if (precision !== 'float64' && precision !== 'float32') {
       throw new Error(`StreamingAggregator: accumulator must be 'float64' or 'float32', got ${String(precision)}`);
     }
+    const problem = checkBufferedUpdates(options.bufferedUpdates ?? 1);
+    if (problem !== null) throw new Error(`StreamingAggregator: ${problem}`);
     this.dim = dimension;
-    this.acc64 = precision === 'float64' ? new Float64Array(dimension) : null;
-    this.acc32 = precision === 'float32' ? new Float32Array(dimension) : null;
+    this.acc = new BufferedAccumulator(dimension, precision, options.bufferedUpdates ?? 1);
   }
 
   /** The accumulator precision chosen at construction. */
   get precision(): AccumulatorPrecision {
-    return this.acc64 ? 'float64' : 'float32';
+    return this.acc.sum instanceof Float64Array ? 'float64' : 'float32';
   }
 
   /** Number of updates added so far (weight-0 updates included). */
@@ -69,7 +88,8 @@ export class StreamingAggregator {
 
   /**
    * acc += weight · update. Everything is checked before the sum is touched, so a rejected update
-   * leaves the aggregator as it was.
+   * leaves the aggregator as it was. With `bufferedUpdates` B > 1 the update is held by reference and folded
+   * in later (see {@link StreamingAggregatorOptions.bufferedUpdates}): do not modify it afterwards.
    * @param update a client's Δ_n, of length {@link dimension}, all values finite.
    * @param weight the aggregation weight (ω_n for FedAU), finite and ≥ 0.
    * @throws naming the argument when the update has the wrong length or a NaN/±Infinity, or the weight is bad.
@@ -98,15 +118,15 @@ export class StreamingAggregator {
   }
 
   private accumulate(update: Float32Array, weight: number): void {
-    if (this.acc64) axpy64(this.acc64, weight, update);
-    else axpy32(this.acc32!, weight, update);
+    this.acc.add(update, weight);
     this.added++;
   }
 
   /**
    * The new global model x_{t+1} = x_t + globalLr · acc / divisor (spec §3.3), as a NEW array;
    * `global` is not modified. With no update added it returns a copy of `global` (an empty round
-   * leaves the model unchanged). Can be called more than once; it does not reset the sum.
+   * leaves the model unchanged). Can be called more than once; it does not reset the sum. Folds the updates
+   * still held (`bufferedUpdates`) into the sum first, so afterwards the aggregator holds none.
    * @param global x_t, of length {@link dimension}.
    * @param options.globalLr the server learning rate γ (FedAU's default 1, spec §4), finite.
    * @param options.divisor N, the number of ALL clients for FedAU (spec §3.3, §10), not the number of participants; > 0.
@@ -117,11 +137,13 @@ export class StreamingAggregator {
     if (!(options.divisor > 0 && options.divisor < Infinity)) {
       throw new Error(`StreamingAggregator.apply: divisor must be positive and finite, got ${options.divisor}`);
     }
-    const out = new Float32Array(global);
-    if (this.added === 0) return out;
+    if (this.added === 0) return new Float32Array(global);
+    const sum = this.acc.flush();
+    // Every element is written below, so a zeroed array (not a copy of global) is enough.
+    const out = new Float32Array(this.dim);
     // Divides per element rather than multiplying by 1/divisor: with γ = 1 and unit weights this is then
     // exactly FedAvg's x + (Σ Δ)/N (spec §8 test 4), e.g. for N = 3 where 1/3 is inexact.
-    applyScaled(out, global, this.acc64 ?? this.acc32!, options.globalLr, options.divisor);
+    applyScaled(out, global, sum, options.globalLr, options.divisor);
     return out;
   }
 }
@@ -194,7 +216,8 @@ export function fedauRound(
   if (known.size !== allClientIds.length) throw new Error('fedauRound: allClientIds contains duplicates');
   // advanceFedAu checks cutoffK too, but only after the aggregation; fail before any work.
   advanceFedAu(FEDAU_INITIAL_STATE, false, opts.cutoffK);
-  const agg = new StreamingAggregator(global.length);
+  // `updates` holds every update anyway, so buffering them costs no memory.
+  const agg = new StreamingAggregator(global.length, { bufferedUpdates: DEFAULT_BUFFERED_UPDATES });
   const weights = new Map<string, number>();
   for (const u of updates) {
     if (!known.has(u.clientId)) throw new Error(`fedauRound: update from unknown client '${u.clientId}'`);

@@ -1,0 +1,226 @@
+import {
+  bilevelProblemShape,
+  bilevelStep,
+  buildBilevelProblem,
+  createBilevelState,
+  inProcessOptions,
+  totalOracleCalls,
+  type BilevelProblem,
+  type BilevelProblemDef,
+  type DistributedBilevelMethod,
+  type DistributedBilevelOptions,
+} from '@flotilla/algorithms';
+import type { BilevelRunView, JobView, TaskView } from '@flotilla/contracts';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { freePort, stopProcess } from '../../scripts/lib/services';
+import { ROOT, startAgentProcess, startCoordinatorProcess, token, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { call, toFloat32, waitFor } from '../support/http';
+import { deletePrefix } from '../support/redis';
+
+const DIGITS_FILE = path.join(ROOT, 'data', 'uci-digits', 'digits.csv');
+const DIGITS = readFileSync(DIGITS_FILE, 'utf8');
+
+/** The same run in one process (libs/algorithms `bilevelStep`): what the platform must reproduce exactly. */
+function reference(def: BilevelProblemDef, method: DistributedBilevelMethod, seed: number, options: DistributedBilevelOptions, iterations: number) {
+  const built = buildBilevelProblem(def, { csv: DIGITS, featureRange: [0, 16], numClasses: 10 });
+  const shape = bilevelProblemShape(def, { numFeatures: 64, numClasses: 10 });
+  let state = createBilevelState(built.problem, method, { ...shape.start, seed });
+  const gradXNorms: number[] = [];
+  for (let k = 0; k < iterations; k++) {
+    const r = bilevelStep(built.problem, state, inProcessOptions(method, options));
+    state = r.state;
+    gradXNorms.push(r.info.gradXNorm);
+  }
+  return { state, gradXNorms, testAccuracy: built.testAccuracy?.(state.y) ?? null };
+}
+
+/**
+ * Curve points are DOUBLE PRECISION columns, and Prisma reads float8 with a parser that can be 1 ulp off (measured;
+ * that is why iterates are stored as JSON text), so curves are compared to 1e-15 relative; iterates exactly.
+ */
+function expectSameCurve(got: number[], want: number[]): void {
+  expect(got).toHaveLength(want.length);
+  got.forEach((g, i) => expect(Math.abs(g - want[i])).toBeLessThanOrEqual(1e-15 * Math.abs(want[i])));
+}
+
+/**
+ * Bilevel jobs on real agent processes (issue #5): the coordinator owns x and λ, agents run the y- and z-chains;
+ * a distributed run must take exactly the steps of the in-process reference, also when an agent dies holding a
+ * task and when the coordinator is SIGKILLed mid-run.
+ */
+describe('bilevel jobs (real processes)', () => {
+  let db: TestDatabase;
+  let work: string;
+  let port: number;
+  let env: Record<string, string>;
+  let coordinator: CoordinatorProcess;
+  const agents: AgentProcess[] = [];
+  const prefix = uniquePrefix('bilevel');
+  const admin = () => env.ADMIN_TOKEN;
+  const base = () => coordinator.url;
+  const job = async (id: string) => (await call<JobView>(base(), 'GET', `/api/v1/jobs/${id}`, { token: admin() })).body;
+  const finished = (id: string, ms: number) =>
+    waitFor(`job ${id} finished`, async () => {
+      const j = await job(id);
+      return j.status !== 'running' && j;
+    }, ms);
+
+  beforeAll(async () => {
+    db = await freshDatabase({ migrate: false });
+    work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-bilevel-'));
+    port = await freePort();
+    env = {
+      DATABASE_URL: db.url,
+      REDIS_URL: TEST_REDIS_URL,
+      ADMIN_TOKEN: token(),
+      JOIN_TOKEN: token(),
+      BLOB_DIR: path.join(work, 'blobs'),
+      DATA_DIR: path.join(ROOT, 'data'),
+      QUEUE_PREFIX: prefix,
+      LOG_LEVEL: 'warn',
+      AGENT_OFFLINE_AFTER_MS: '4000',
+    };
+    coordinator = await startCoordinatorProcess(env, port);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => stopProcess(a.proc)));
+    if (coordinator) await stopProcess(coordinator.proc);
+    await deletePrefix(prefix);
+    await db?.drop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('refuses invalid bilevel jobs with field errors', async () => {
+    const bad = [
+      { kind: 'bilevel', problem: { kind: 'test-case', name: 'T9' } },
+      { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, methods: ['v-pbgd'] },
+      { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, penalties: [{ kind: 'linear', start: 1, end: 10, steps: 0 }] },
+      { kind: 'bilevel', problem: { kind: 'hyper-cleaning', dataset: 'no-such-data' } },
+      { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, seeds: Array.from({ length: 16 }, (_, i) => i), penalties: [1, 2, 3, 4, 5].map((l) => ({ kind: 'fixed', lambda: l })) },
+    ];
+    const messages: string[] = [];
+    for (const json of bad) {
+      const r = await call<{ message: string; details?: unknown }>(base(), 'POST', '/api/v1/jobs', { token: admin(), json });
+      expect(r.status).toBe(400);
+      messages.push(JSON.stringify(r.body));
+    }
+    expect(messages[1]).toContain('penalty-double-loop and f2sa');
+    expect(messages[3]).toContain('no-such-data');
+    expect(messages[4]).toContain('at most 64 runs');
+  });
+
+  it('a test-case job completes on agents, retrying the tasks of an agent that died, with exactly the in-process iterates', async () => {
+    // An agent that registers, heartbeats once and never consumes its queue: a crash right after joining.
+    const dataHash = createHash('sha256').update(DIGITS).digest('hex');
+    const dead = await call<{ agentId: string; agentSecret: string }>(base(), 'POST', '/api/v1/agents/register', {
+      json: { joinToken: env.JOIN_TOKEN, name: 'dead', datasets: ['uci-digits'], datasetHashes: { 'uci-digits': dataHash } },
+    });
+    expect(dead.status).toBe(201);
+    for (const name of ['b-0', 'b-1']) {
+      agents.push(startAgentProcess({ name, coordinatorUrl: base(), joinToken: env.JOIN_TOKEN, redisUrl: TEST_REDIS_URL, dataFile: DIGITS_FILE, heartbeatMs: 500 }));
+    }
+    await waitFor('3 agents online', async () => (await call<{ online: boolean }[]>(base(), 'GET', '/api/v1/agents', { token: admin() })).body.filter((a) => a.online).length >= 3, 30_000);
+
+    const spec = {
+      kind: 'bilevel',
+      problem: { kind: 'test-case', name: 'T1' },
+      methods: ['penalty-double-loop', 'f2sa'],
+      seeds: [3],
+      penalties: [{ kind: 'fixed', lambda: 20 }],
+      iterations: 6,
+      innerSteps: 10,
+      taskTimeoutMs: 1500,
+    };
+    const submitted = await call<JobView>(base(), 'POST', '/api/v1/jobs', { token: admin(), json: spec });
+    expect(submitted.status).toBe(201);
+    expect(submitted.body.kind).toBe('bilevel');
+    const done = await finished(submitted.body.id, 60_000);
+    expect(done.error).toBeNull();
+    expect(done.status).toBe('completed');
+
+    const runs = (await call<BilevelRunView[]>(base(), 'GET', `/api/v1/jobs/${done.id}/bilevel`, { token: admin() })).body;
+    expect(runs.map((r) => [r.method, r.status, r.iteration, r.stopReason])).toEqual([
+      ['penalty-double-loop', 'completed', 6, 'max-iterations'],
+      ['f2sa', 'completed', 6, 'max-iterations'],
+    ]);
+    const options: DistributedBilevelOptions = { penalty: { kind: 'fixed', lambda: 20 }, innerSteps: 10, stepX: 0.5, stepY: 0.5, stepZ: 0.5, stepScaling: 'inverse-one-plus' };
+    for (const r of runs) {
+      const ref = reference({ kind: 'test-case', name: 'T1' }, r.method as DistributedBilevelMethod, 3, options, 6);
+      expect(r.x).toEqual(ref.state.x);
+      expectSameCurve(r.curve.map((p) => p.gradXNorm), ref.gradXNorms);
+      expect(r.oracleCalls).toBe(totalOracleCalls(ref.state.oracleCalls));
+      // T1: x* = ½; after 6 steps at λ = 20 the iterate has moved from x₀ = 2 towards it.
+      expect(r.errorToSolution).toBeLessThan(1.5);
+      expect(r.curve).toHaveLength(6);
+    }
+
+    const tasks = (await call<TaskView[]>(base(), 'GET', `/api/v1/jobs/${done.id}/tasks`, { token: admin() })).body;
+    expect(tasks).toHaveLength(2 * 2 * 6);
+    expect(tasks.every((t) => t.status === 'done')).toBe(true);
+    const retried = tasks.filter((t) => t.failedAgentIds.includes(dead.body.agentId));
+    expect(retried.length).toBeGreaterThan(0);
+    for (const t of retried) {
+      expect(t.attempt).toBeGreaterThanOrEqual(2);
+      expect(t.agentId).not.toBe(dead.body.agentId);
+      expect(t.error).toBeNull();
+    }
+    // y and z of the same iteration ran on both live agents at least once.
+    const byIteration = new Map<string, Set<string>>();
+    for (const t of tasks) {
+      const k = t.key.replace(/\.[yz]$/, '');
+      byIteration.set(k, (byIteration.get(k) ?? new Set()).add(t.agentId!));
+    }
+    expect([...byIteration.values()].some((s) => s.size === 2)).toBe(true);
+  }, 90_000);
+
+  it('a hyper-cleaning sweep resumes after a coordinator SIGKILL and ends on the same iterates as one process', async () => {
+    const problem = { kind: 'hyper-cleaning', dataset: 'uci-digits', trainSize: 300, validationSize: 150, testSize: 200, corruptFraction: 0.5, l2: 1e-3, dataSeed: 1 } as const;
+    const iterations = 40;
+    const spec = { kind: 'bilevel', problem, methods: ['penalty-double-loop', 'f2sa'], seeds: [0], penalties: [{ kind: 'fixed', lambda: 5 }], iterations, innerSteps: 5, stepX: 1000, stepY: 1, stepZ: 1 };
+    const submitted = await call<JobView>(base(), 'POST', '/api/v1/jobs', { token: admin(), json: spec });
+    expect(submitted.status).toBe(201);
+    const id = submitted.body.id;
+    await waitFor('a few outer iterations', async () => (await job(id)).currentRound >= 3, 60_000);
+    coordinator.proc.kill('SIGKILL');
+    await new Promise((r) => coordinator.proc.once('exit', r));
+    coordinator = await startCoordinatorProcess(env, port);
+    const done = await finished(id, 120_000);
+    expect(done.error).toBeNull();
+    expect(done.status).toBe('completed');
+    const killedAt = (await call<TaskView[]>(base(), 'GET', `/api/v1/jobs/${id}/tasks`, { token: admin() })).body;
+    expect(killedAt).toHaveLength(2 * 2 * iterations);
+
+    const runs = (await call<BilevelRunView[]>(base(), 'GET', `/api/v1/jobs/${id}/bilevel`, { token: admin() })).body;
+    const options: DistributedBilevelOptions = { penalty: { kind: 'fixed', lambda: 5 }, innerSteps: 5, stepX: 1000, stepY: 1, stepZ: 1, stepScaling: 'inverse-one-plus' };
+    for (const r of runs) {
+      const ref = reference(problem, r.method as DistributedBilevelMethod, 0, options, iterations);
+      expect(r.curve.map((p) => p.iteration)).toEqual(Array.from({ length: iterations }, (_, i) => i + 1));
+      expectSameCurve(r.curve.map((p) => p.gradXNorm), ref.gradXNorms);
+      expect(r.oracleCalls).toBe(totalOracleCalls(ref.state.oracleCalls));
+      expect(r.x).toBeNull(); // dim(x) = 300 rows: reported through the cleaner metrics instead
+      expect(r.cleaner!.f1).toBeGreaterThan(0);
+      expect(r.testAccuracy).toBeGreaterThan(0.5);
+    }
+    // The job's model is run 0's lower-level softmax regression y, (64 + 1) × 10 float32 parameters: exactly the
+    // reference's y after the same 40 iterations, although the coordinator was killed in between.
+    const model = await call<Uint8Array>(base(), 'GET', `/api/v1/jobs/${id}/model`, { token: admin() });
+    const ref0 = reference(problem, 'penalty-double-loop', 0, options, iterations);
+    expect(toFloat32(model.body)).toEqual(Float32Array.from(ref0.state.y));
+  }, 180_000);
+
+  it('a task that fails on every agent fails the job with the agent’s reason', async () => {
+    const spec = { kind: 'bilevel', problem: { kind: 'hyper-cleaning', dataset: 'uci-digits', trainSize: 5000, validationSize: 10, testSize: 10 }, iterations: 2, taskTimeoutMs: 5000 };
+    const submitted = await call<JobView>(base(), 'POST', '/api/v1/jobs', { token: admin(), json: spec });
+    expect(submitted.status).toBe(201);
+    const done = await finished(submitted.body.id, 60_000);
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(/needs 5020 rows .* has 1797/);
+    const tasks = (await call<TaskView[]>(base(), 'GET', `/api/v1/jobs/${done.id}/tasks`, { token: admin() })).body;
+    expect(tasks.some((t) => t.status === 'failed' && t.attempt === 3)).toBe(true);
+  }, 90_000);
+});
