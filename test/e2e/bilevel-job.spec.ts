@@ -5,7 +5,6 @@ import {
   createBilevelState,
   inProcessOptions,
   totalOracleCalls,
-  type BilevelProblem,
   type BilevelProblemDef,
   type DistributedBilevelMethod,
   type DistributedBilevelOptions,
