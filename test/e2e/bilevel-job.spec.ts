@@ -6,7 +6,7 @@ import {
   inProcessOptions,
   totalOracleCalls,
   type BilevelProblemDef,
-  type DistributedBilevelMethod,
+  type BilevelMethod,
   type DistributedBilevelOptions,
 } from '@flotilla/algorithms';
 import type { BilevelRunView, JobView, TaskView } from '@flotilla/contracts';
@@ -24,7 +24,7 @@ const DIGITS_FILE = path.join(ROOT, 'data', 'uci-digits', 'digits.csv');
 const DIGITS = readFileSync(DIGITS_FILE, 'utf8');
 
 /** The same run in one process (libs/algorithms `bilevelStep`): what the platform must reproduce exactly. */
-function reference(def: BilevelProblemDef, method: DistributedBilevelMethod, seed: number, options: DistributedBilevelOptions, iterations: number) {
+function reference(def: BilevelProblemDef, method: BilevelMethod, seed: number, options: DistributedBilevelOptions, iterations: number) {
   const built = buildBilevelProblem(def, { csv: DIGITS, featureRange: [0, 16], numClasses: 10 });
   const shape = bilevelProblemShape(def, { numFeatures: 64, numClasses: 10 });
   let state = createBilevelState(built.problem, method, { ...shape.start, seed });
@@ -97,7 +97,7 @@ describe('bilevel jobs (real processes)', () => {
   it('refuses invalid bilevel jobs with field errors', async () => {
     const bad = [
       { kind: 'bilevel', problem: { kind: 'test-case', name: 'T9' } },
-      { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, methods: ['v-pbgd'] },
+      { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, methods: ['sgd'] },
       { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, penalties: [{ kind: 'linear', start: 1, end: 10, steps: 0 }] },
       { kind: 'bilevel', problem: { kind: 'hyper-cleaning', dataset: 'no-such-data' } },
       { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, seeds: Array.from({ length: 16 }, (_, i) => i), penalties: [1, 2, 3, 4, 5].map((l) => ({ kind: 'fixed', lambda: l })) },
@@ -108,7 +108,7 @@ describe('bilevel jobs (real processes)', () => {
       expect(r.status).toBe(400);
       messages.push(JSON.stringify(r.body));
     }
-    expect(messages[1]).toContain('penalty-double-loop and f2sa');
+    expect(messages[1]).toContain('methods');
     expect(messages[3]).toContain('no-such-data');
     expect(messages[4]).toContain('at most 64 runs');
   });
@@ -128,11 +128,13 @@ describe('bilevel jobs (real processes)', () => {
     const spec = {
       kind: 'bilevel',
       problem: { kind: 'test-case', name: 'T1' },
-      methods: ['penalty-double-loop', 'f2sa'],
+      methods: ['penalty-double-loop', 'penalty-single-loop', 'v-pbgd', 'f2sa'],
       seeds: [3],
       penalties: [{ kind: 'fixed', lambda: 20 }],
       iterations: 6,
       innerSteps: 10,
+      stepX: 0.2,
+      momentum: 0.5,
       taskTimeoutMs: 1500,
     };
     const submitted = await call<JobView>(base(), 'POST', '/api/v1/jobs', { token: admin(), json: spec });
@@ -143,23 +145,31 @@ describe('bilevel jobs (real processes)', () => {
     expect(done.status).toBe('completed');
 
     const runs = (await call<BilevelRunView[]>(base(), 'GET', `/api/v1/jobs/${done.id}/bilevel`, { token: admin() })).body;
-    expect(runs.map((r) => [r.method, r.status, r.iteration, r.stopReason])).toEqual([
-      ['penalty-double-loop', 'completed', 6, 'max-iterations'],
-      ['f2sa', 'completed', 6, 'max-iterations'],
-    ]);
-    const options: DistributedBilevelOptions = { penalty: { kind: 'fixed', lambda: 20 }, innerSteps: 10, stepX: 0.5, stepY: 0.5, stepZ: 0.5, stepScaling: 'inverse-one-plus' };
+    expect(runs.map((r) => [r.method, r.status, r.iteration, r.stopReason])).toEqual(
+      ['penalty-double-loop', 'penalty-single-loop', 'v-pbgd', 'f2sa'].map((m) => [m, 'completed', 6, 'max-iterations']),
+    );
+    const options: DistributedBilevelOptions = {
+      penalty: { kind: 'fixed', lambda: 20 },
+      innerSteps: 10,
+      stepX: 0.2,
+      stepY: 0.5,
+      stepZ: 0.5,
+      stepScaling: 'inverse-one-plus',
+      momentum: 0.5,
+      sampling: 'common',
+    };
     for (const r of runs) {
-      const ref = reference({ kind: 'test-case', name: 'T1' }, r.method as DistributedBilevelMethod, 3, options, 6);
+      const ref = reference({ kind: 'test-case', name: 'T1' }, r.method as BilevelMethod, 3, options, 6);
       expect(r.x).toEqual(ref.state.x);
       expectSameCurve(r.curve.map((p) => p.gradXNorm), ref.gradXNorms);
       expect(r.oracleCalls).toBe(totalOracleCalls(ref.state.oracleCalls));
-      // T1: x* = ½; after 6 steps at λ = 20 the iterate has moved from x₀ = 2 towards it.
+      // T1: x* = ½; after 6 steps at λ = 20 every method has moved x from x₀ = 2 towards it.
       expect(r.errorToSolution).toBeLessThan(1.5);
       expect(r.curve).toHaveLength(6);
     }
 
     const tasks = (await call<TaskView[]>(base(), 'GET', `/api/v1/jobs/${done.id}/tasks`, { token: admin() })).body;
-    expect(tasks).toHaveLength(2 * 2 * 6);
+    expect(tasks).toHaveLength((2 + 1 + 1 + 2) * 6); // chain rounds: y and z tasks; gradient rounds: one task
     expect(tasks.every((t) => t.status === 'done')).toBe(true);
     const retried = tasks.filter((t) => t.failedAgentIds.includes(dead.body.agentId));
     expect(retried.length).toBeGreaterThan(0);
@@ -197,7 +207,7 @@ describe('bilevel jobs (real processes)', () => {
     const runs = (await call<BilevelRunView[]>(base(), 'GET', `/api/v1/jobs/${id}/bilevel`, { token: admin() })).body;
     const options: DistributedBilevelOptions = { penalty: { kind: 'fixed', lambda: 5 }, innerSteps: 5, stepX: 1000, stepY: 1, stepZ: 1, stepScaling: 'inverse-one-plus' };
     for (const r of runs) {
-      const ref = reference(problem, r.method as DistributedBilevelMethod, 0, options, iterations);
+      const ref = reference(problem, r.method as BilevelMethod, 0, options, iterations);
       expect(r.curve.map((p) => p.iteration)).toEqual(Array.from({ length: iterations }, (_, i) => i + 1));
       expectSameCurve(r.curve.map((p) => p.gradXNorm), ref.gradXNorms);
       expect(r.oracleCalls).toBe(totalOracleCalls(ref.state.oracleCalls));

@@ -88,8 +88,8 @@ export const BilevelProblemSchema = z.discriminatedUnion('kind', [
 ]);
 export type BilevelProblemSpec = z.infer<typeof BilevelProblemSchema>;
 
-/** The methods the platform distributes: their y- and z-chains are independent given x (spec §9). */
-export const DISTRIBUTED_BILEVEL_METHOD_NAMES = ['penalty-double-loop', 'f2sa'] as const;
+/** The methods of spec bilevel-penalty.md §4–§6; all run on agents (libs/algorithms `planDistributedRound`). */
+export const BILEVEL_METHOD_NAMES = ['penalty-double-loop', 'penalty-single-loop', 'v-pbgd', 'f2sa'] as const;
 
 export const CreateBilevelJobSchema = z
   .strictObject({
@@ -97,25 +97,24 @@ export const CreateBilevelJobSchema = z
     name: z.string().min(1).max(120).optional(),
     problem: BilevelProblemSchema,
     /** The job runs every combination methods × seeds × penalties as an independent run (a sweep). */
-    methods: z
-      .array(
-        z.string().refine((m): m is (typeof DISTRIBUTED_BILEVEL_METHOD_NAMES)[number] => (DISTRIBUTED_BILEVEL_METHOD_NAMES as readonly string[]).includes(m), {
-          message: `the platform runs ${DISTRIBUTED_BILEVEL_METHOD_NAMES.join(' and ')} (double-loop methods whose chains run on agents); penalty-single-loop and v-pbgd run in-process with npm run bench -- bilevel`,
-        }),
-      )
-      .min(1)
-      .max(4)
-      .default(['penalty-double-loop']),
+    methods: z.array(z.enum(BILEVEL_METHOD_NAMES)).min(1).max(4).default(['penalty-double-loop']),
     seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(16).default([0]),
     penalties: z.array(PenaltyScheduleSchema).min(1).max(8).default([{ kind: 'fixed', lambda: 10 }]),
     /** Outer iterations of each run (its budget); a run stops earlier when `tolerance` is met. */
     iterations: z.number().int().min(1).max(100_000).default(100),
-    /** Inner steps T of each chain per outer iteration. */
+    /** Inner steps T of each chain per outer iteration (double loop, F2SA; V-PBGD's w-chain). */
     innerSteps: z.number().int().min(1).max(10_000).default(10),
-    /** Base steps (spec §4.1): x and y steps are scaled by s(λ); F2SA's x-step ratio is stepX / stepY. */
+    /**
+     * Base steps (spec §4.1): x and y steps are scaled by s(λ); F2SA's x-step ratio is stepX / stepY; V-PBGD's
+     * w-chain step is stepZ.
+     */
     stepX: z.number().positive().max(1e9).default(0.5),
     stepY: z.number().positive().max(1e6).default(0.5),
     stepZ: z.number().positive().max(1e6).default(0.5),
+    /** Single loop: momentum β ∈ (0, 1] of the recursive estimators (spec §4.2; 1 = plain SGD). */
+    momentum: z.number().gt(0).max(1).default(0.1),
+    /** Single loop: one sample at (x, y) and (x, z) ('common', spec §4.2) or independent ones. */
+    sampling: z.enum(['common', 'independent']).default('common'),
     stepScaling: z.enum(['inverse-one-plus', 'inverse-capped', 'none']).default('inverse-one-plus'),
     /** Stop a run once λ is final and its stationarity and both chain residuals are ≤ tolerance (spec §4.4); 0 never. */
     tolerance: z.number().min(0).max(1e6).default(0),

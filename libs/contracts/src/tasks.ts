@@ -14,6 +14,8 @@ export const TaskKind = {
   BilevelY: 'bilevel.y-chain',
   /** Bilevel: the z-chain of one outer iteration plus ∇_x g at its end point. */
   BilevelZ: 'bilevel.z-chain',
+  /** Bilevel (single loop, V-PBGD): the penalty gradients at the current (and previous) iterate, after V-PBGD's w-chain. */
+  BilevelGradients: 'bilevel.gradients',
   /** NAS: train a sub-supernet for some steps from given weights. */
   NasTrain: 'nas.train',
   /** NAS: GM scores (|ops|×|ops| cosine sums) of the candidate edges of a sub-supernet on some batches. */

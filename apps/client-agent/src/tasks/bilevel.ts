@@ -1,11 +1,20 @@
-import { buildBilevelProblem, runYChainTask, runZChainTask, type BilevelProblemDef, type BilevelRoundPlan, type BuiltBilevelProblem } from '@flotilla/algorithms';
+import {
+  buildBilevelProblem,
+  evaluateGradientRequest,
+  gradientReportToJson,
+  runYChainTask,
+  runZChainTask,
+  type BilevelProblemDef,
+  type BuiltBilevelProblem,
+  type DistributedRound,
+} from '@flotilla/algorithms';
 import type { TaskContext, TaskHandler } from './task-context';
 
 interface BilevelPayload {
   run: number;
   problem: BilevelProblemDef;
   data: { featureRange: [number, number]; numClasses: number } | null;
-  plan: BilevelRoundPlan;
+  round: DistributedRound;
 }
 
 /** Problems built on this agent, by definition: hyper-cleaning parses and splits the file once per job. */
@@ -25,21 +34,41 @@ function problemFor(p: BilevelPayload, ctx: TaskContext): BuiltBilevelProblem {
   return b;
 }
 
+/** f(x, y), the test accuracy of y and the cleaner metrics of x, for the run's curves. */
+function metrics(b: BuiltBilevelProblem, x: number[], y: ArrayLike<number>) {
+  return {
+    upperObjective: b.problem.f(Float64Array.from(x), Float64Array.from(y)),
+    testAccuracy: b.testAccuracy ? b.testAccuracy(y) : null,
+    cleaner: b.cleaner ? b.cleaner(x) : null,
+  };
+}
+
+function chains(p: BilevelPayload) {
+  if (p.round.kind !== 'chains') throw new Error(`a chain task got a ${p.round.kind} round`);
+  return p.round.plan;
+}
+
 /** The y-chain of one outer iteration, its x-gradient terms, and the run's metrics at (x_k, y_{k+1}). */
 export const bilevelYChain: TaskHandler = (payload, ctx) => {
   const p = payload as BilevelPayload;
+  const plan = chains(p);
   const b = problemFor(p, ctx);
-  const r = runYChainTask(b.problem, p.plan);
-  const metrics = {
-    upperObjective: b.problem.f(Float64Array.from(p.plan.x), Float64Array.from(r.point)),
-    testAccuracy: b.testAccuracy ? b.testAccuracy(r.point) : null,
-    cleaner: b.cleaner ? b.cleaner(p.plan.x) : null,
-  };
-  return Promise.resolve({ ...r, metrics });
+  const r = runYChainTask(b.problem, plan);
+  return Promise.resolve({ ...r, metrics: metrics(b, plan.x, r.point) });
 };
 
 /** The z-chain of one outer iteration and ∇_x g at its end point. */
 export const bilevelZChain: TaskHandler = (payload, ctx) => {
   const p = payload as BilevelPayload;
-  return Promise.resolve(runZChainTask(problemFor(p, ctx).problem, p.plan));
+  return Promise.resolve(runZChainTask(problemFor(p, ctx).problem, chains(p)));
+};
+
+/** Single loop / V-PBGD: the penalty gradients the coordinator's step needs, and the metrics at (x_k, y_k). */
+export const bilevelGradients: TaskHandler = (payload, ctx) => {
+  const p = payload as BilevelPayload;
+  if (p.round.kind !== 'gradients') throw new Error(`a gradient task got a ${p.round.kind} round`);
+  const b = problemFor(p, ctx);
+  const report = gradientReportToJson(evaluateGradientRequest(b.problem, p.round.request));
+  const at = p.round.request.points[0];
+  return Promise.resolve({ ...report, metrics: metrics(b, at.x, at.y) });
 };

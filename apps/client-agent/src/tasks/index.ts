@@ -1,5 +1,5 @@
 import { TaskKind } from '@flotilla/contracts';
-import { bilevelYChain, bilevelZChain } from './bilevel';
+import { bilevelGradients, bilevelYChain, bilevelZChain } from './bilevel';
 import type { TaskHandler } from './task-context';
 
 export type { TaskContext, TaskHandler } from './task-context';
@@ -8,4 +8,5 @@ export type { TaskContext, TaskHandler } from './task-context';
 export const TASK_HANDLERS: Partial<Record<TaskKind, TaskHandler>> = {
   [TaskKind.BilevelY]: bilevelYChain,
   [TaskKind.BilevelZ]: bilevelZChain,
+  [TaskKind.BilevelGradients]: bilevelGradients,
 };

@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import {
   bilevelProblemShape,
+  completeGradientRound,
   completeRound,
   createBilevelState,
   joinChainTasks,
@@ -11,10 +12,12 @@ import {
   type BilevelProblem,
   type BilevelProblemDef,
   type BilevelProblemShape,
-  type BilevelRoundPlan,
+  type BilevelMethod,
   type BilevelState,
-  type DistributedBilevelMethod,
+  type BilevelStepResult,
   type DistributedBilevelOptions,
+  type DistributedRound,
+  type GradientReport,
   type YChainTaskResult,
   type ZChainTaskResult,
 } from '@flotilla/algorithms';
@@ -43,7 +46,7 @@ import type { TaskRow } from '../tasks/tasks.repository';
 
 /** A run's fixed settings, stored with it (dataHash is pinned when its first task is dispatched). */
 interface RunConfig {
-  method: DistributedBilevelMethod;
+  method: BilevelMethod;
   seed: number;
   penalty: PenaltyScheduleSpec;
   dataHash?: string;
@@ -55,11 +58,15 @@ export interface BilevelTaskPayload {
   problem: BilevelProblemDef;
   /** Hyper-cleaning: how the agent scales and labels its file (from the coordinator's catalogue). */
   data: { featureRange: [number, number]; numClasses: number } | null;
-  plan: BilevelRoundPlan;
+  round: DistributedRound;
 }
 
-/** Metrics the y-chain agent adds: f(x_k, y_{k+1}), test accuracy of y_{k+1}, cleaner metrics of x_k (hyper-cleaning). */
-export interface YChainMetrics {
+/**
+ * Metrics an agent adds to a y-chain or gradient result: f(x_k, y), the test accuracy of y and the cleaner metrics
+ * of x_k (hyper-cleaning), where y is the chain's end point y_{k+1} (double loop, F2SA) or the evaluated y_k (single
+ * loop, V-PBGD, whose y-step the coordinator takes).
+ */
+export interface BilevelTaskMetrics {
   upperObjective: number;
   testAccuracy: number | null;
   cleaner: { precision: number; recall: number; f1: number; keptFraction: number } | null;
@@ -70,6 +77,11 @@ const vector = (n: number, name: string) =>
   z.array(finite).refine((v) => v.length === n, { message: `${name} must have length ${n}` });
 const calls = z.strictObject({ f: z.number().int().min(0), g: z.number().int().min(0) });
 const unit = z.number().min(0).max(1);
+const metricsSchema = z.strictObject({
+  upperObjective: finite,
+  testAccuracy: unit.nullable(),
+  cleaner: z.strictObject({ precision: unit, recall: unit, f1: unit, keptFraction: unit }).nullable(),
+});
 
 function yResultSchema(dimX: number, dimY: number) {
   return z.strictObject({
@@ -78,15 +90,21 @@ function yResultSchema(dimX: number, dimY: number) {
     oracleCalls: calls,
     fx: vector(dimX, 'fx'),
     gxAtY: vector(dimX, 'gxAtY'),
-    metrics: z.strictObject({
-      upperObjective: finite,
-      testAccuracy: unit.nullable(),
-      cleaner: z.strictObject({ precision: unit, recall: unit, f1: unit, keptFraction: unit }).nullable(),
-    }),
+    metrics: metricsSchema,
   });
 }
 function zResultSchema(dimX: number, dimY: number) {
   return z.strictObject({ point: vector(dimY, 'point'), residual: finite.pipe(z.number().min(0)), oracleCalls: calls, gxAtZ: vector(dimX, 'gxAtZ') });
+}
+function gradientResultSchema(dimX: number, dimY: number, points: number, withW: boolean) {
+  const triple = z.strictObject({ gradX: vector(dimX, 'gradX'), gradY: vector(dimY, 'gradY'), gradZ: vector(dimY, 'gradZ') });
+  const chain = z.strictObject({ point: vector(dimY, 'point'), residual: finite.pipe(z.number().min(0)), oracleCalls: calls });
+  return z.strictObject({
+    gradients: z.array(triple).refine((g) => g.length === points, { message: `must have ${points} gradient triples` }),
+    w: withW ? chain : z.null(),
+    oracleCalls: calls,
+    metrics: metricsSchema,
+  });
 }
 
 /** Final x is reported in full only when it is this small (test cases); hyper-cleaning's x has one entry per training row. */
@@ -94,8 +112,9 @@ const MAX_REPORTED_X = 100;
 
 /**
  * Bilevel jobs (issue #5, spec bilevel-penalty.md §9): the coordinator owns x, λ, the projections and the stopping
- * test; for each outer iteration of each run it dispatches the y-chain and the z-chain as two tasks (any two agents),
- * joins their gradient terms and takes the x-step (`completeRound`, the code `runBilevel` uses in one process).
+ * test. For each outer iteration of each run it dispatches the y-chain and the z-chain as two tasks (any two agents)
+ * for the double-loop methods, or one gradient task for the single loop and V-PBGD, and takes the step from the
+ * results (`completeRound` / `completeGradientRound`, the code `runBilevel` uses in one process).
  * Each run's state is persisted after every outer iteration with its curve point, so a restarted coordinator
  * continues from the last iterate and a lost task is recomputed by another agent with the same result.
  */
@@ -143,7 +162,7 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
   /** methods × seeds × penalties, in that nesting order (run index = position). */
   private runConfigs(spec: CreateBilevelJob): RunConfig[] {
     const out: RunConfig[] = [];
-    for (const method of spec.methods as DistributedBilevelMethod[])
+    for (const method of spec.methods as BilevelMethod[])
       for (const seed of spec.seeds) for (const penalty of spec.penalties) out.push({ method, seed, penalty });
     return out;
   }
@@ -156,6 +175,8 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
       stepY: spec.stepY,
       stepZ: spec.stepZ,
       stepScaling: spec.stepScaling,
+      momentum: spec.momentum,
+      sampling: spec.sampling,
     };
   }
 
@@ -177,28 +198,37 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
     await this.repo.finish(job.id, result, modelHash, current);
   }
 
-  /** Takes every step whose two tasks are done, then dispatches the tasks of the next one. */
+  /** Takes every step whose tasks are done, then dispatches the tasks of the next one. */
   private async advanceRun(job: Job, spec: CreateBilevelJob, shape: BilevelProblemShape, run: BilevelRunRow): Promise<void> {
     let config = run.config as unknown as RunConfig;
     let state = parseBilevelState(run.state, shape);
     for (;;) {
       const k = state.iteration;
-      const plan = planDistributedRound(state, this.options(spec, config.penalty));
-      const keys = { y: `r${run.run}.k${k}.y`, z: `r${run.run}.k${k}.z` };
-      const found = await this.tasks.byKeys(job.id, [keys.y, keys.z]);
+      const round = planDistributedRound(state, this.options(spec, config.penalty));
+      // Double-loop methods: two independent chain tasks (any two agents); single loop / V-PBGD: one gradient task.
+      const wanted =
+        round.kind === 'chains'
+          ? [
+              { key: `r${run.run}.k${k}.y`, kind: TaskKind.BilevelY },
+              { key: `r${run.run}.k${k}.z`, kind: TaskKind.BilevelZ },
+            ]
+          : [{ key: `r${run.run}.k${k}.g`, kind: TaskKind.BilevelGradients }];
+      const found = await this.tasks.byKeys(
+        job.id,
+        wanted.map((w) => w.key),
+      );
       for (const t of found.values()) {
         if (t.status === 'failed') throw new JobFailure(`bilevel run ${run.run}, iteration ${k}: ${t.kind} failed on every agent tried (${t.error})`);
       }
-      const y = found.get(keys.y);
-      const z = found.get(keys.z);
-      if (y?.status === 'done' && z?.status === 'done') {
-        const next = this.step(spec, shape, config, state, plan, y, z, run.run);
+      const done = wanted.map((w) => found.get(w.key)).filter((t) => t?.status === 'done') as TaskRow[];
+      if (done.length === wanted.length) {
+        const next = this.step(spec, shape, config, state, round, done, run.run);
         const written = await this.repo.recordStep({ jobId: job.id, run: run.run, from: k, ...next });
         if (!written || next.stop) return;
         state = next.parsed;
         continue;
       }
-      if (y && z) return; // both dispatched, at least one still computing
+      if (found.size === wanted.length) return; // dispatched, still computing
       const problem = spec.problem;
       if (problem.kind === 'hyper-cleaning' && !config.dataHash) {
         const hash = await this.pinDataHash(problem.dataset);
@@ -211,33 +241,35 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
         await this.repo.setConfig(job.id, run.run, config as unknown as Prisma.InputJsonValue);
       }
       const ds = problem.kind === 'hyper-cleaning' ? this.catalog.get(problem.dataset).manifest : null;
-      const payload: BilevelTaskPayload = {
-        run: run.run,
-        problem,
-        data: ds ? { featureRange: ds.featureRange, numClasses: ds.numClasses } : null,
-        plan,
-      };
-      const common = {
-        payload,
-        dataset: problem.kind === 'hyper-cleaning' ? problem.dataset : null,
-        dataHash: config.dataHash ?? null,
-        timeoutMs: spec.taskTimeoutMs,
-      };
-      await this.tasks.dispatch(job.id, [
-        { key: keys.y, kind: TaskKind.BilevelY, ...common },
-        { key: keys.z, kind: TaskKind.BilevelZ, ...common },
-      ]);
+      const payload: BilevelTaskPayload = { run: run.run, problem, data: ds ? { featureRange: ds.featureRange, numClasses: ds.numClasses } : null, round };
+      await this.tasks.dispatch(
+        job.id,
+        wanted.map((w) => ({
+          ...w,
+          payload,
+          dataset: problem.kind === 'hyper-cleaning' ? problem.dataset : null,
+          dataHash: config.dataHash ?? null,
+          timeoutMs: spec.taskTimeoutMs,
+        })),
+      );
       return;
     }
   }
 
-  /** completeRound on the two results, the curve point, and whether the run stops here (spec §4.4). */
-  private step(spec: CreateBilevelJob, shape: BilevelProblemShape, config: RunConfig, state: BilevelState, plan: BilevelRoundPlan, y: TaskRow, z: TaskRow, run: number) {
-    const yr = y.result as YChainTaskResult & { metrics: YChainMetrics };
-    const zr = z.result as ZChainTaskResult;
-    let out;
+  /** The coordinator's step from the round's results, the curve point, and whether the run stops here (spec §4.4). */
+  private step(spec: CreateBilevelJob, shape: BilevelProblemShape, config: RunConfig, state: BilevelState, round: DistributedRound, done: TaskRow[], run: number) {
+    let out: BilevelStepResult;
+    let metrics: BilevelTaskMetrics;
     try {
-      out = completeRound(shape.problem.setX, state, plan, joinChainTasks(yr, zr));
+      if (round.kind === 'chains') {
+        const yr = done[0].result as YChainTaskResult & { metrics: BilevelTaskMetrics };
+        out = completeRound(shape.problem.setX, state, round.plan, joinChainTasks(yr, done[1].result as ZChainTaskResult));
+        metrics = yr.metrics;
+      } else {
+        const report = done[0].result as GradientReport & { metrics: BilevelTaskMetrics };
+        out = completeGradientRound(shape.problem, state, this.options(spec, config.penalty), round.request, report);
+        metrics = report.metrics;
+      }
     } catch (e) {
       throw new JobFailure(`bilevel run ${run}, iteration ${state.iteration}: ${(e as Error).message}`);
     }
@@ -264,8 +296,8 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
       oracleCalls: calls,
       x: next.x.length <= MAX_REPORTED_X ? next.x : null,
       errorToSolution: error,
-      testAccuracy: yr.metrics.testAccuracy,
-      cleaner: yr.metrics.cleaner,
+      testAccuracy: metrics.testAccuracy,
+      cleaner: metrics.cleaner,
     };
     return {
       parsed: next,
@@ -274,8 +306,8 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
         lambda: info.lambda,
         gradXNorm: info.gradXNorm,
         stationarity: info.stationarity,
-        upperObjective: yr.metrics.upperObjective,
-        testAccuracy: yr.metrics.testAccuracy,
+        upperObjective: metrics.upperObjective,
+        testAccuracy: metrics.testAccuracy,
         oracleCalls: calls,
       },
       stop: reason ? { reason, result: result as unknown as Prisma.InputJsonValue } : null,
@@ -294,8 +326,14 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
   }
 
   validateResult(task: TaskRow, result: unknown): unknown {
-    const { plan } = task.payload as BilevelTaskPayload;
-    const schema = task.kind === TaskKind.BilevelY ? yResultSchema(plan.x.length, plan.yStart.length) : zResultSchema(plan.x.length, plan.yStart.length);
+    const { round } = task.payload as BilevelTaskPayload;
+    const dims = round.kind === 'chains' ? { x: round.plan.x.length, y: round.plan.yStart.length } : { x: round.request.points[0].x.length, y: round.request.points[0].y.length };
+    const schema =
+      task.kind === TaskKind.BilevelY
+        ? yResultSchema(dims.x, dims.y)
+        : task.kind === TaskKind.BilevelZ
+          ? zResultSchema(dims.x, dims.y)
+          : gradientResultSchema(dims.x, dims.y, round.kind === 'gradients' ? round.request.points.length : 0, round.kind === 'gradients' && !!round.request.wChain);
     const parsed = schema.safeParse(result);
     if (!parsed.success) {
       throw new InvalidResultError(`${task.kind} result: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);

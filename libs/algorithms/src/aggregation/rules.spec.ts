@@ -522,6 +522,55 @@ describe('buffered updates (bufferedUpdates = B)', () => {
     expect(Array.from(r.finish(f32([0])).model)).toEqual([(30 + 6 + 90) / 3]);
   });
 
+  it('reuses a finished round\'s accumulator zeroed, never shares one between open rounds, and returns nothing that is reused', () => {
+    // Rounds of one dimension, interleaved: A and B open at once; C opens after A finished (and takes A's
+    // accumulator); MIFA's memorySum is its accumulator, given away: later rounds must not write into it.
+    /** The same round with a rule of its own, run alone (a copy of its model). */
+    function expectedOf(spec: AggregationSpec, k: number, offset: number): Float32Array {
+      const rule = createAggregationRule(spec, { globalLr: 0.7, bufferedUpdates: 3 });
+      const r = rule.beginRound(d, { clientStates: statesFor(rule), memorySum });
+      for (let j = 0; j < k; j++) r.add(ids[(j + offset) % N], deltas[(j + offset) % N], memories[(j + offset) % N]);
+      return new Float32Array(r.finish(global).model);
+    }
+    const expected = {
+      a: expectedOf(specs[0], 7, 0),
+      b: expectedOf(specs[3], 5, 3),
+      c: expectedOf(specs[1], 11, 6),
+      m: expectedOf(specs[4], 4, 1),
+    };
+    const open = (spec: AggregationSpec) => {
+      const rule = createAggregationRule(spec, { globalLr: 0.7, bufferedUpdates: 3 });
+      return rule.beginRound(d, { clientStates: statesFor(rule), memorySum });
+    };
+    const add = (r: ReturnType<typeof open>, from: number, to: number, offset: number): void => {
+      for (let j = from; j < to; j++) r.add(ids[(j + offset) % N], deltas[(j + offset) % N], memories[(j + offset) % N]);
+    };
+    const a = open(specs[0]);
+    const b = open(specs[3]);
+    add(a, 0, 4, 0);
+    add(b, 0, 2, 3);
+    add(a, 4, 7, 0);
+    const outA = a.finish(global);
+    const c = open(specs[1]); // takes A's accumulator
+    add(c, 0, 6, 6);
+    add(b, 2, 5, 3);
+    const outB = b.finish(global);
+    const m = open(specs[4]); // MIFA takes B's accumulator and gives it away as its memorySum
+    add(m, 0, 4, 1);
+    add(c, 6, 11, 6);
+    const outM = m.finish(global);
+    const sumM = new Float64Array(outM.memorySum!);
+    const outC = c.finish(global);
+    const after = round(specs[2], 'float64', 4, 9); // more rounds of the same dimension reuse what was released
+    round(specs[5], 'float32', 2, 9);
+    expect(after.model).not.toBe(outC.model);
+    expect(firstDiff(outA.model, expected.a)).toBe(-1);
+    expect(firstDiff(outB.model, expected.b)).toBe(-1);
+    expect(firstDiff(outC.model, expected.c)).toBe(-1);
+    expect(firstDiff(outM.model, expected.m)).toBe(-1);
+    expect(firstDiff(outM.memorySum!, sumM)).toBe(-1); // untouched by the rounds after it
+  });
+
   it('refuses a bufferedUpdates that is not a positive integer, naming the rule', () => {
     for (const bad of [0, -1, 1.5, NaN, Infinity]) {
       expect(() => createAggregationRule({ rule: 'mifa' }, { bufferedUpdates: bad })).toThrow(/mifa: bufferedUpdates must be a positive integer/);

@@ -1,6 +1,6 @@
 import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, FEDAU_NO_CUTOFF, parseFedAuState, type FedAuClientState } from './fedau';
 import { applyScaled, axpy64, BufferedAccumulator, checkBufferedUpdates } from './kernels';
-import { DEFAULT_BUFFERED_UPDATES, StreamingAggregator, validateUpdate, type AccumulatorPrecision } from './streaming-aggregator';
+import { DEFAULT_BUFFERED_UPDATES, validateUpdate, type AccumulatorPrecision } from './streaming-aggregator';
 
 /**
  * The server aggregation rules of the FedAU paper's experiments behind one interface (spec fedau.md §3, §5;
@@ -375,25 +375,35 @@ class WeightedSumRule implements AggregationRule {
   }
 
   beginRound(dimension: number, input: RoundInput): RoundAggregation {
-    checkDimension(`${this.spec.rule} beginRound`, dimension);
-    const book = new RoundBook(this, input, dimension);
-    const agg = new StreamingAggregator(dimension, { accumulator: this.accumulator, bufferedUpdates: this.bufferedUpdates });
     const rule = this.spec.rule;
+    checkDimension(`${rule} beginRound`, dimension);
+    const book = new RoundBook(this, input, dimension);
+    // U = Σ_S ω_n Δ_n, the same sum as StreamingAggregator's, on an accumulator that goes back to the next round.
+    const u = new BufferedAccumulator(dimension, this.accumulator, this.bufferedUpdates);
     const globalLr = this.globalLr;
     return {
       get participants() {
-        return agg.count;
+        return book.weights.size;
       },
       add(clientId, delta) {
-        const w = book.check(clientId, delta); // checks the update, so the aggregator need not scan it again
-        agg.addValidated(delta, w);
+        const w = book.check(clientId, delta); // checks the update, so the sum need not scan it again
+        if (!(w >= 0 && w < Infinity)) fail(`${rule} add`, `weight of client '${clientId}' must be finite and >= 0, got ${w}`);
+        u.add(delta, w);
         book.weights.set(clientId, w);
       },
       finish(global) {
         const states = book.finish(global);
+        const count = book.weights.size;
         // avg-participating divides by |S| and skips an empty round; the others divide by N (spec §3.3, §5, §10).
-        const divisor = rule === 'avg-participating' ? Math.max(1, agg.count) : book.states.size;
-        const model = agg.apply(global, { globalLr, divisor });
+        const divisor = rule === 'avg-participating' ? Math.max(1, count) : book.states.size;
+        let model: Float32Array;
+        if (count === 0) model = new Float32Array(global);
+        else {
+          model = new Float32Array(dimension); // every element is written by applyScaled
+          // x + γ·U/N, dividing per element (exactly FedAvg for γ = 1 and unit weights, spec §8 test 4).
+          applyScaled(model, global, u.flush(), globalLr, divisor);
+        }
+        u.release();
         return { model, weights: book.weights, states, memories: new Map(), memorySum: null };
       },
     };
@@ -475,19 +485,27 @@ class MemoryRule implements AggregationRule {
         const states = book.finish(global);
         const n = book.states.size;
         const s = memories.size;
-        const model = new Float32Array(global);
-        const sum = oldSum ? new Float64Array(oldSum) : new Float64Array(dimension);
-        if (rule === 'fedvarp' && s === 0) return { model, weights: book.weights, states, memories, memorySum: sum };
+        if (rule === 'fedvarp' && s === 0) {
+          u.release();
+          const memorySum = oldSum ? new Float64Array(oldSum) : new Float64Array(dimension);
+          return { model: new Float32Array(global), weights: book.weights, states, memories, memorySum };
+        }
         const acc = u.flush();
+        // ΣM' = ΣM + U goes into U itself when U is float64 (it is then the returned memorySum, and is not handed
+        // to the next round), else into a new array. Same operands, same order as ΣM[i] += U[i] on a copy of ΣM
+        // (or on zeros: 0 + U[i], which turns a −0 into +0).
+        const sum = acc instanceof Float64Array ? acc : new Float64Array(dimension);
+        const model = new Float32Array(dimension); // every element is written below
         if (rule === 'fedvarp') {
           // x' = x + γ (U/|S| + ΣM/N), from the memories at the START of the round; then ΣM' = ΣM + U.
-          for (let i = 0; i < dimension; i++) model[i] = global[i] + globalLr * (acc[i] / s + sum[i] / n);
-          for (let i = 0; i < dimension; i++) sum[i] += acc[i];
-        } else {
-          // ΣM' = ΣM + U; x' = x + γ ΣM' / N.
-          for (let i = 0; i < dimension; i++) sum[i] += acc[i];
-          applyScaled(model, global, sum, globalLr, n);
+          if (oldSum) for (let i = 0; i < dimension; i++) model[i] = global[i] + globalLr * (acc[i] / s + oldSum[i] / n);
+          else for (let i = 0; i < dimension; i++) model[i] = global[i] + globalLr * (acc[i] / s + 0 / n);
         }
+        if (oldSum) for (let i = 0; i < dimension; i++) sum[i] = oldSum[i] + acc[i];
+        else for (let i = 0; i < dimension; i++) sum[i] = 0 + acc[i];
+        // MIFA: x' = x + γ ΣM' / N.
+        if (rule === 'mifa') applyScaled(model, global, sum, globalLr, n);
+        if (sum !== acc) u.release();
         return { model, weights: book.weights, states, memories, memorySum: sum };
       },
     };

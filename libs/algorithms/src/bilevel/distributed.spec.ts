@@ -1,18 +1,19 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { completeRound } from './penalty';
+import { completeRound, evaluateGradientRequest, type GradientReport } from './penalty';
 import { bilevelStep } from './runner';
-import { createBilevelState } from './state';
+import { BILEVEL_METHODS, createBilevelState, type BilevelMethod } from './state';
 import {
   bilevelProblemShape,
   buildBilevelProblem,
+  completeGradientRound,
+  gradientReportToJson,
   inProcessOptions,
   joinChainTasks,
   planDistributedRound,
   runYChainTask,
   runZChainTask,
   type BilevelProblemDef,
-  type DistributedBilevelMethod,
   type DistributedBilevelOptions,
 } from './distributed';
 
@@ -43,33 +44,50 @@ describe('distributed double-loop rounds (spec bilevel-penalty.md §9)', () => {
     ['T3 (box-constrained)', { kind: 'test-case', name: 'T3' }],
     ['hyper-cleaning', CLEANING],
   ];
-  for (const method of ['penalty-double-loop', 'f2sa'] as DistributedBilevelMethod[]) {
+  for (const method of BILEVEL_METHODS as BilevelMethod[]) {
     for (const [name, def] of cases) {
-      it(`${method} on ${name}: y- and z-tasks joined after a JSON round trip take exactly the in-process steps`, () => {
+      it(`${method} on ${name}: the agents' tasks, after a JSON round trip, give exactly the in-process steps`, () => {
         const built = buildBilevelProblem(def, { csv: DIGITS, featureRange: [0, 16], numClasses: 10 });
         const shape = bilevelProblemShape(def, { numFeatures: 64, numClasses: 10 });
         expect([shape.dimX, shape.dimY]).toEqual([built.problem.dimX, built.problem.dimY]);
-        const options = { ...OPTIONS, stepX: def.kind === 'hyper-cleaning' ? 50 : 0.5 };
+        const options = { ...OPTIONS, stepX: def.kind === 'hyper-cleaning' ? 50 : 0.2, momentum: 0.5 };
         let distributed = createBilevelState(shape.problem as typeof built.problem, method, { ...shape.start, seed: 7 });
         let local = createBilevelState(built.problem, method, { ...shape.start, seed: 7 });
         for (let k = 0; k < 4; k++) {
-          const plan = JSON.parse(JSON.stringify(planDistributedRound(distributed, options))) as ReturnType<typeof planDistributedRound>;
-          // Each half runs in its own "agent" and comes back as JSON.
-          const y = JSON.parse(JSON.stringify(runYChainTask(built.problem, plan))) as ReturnType<typeof runYChainTask>;
-          const z = JSON.parse(JSON.stringify(runZChainTask(built.problem, plan))) as ReturnType<typeof runZChainTask>;
-          distributed = completeRound(shape.problem.setX, distributed, plan, joinChainTasks(y, z)).state;
+          const round = JSON.parse(JSON.stringify(planDistributedRound(distributed, options))) as ReturnType<typeof planDistributedRound>;
+          if (round.kind === 'chains') {
+            // Each half runs in its own "agent" and comes back as JSON.
+            const y = JSON.parse(JSON.stringify(runYChainTask(built.problem, round.plan))) as ReturnType<typeof runYChainTask>;
+            const z = JSON.parse(JSON.stringify(runZChainTask(built.problem, round.plan))) as ReturnType<typeof runZChainTask>;
+            distributed = completeRound(shape.problem.setX, distributed, round.plan, joinChainTasks(y, z)).state;
+          } else {
+            const report = JSON.parse(JSON.stringify(gradientReportToJson(evaluateGradientRequest(built.problem, round.request)))) as GradientReport;
+            distributed = completeGradientRound(shape.problem, distributed, options, round.request, report).state;
+          }
           local = bilevelStep(built.problem, local, inProcessOptions(method, options)).state;
         }
         expect(distributed).toEqual(local);
         expect(distributed.iteration).toBe(4);
+        expect(planDistributedRound(distributed, options).kind).toBe(method === 'penalty-double-loop' || method === 'f2sa' ? 'chains' : 'gradients');
       });
     }
   }
 
-  it('refuses the single-loop methods with a message naming the distributed ones', () => {
+  it('refuses a gradient report with the wrong number of points or a non-finite entry', () => {
     const shape = bilevelProblemShape({ kind: 'test-case', name: 'T1' });
-    const state = createBilevelState(shape.problem as never, 'v-pbgd', shape.start);
-    expect(() => planDistributedRound(state, OPTIONS)).toThrow(/penalty-double-loop and f2sa/);
+    const problem = buildBilevelProblem({ kind: 'test-case', name: 'T1' }).problem;
+    let state = createBilevelState(problem, 'penalty-single-loop', shape.start);
+    const options = { ...OPTIONS, momentum: 0.5 };
+    const first = planDistributedRound(state, options);
+    if (first.kind !== 'gradients') throw new Error('expected a gradient round');
+    state = completeGradientRound(problem, state, options, first.request, evaluateGradientRequest(problem, first.request)).state;
+    const second = planDistributedRound(state, options);
+    if (second.kind !== 'gradients') throw new Error('expected a gradient round');
+    expect(second.request.points).toHaveLength(2); // current and previous iterate, one sample (spec §4.2)
+    const report = evaluateGradientRequest(problem, second.request);
+    expect(() => completeGradientRound(problem, state, options, second.request, { ...report, gradients: report.gradients.slice(0, 1) })).toThrow(/1 gradient triples for 2 points/);
+    const bad = { ...report, gradients: [{ ...report.gradients[0], gradX: [NaN] }, report.gradients[1]] };
+    expect(() => completeGradientRound(problem, state, options, second.request, bad)).toThrow(/gradX\[0\] is not finite/);
   });
 
   it('hyper-cleaning: the same file and seed give the same problem; a short file is refused with the row counts', () => {

@@ -5,11 +5,22 @@ import { createRng, deriveSeed } from '../random';
 import { cleanerMetrics, corruptLabels, createHyperCleaningProblem, softmaxParameterCount, softmaxRegressionAccuracy, type CleanerMetrics } from './hyper-cleaning';
 import { bilevelCaseT5 } from './hyperparameter';
 import { runYChain, runZChain } from './oracles';
-import { planPenaltyRound, type BilevelRoundOutcome, type BilevelRoundPlan } from './penalty';
+import {
+  completeSingleLoopRound,
+  planPenaltyRound,
+  planSingleLoopRound,
+  type BilevelRoundOutcome,
+  type BilevelRoundPlan,
+  type GradientReport,
+  type GradientRequest,
+} from './penalty';
 import { planF2saRound } from './f2sa';
+import type { PenaltySampling } from './oracles';
+import type { BilevelSet } from './projection';
 import type { BilevelMethodOptions } from './runner';
 import type { PenaltySchedule, PenaltyStepScaling } from './schedule';
-import type { BilevelState } from './state';
+import type { BilevelMethod, BilevelState, BilevelStepResult } from './state';
+import { completeVPbgdRound, planVPbgdRound } from './v-pbgd';
 import type { BilevelProblem, OracleCalls } from './problem';
 import { mixSample, BILEVEL_SAMPLE_ROLE } from './sampling';
 import { bilevelCaseT1, bilevelCaseT2, bilevelCaseT3, bilevelCaseT4, type BilevelTestCase } from './test-problems';
@@ -184,39 +195,85 @@ export function buildBilevelProblem(
   };
 }
 
-/** The methods whose rounds split into independent y- and z-chains, i.e. the ones the platform distributes. */
-export type DistributedBilevelMethod = 'penalty-double-loop' | 'f2sa';
-export const DISTRIBUTED_BILEVEL_METHODS: readonly DistributedBilevelMethod[] = Object.freeze(['penalty-double-loop', 'f2sa']);
+/**
+ * A round of any method as the platform runs it: the double-loop methods (penalty double loop, F2SA) as two
+ * independent chain tasks, the gradient-based ones (single loop, V-PBGD) as one gradient task at the current
+ * (and previous) iterate. Either way the coordinator keeps x, λ and the steps, and agents only evaluate oracles.
+ */
+export type DistributedRound = { kind: 'chains'; plan: BilevelRoundPlan } | { kind: 'gradients'; request: GradientRequest };
 
-/** The settings of a distributed run, shared by both methods. */
+/** The settings of a distributed run, shared by all methods (each uses the ones it has). */
 export interface DistributedBilevelOptions {
   penalty: PenaltySchedule;
+  /** Chain length T (double loop, F2SA; V-PBGD's w-chain). */
   innerSteps: number;
-  /** Base x-step α_x (scaled by s(λ)); F2SA gets ratioX = stepX / stepY, so both methods take the same x-step for the same λ. */
+  /** Base x-step α_x (scaled by s(λ)); F2SA gets ratioX = stepX / stepY, so it takes the same x-step as the double loop. */
   stepX: number;
   stepY: number;
+  /** z-step (V-PBGD: the w-chain step). */
   stepZ: number;
   stepScaling: PenaltyStepScaling;
+  /** Single loop: momentum β of the recursive estimators (spec §4.2), default 0.1. */
+  momentum?: number;
+  /** Single loop: samples at (x, y) and (x, z), default 'common'. */
+  sampling?: PenaltySampling;
 }
 
-/** The plan of the state's next round for a distributed method. */
-export function planDistributedRound(state: BilevelState, options: DistributedBilevelOptions): BilevelRoundPlan {
-  const { penalty, innerSteps, stepX, stepY, stepZ, stepScaling } = options;
-  switch (state.method) {
+/** The options of `bilevelStep` for a method with these settings (the in-process reference of a distributed run). */
+export function inProcessOptions(method: BilevelMethod, o: DistributedBilevelOptions): BilevelMethodOptions {
+  const { penalty, innerSteps, stepX, stepY, stepZ, stepScaling } = o;
+  switch (method) {
     case 'penalty-double-loop':
-      return planPenaltyRound(state, { penalty, innerSteps, stepX, stepY, stepZ, stepScaling });
+      return { method, penalty, innerSteps, stepX, stepY, stepZ, stepScaling };
     case 'f2sa':
-      return planF2saRound(state, { penalty, innerSteps, stepY, stepZ, stepScaling, ratioX: stepX / stepY });
+      return { method, penalty, innerSteps, stepY, stepZ, stepScaling, ratioX: stepX / stepY };
     case 'penalty-single-loop':
+      return { method, penalty, stepX, stepY, stepZ, stepScaling, ...(o.momentum === undefined ? {} : { momentum: o.momentum }), ...(o.sampling ? { sampling: o.sampling } : {}) };
     case 'v-pbgd':
-      throw new Error(`bilevel: ${state.method} is not a double-loop method; the platform distributes ${DISTRIBUTED_BILEVEL_METHODS.join(' and ')}`);
+      return { method, penalty, innerSteps, stepX, stepY, innerStep: stepZ, stepScaling };
   }
 }
 
-/** The same options in `bilevelStep`'s form (for checking a distributed run against the in-process one). */
-export function inProcessOptions(method: DistributedBilevelMethod, o: DistributedBilevelOptions): BilevelMethodOptions {
-  const { penalty, innerSteps, stepX, stepY, stepZ, stepScaling } = o;
-  return method === 'f2sa'
-    ? { method, penalty, innerSteps, stepY, stepZ, stepScaling, ratioX: stepX / stepY }
-    : { method, penalty, innerSteps, stepX, stepY, stepZ, stepScaling };
+/** The next round of the state's method. */
+export function planDistributedRound(state: BilevelState, o: DistributedBilevelOptions): DistributedRound {
+  const options = inProcessOptions(state.method, o);
+  switch (options.method) {
+    case 'penalty-double-loop':
+      return { kind: 'chains', plan: planPenaltyRound(state, options) };
+    case 'f2sa':
+      return { kind: 'chains', plan: planF2saRound(state, options) };
+    case 'penalty-single-loop':
+      return { kind: 'gradients', request: planSingleLoopRound(state, options) };
+    case 'v-pbgd':
+      return { kind: 'gradients', request: planVPbgdRound(state, options) };
+  }
+}
+
+/** The coordinator's step from a gradient round's report (single loop or V-PBGD). */
+export function completeGradientRound(
+  sets: { setX: BilevelSet; setY: BilevelSet },
+  state: BilevelState,
+  o: DistributedBilevelOptions,
+  request: GradientRequest,
+  report: GradientReport,
+): BilevelStepResult {
+  const options = inProcessOptions(state.method, o);
+  switch (options.method) {
+    case 'penalty-single-loop':
+      return completeSingleLoopRound(sets, state, options, request, report);
+    case 'v-pbgd':
+      return completeVPbgdRound(sets, state, options, request, report);
+    case 'penalty-double-loop':
+    case 'f2sa':
+      throw new Error(`bilevel: ${state.method} rounds are chain rounds, not gradient rounds`);
+  }
+}
+
+/** A gradient report as JSON (what an agent sends back). */
+export function gradientReportToJson(r: GradientReport) {
+  return {
+    gradients: r.gradients.map((g) => ({ gradX: Array.from(g.gradX), gradY: Array.from(g.gradY), gradZ: Array.from(g.gradZ) })),
+    w: r.w && { point: Array.from(r.w.point), residual: r.w.residual, oracleCalls: r.w.oracleCalls },
+    oracleCalls: r.oracleCalls,
+  };
 }

@@ -8,7 +8,6 @@ import {
   runZChain,
   xGradientTerms,
   type ChainSpec,
-  type PenaltyGradients,
   type PenaltySampling,
 } from './oracles';
 import { distance2, norm2, toVector } from './vector';
@@ -278,52 +277,128 @@ export function stormUpdate(d: Float64Array, gNew: ArrayLike<number>, gOld: Arra
 }
 
 /**
- * One iteration of the single-loop penalty method with momentum (spec §4.2): one sample ξ_k, evaluated at the
- * current and the previous iterate (hence the mean-squared-smoothness assumption), recursive estimators for
- * gradZ, gradY, gradX, then simultaneous projected steps z ← ProjY(z − α_z d_z), y ← ProjY(y − α_y d_y),
- * x ← ProjX(x − α_x d_x). The first iteration uses the plain stochastic gradients. 6 oracle calls per iteration
- * (3 when β = 1 or on the first iteration).
+ * What a gradient-based iteration (single loop, V-PBGD) asks of the data holders (spec §9): the penalty gradients
+ * gradX, gradY, gradZ (spec §3) at one or two points with one sample, optionally after a warm-started chain on
+ * argmin g (V-PBGD's w). A plain JSON-safe object; {@link evaluateGradientRequest} answers it.
  */
-export function penaltySingleLoopStep(problem: BilevelProblem, state: BilevelState, options: PenaltySingleLoopOptions): BilevelStepResult {
+export interface GradientRequest {
+  lambda: number;
+  /** The sample of every gradient of the request (spec §4.2: one ξ_k at the current and the previous point). */
+  sample: number;
+  sampling: PenaltySampling;
+  /** Where to evaluate; with `wChain`, each point's z is replaced by the chain's end point. */
+  points: { x: number[]; y: number[]; z: number[] }[];
+  /** V-PBGD: the chain on argmin_Y g(x, ·) from `start` at points[0].x, run before the gradients. */
+  wChain: { start: number[]; spec: ChainSpec } | null;
+}
+
+/** The answer to a {@link GradientRequest}: one gradient triple per point, the chain's result and the calls spent. */
+export interface GradientReport {
+  gradients: { gradX: ArrayLike<number>; gradY: ArrayLike<number>; gradZ: ArrayLike<number> }[];
+  w: ChainReport | null;
+  oracleCalls: OracleCalls;
+}
+
+/** Evaluates a {@link GradientRequest} where the data is (in process, or on an agent). */
+export function evaluateGradientRequest(problem: BilevelProblem, request: GradientRequest): GradientReport {
+  const where = 'bilevel evaluateGradientRequest';
+  let calls: OracleCalls = { f: 0, g: 0 };
+  let w: ChainReport | null = null;
+  if (request.wChain) {
+    const chain = runZChain(problem, request.points[0].x, request.wChain.start, request.wChain.spec);
+    w = chain;
+    calls = addOracleCalls(calls, chain.oracleCalls);
+  }
+  const gradients = request.points.map((p) => {
+    const g = penaltyGradients(
+      problem,
+      toVector(p.x, problem.dimX, 'x', where),
+      toVector(p.y, problem.dimY, 'y', where),
+      w ? toVector(w.point, problem.dimY, 'w', where) : toVector(p.z, problem.dimY, 'z', where),
+      request.lambda,
+      request.sample,
+      request.sampling,
+    );
+    calls = addOracleCalls(calls, { f: 1, g: 2 });
+    return g;
+  });
+  return { gradients, w, oracleCalls: calls };
+}
+
+/** Checks a report against its request (count and lengths of the vectors, finiteness). */
+export function checkGradientReport(request: GradientRequest, report: GradientReport, dims: { dimX: number; dimY: number }, where: string): void {
+  if (report.gradients.length !== request.points.length)
+    throw new Error(`${where}: ${report.gradients.length} gradient triples for ${request.points.length} points`);
+  const check = (v: ArrayLike<number>, n: number, name: string): void => {
+    if (v.length !== n) throw new Error(`${where}: ${name} has length ${v.length}, expected ${n}`);
+    for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) throw new Error(`${where}: ${name}[${i}] is not finite; lower the steps`);
+  };
+  report.gradients.forEach((g, i) => {
+    check(g.gradX, dims.dimX, `gradients[${i}].gradX`);
+    check(g.gradY, dims.dimY, `gradients[${i}].gradY`);
+    check(g.gradZ, dims.dimY, `gradients[${i}].gradZ`);
+  });
+  if (!!request.wChain !== !!report.w) throw new Error(`${where}: the w-chain result is ${report.w ? 'unexpected' : 'missing'}`);
+  if (report.w) check(report.w.point, dims.dimY, 'w.point');
+}
+
+/** Step sizes and λ of single-loop iteration k. */
+function singleLoopSteps(o: Required<PenaltySingleLoopOptions>, k: number): { lambda: number; ax: number; ay: number; az: number } {
+  const lambda = penaltyAt(o.penalty, k);
+  const s = penaltyStepFactor(o.stepScaling, lambda);
+  return { lambda, ax: o.stepX * s, ay: o.stepY * s, az: o.stepZ };
+}
+
+/** The gradients single-loop iteration k needs: at (x_k, y_k, z_k) and, with momentum, at the previous iterate, one sample. */
+export function planSingleLoopRound(state: BilevelState, options: PenaltySingleLoopOptions): GradientRequest {
+  const where = 'bilevel penalty-single-loop';
+  checkStateFor(state, 'penalty-single-loop', where);
+  const o = singleLoopDefaults(options, where);
+  const m = state.momentum;
+  const points = [{ x: state.x.slice(), y: state.y.slice(), z: state.z.slice() }];
+  if (m && o.momentum < 1) points.push({ x: m.xPrev.slice(), y: m.yPrev.slice(), z: m.zPrev.slice() });
+  return {
+    lambda: singleLoopSteps(o, state.iteration).lambda,
+    sample: mixSample(state.seed, state.iteration, BILEVEL_SAMPLE_ROLE.single),
+    sampling: o.sampling,
+    points,
+    wChain: null,
+  };
+}
+
+/**
+ * The coordinator's half of single-loop iteration k (spec §4.2): recursive estimators for gradZ, gradY, gradX from
+ * the report, then simultaneous projected steps z ← ProjY(z − α_z d_z), y ← ProjY(y − α_y d_y), x ← ProjX(x − α_x d_x).
+ */
+export function completeSingleLoopRound(
+  sets: { setX: BilevelSet; setY: BilevelSet },
+  state: BilevelState,
+  options: PenaltySingleLoopOptions,
+  request: GradientRequest,
+  report: GradientReport,
+): BilevelStepResult {
   const where = 'bilevel penalty-single-loop';
   checkStateFor(state, 'penalty-single-loop', where);
   const o = singleLoopDefaults(options, where);
   const k = state.iteration;
-  const lambda = penaltyAt(o.penalty, k);
-  const s = penaltyStepFactor(o.stepScaling, lambda);
-  const ax = o.stepX * s;
-  const ay = o.stepY * s;
-  const az = o.stepZ;
-  const x = toVector(state.x, problem.dimX, 'x', where);
-  const y = toVector(state.y, problem.dimY, 'y', where);
-  const z = toVector(state.z, problem.dimY, 'z', where);
-  const sample = mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.single);
-  const cur = penaltyGradients(problem, x, y, z, lambda, sample, o.sampling);
-  let calls = addOracleCalls(state.oracleCalls, { f: 1, g: 2 });
+  const { lambda, ax, ay, az } = singleLoopSteps(o, k);
+  const x = toVector(state.x, state.x.length, 'x', where);
+  const y = toVector(state.y, state.y.length, 'y', where);
+  const z = toVector(state.z, state.z.length, 'z', where);
+  checkGradientReport(request, report, { dimX: x.length, dimY: y.length }, where);
+  const [cur, old] = report.gradients;
   const m = state.momentum;
-  let d: PenaltyGradients;
-  if (m && o.momentum < 1) {
-    const old = penaltyGradients(
-      problem,
-      Float64Array.from(m.xPrev),
-      Float64Array.from(m.yPrev),
-      Float64Array.from(m.zPrev),
-      lambda,
-      sample,
-      o.sampling,
-    );
-    calls = addOracleCalls(calls, { f: 1, g: 2 });
-    d = {
-      gradX: stormUpdate(Float64Array.from(m.dx), cur.gradX, old.gradX, o.momentum),
-      gradY: stormUpdate(Float64Array.from(m.dy), cur.gradY, old.gradY, o.momentum),
-      gradZ: stormUpdate(Float64Array.from(m.dz), cur.gradZ, old.gradZ, o.momentum),
-    };
-  } else {
-    d = cur;
-  }
-  const xNext = projectedStep(problem.setX, x, d.gradX, ax);
-  const yNext = projectedStep(problem.setY, y, d.gradY, ay);
-  const zNext = projectedStep(problem.setY, z, d.gradZ, az);
+  const d =
+    m && old
+      ? {
+          gradX: stormUpdate(Float64Array.from(m.dx), cur.gradX, old.gradX, o.momentum),
+          gradY: stormUpdate(Float64Array.from(m.dy), cur.gradY, old.gradY, o.momentum),
+          gradZ: stormUpdate(Float64Array.from(m.dz), cur.gradZ, old.gradZ, o.momentum),
+        }
+      : { gradX: Float64Array.from(cur.gradX), gradY: Float64Array.from(cur.gradY), gradZ: Float64Array.from(cur.gradZ) };
+  const xNext = projectedStep(sets.setX, x, d.gradX, ax);
+  const yNext = projectedStep(sets.setY, y, d.gradY, ay);
+  const zNext = projectedStep(sets.setY, z, d.gradZ, az);
   return {
     state: {
       ...state,
@@ -332,7 +407,7 @@ export function penaltySingleLoopStep(problem: BilevelProblem, state: BilevelSta
       y: Array.from(yNext),
       z: Array.from(zNext),
       lambda,
-      oracleCalls: calls,
+      oracleCalls: addOracleCalls(state.oracleCalls, report.oracleCalls),
       momentum:
         o.momentum < 1
           ? {
@@ -354,4 +429,16 @@ export function penaltySingleLoopStep(problem: BilevelProblem, state: BilevelSta
       stepX: ax,
     },
   };
+}
+
+/**
+ * One iteration of the single-loop penalty method with momentum (spec §4.2): one sample ξ_k, evaluated at the
+ * current and the previous iterate (hence the mean-squared-smoothness assumption), recursive estimators for
+ * gradZ, gradY, gradX, then simultaneous projected steps. The first iteration uses the plain stochastic gradients.
+ * 6 oracle calls per iteration (3 when β = 1 or on the first iteration). In process: plan → evaluate → complete,
+ * the same three functions a distributed run splits between coordinator and agent.
+ */
+export function penaltySingleLoopStep(problem: BilevelProblem, state: BilevelState, options: PenaltySingleLoopOptions): BilevelStepResult {
+  const request = planSingleLoopRound(state, options);
+  return completeSingleLoopRound(problem, state, options, request, evaluateGradientRequest(problem, request));
 }

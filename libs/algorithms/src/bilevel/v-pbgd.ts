@@ -1,7 +1,7 @@
 import type { BilevelProblem } from './problem';
 import { mixSample, BILEVEL_SAMPLE_ROLE } from './sampling';
-import { projectedStep } from './projection';
-import { penaltyGradients, runZChain } from './oracles';
+import { projectedStep, type BilevelSet } from './projection';
+import { checkGradientReport, evaluateGradientRequest, type GradientReport, type GradientRequest } from './penalty';
 import { norm2, toVector } from './vector';
 import { checkPenaltySchedule, penaltyAt, penaltyStepFactor, type PenaltySchedule, type PenaltyStepScaling } from './schedule';
 import { addOracleCalls, type BilevelState, type BilevelStepResult } from './state';
@@ -44,35 +44,61 @@ function positive(v: number, name: string, where: string): number {
   return v;
 }
 
-/**
- * One V-PBGD iteration (spec §5). Stationarity is the joint projected-gradient mapping
- * ‖((x_k − x_{k+1})/α_x, (y_k − y_{k+1})/α_y)‖ (the toy code stops when it is below 1e-5).
- */
-export function vPbgdStep(problem: BilevelProblem, state: BilevelState, options: VPbgdOptions): BilevelStepResult {
-  const where = 'bilevel v-pbgd';
-  if (state.method !== 'v-pbgd') throw new Error(`${where}: state belongs to method ${state.method}`);
+/** Resolved V-PBGD settings of iteration k. */
+function vPbgdSettings(options: VPbgdOptions, k: number, where: string) {
   checkPenaltySchedule(options.penalty, where);
   const innerSteps = options.innerSteps ?? 1;
   if (!(Number.isInteger(innerSteps) && innerSteps >= 1))
     throw new Error(`${where}: innerSteps must be a positive integer, got ${innerSteps}`);
-  const k = state.iteration;
   const gamma = penaltyAt(options.penalty, k);
   const s = penaltyStepFactor(options.stepScaling ?? 'inverse-capped', gamma);
-  const ax = positive(options.stepX ?? 0.1, 'stepX', where) * s;
-  const ay = positive(options.stepY ?? 0.1, 'stepY', where) * s;
-  const innerStep = positive(options.innerStep ?? 0.5, 'innerStep', where);
+  return {
+    gamma,
+    innerSteps,
+    ax: positive(options.stepX ?? 0.1, 'stepX', where) * s,
+    ay: positive(options.stepY ?? 0.1, 'stepY', where) * s,
+    innerStep: positive(options.innerStep ?? 0.5, 'innerStep', where),
+  };
+}
 
-  const w = runZChain(problem, state.x, state.z, {
-    steps: innerSteps,
-    stepSize: innerStep,
-    sampleSeed: mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.wChain),
-  });
-  const x = toVector(state.x, problem.dimX, 'x', where);
-  const y = toVector(state.y, problem.dimY, 'y', where);
-  const d = penaltyGradients(problem, x, y, w.point, gamma, mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.single));
-  const xNext = projectedStep(problem.setX, x, d.gradX, ax);
-  const yNext = projectedStep(problem.setY, y, d.gradY, ay);
+/** What V-PBGD iteration k asks of the data holders: the w-chain from w_k at x_k, then the penalty gradients at (x_k, y_k, w_{k+1}). */
+export function planVPbgdRound(state: BilevelState, options: VPbgdOptions): GradientRequest {
+  const where = 'bilevel v-pbgd';
+  if (state.method !== 'v-pbgd') throw new Error(`${where}: state belongs to method ${state.method}`);
+  const k = state.iteration;
+  const v = vPbgdSettings(options, k, where);
+  return {
+    lambda: v.gamma,
+    sample: mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.single),
+    sampling: 'independent',
+    points: [{ x: state.x.slice(), y: state.y.slice(), z: state.z.slice() }],
+    wChain: { start: state.z.slice(), spec: { steps: v.innerSteps, stepSize: v.innerStep, sampleSeed: mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.wChain) } },
+  };
+}
 
+/**
+ * The coordinator's half of V-PBGD iteration k: the joint projected step on (x, y) with the reported gradients, w
+ * kept for the warm start. Stationarity is the joint projected-gradient mapping ‖((x_k − x_{k+1})/α_x, (y_k − y_{k+1})/α_y)‖
+ * (the toy code stops when it is below 1e-5).
+ */
+export function completeVPbgdRound(
+  sets: { setX: BilevelSet; setY: BilevelSet },
+  state: BilevelState,
+  options: VPbgdOptions,
+  request: GradientRequest,
+  report: GradientReport,
+): BilevelStepResult {
+  const where = 'bilevel v-pbgd';
+  if (state.method !== 'v-pbgd') throw new Error(`${where}: state belongs to method ${state.method}`);
+  const k = state.iteration;
+  const { gamma, ax, ay } = vPbgdSettings(options, k, where);
+  const x = toVector(state.x, state.x.length, 'x', where);
+  const y = toVector(state.y, state.y.length, 'y', where);
+  checkGradientReport(request, report, { dimX: x.length, dimY: y.length }, where);
+  const d = report.gradients[0];
+  const w = report.w!;
+  const xNext = projectedStep(sets.setX, x, d.gradX, ax);
+  const yNext = projectedStep(sets.setY, y, d.gradY, ay);
   let sq = 0;
   for (let i = 0; i < x.length; i++) sq += ((x[i] - xNext[i]) / ax) ** 2;
   for (let i = 0; i < y.length; i++) sq += ((y[i] - yNext[i]) / ay) ** 2;
@@ -85,8 +111,14 @@ export function vPbgdStep(problem: BilevelProblem, state: BilevelState, options:
       y: Array.from(yNext),
       z: Array.from(w.point),
       lambda: gamma,
-      oracleCalls: addOracleCalls(state.oracleCalls, w.oracleCalls, { f: 1, g: 2 }),
+      oracleCalls: addOracleCalls(state.oracleCalls, report.oracleCalls),
     },
     info: { lambda: gamma, gradXNorm: norm2(d.gradX), stationarity: Math.sqrt(sq), yResidual: 0, zResidual: w.residual, stepX: ax },
   };
+}
+
+/** One V-PBGD iteration (spec §5) in process: plan → evaluate → complete. Oracle calls: T + 3. */
+export function vPbgdStep(problem: BilevelProblem, state: BilevelState, options: VPbgdOptions): BilevelStepResult {
+  const request = planVPbgdRound(state, options);
+  return completeVPbgdRound(problem, state, options, request, evaluateGradientRequest(problem, request));
 }
