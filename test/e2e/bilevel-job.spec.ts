@@ -113,17 +113,24 @@ describe('bilevel jobs (real processes)', () => {
     expect(messages[4]).toContain('at most 64 runs');
   });
 
-  it('a test-case job completes on agents, retrying the tasks of an agent that died, with exactly the in-process iterates', async () => {
-    // An agent that registers, heartbeats once and never consumes its queue: a crash right after joining.
+  it('a test-case job completes on agents, retrying the tasks of a hung agent on live ones, with exactly the in-process iterates', async () => {
+    // A hung agent: it registered first (so it wins ties for the least busy agent), heartbeats, and never consumes
+    // its queue. Every task given to it must time out and go to a live agent.
     const dataHash = createHash('sha256').update(DIGITS).digest('hex');
     const dead = await call<{ agentId: string; agentSecret: string }>(base(), 'POST', '/api/v1/agents/register', {
-      json: { joinToken: env.JOIN_TOKEN, name: 'dead', datasets: ['uci-digits'], datasetHashes: { 'uci-digits': dataHash } },
+      json: { joinToken: env.JOIN_TOKEN, name: 'hung', datasets: ['uci-digits'], datasetHashes: { 'uci-digits': dataHash } },
     });
     expect(dead.status).toBe(201);
+    const beat = () => fetch(`${base()}/api/v1/agents/heartbeat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${dead.body.agentId}.${dead.body.agentSecret}`, 'content-type': 'application/json' },
+      body: '{}',
+    }).catch(() => undefined);
+    const heartbeat = setInterval(() => void beat(), 500);
     for (const name of ['b-0', 'b-1']) {
       agents.push(startAgentProcess({ name, coordinatorUrl: base(), joinToken: env.JOIN_TOKEN, redisUrl: TEST_REDIS_URL, dataFile: DIGITS_FILE, heartbeatMs: 500 }));
     }
-    await waitFor('3 agents online', async () => (await call<{ online: boolean }[]>(base(), 'GET', '/api/v1/agents', { token: admin() })).body.filter((a) => a.online).length >= 3, 30_000);
+    await waitFor('3 agents online', async () => (await call<{ online: boolean }[]>(base(), 'GET', '/api/v1/agents', { token: admin() })).body.filter((a) => a.online).length >= 3, 60_000);
 
     const spec = {
       kind: 'bilevel',
@@ -140,6 +147,8 @@ describe('bilevel jobs (real processes)', () => {
     const submitted = await call<JobView>(base(), 'POST', '/api/v1/jobs', { token: admin(), json: spec });
     expect(submitted.status).toBe(201);
     expect(submitted.body.kind).toBe('bilevel');
+    // Then it stops heartbeating too (a crash): after AGENT_OFFLINE_AFTER_MS it is no longer given tasks.
+    setTimeout(() => clearInterval(heartbeat), 2000);
     const done = await finished(submitted.body.id, 60_000);
     expect(done.error).toBeNull();
     expect(done.status).toBe('completed');
