@@ -1,5 +1,6 @@
 import { TaskKind } from '@flotilla/contracts';
 import { bilevelYChain, bilevelZChain } from './bilevel';
+import { nasScore, nasStandalone, nasTrain } from './nas';
 import type { TaskHandler } from './task-context';
 
 export type { TaskContext, TaskHandler } from './task-context';
@@ -8,4 +9,7 @@ export type { TaskContext, TaskHandler } from './task-context';
 export const TASK_HANDLERS: Partial<Record<TaskKind, TaskHandler>> = {
   [TaskKind.BilevelY]: bilevelYChain,
   [TaskKind.BilevelZ]: bilevelZChain,
+  [TaskKind.NasTrain]: nasTrain,
+  [TaskKind.NasScore]: nasScore,
+  [TaskKind.NasStandalone]: nasStandalone,
 };
