@@ -20,6 +20,9 @@ import { UpdatesController } from './rounds/updates.controller';
 import { BilevelController } from './bilevel/bilevel.controller';
 import { BilevelRepository } from './bilevel/bilevel.repository';
 import { BilevelRunner } from './bilevel/bilevel.runner';
+import { NasController } from './nas/nas.controller';
+import { NasRepository } from './nas/nas.repository';
+import { NasRunner } from './nas/nas.runner';
 import { ControlService } from './queue/control.service';
 import { JobRunnerRegistry } from './tasks/job-runner';
 import { AgentTasksController, JobTasksController } from './tasks/tasks.controller';
@@ -33,7 +36,7 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [BlobsModule],
-      controllers: [AgentsController, JobsController, UpdatesController, HealthController, AgentTasksController, JobTasksController, BilevelController],
+      controllers: [AgentsController, JobsController, UpdatesController, HealthController, AgentTasksController, JobTasksController, BilevelController, NasController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         PrismaService,
@@ -53,6 +56,8 @@ export class AppModule {
         TasksService,
         BilevelRepository,
         BilevelRunner,
+        NasRepository,
+        NasRunner,
         ControlService,
       ],
       exports: [APP_CONFIG],

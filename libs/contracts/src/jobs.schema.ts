@@ -127,8 +127,117 @@ export const CreateBilevelJobSchema = z
   });
 export type CreateBilevelJob = z.infer<typeof CreateBilevelJobSchema>;
 
+/** Candidate operations a NAS search space can offer on every edge (libs/algorithms `OpKind`, spec gm-nas.md §8.3). */
+export const NAS_OP_KINDS = ['linear', 'relu-linear', 'tanh-linear', 'skip', 'zero'] as const;
+export type NasOpKind = (typeof NAS_OP_KINDS)[number];
+
+const Steps = z.number().int().min(0).max(1_000_000);
+
+/**
+ * A GM-NAS job (issue #4, spec gm-nas.md §3.7, §9): a chain supernet on the dataset's features, trained as a tree of
+ * sub-supernets split by gradient matching, then a final selection among the leaves' architectures. Budgets are
+ * in optimiser steps; `{kind: 'nas', dataset}` is a complete job with the defaults below.
+ */
+export const CreateNasJobSchema = z
+  .strictObject({
+    kind: z.literal('nas'),
+    name: z.string().min(1).max(120).optional(),
+    dataset: DatasetName,
+    /** The search space (libs/algorithms `chainSupernet`): stem → `edges` edges in a chain → readout, `width` units. */
+    space: z
+      .strictObject({
+        edges: z.number().int().min(1).max(8).default(3),
+        ops: z
+          .array(z.enum(NAS_OP_KINDS))
+          .min(2)
+          .max(8)
+          .refine((ops) => new Set(ops).size === ops.length, { message: 'ops must not repeat' })
+          .default(['linear', 'relu-linear', 'tanh-linear', 'skip']),
+        width: z.number().int().min(1).max(512).default(16),
+      })
+      .prefault({}),
+    /** Steps the root trains before its split (the warm-up, spec §3.7's first checkpoint). */
+    warmupSteps: Steps.default(200),
+    /** Split levels (spec §3.7 checkpoints): the tree ends with groups^splits leaves. */
+    splits: z.number().int().min(1).max(4).default(2),
+    /** Steps each child trains before it is split in turn (0: scored at once, as spec §8.3 proposes). */
+    stepsBetweenSplits: Steps.default(0),
+    /** Steps each leaf trains after the last split (the final phase). */
+    finalSteps: Steps.default(200),
+    /** Children per split (spec §3.3: 2 for GM-NAS). */
+    groups: z.number().int().min(2).max(4).default(2),
+    /** `final`: children of the last split are re-initialised (spec §3.6, every reported run); `none`: inherit everything. */
+    restart: z.enum(['final', 'none']).default('final'),
+    /** GM scoring (spec §3.2). */
+    gm: z
+      .strictObject({
+        /** R: batches per node, shared by all its candidate edges (spec default 100). */
+        batches: z.number().int().min(1).max(1000).default(20),
+        batchSize: z.number().int().min(1).max(4096).default(64),
+        /** Forward mode on the other edges; default the training mode (as in the official code). */
+        mode: z.enum(['single-path', 'mixture']).optional(),
+        /** Ω_e: `cells` (the official code) or `all` (also stem and readout). */
+        sharedWeights: z.enum(['cells', 'all']).default('cells'),
+        /** Score tasks per node; default one per online agent holding the data (fixed when the node is scored). */
+        parts: z.number().int().min(1).max(64).optional(),
+      })
+      .prefault({}),
+    /** Edge selection (spec §3.5): `minCut` (paper / NB201) or `minWithinDistance` (DARTS-space code). */
+    edgeRule: z.enum(['minCut', 'minWithinDistance']).default('minCut'),
+    /** Partition objective (spec §3.3). */
+    partitionObjective: z.enum(['cut', 'withinDistance']).default('cut'),
+    /** Weight training of every node and candidate (spec §4; lr raised for short runs as in bench/nas.ts). */
+    training: z
+      .strictObject({
+        batchSize: z.number().int().min(1).max(4096).default(64),
+        /** `single-path` (RSPS, uniform random path per step) or `mixture` (uniform frozen-α mixture). */
+        mode: z.enum(['single-path', 'mixture']).default('single-path'),
+        lr: z.number().positive().max(10).default(0.05),
+        lrMin: z.number().min(0).max(10).default(0.001),
+        momentum: z.number().min(0).lt(1).default(0.9),
+        nesterov: z.boolean().default(true),
+        weightDecay: z.number().min(0).max(1).default(5e-4),
+        clipNorm: z.number().positive().max(1e6).default(5),
+      })
+      .prefault({})
+      .refine((t) => t.lrMin <= t.lr, { message: 'lrMin must be <= lr', path: ['lrMin'] }),
+    /** Final selection (spec §3.8). */
+    selection: z
+      .strictObject({
+        /**
+         * `standalone`: every leaf's architecture is trained from scratch and ranked on the selection split, with
+         * successive halving when there are more candidates than agents; `supernet`: the leaf whose architecture
+         * the supernet estimates best, no extra training.
+         */
+        method: z.enum(['standalone', 'supernet']).default('standalone'),
+        /** Stand-alone budget T per finalist (successive halving gives the others less). */
+        standaloneSteps: z.number().int().min(1).max(1_000_000).default(300),
+        /** Ranking on the selection split: accuracy (ties by loss) or loss (ties by accuracy). */
+        metric: z.enum(['accuracy', 'loss']).default('accuracy'),
+        /** At most this many architectures a leaf evaluates to propose one (spec §3.8 RSPS: 200). */
+        maxCandidates: z.number().int().min(1).max(10_000).default(200),
+      })
+      .prefault({}),
+    /** Fraction of each class of the agents' file held out for ranking architectures (the rest trains weights). */
+    selectionFraction: z.number().gt(0).lt(1).default(0.5),
+    /** Seed of that split (the same rows on every agent with the same file). */
+    dataSeed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    /** A task not answered within this time goes to another agent. */
+    taskTimeoutMs: z.number().int().min(100).max(86_400_000).default(120_000),
+  })
+  .superRefine((j, ctx) => {
+    if (!j.space?.ops) return; // the space itself is invalid: reported above
+    if (j.splits > j.space.edges)
+      ctx.addIssue({ code: 'custom', path: ['splits'], message: `each split uses an unsplit edge: at most space.edges (${j.space.edges}) splits` });
+    if (j.groups > j.space.ops.length)
+      ctx.addIssue({ code: 'custom', path: ['groups'], message: `a split of ${j.space.ops.length} ops can make at most ${j.space.ops.length} groups` });
+    if (j.groups ** j.splits > 64) ctx.addIssue({ code: 'custom', path: ['splits'], message: 'at most 64 leaves (groups^splits)' });
+  });
+export type CreateNasJob = z.infer<typeof CreateNasJobSchema>;
+
 /** One discriminated union: each job kind is a member. */
-export const CreateJobSchema = z.discriminatedUnion('kind', [CreateFederatedJobSchema, CreateBilevelJobSchema]);
+export const CreateJobSchema = z.discriminatedUnion('kind', [CreateFederatedJobSchema, CreateBilevelJobSchema, CreateNasJobSchema]);
 export type CreateJob = z.infer<typeof CreateJobSchema>;
 
 export const ListJobsQuerySchema = z.strictObject({
@@ -215,4 +324,116 @@ export interface ParticipationView {
   /** rows[r][a]: 1 participated, 0 eligible but absent, null not eligible. */
   rounds: { round: number; row: (0 | 1 | null)[]; weights: (number | null)[] }[];
   rates: number[];
+}
+
+/** GM matrix of one candidate edge of a node and its best partition (GET /jobs/:id/nas, spec §3.2–3.5). */
+export interface NasEdgeScoreView {
+  edge: number;
+  /** Op indices the matrix rows stand for, and their kinds. */
+  ops: number[];
+  opNames: string[];
+  /** Mean per-batch cosine GM(i, j) over `batches` batches. */
+  matrix: number[][];
+  batches: number;
+  /** Batches in which every shared gradient vanished (spec §8.2's degenerate case). */
+  degenerateBatches: number;
+  /** The best balanced partition of the edge's ops (op indices) and its costs. */
+  groups: number[][];
+  cut: number;
+  withinDistance: number;
+  crossDistance: number;
+  /** Whether this edge was split. */
+  chosen: boolean;
+}
+
+/** A sub-supernet of a NAS job's tree. */
+export interface NasNodeView {
+  id: string;
+  parent: string | null;
+  depth: number;
+  /** `training` → `scoring` → `split` for inner nodes; `training` → `leaf` for leaves. */
+  status: 'training' | 'scoring' | 'split' | 'leaf';
+  init: 'root' | 'inherit' | 'reinit';
+  /** mask[e][o]: op o of edge e is enabled. */
+  mask: boolean[][];
+  /** Single-path architectures inside the mask. */
+  architectures: number;
+  split: { edge: number; groups: number[][]; criterion: string; children: string[] } | null;
+  scores: NasEdgeScoreView[];
+  metrics: {
+    /** Steps this node trained itself (not its ancestors), its mean training loss, its schedule position after. */
+    trainSteps: number | null;
+    trainLoss: number | null;
+    step: number | null;
+    trainAgentId: string | null;
+    scoreParts: number | null;
+    scoreAgentIds: string[];
+    /** Forward/backward passes of its GM scoring (R × |ops| per candidate edge). */
+    gmPasses: number | null;
+  };
+  weightsHash: string | null;
+  /** A leaf's proposed architecture with the supernet's estimate on the selection split. */
+  candidate: NasArchitectureView | null;
+}
+
+export interface NasArchitectureView {
+  architecture: number[];
+  ops: string[];
+  loss: number | null;
+  accuracy: number | null;
+}
+
+/** One architecture of the final selection. */
+export interface NasCandidateView {
+  index: number;
+  node: string;
+  architecture: number[];
+  ops: string[];
+  /** The supernet's estimate that made the leaf propose it. */
+  estimate: { loss: number | null; accuracy: number | null };
+  status: 'active' | 'eliminated' | 'chosen';
+  /** Rungs completed. */
+  rung: number;
+  history: { rung: number; steps: number; trainLoss: number | null; loss: number; accuracy: number; agentId: string | null }[];
+}
+
+/** The result of a NAS job (also the job's `result`). */
+export interface NasResult {
+  architecture: number[];
+  ops: string[];
+  /** The leaf that proposed it. */
+  node: string;
+  selectionMethod: 'standalone' | 'supernet';
+  /** On the agents' selection split. */
+  selectionAccuracy: number;
+  selectionLoss: number;
+  /** On the coordinator's held-out split of the dataset (never seen by the search): the reported accuracy. */
+  accuracy: number;
+  loss: number;
+  /** sha256 of the weights evaluated (stand-alone weights, or the leaf supernet's). */
+  weightsHash: string;
+  /** Supernet optimiser steps over all nodes, stand-alone steps over all candidates and rungs, GM passes. */
+  supernetSteps: number;
+  standaloneSteps: number;
+  gmPasses: number;
+}
+
+/** GET /jobs/:id/nas: the supernet tree with its scores and decisions, the final selection and the result. */
+export interface NasView {
+  jobId: string;
+  status: JobStatus;
+  space: { edges: number; ops: string[]; width: number; architectures: number; parameterCount: number };
+  schedule: { splitSteps: number[]; checkpoints: number[]; finalSteps: number; restart: 'final' | 'none' };
+  /** sha256 of the agent file every task of the job runs on (null until the first task). */
+  dataHash: string | null;
+  nodes: NasNodeView[];
+  selection: {
+    method: 'standalone' | 'supernet';
+    /** Agents available when the selection started; more candidates than slots → successive halving. */
+    slots: number | null;
+    /** Cumulative stand-alone steps per rung. */
+    rungs: number[];
+    candidates: NasCandidateView[];
+  };
+  result: NasResult | null;
 }

@@ -1,5 +1,6 @@
 import { TaskKind } from '@flotilla/contracts';
 import { bilevelGradients, bilevelYChain, bilevelZChain } from './bilevel';
+import { nasScore, nasStandalone, nasTrain } from './nas';
 import type { TaskHandler } from './task-context';
 
 export type { TaskContext, TaskHandler } from './task-context';
@@ -9,4 +10,7 @@ export const TASK_HANDLERS: Partial<Record<TaskKind, TaskHandler>> = {
   [TaskKind.BilevelY]: bilevelYChain,
   [TaskKind.BilevelZ]: bilevelZChain,
   [TaskKind.BilevelGradients]: bilevelGradients,
+  [TaskKind.NasTrain]: nasTrain,
+  [TaskKind.NasScore]: nasScore,
+  [TaskKind.NasStandalone]: nasStandalone,
 };

@@ -17,7 +17,7 @@ export class JobsController {
   constructor(private readonly jobs: JobsService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Submit a federated (FedAU) job' })
+  @ApiOperation({ summary: 'Submit a job: federated (FedAU), bilevel or nas (see the README for each kind)' })
   @ApiBody({ schema: jsonSchema(CreateJobSchema) })
   submit(@Body(new ZodPipe(CreateJobSchema, 'job spec')) spec: CreateJob) {
     return this.jobs.submit(spec);

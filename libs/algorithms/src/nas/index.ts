@@ -21,3 +21,4 @@ export * from './tree';
 export * from './training';
 export * from './search';
 export * from './ranking';
+export * from './distributed';

@@ -1,0 +1,80 @@
+import {
+  nasSamples,
+  runNasScoreTask,
+  runNasStandaloneTask,
+  runNasTrainTask,
+  supernetLayout,
+  type NasBlobState,
+  type NasScorePayload,
+  type NasScoreResult,
+  type NasStandalonePayload,
+  type NasStandaloneResult,
+  type NasTaskEnvelope,
+  type NasTrainPayload,
+  type NasTrainResult,
+  type Samples,
+  type TrainingState,
+} from '@flotilla/algorithms';
+import type { TaskContext, TaskHandler } from './task-context';
+
+/**
+ * NAS tasks (spec gm-nas.md §9): the computation is the library's (`runNasTrainTask`, `runNasScoreTask`,
+ * `runNasStandaloneTask`); this file only moves weights (float32 blobs by sha256, down and up) and builds the
+ * job's training / selection split of this agent's file.
+ */
+
+/** Samples per (file, scaling, split), built once per job. */
+const splits = new Map<string, { train: Samples; selection: Samples }>();
+
+function samplesFor(p: NasTaskEnvelope, ctx: TaskContext): { train: Samples; selection: Samples } {
+  const key = JSON.stringify([ctx.dataHash, p.data]);
+  let s = splits.get(key);
+  if (!s) {
+    const ds = ctx.scaled(p.data.featureRange, p.data.numClasses);
+    if (ds.numFeatures !== p.spec.inputSize) throw new Error(`this agent's file has ${ds.numFeatures} features, the supernet expects ${p.spec.inputSize}`);
+    s = nasSamples(ds, { selectionFraction: p.data.selectionFraction, seed: p.data.seed });
+    if (splits.size >= 8) splits.delete(splits.keys().next().value!);
+    splits.set(key, s);
+  }
+  return s;
+}
+
+async function download(p: NasTaskEnvelope, from: NasBlobState, ctx: TaskContext): Promise<TrainingState> {
+  const n = supernetLayout(p.spec).size;
+  return { params: await ctx.client.weights(from.params, n), velocity: await ctx.client.weights(from.velocity, n), step: from.step };
+}
+
+/** Uploads a trained state; diverged weights are a task failure here rather than a refused upload. */
+async function upload(state: TrainingState, ctx: TaskContext): Promise<NasBlobState> {
+  for (const v of [state.params, state.velocity]) {
+    if (!v.every((x) => Number.isFinite(x))) throw new Error('training diverged: the weights hold NaN or Inf');
+  }
+  return { params: await ctx.client.uploadBlob(state.params), velocity: await ctx.client.uploadBlob(state.velocity), step: state.step };
+}
+
+/** `nas.train`: one node's training from the given state; a leaf also proposes its architecture. */
+export const nasTrain: TaskHandler = async (payload, ctx) => {
+  const p = payload as NasTrainPayload;
+  const data = samplesFor(p, ctx);
+  const out = runNasTrainTask(p.spec, await download(p, p.from, ctx), p.task, data);
+  const result: NasTrainResult = { ...(await upload(out.state, ctx)), meanLoss: out.meanLoss, candidate: out.candidate, evaluated: out.evaluated };
+  return result;
+};
+
+/** `nas.gm-score`: |ops| × |ops| cosine sums per candidate edge over this part's batches (no gradients leave the agent). */
+export const nasScore: TaskHandler = async (payload, ctx) => {
+  const p = payload as NasScorePayload;
+  const data = samplesFor(p, ctx);
+  const params = await ctx.client.weights(p.params, supernetLayout(p.spec).size);
+  const result: NasScoreResult = { scores: runNasScoreTask(p.spec, params, p.task, data.train) };
+  return result;
+};
+
+/** `nas.standalone`: one rung of stand-alone training of a candidate, scored on the selection split. */
+export const nasStandalone: TaskHandler = async (payload, ctx) => {
+  const p = payload as NasStandalonePayload;
+  const data = samplesFor(p, ctx);
+  const out = runNasStandaloneTask(p.spec, await download(p, p.from, ctx), p.task, data);
+  const result: NasStandaloneResult = { ...(await upload(out.state, ctx)), meanLoss: out.meanLoss, selection: out.selection };
+  return result;
+};

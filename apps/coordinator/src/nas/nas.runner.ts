@@ -1,0 +1,560 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import {
+  candidateEdges,
+  chainSupernet,
+  decideGmSplit,
+  deriveSeedFor,
+  enabledOps,
+  evaluateArchitectures,
+  nodeInitialState,
+  nodeTraining,
+  rankCandidates,
+  samplesFromDataset,
+  scorePartRanges,
+  splitReinitialises,
+  standaloneInitialState,
+  standaloneRungTask,
+  successiveHalvingPlan,
+  supernetLayout,
+  type GmScoreSums,
+  type Mask,
+  type NasBlobState,
+  type NasNode as TreeNode,
+  type NasSchedule,
+  type NasScorePayload,
+  type NasScoreResult,
+  type NasStandalonePayload,
+  type NasStandaloneResult,
+  type NasTaskEnvelope,
+  type NasTrainingSettings,
+  type NasTrainPayload,
+  type NasTrainResult,
+  type RungScore,
+  type SupernetSpec,
+  type TrainingState,
+} from '@flotilla/algorithms';
+import { ControlJobName, TaskKind, type CreateNasJob, type NasResult, type NasView } from '@flotilla/contracts';
+import type { Job, NasCandidate, NasNode, Prisma, Task } from '@prisma/client';
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { AgentsRepository } from '../agents/agents.repository';
+import { BlobStore } from '../blobs/blob-store';
+import { BLOB_STORE } from '../blobs/blobs.module';
+import { InvalidResultError, NotFoundError, ValidationError } from '../common/errors';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { DatasetCatalog } from '../datasets/dataset-catalog';
+import { JobsRepository } from '../jobs/jobs.repository';
+import { QueueService } from '../queue/queue.service';
+import { JobFailure, JobRunnerRegistry, type TaskJobRunner } from '../tasks/job-runner';
+import { agentDataHash, TasksService } from '../tasks/tasks.service';
+import { NasRepository } from './nas.repository';
+import { candidateStats, nasView, type NodeMetrics, type StoredEdgeScore, type HistoryEntry } from './nas.view';
+
+/** Everything the runner derives from a job's spec and the catalogue (the same on every advance). */
+export interface NasContext {
+  spec: CreateNasJob;
+  supernet: SupernetSpec;
+  parameterCount: number;
+  schedule: NasSchedule;
+  training: NasTrainingSettings;
+  envelope: NasTaskEnvelope;
+}
+
+/** Builds the context of a NAS job: the chain supernet on the dataset's shape and the step schedule. */
+export function nasContext(spec: CreateNasJob, data: { numFeatures: number; numClasses: number; featureRange: [number, number] }): NasContext {
+  const supernet = chainSupernet({
+    inputSize: data.numFeatures,
+    width: spec.space.width,
+    outputSize: data.numClasses,
+    edges: spec.space.edges,
+    ops: spec.space.ops,
+  });
+  const { lr, lrMin, momentum, nesterov, weightDecay, clipNorm } = spec.training;
+  return {
+    spec,
+    supernet,
+    parameterCount: supernetLayout(supernet).size,
+    schedule: {
+      splitSteps: [spec.warmupSteps, ...new Array<number>(spec.splits - 1).fill(spec.stepsBetweenSplits)],
+      finalSteps: spec.finalSteps,
+      restart: spec.restart,
+    },
+    training: { batchSize: spec.training.batchSize, mode: spec.training.mode, optimizer: { lr, lrMin, momentum, nesterov, weightDecay, clipNorm } },
+    envelope: {
+      spec: supernet,
+      data: { featureRange: data.featureRange, numClasses: data.numClasses, selectionFraction: spec.selectionFraction, seed: spec.dataSeed },
+    },
+  };
+}
+
+const HASH = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest');
+const finite = z.number().refine(Number.isFinite, 'must be finite');
+const unit = z.number().min(0).max(1);
+
+/** How long a job with no agent holding its dataset waits before looking again. */
+const WAIT_FOR_AGENT_MS = 1000;
+
+/**
+ * NAS jobs (issue #4, spec gm-nas.md §3.7, §9): the coordinator owns the supernet tree as rows of nas_nodes and
+ * advances every node on its own — train (`nas.train`), score (`nas.gm-score`, the node's R batches cut into parts
+ * that run on different agents; each returns |ops|² cosine sums per candidate edge), split (`decideGmSplit`,
+ * children written in the same transaction) — so siblings proceed in parallel on different agents. When every
+ * leaf has trained and proposed its architecture, the final selection trains the candidates stand-alone
+ * (`nas.standalone`), halving them rung by rung while they outnumber the agents, and the winner is evaluated on the
+ * coordinator's held-out split. Each step is the same computation `runSplitSearch` makes in one process, with the
+ * same seeds, and every task runs only on agents whose data file has the sha256 pinned at the root, so a task
+ * retried on another agent returns the same result and a restarted coordinator resumes from the rows.
+ */
+@Injectable()
+export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
+  readonly kind = 'nas' as const;
+  private readonly contexts = new Map<string, NasContext>();
+
+  constructor(
+    private readonly repo: NasRepository,
+    private readonly jobs: JobsRepository,
+    private readonly tasks: TasksService,
+    private readonly agents: AgentsRepository,
+    private readonly queues: QueueService,
+    private readonly catalog: DatasetCatalog,
+    private readonly registry: JobRunnerRegistry,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this);
+  }
+
+  async submit(spec: CreateNasJob): Promise<Job> {
+    const c = this.build(spec);
+    const root: TreeNode = { id: 'root', parent: null, depth: 0, mask: c.supernet.edges.map((e) => e.ops.map(() => true)), init: 'root', split: null };
+    const init = nodeInitialState(c.supernet, root, spec.seed)!;
+    const modelHash = await this.blobs.putFloat32(init.params);
+    const job = await this.repo.createJob(
+      { name: spec.name ?? null, spec, totalRounds: spec.splits + 2, parameterCount: c.parameterCount, modelHash },
+      { nodeId: root.id, parentId: null, depth: 0, mask: root.mask, init: root.init, dataHash: null },
+    );
+    await this.tasks.wake(job.id);
+    return job;
+  }
+
+  private build(spec: CreateNasJob): NasContext {
+    const ds = this.catalog.get(spec.dataset);
+    try {
+      return nasContext(spec, { numFeatures: ds.numFeatures, numClasses: ds.manifest.numClasses, featureRange: ds.manifest.featureRange });
+    } catch (e) {
+      throw new ValidationError(`Invalid NAS search space for dataset '${spec.dataset}': ${(e as Error).message}`);
+    }
+  }
+
+  private context(job: Job): NasContext {
+    let c = this.contexts.get(job.id);
+    if (!c) {
+      c = this.build(job.spec as unknown as CreateNasJob);
+      if (this.contexts.size >= 64) this.contexts.delete(this.contexts.keys().next().value!);
+      this.contexts.set(job.id, c);
+    }
+    return c;
+  }
+
+  /** Advances every node of the tree as far as its finished tasks allow, then the final selection. */
+  async advance(job: Job): Promise<void> {
+    const c = this.context(job);
+    for (let moved = true; moved; ) {
+      moved = false;
+      const nodes = await this.repo.nodes(job.id);
+      for (const n of nodes) {
+        if (n.status === 'training') moved = (await this.advanceTraining(job, c, n, nodes)) || moved;
+        else if (n.status === 'scoring') moved = (await this.advanceScoring(job, c, n)) || moved;
+      }
+    }
+    const nodes = await this.repo.nodes(job.id);
+    await this.repo.progress(job.id, stagesDone(c, nodes));
+    if (nodes.some((n) => n.status === 'training' || n.status === 'scoring')) return;
+    await this.advanceSelection(job, c, nodes);
+  }
+
+  /** A node in training: dispatch its `nas.train` task, or record its result (→ scoring, or → leaf). */
+  private async advanceTraining(job: Job, c: NasContext, n: NasNode, nodes: NasNode[]): Promise<boolean> {
+    const node = treeNode(n);
+    const plan = nodeTraining(c.schedule, node, c.spec.seed);
+    const leaf = plan.phase === 'final';
+    const key = `${n.nodeId}.train`;
+    if (plan.steps === 0 && !leaf) {
+      // Nothing to compute (e.g. children scored right after their parent's split): the start state is the trained one.
+      const from = await this.startState(c, n, nodes);
+      const metrics: NodeMetrics = { ...nodeMetrics(n), trainSteps: 0, trainLoss: null, trainAgentId: null };
+      return this.repo.recordTraining(job.id, n.nodeId, 'scoring', { weightsHash: from.params, velocityHash: from.velocity, step: from.step, metrics: json(metrics), candidate: null });
+    }
+    const task = (await this.tasks.byKeys(job.id, [key])).get(key);
+    if (!task) {
+      const dataHash = await this.dataHash(job, n);
+      if (!dataHash) return false;
+      const payload: NasTrainPayload = {
+        ...c.envelope,
+        task: {
+          ...plan,
+          node: n.nodeId,
+          mask: node.mask,
+          training: c.training,
+          derive: leaf ? { maxCandidates: c.spec.selection.maxCandidates, metric: c.spec.selection.metric, seed: deriveSeedFor(c.spec.seed, n.nodeId) } : null,
+        },
+        from: await this.startState(c, n, nodes),
+      };
+      await this.tasks.dispatch(job.id, [{ key, kind: TaskKind.NasTrain, payload: json(payload), dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs }]);
+      return false;
+    }
+    if (task.status === 'failed') throw new JobFailure(`NAS node ${n.nodeId}: training failed on every agent tried (${task.error})`);
+    if (task.status !== 'done') return false;
+    const r = task.result as unknown as NasTrainResult;
+    const metrics: NodeMetrics = { ...nodeMetrics(n), trainSteps: plan.steps, trainLoss: r.meanLoss, trainAgentId: task.agentId };
+    const candidate = r.candidate ? { ...r.candidate, evaluated: r.evaluated } : null;
+    return this.repo.recordTraining(job.id, n.nodeId, leaf ? 'leaf' : 'scoring', {
+      weightsHash: r.params,
+      velocityHash: r.velocity,
+      step: r.step,
+      metrics: json(metrics),
+      candidate: candidate && json(candidate),
+    });
+  }
+
+  /** The state a node's training starts from: fresh weights (root, re-initialised) or its parent's trained state. */
+  private async startState(c: NasContext, n: NasNode, nodes: NasNode[]): Promise<NasBlobState> {
+    const fresh = nodeInitialState(c.supernet, treeNode(n), c.spec.seed);
+    if (fresh) return this.putState(fresh);
+    const parent = nodes.find((p) => p.nodeId === n.parentId);
+    if (!parent?.weightsHash || !parent.velocityHash || parent.step === null) throw new JobFailure(`NAS node ${n.nodeId}: its parent ${n.parentId} has no trained state`);
+    return { params: parent.weightsHash, velocity: parent.velocityHash, step: parent.step };
+  }
+
+  private async putState(s: TrainingState): Promise<NasBlobState> {
+    return { params: await this.blobs.putFloat32(s.params), velocity: await this.blobs.putFloat32(s.velocity), step: s.step };
+  }
+
+  /** A node being scored: fix the number of parts, dispatch them, and split once all are in. */
+  private async advanceScoring(job: Job, c: NasContext, n: NasNode): Promise<boolean> {
+    const node = treeNode(n);
+    const edges = candidateEdges(c.supernet, node.mask, c.spec.groups);
+    if (edges.length === 0) throw new JobFailure(`NAS node ${n.nodeId}: no unsplit edge with ${c.spec.groups} ops is left to split`);
+    const dataHash = await this.dataHash(job, n);
+    if (!dataHash) return false;
+    const R = c.spec.gm.batches;
+    const parts = n.scoreParts ?? (await this.repo.fixScoreParts(job.id, n.nodeId, c.spec.gm.parts ?? Math.max(1, (await this.onlineWith(c.spec.dataset, dataHash)).length)));
+    const ranges = scorePartRanges(R, parts);
+    const keys = ranges.map((_, k) => `${n.nodeId}.score.${k}`);
+    const found = await this.tasks.byKeys(job.id, keys);
+    for (const t of found.values()) if (t.status === 'failed') throw new JobFailure(`NAS node ${n.nodeId}: GM scoring (${t.key}) failed on every agent tried (${t.error})`);
+    const missing = ranges.flatMap(([from, to], k) => (found.has(keys[k]) ? [] : [{ k, from, to }]));
+    if (missing.length) {
+      await this.tasks.dispatch(
+        job.id,
+        missing.map(({ k, from, to }) => {
+          const payload: NasScorePayload = {
+            ...c.envelope,
+            params: n.weightsHash!,
+            task: {
+              node: n.nodeId,
+              mask: node.mask,
+              edges,
+              batches: R,
+              batchSize: c.spec.gm.batchSize,
+              from,
+              to,
+              scoring: { mode: c.spec.gm.mode ?? c.spec.training.mode, sharedWeights: c.spec.gm.sharedWeights },
+              seed: c.spec.seed,
+            },
+          };
+          return { key: keys[k], kind: TaskKind.NasScore, payload: json(payload), dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs };
+        }),
+      );
+      return false;
+    }
+    const done = keys.map((k) => found.get(k)!);
+    if (done.some((t) => t.status !== 'done')) return false;
+    let decision;
+    try {
+      decision = decideGmSplit(
+        c.supernet,
+        node,
+        done.map((t) => (t.result as unknown as NasScoreResult).scores),
+        { groups: c.spec.groups, selection: { rule: c.spec.edgeRule, objective: c.spec.partitionObjective }, reinit: splitReinitialises(c.schedule, n.depth) },
+      );
+    } catch (e) {
+      throw new JobFailure(`NAS node ${n.nodeId}: split decision failed: ${(e as Error).message}`);
+    }
+    const split = decision.parent.split!;
+    const edgeScores: StoredEdgeScore[] = decision.scores.map((s, i) => {
+      const cand = decision.candidates[i];
+      return { edge: s.edge, ops: s.ops, matrix: s.matrix, batches: s.batches, degenerateBatches: s.degenerateBatches, groups: cand.opGroups, cut: cand.cut, withinDistance: cand.withinDistance, crossDistance: cand.crossDistance };
+    });
+    const metrics: NodeMetrics = {
+      ...nodeMetrics(n),
+      scoreParts: parts,
+      scoreAgentIds: done.map((t) => t.agentId ?? ''),
+      gmPasses: decision.scores.reduce((s, m) => s + m.batches * m.ops.length, 0),
+    };
+    return this.repo.recordSplit(job.id, n.nodeId, {
+      splitEdge: split.edge,
+      split: json({ edge: split.edge, groups: split.groups, criterion: split.criterion, children: split.children }),
+      edgeScores: json(edgeScores),
+      metrics: json(metrics),
+      children: decision.children.map((ch) => ({ nodeId: ch.id, parentId: n.nodeId, depth: ch.depth, mask: ch.mask, init: ch.init, dataHash })),
+    });
+  }
+
+  /**
+   * The data file of a node's tasks: the root pins the sha256 most online agents holding the dataset report (so
+   * every task of the job computes on the same rows); children inherit it. Undefined while no such agent is online.
+   */
+  private async dataHash(job: Job, n: NasNode): Promise<string | undefined> {
+    if (n.dataHash) return n.dataHash;
+    const spec = job.spec as unknown as CreateNasJob;
+    const counts = new Map<string, number>();
+    for (const a of await this.onlineWith(spec.dataset)) {
+      const h = agentDataHash(a, spec.dataset);
+      if (h) counts.set(h, (counts.get(h) ?? 0) + 1);
+    }
+    const best = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+    if (!best) {
+      await this.queues.scheduleControl({ name: ControlJobName.AdvanceJob, data: { jobId: job.id } }, WAIT_FOR_AGENT_MS, `wait${Date.now()}`);
+      return undefined;
+    }
+    return this.repo.pinDataHash(job.id, n.nodeId, best);
+  }
+
+  private async onlineWith(dataset: string, dataHash?: string) {
+    const online = await this.agents.online(dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
+    return dataHash ? online.filter((a) => agentDataHash(a, dataset) === dataHash) : online;
+  }
+
+  /**
+   * The final selection (spec §3.8). `standalone`: the leaves' architectures are trained from scratch rung by rung
+   * (successive halving while they outnumber the agents that were online when it started, `successiveHalvingPlan`),
+   * the better half by selection-split accuracy going on; `supernet`: the best leaf estimate wins at once.
+   */
+  private async advanceSelection(job: Job, c: NasContext, nodes: NasNode[]): Promise<void> {
+    const leaves = nodes.filter((n) => n.status === 'leaf').sort((a, b) => compareNodeIds(a.nodeId, b.nodeId));
+    let cands = await this.repo.candidates(job.id);
+    if (cands.length === 0) {
+      const dataHash = leaves[0]?.dataHash;
+      if (!dataHash) throw new JobFailure('NAS: the tree has no trained leaf');
+      const standalone = c.spec.selection.method === 'standalone';
+      const slots = standalone ? Math.max(1, (await this.onlineWith(c.spec.dataset, dataHash)).length) : 0;
+      const rungs = standalone ? successiveHalvingPlan(leaves.length, slots, c.spec.selection.standaloneSteps).rungs : [];
+      await this.repo.createCandidates(
+        job.id,
+        leaves.map((l, index) => {
+          const cand = l.candidate as { architecture: number[]; loss: number | null; accuracy: number | null };
+          return { index, nodeId: l.nodeId, architecture: cand.architecture, estimate: { loss: cand.loss, accuracy: cand.accuracy }, slots, rungs };
+        }),
+      );
+      cands = await this.repo.candidates(job.id);
+    }
+    const rungs = cands[0].rungs as number[];
+    if (rungs.length === 0) {
+      const active = cands.filter((x) => x.status === 'active');
+      return this.finish(job, c, nodes, cands, rankCandidates(active.map(estimateScore), c.spec.selection.metric).map((i) => active[i]));
+    }
+    const plan = successiveHalvingPlan(cands.length, cands[0].slots, c.spec.selection.standaloneSteps);
+    if (plan.rungs.join() !== rungs.join()) throw new JobFailure(`NAS selection: stored rungs [${rungs.join(',')}] do not match the plan [${plan.rungs.join(',')}]`);
+    for (;;) {
+      const active = cands.filter((x) => x.status === 'active');
+      const rung = Math.min(...active.map((x) => x.rung));
+      const ranked = () => rankCandidates(active.map(lastScore), c.spec.selection.metric).map((i) => active[i]);
+      if (rung >= rungs.length) return this.finish(job, c, nodes, cands, ranked());
+      if (active.every((x) => x.rung === rung) && active.length > plan.survivors[rung]) {
+        // Every candidate finished the previous rung: the worse ones stop here (idempotent: decided from the rows).
+        await this.repo.eliminate(job.id, ranked().slice(plan.survivors[rung]).map((x) => x.index));
+      } else if (!(await this.advanceRung(job, c, nodes, active.filter((x) => x.rung === rung), rung, rungs))) return;
+      cands = await this.repo.candidates(job.id);
+    }
+  }
+
+  /** Rung `rung` for the candidates still at it: dispatch missing tasks, record finished ones; whether anything was recorded. */
+  private async advanceRung(job: Job, c: NasContext, nodes: NasNode[], at: NasCandidate[], rung: number, rungs: number[]): Promise<boolean> {
+    const keys = at.map((x) => `candidate.${x.index}.rung.${rung}`);
+    const found = await this.tasks.byKeys(job.id, keys);
+    const dataHash = nodes.find((n) => n.nodeId === 'root')!.dataHash!;
+    const dispatch = [];
+    let recorded = false;
+    for (const [k, x] of at.entries()) {
+      const t = found.get(keys[k]);
+      if (!t) {
+        const from = x.weightsHash && x.velocityHash ? { params: x.weightsHash, velocity: x.velocityHash, step: x.step } : await this.putState(standaloneInitialState(c.supernet, c.spec.seed, x.index));
+        const payload: NasStandalonePayload = {
+          ...c.envelope,
+          task: standaloneRungTask({ rungs }, rung, x.index, x.architecture as number[], c.spec.seed, c.training),
+          from,
+        };
+        dispatch.push({ key: keys[k], kind: TaskKind.NasStandalone, payload: json(payload), dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs });
+        continue;
+      }
+      if (t.status === 'failed') throw new JobFailure(`NAS candidate ${x.index}: stand-alone rung ${rung} failed on every agent tried (${t.error})`);
+      if (t.status !== 'done') continue;
+      const r = t.result as unknown as NasStandaloneResult;
+      const entry: HistoryEntry = { rung, steps: rungs[rung] - (rung > 0 ? rungs[rung - 1] : 0), trainLoss: r.meanLoss, loss: r.selection.loss, accuracy: r.selection.accuracy, agentId: t.agentId };
+      recorded =
+        (await this.repo.recordRung(job.id, x.index, rung, {
+          weightsHash: r.params,
+          velocityHash: r.velocity,
+          step: r.step,
+          history: json([...(x.history as unknown as HistoryEntry[]), entry]),
+        })) || recorded;
+    }
+    if (dispatch.length) await this.tasks.dispatch(job.id, dispatch);
+    return recorded;
+  }
+
+  /** The winner: evaluated on the coordinator's held-out split, the job completed with the result. */
+  private async finish(job: Job, c: NasContext, nodes: NasNode[], cands: NasCandidate[], ranked: NasCandidate[]): Promise<void> {
+    const chosen = ranked[0];
+    const standalone = c.spec.selection.method === 'standalone';
+    const leaf = nodes.find((n) => n.nodeId === chosen.nodeId)!;
+    const weightsHash = standalone ? chosen.weightsHash! : leaf.weightsHash!;
+    const params = await this.blobs.getFloat32(weightsHash);
+    const architecture = chosen.architecture as number[];
+    const [test] = evaluateArchitectures(c.supernet, params, [architecture], samplesFromDataset(this.catalog.get(c.spec.dataset).test));
+    const sel = standalone ? lastScore(chosen) : estimateScore(chosen);
+    const stats = candidateStats(nodes, cands);
+    const result: NasResult = {
+      architecture,
+      ops: architecture.map((o, e) => c.supernet.edges[e].ops[o].kind),
+      node: chosen.nodeId,
+      selectionMethod: c.spec.selection.method,
+      selectionAccuracy: sel.accuracy,
+      selectionLoss: sel.loss,
+      accuracy: test.accuracy,
+      loss: test.loss,
+      weightsHash,
+      ...stats,
+    };
+    await this.repo.finish(job.id, chosen.index, { result: json(result), modelHash: weightsHash, currentRound: job.totalRounds });
+  }
+
+  validateResult(task: Task, result: unknown): unknown {
+    const schema = this.resultSchema(task);
+    const parsed = schema.safeParse(result);
+    if (!parsed.success) {
+      throw new InvalidResultError(`${task.kind} result: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    }
+    return parsed.data;
+  }
+
+  private resultSchema(task: Task): z.ZodType {
+    const envelope = task.payload as unknown as NasTaskEnvelope;
+    const count = supernetLayout(envelope.spec).size;
+    // The weights a result names must have been uploaded, with the supernet's length (the agent uploads before it posts).
+    const blob = HASH.refine((h) => this.blobFloats(h) === count, { message: `must name an uploaded float32 blob of ${count} values` });
+    const state = (from: NasBlobState, steps: number) => ({ params: blob, velocity: blob, step: z.literal(from.step + steps), meanLoss: finite.nullable() });
+    switch (task.kind) {
+      case TaskKind.NasTrain: {
+        const p = task.payload as unknown as NasTrainPayload;
+        const candidate = z.strictObject({
+          architecture: z.array(z.number().int()).refine((a) => a.length === p.task.mask.length && a.every((o, e) => p.task.mask[e][o] === true), 'must be an architecture inside the node mask'),
+          loss: finite,
+          accuracy: unit,
+        });
+        return z.strictObject({ ...state(p.from, p.task.steps), candidate: p.task.derive ? candidate : z.null(), evaluated: z.number().int().min(0) });
+      }
+      case TaskKind.NasScore: {
+        const p = task.payload as unknown as NasScorePayload;
+        const n = p.task.to - p.task.from;
+        return z.strictObject({
+          scores: z.array(z.strictObject({
+            edge: z.number().int(),
+            ops: z.array(z.number().int()),
+            sums: z.array(z.array(finite)),
+            batches: z.literal(n),
+            degenerateBatches: z.number().int().min(0).max(n),
+          })).superRefine((scores, ctx) => checkScores(scores, p.task.edges, p.task.mask, n, ctx)),
+        });
+      }
+      case TaskKind.NasStandalone: {
+        const p = task.payload as unknown as NasStandalonePayload;
+        return z.strictObject({ ...state(p.from, p.task.steps), selection: z.strictObject({ loss: finite.pipe(z.number().min(0)), accuracy: unit }) });
+      }
+      default:
+        throw new InvalidResultError(`a NAS job has no task kind '${task.kind}'`);
+    }
+  }
+
+  /** Values in an uploaded blob, or null when there is none (synchronous: results are validated synchronously). */
+  private blobFloats(hash: string): number | null {
+    try {
+      // The blob store's content-addressed layout: <BLOB_DIR>/<first two hex digits>/<sha256>.
+      return statSync(path.join(this.config.BLOB_DIR, hash.slice(0, 2), hash)).size / 4;
+    } catch {
+      return null;
+    }
+  }
+
+  /** GET /jobs/:id/nas. */
+  async view(jobId: string): Promise<NasView> {
+    const job = await this.jobs.findById(jobId);
+    if (!job) throw new NotFoundError(`Job ${jobId} not found`);
+    if (job.kind !== 'nas') throw new ValidationError(`Job ${jobId} is a ${job.kind} job, not a NAS job`);
+    const c = this.context(job);
+    return nasView(job, c.supernet, c.schedule, c.spec.selection.method, await this.repo.nodes(jobId), await this.repo.candidates(jobId));
+  }
+}
+
+/** The score parts must be the payload's edges, in order, each with the node's enabled ops and a k × k matrix of sums in [−n, n]. */
+function checkScores(scores: GmScoreSums[], edges: number[], mask: Mask, n: number, ctx: z.RefinementCtx): void {
+  if (scores.length !== edges.length || scores.some((s, i) => s.edge !== edges[i])) {
+    ctx.addIssue({ code: 'custom', message: `must score edges [${edges.join(',')}] in this order` });
+    return;
+  }
+  scores.forEach((s, i) => {
+    const ops = enabledOps(mask, s.edge);
+    const k = ops.length;
+    if (s.ops.length !== k || s.ops.some((o, j) => o !== ops[j])) ctx.addIssue({ code: 'custom', path: [i, 'ops'], message: `must be [${ops.join(',')}]` });
+    // Each batch adds a cosine (|cos| ≤ 1) to every entry.
+    else if (s.sums.length !== k || s.sums.some((row) => row.length !== k || row.some((v) => Math.abs(v) > n * (1 + 1e-6))))
+      ctx.addIssue({ code: 'custom', path: [i, 'sums'], message: `must be ${k} × ${k} sums of ${n} cosines` });
+  });
+}
+
+/** A node row as the library's tree node (the split is not needed to advance it). */
+function treeNode(n: NasNode): TreeNode {
+  return { id: n.nodeId, parent: n.parentId, depth: n.depth, mask: n.mask as Mask, init: n.init as TreeNode['init'], split: null };
+}
+
+function nodeMetrics(n: NasNode): NodeMetrics {
+  return n.metrics as unknown as NodeMetrics;
+}
+
+function estimateScore(x: NasCandidate): RungScore {
+  const e = x.estimate as { loss: number | null; accuracy: number | null };
+  return { loss: e.loss ?? NaN, accuracy: e.accuracy ?? NaN };
+}
+
+function lastScore(x: NasCandidate): RungScore {
+  const h = (x.history as unknown as HistoryEntry[]).at(-1);
+  return h ? { loss: h.loss, accuracy: h.accuracy } : { loss: NaN, accuracy: NaN };
+}
+
+/** Node ids in tree order: `root.1.10` after `root.1.9`. */
+export function compareNodeIds(a: string, b: string): number {
+  const pa = a.split('.').slice(1).map(Number);
+  const pb = b.split('.').slice(1).map(Number);
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+  return pa.length - pb.length;
+}
+
+/** Progress for GET /jobs/:id: split levels whose nodes are all split, then 1 when every leaf has trained. */
+function stagesDone(c: NasContext, nodes: NasNode[]): number {
+  let done = 0;
+  for (let d = 0; d < c.spec.splits; d++) {
+    const level = nodes.filter((n) => n.depth === d);
+    if (level.length === 0 || level.some((n) => n.status !== 'split')) return done;
+    done++;
+  }
+  const leaves = nodes.filter((n) => n.depth === c.spec.splits);
+  return leaves.length > 0 && leaves.every((n) => n.status === 'leaf') ? done + 1 : done;
+}
+
+function json<T>(v: T): Prisma.InputJsonValue {
+  return JSON.parse(JSON.stringify(v)) as Prisma.InputJsonValue;
+}

@@ -1,0 +1,477 @@
+import { trainTestSplit, type Dataset } from '../data/dataset';
+import { createRng, deriveSeed, type Rng } from '../random';
+import { combineScores, gmScoreSums, type GmScoreOptions, type GmScores, type GmScoreSums } from './gm-score';
+import { selectEdge, type EdgeCandidate, type SelectEdgeOptions } from './partition';
+import { enabledOps, isUnsplit, samplePath, type Architecture, type Mask, type SupernetSpec } from './search-space';
+import { evaluateArchitectures, randomBatches, samplesFromDataset, type ArchitectureScore, type Samples } from './supernet';
+import { splitNode, type NasNode } from './tree';
+import {
+  deriveArchitecture,
+  initialTrainingState,
+  trainSupernet,
+  type DeriveOptions,
+  type TrainingState,
+  type TrainSupernetOptions,
+} from './training';
+
+/**
+ * The supernet-tree schedule of {@link runSplitSearch} (spec gm-nas.md §3.7, §9) cut into the tasks the
+ * coordinator dispatches to agents, plus the bookkeeping it does between them. Each function here makes exactly
+ * the choice `runSplitSearch` makes at the same point (seeds, steps, schedule lengths, batches, paths), so a
+ * distributed run with the same data takes the same splits and trains bit-identical weights:
+ * - `nas.train`: one node's share of the training ({@link nodeTraining}, {@link runNasTrainTask}); a leaf also
+ *   derives the architecture it proposes (spec §3.8, RSPS rule).
+ * - `nas.gm-score`: GM cosine sums of every candidate edge over one contiguous range of the node's R batches
+ *   ({@link runNasScoreTask}); only |ops|² numbers per edge travel. The coordinator merges the parts and splits
+ *   ({@link decideGmSplit}).
+ * - `nas.standalone`: one rung of successive halving for one candidate ({@link runNasStandaloneTask},
+ *   {@link successiveHalvingPlan}).
+ *
+ * Precision: weights and SGD momentum are Float32Array in the library ({@link TrainingState}), so they travel as
+ * float32 blobs without loss; GM sums and metrics are float64 JSON numbers, which JSON (and PostgreSQL jsonb)
+ * carry exactly. The only difference to one process is the order in which the coordinator adds the parts' sums
+ * (`combineScores`): with one part the GM matrix is bit-identical, with several it can differ in the last bits.
+ */
+
+/** The split phase and final phase of the schedule, in steps (the `runSplitSearch` options of the same names). */
+export interface NasSchedule {
+  /** Steps each node of a level trains before its split, one entry per split level. */
+  splitSteps: number[];
+  /** Steps each leaf trains after the last split. */
+  finalSteps: number;
+  /** `final` (default): children of the last split are re-initialised (spec §3.6); `none`: everything is inherited. */
+  restart: 'final' | 'none';
+}
+
+/** Steps of one root-to-leaf lineage: the length of the inherited cosine schedule. */
+export function lineageSteps(schedule: NasSchedule): number {
+  return schedule.splitSteps.reduce((a, b) => a + b, 0) + schedule.finalSteps;
+}
+
+/** What one node trains: `trainSupernet`'s steps, schedule length and seed, as in `runSplitSearch`. */
+export interface NodeTraining {
+  /** `split`: the node will be scored and split afterwards; `final`: a leaf's final phase. */
+  phase: 'split' | 'final';
+  steps: number;
+  scheduleSteps: number;
+  seed: number;
+}
+
+/**
+ * The training of `node` in the schedule (spec §3.7): a node above the last level trains `splitSteps[depth]`
+ * steps on the lineage's schedule; a leaf trains `finalSteps`, on a fresh schedule of its own when it was
+ * re-initialised at the final split (the DARTS-space `fix_sche=1` behaviour), otherwise on the lineage's.
+ * @param seed the search seed.
+ */
+export function nodeTraining(schedule: NasSchedule, node: Pick<NasNode, 'id' | 'depth' | 'init'>, seed: number): NodeTraining {
+  const levels = schedule.splitSteps.length;
+  if (!(Number.isInteger(node.depth) && node.depth >= 0 && node.depth <= levels))
+    throw new Error(`nodeTraining: node ${node.id} has depth ${node.depth}, the schedule has ${levels} split levels`);
+  const lineage = lineageSteps(schedule);
+  if (node.depth < levels) {
+    return { phase: 'split', steps: schedule.splitSteps[node.depth], scheduleSteps: lineage, seed: deriveSeed(seed, 'train', node.id) };
+  }
+  const fresh = node.init !== 'inherit';
+  return {
+    phase: 'final',
+    steps: schedule.finalSteps,
+    scheduleSteps: fresh ? Math.max(1, schedule.finalSteps) : lineage,
+    seed: deriveSeed(seed, 'train-final', node.id),
+  };
+}
+
+/**
+ * The weights a root or re-initialised node starts from (spec §3.6), as `runSplitSearch` draws them; null for an
+ * `inherit` node, which starts from its parent's trained state (weights, momentum and schedule position).
+ */
+export function nodeInitialState(spec: SupernetSpec, node: Pick<NasNode, 'id' | 'init'>, seed: number): TrainingState | null {
+  return node.init === 'inherit' ? null : initialTrainingState(spec, deriveSeed(seed, 'init', node.id));
+}
+
+/** Whether the children of a split at `depth` are re-initialised: the last split with restart = 'final' (spec §3.6). */
+export function splitReinitialises(schedule: NasSchedule, depth: number): boolean {
+  return schedule.restart === 'final' && depth === schedule.splitSteps.length - 1;
+}
+
+/** The edges GM scores for a node (spec §3.4): every unsplit edge with at least `groups` ops, in edge order. */
+export function candidateEdges(spec: SupernetSpec, mask: Mask, groups: number): number[] {
+  return mask.map((_, e) => e).filter((e) => isUnsplit(mask, e) && spec.edges[e].ops.length >= groups);
+}
+
+/**
+ * Contiguous ranges [from, to) of the R batches for `parts` score tasks, as equal as possible, earlier parts
+ * taking the remainder; never more parts than batches.
+ */
+export function scorePartRanges(batches: number, parts: number): [number, number][] {
+  if (!(Number.isInteger(batches) && batches >= 1)) throw new Error(`scorePartRanges: batches must be a positive integer, got ${batches}`);
+  if (!(Number.isInteger(parts) && parts >= 1)) throw new Error(`scorePartRanges: parts must be a positive integer, got ${parts}`);
+  const n = Math.min(parts, batches);
+  const out: [number, number][] = [];
+  let from = 0;
+  for (let k = 0; k < n; k++) {
+    const size = Math.floor(batches / n) + (k < batches % n ? 1 : 0);
+    out.push([from, from + size]);
+    from += size;
+  }
+  return out;
+}
+
+/** How an agent builds the samples of a NAS job from its file. */
+export interface NasDataSplit {
+  /** Fraction of each class held out as the selection split (spec §3.7's α / validation half); in (0, 1). */
+  selectionFraction: number;
+  /** Seed of the stratified split. */
+  seed: number;
+}
+
+/**
+ * The weight-training and selection splits of a dataset (stratified, {@link trainTestSplit}): the weights of
+ * every supernet and stand-alone candidate train on `train`; architectures are ranked on `selection`.
+ */
+export function nasSamples(ds: Dataset, split: NasDataSplit): { train: Samples; selection: Samples } {
+  const { train, test } = trainTestSplit(ds, split.selectionFraction, createRng(split.seed));
+  return { train: samplesFromDataset(train), selection: samplesFromDataset(test) };
+}
+
+/** Training settings shared by every node of a job (steps, seed and schedule come per task). */
+export type NasTrainingSettings = Omit<TrainSupernetOptions, 'steps' | 'seed' | 'scheduleSteps'>;
+
+/** A `nas.train` task: train one node from a given state, and (leaves) derive its architecture. */
+export interface NasTrainTask extends NodeTraining {
+  node: string;
+  mask: Mask;
+  training: NasTrainingSettings;
+  /** For a leaf: derive the proposed architecture on the selection split (spec §3.8); null above the leaves. */
+  derive: DeriveOptions | null;
+}
+
+/** What a `nas.train` task computes (weights and momentum stay on the agent until uploaded). */
+export interface NasTrainOutcome {
+  state: TrainingState;
+  /** Mean training loss over the steps; null for 0 steps. */
+  meanLoss: number | null;
+  /** The leaf's proposed architecture with its estimate on the selection split. */
+  candidate: ArchitectureScore | null;
+  /** How many architectures the derivation evaluated. */
+  evaluated: number;
+}
+
+/**
+ * Runs a `nas.train` task: `trainSupernet` from `state` (exactly `runSplitSearch`'s call for the node), then for a
+ * leaf `deriveArchitecture` with its weights on the selection split.
+ */
+export function runNasTrainTask(
+  spec: SupernetSpec,
+  state: TrainingState,
+  task: NasTrainTask,
+  data: { train: Samples; selection: Samples },
+): NasTrainOutcome {
+  const r = trainSupernet(spec, state, task.mask, data.train, {
+    ...task.training,
+    steps: task.steps,
+    scheduleSteps: task.scheduleSteps,
+    seed: task.seed,
+  });
+  let candidate: ArchitectureScore | null = null;
+  let evaluated = 0;
+  if (task.derive) {
+    const d = deriveArchitecture(spec, r.state.params, task.mask, data.selection, task.derive);
+    candidate = d.best;
+    evaluated = d.evaluated.length;
+  }
+  return { state: r.state, meanLoss: Number.isFinite(r.meanLoss) ? r.meanLoss : null, candidate, evaluated };
+}
+
+/** The seed of a node's derivation (spec §3.8: random distinct candidates when the mask holds too many). */
+export function deriveSeedFor(seed: number, nodeId: string): number {
+  return deriveSeed(seed, 'derive', nodeId);
+}
+
+/** A `nas.gm-score` task: the GM cosine sums of `edges` over batches [from, to) of the node's R batches. */
+export interface NasScoreTask {
+  node: string;
+  mask: Mask;
+  edges: number[];
+  /** R: the node's batches in total (drawn once from the node's seed, the same for every edge). */
+  batches: number;
+  batchSize: number;
+  from: number;
+  to: number;
+  /** Forward mode on the other edges, Ω_e and α, as {@link GmScoreOptions} (the seed is derived here). */
+  scoring: Omit<GmScoreOptions, 'seed'>;
+  /** The search seed. */
+  seed: number;
+}
+
+/**
+ * Runs a `nas.gm-score` task (spec §3.2, one agent's share; §9: only |ops| × |ops| sums per edge leave the
+ * agent). The node's R batches are `randomBatches` from its split seed, as in `runSplitSearch`, and this part
+ * scores batches [from, to). In single-path mode the path of batch r is the r-th draw of the edge's path stream;
+ * the draws before `from` are replayed, so every part sees the paths one process would. Each batch is scored
+ * with `gmScoreSums` (a one-hot mixture = that single path) and the per-batch sums are added in batch order, which
+ * is exactly the sum one `gmScoreSums` call over all batches accumulates.
+ */
+export function runNasScoreTask(spec: SupernetSpec, params: Float32Array, task: NasScoreTask, train: Samples): GmScoreSums[] {
+  const { from, to, batches: R } = task;
+  if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= R))
+    throw new Error(`runNasScoreTask: batch range must satisfy 0 <= from < to <= ${R}, got [${from}, ${to})`);
+  const batches = randomBatches(spec, train, to, task.batchSize, createRng(deriveSeed(task.seed, 'split', task.node)));
+  const mode = task.scoring.mode ?? 'mixture';
+  return task.edges.map((edge) => {
+    const ops = enabledOps(task.mask, edge);
+    const rng = createRng(deriveSeed(task.seed, 'gm', task.node, edge));
+    const sums = Array.from({ length: ops.length }, () => new Array<number>(ops.length).fill(0));
+    let degenerateBatches = 0;
+    for (let r = 0; r < to; r++) {
+      let options: GmScoreOptions = task.scoring;
+      if (mode === 'single-path') {
+        // gmScoreSums' own draw for batch r: the same stream, the same arguments.
+        const path = samplePathFor(spec, task.mask, rng, edge, ops[0]);
+        if (r < from) continue;
+        options = { ...task.scoring, mode: 'mixture', alpha: oneHotLogits(spec, path) };
+      } else if (r < from) continue;
+      const part = gmScoreSums(spec, params, task.mask, edge, [batches[r]], options);
+      part.sums.forEach((row, i) => row.forEach((v, j) => (sums[i][j] += v)));
+      degenerateBatches += part.degenerateBatches;
+    }
+    return { edge, ops, sums, batches: to - from, degenerateBatches };
+  });
+}
+
+function samplePathFor(spec: SupernetSpec, mask: Mask, rng: Rng, edge: number, op: number): Architecture {
+  return samplePath(spec, mask, rng, { edge, op, countsAsConnected: true });
+}
+
+/** Logits whose masked softmax is exactly the one-hot path: 0 on the path's op, −∞ elsewhere (exp(−∞) = 0). */
+function oneHotLogits(spec: SupernetSpec, path: Architecture): number[][] {
+  return spec.edges.map((edge, e) => edge.ops.map((_, o) => (o === path[e] ? 0 : -Infinity)));
+}
+
+/** The split of a node decided from its score parts. */
+export interface GmSplitDecision {
+  /** The node with its split recorded (scores: the merged GM matrix of every candidate edge). */
+  parent: NasNode;
+  children: NasNode[];
+  /** Every candidate edge's merged scores, in edge order. */
+  scores: GmScores[];
+  /** Every candidate edge's best partition and costs, in edge order (`selectEdge`). */
+  candidates: EdgeCandidate[];
+}
+
+/**
+ * Merges the score parts of a node (`combineScores` per edge, parts in batch order), selects the edge and its
+ * groups (`selectEdge`, spec §3.3–3.5) and splits the node (`splitNode`, §3.6), as `runSplitSearch` does.
+ * @param parts one entry per score task, each with one {@link GmScoreSums} per candidate edge (in edge order).
+ */
+export function decideGmSplit(
+  spec: SupernetSpec,
+  node: NasNode,
+  parts: readonly (readonly GmScoreSums[])[],
+  options: { groups: number; selection?: SelectEdgeOptions; reinit: boolean },
+): GmSplitDecision {
+  if (parts.length === 0) throw new Error(`decideGmSplit: node ${node.id} has no score parts`);
+  const edges = parts[0].map((s) => s.edge);
+  parts.forEach((p, k) => {
+    if (p.length !== edges.length || p.some((s, i) => s.edge !== edges[i]))
+      throw new Error(`decideGmSplit: part ${k} scores edges [${p.map((s) => s.edge).join(',')}], part 0 [${edges.join(',')}]`);
+  });
+  const scores = edges.map((_, i) => combineScores(parts.map((p) => p[i])));
+  const selection = selectEdge(scores, { ...options.selection, groups: options.groups });
+  const { parent, children } = splitNode(spec, node, selection.edge, selection.groups, {
+    criterion: 'gm',
+    scores: scores.map((m) => ({ edge: m.edge, ops: m.ops, matrix: m.matrix, batches: m.batches })),
+    reinit: options.reinit,
+  });
+  return { parent, children, scores, candidates: selection.candidates };
+}
+
+/**
+ * Successive halving over stand-alone training (spec §3.8, `successive_halving.py`, here with η = 2 and
+ * rungs in steps): all candidates train, the better half (rounded up) goes on, until the survivors fit on the
+ * `slots` agents, which then finish the budget. With no more candidates than slots it is plain stand-alone
+ * training of all of them for `totalSteps`.
+ */
+export interface HalvingPlan {
+  candidates: number;
+  slots: number;
+  /** Cumulative stand-alone steps at the end of each rung; the last is `totalSteps`. */
+  rungs: number[];
+  /** Candidates trained in each rung: `candidates`, then halved (rounded up). */
+  survivors: number[];
+}
+
+/**
+ * The halving plan: H = the fewest halvings after which ⌈C / 2^H⌉ ≤ slots; rung i (0 ≤ i ≤ H) trains its
+ * candidates up to ⌈T / 2^(H−i)⌉ cumulative steps (so the budget doubles per rung and the last rung reaches T).
+ */
+export function successiveHalvingPlan(candidates: number, slots: number, totalSteps: number): HalvingPlan {
+  for (const [name, v] of [
+    ['candidates', candidates],
+    ['slots', slots],
+    ['totalSteps', totalSteps],
+  ] as const) {
+    if (!(Number.isInteger(v) && v >= 1)) throw new Error(`successiveHalvingPlan: ${name} must be a positive integer, got ${v}`);
+  }
+  const survivors = [candidates];
+  while (survivors[survivors.length - 1] > slots) survivors.push(Math.ceil(survivors[survivors.length - 1] / 2));
+  const h = survivors.length - 1;
+  const rungs = survivors.map((_, i) => Math.ceil(totalSteps / 2 ** (h - i)));
+  return { candidates, slots, rungs, survivors };
+}
+
+/** One candidate's standing in a rung. */
+export interface RungScore {
+  /** Accuracy on the selection split. */
+  accuracy: number;
+  /** Loss on the selection split. */
+  loss: number;
+}
+
+/**
+ * Orders candidates best first: by `metric` (accuracy: higher is better; loss: lower is better), ties by the
+ * other one, then by index. NaN ranks last.
+ * @returns indices into `scores`.
+ */
+export function rankCandidates(scores: readonly RungScore[], metric: 'accuracy' | 'loss'): number[] {
+  const key = (s: RungScore): [number, number] => {
+    const acc = Number.isNaN(s.accuracy) ? -Infinity : s.accuracy;
+    const loss = Number.isNaN(s.loss) ? -Infinity : -s.loss;
+    return metric === 'accuracy' ? [acc, loss] : [loss, acc];
+  };
+  return scores
+    .map((s, i) => ({ i, k: key(s) }))
+    .sort((a, b) => b.k[0] - a.k[0] || b.k[1] - a.k[1] || a.i - b.i)
+    .map((x) => x.i);
+}
+
+/** The fresh weights of a stand-alone candidate (spec §3.8: "train from scratch"). */
+export function standaloneInitialState(spec: SupernetSpec, seed: number, candidate: number): TrainingState {
+  return initialTrainingState(spec, standaloneInitSeed(seed, candidate));
+}
+
+/** The initialisation seed of candidate `candidate` (the `initSeed` of the equivalent `trainStandalone` call). */
+export function standaloneInitSeed(seed: number, candidate: number): number {
+  return deriveSeed(seed, 'standalone-init', candidate);
+}
+
+/** A `nas.standalone` task: one rung of one candidate, continuing from its previous rung's state. */
+export interface NasStandaloneTask {
+  candidate: number;
+  architecture: Architecture;
+  /** Steps in this rung (rungs[i] − rungs[i − 1]). */
+  steps: number;
+  /** The whole stand-alone budget T: one cosine schedule over all rungs. */
+  scheduleSteps: number;
+  seed: number;
+  training: NasTrainingSettings;
+}
+
+/** The task of rung `rung` of `candidate` under `plan` (the seed is per candidate and rung). */
+export function standaloneRungTask(
+  plan: Pick<HalvingPlan, 'rungs'>,
+  rung: number,
+  candidate: number,
+  architecture: Architecture,
+  seed: number,
+  training: NasTrainingSettings,
+): NasStandaloneTask {
+  if (!(Number.isInteger(rung) && rung >= 0 && rung < plan.rungs.length))
+    throw new Error(`standaloneRungTask: rung must be in [0, ${plan.rungs.length}), got ${rung}`);
+  return {
+    candidate,
+    architecture: architecture.slice(),
+    steps: plan.rungs[rung] - (rung > 0 ? plan.rungs[rung - 1] : 0),
+    scheduleSteps: plan.rungs[plan.rungs.length - 1],
+    seed: deriveSeed(seed, 'standalone', candidate, rung),
+    training: { ...training, mode: 'single-path' },
+  };
+}
+
+/** The mask holding exactly one architecture. */
+export function architectureMask(spec: SupernetSpec, architecture: Architecture): Mask {
+  return spec.edges.map((edge, e) => edge.ops.map((_, o) => o === architecture[e]));
+}
+
+/**
+ * Runs a `nas.standalone` task: `trainSupernet` on the architecture's one-path mask from `state` (what
+ * `trainStandalone` does from fresh weights; rung 0 of a one-rung plan is exactly `trainStandalone` with
+ * `initSeed` = {@link standaloneInitSeed}), then the architecture's loss and accuracy on the selection split.
+ * A later rung resumes from the uploaded weights and momentum and the step counter, so the cosine schedule
+ * continues where the previous rung stopped; only the batch order is drawn anew from the rung's seed.
+ */
+export function runNasStandaloneTask(
+  spec: SupernetSpec,
+  state: TrainingState,
+  task: NasStandaloneTask,
+  data: { train: Samples; selection: Samples },
+): { state: TrainingState; meanLoss: number | null; selection: RungScore } {
+  const mask = architectureMask(spec, task.architecture);
+  const r = trainSupernet(spec, state, mask, data.train, {
+    ...task.training,
+    mode: 'single-path',
+    steps: task.steps,
+    scheduleSteps: task.scheduleSteps,
+    seed: task.seed,
+  });
+  const [score] = evaluateArchitectures(spec, r.state.params, [task.architecture], data.selection, mask);
+  return {
+    state: r.state,
+    meanLoss: Number.isFinite(r.meanLoss) ? r.meanLoss : null,
+    selection: { loss: score.loss, accuracy: score.accuracy },
+  };
+}
+
+/** A training state held as float32 blobs on the coordinator: weights and momentum by sha256, and the step. */
+export interface NasBlobState {
+  params: string;
+  velocity: string;
+  step: number;
+}
+
+/** How an agent turns its file into a NAS job's samples: the catalogue's scaling, then {@link nasSamples}. */
+export interface NasTaskData extends NasDataSplit {
+  featureRange: [number, number];
+  numClasses: number;
+}
+
+/** What every NAS task carries besides its own part: the supernet and how to read the data. */
+export interface NasTaskEnvelope {
+  spec: SupernetSpec;
+  data: NasTaskData;
+}
+
+/** Payload of a `nas.train` task. */
+export interface NasTrainPayload extends NasTaskEnvelope {
+  task: NasTrainTask;
+  from: NasBlobState;
+}
+
+/** Result of a `nas.train` task: the trained state as blobs, the mean loss and (leaves) the proposal. */
+export interface NasTrainResult extends NasBlobState {
+  meanLoss: number | null;
+  candidate: ArchitectureScore | null;
+  evaluated: number;
+}
+
+/** Payload of a `nas.gm-score` task: the node's trained weights by hash. */
+export interface NasScorePayload extends NasTaskEnvelope {
+  task: NasScoreTask;
+  params: string;
+}
+
+/** Result of a `nas.gm-score` task: one entry per scored edge, |ops|² sums each. */
+export interface NasScoreResult {
+  scores: GmScoreSums[];
+}
+
+/** Payload of a `nas.standalone` task. */
+export interface NasStandalonePayload extends NasTaskEnvelope {
+  task: NasStandaloneTask;
+  from: NasBlobState;
+}
+
+/** Result of a `nas.standalone` task: the candidate's state after the rung and its selection-split score. */
+export interface NasStandaloneResult extends NasBlobState {
+  meanLoss: number | null;
+  selection: RungScore;
+}
