@@ -208,7 +208,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     }
     if (task.status === 'failed') throw new JobFailure(`NAS node ${n.nodeId}: training failed on every agent tried (${task.error})`);
     if (task.status !== 'done') return false;
-    const r = task.result as unknown as NasTrainResult;
+    const r = task.result as NasTrainResult;
     const metrics: NodeMetrics = { ...nodeMetrics(n), trainSteps: plan.steps, trainLoss: r.meanLoss, trainAgentId: task.agentId };
     const candidate = r.candidate ? { ...r.candidate, evaluated: r.evaluated } : null;
     return this.repo.recordTraining(job.id, n.nodeId, leaf ? 'leaf' : 'scoring', {
@@ -278,7 +278,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       decision = decideGmSplit(
         c.supernet,
         node,
-        done.map((t) => (t.result as unknown as NasScoreResult).scores),
+        done.map((t) => (t.result as NasScoreResult).scores),
         { groups: c.spec.groups, selection: { rule: c.spec.edgeRule, objective: c.spec.partitionObjective }, reinit: splitReinitialises(c.schedule, n.depth) },
       );
     } catch (e) {
@@ -393,7 +393,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       }
       if (t.status === 'failed') throw new JobFailure(`NAS candidate ${x.index}: stand-alone rung ${rung} failed on every agent tried (${t.error})`);
       if (t.status !== 'done') continue;
-      const r = t.result as unknown as NasStandaloneResult;
+      const r = t.result as NasStandaloneResult;
       const entry: HistoryEntry = { rung, steps: rungs[rung] - (rung > 0 ? rungs[rung - 1] : 0), trainLoss: r.meanLoss, loss: r.selection.loss, accuracy: r.selection.accuracy, agentId: t.agentId };
       recorded =
         (await this.repo.recordRung(job.id, x.index, rung, {
