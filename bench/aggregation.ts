@@ -137,7 +137,11 @@ export const bench: Bench = {
     /** One round of `v` over d parameters and k updates, as a function to time; `timing` receives the finish() seconds. */
     const roundOf = (v: Variant, d: number, k: number, pool: Float32Array[], timing: (finishSeconds: number) => void): (() => void) => {
       const ids = Array.from({ length: k }, (_, i) => `client-${i}`);
-      const rule = createAggregationRule(specOf(v.rule, ids), { globalLr: 1, accumulator: v.accumulator, bufferedUpdates: v.bufferedUpdates });
+      const rule = createAggregationRule(specOf(v.rule, ids), {
+        globalLr: 1,
+        accumulator: v.accumulator,
+        bufferedUpdates: v.bufferedUpdates,
+      });
       const clientStates = new Map<string, AggregationClientState>(ids.map((id) => [id, rule.initialClientState()]));
       const memorySum = rule.usesClientMemory ? new Float64Array(d) : null;
       const updatesValidated = v.validation === 'prevalidated';
@@ -205,7 +209,10 @@ export const bench: Bench = {
     }));
     say('');
     say('ratio to memcpy (goal >= 0.5)');
-    const header = ['rule / acc / check / B'.padEnd(44), ...dims.flatMap((d) => ks.map((k) => `d=${d.toExponential(0)} K=${k}`.padStart(13)))];
+    const header = [
+      'rule / acc / check / B'.padEnd(44),
+      ...dims.flatMap((d) => ks.map((k) => `d=${d.toExponential(0)} K=${k}`.padStart(13))),
+    ];
     say(header.join(''));
     for (const v of variants) {
       const row = [label(v).padEnd(44)];

@@ -36,6 +36,15 @@ export class BlobStore {
     );
   }
 
+  /** Size in bytes of a stored blob, or null when there is none (or the hash is malformed). */
+  async byteLength(hash: string): Promise<number | null> {
+    if (!HASH.test(hash)) return null;
+    return stat(this.file(hash)).then(
+      (s) => s.size,
+      () => null,
+    );
+  }
+
   async get(hash: string): Promise<Buffer> {
     try {
       return await readFile(this.file(hash));

@@ -1,10 +1,10 @@
 import { supernetLayout, type NasScorePayload, type NasStandalonePayload, type NasTrainPayload } from '@flotilla/algorithms';
 import { CreateNasJobSchema, TaskKind } from '@flotilla/contracts';
-import type { Task } from '@prisma/client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BlobStore } from '../blobs/blob-store';
+import type { TaskRow } from '../tasks/tasks.repository';
 import { InvalidResultError } from '../common/errors';
 import type { AppConfig } from '../config/config';
 import { compareNodeIds, nasContext, NasRunner } from './nas.runner';
@@ -28,13 +28,13 @@ describe('NAS results are checked before they are stored', () => {
     blobs = new BlobStore(dir);
     await blobs.init();
     const unused = undefined as never;
-    runner = new NasRunner(unused, unused, unused, unused, unused, unused, unused, blobs, { BLOB_DIR: dir } as AppConfig);
+    runner = new NasRunner(unused, unused, unused, unused, unused, unused, unused, blobs, {} as AppConfig);
     weights = await blobs.putFloat32(new Float32Array(n).fill(0.5));
     short = await blobs.putFloat32(new Float32Array(n - 1));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const task = (kind: string, payload: unknown) => ({ kind, payload }) as unknown as Task;
+  const task = (kind: string, payload: unknown) => ({ kind, payload }) as unknown as TaskRow;
   const mask = c.supernet.edges.map((e) => e.ops.map(() => true));
   const from = () => ({ params: weights, velocity: weights, step: 10 });
   const train = (derive: boolean): NasTrainPayload => ({
@@ -42,27 +42,27 @@ describe('NAS results are checked before they are stored', () => {
     from: from(),
     task: { phase: 'final', steps: 5, scheduleSteps: 5, seed: 1, node: 'root.0.0', mask: mask.map((r, e) => (e === 0 ? [true, false, true, false] : r)), training: c.training, derive: derive ? { seed: 1 } : null },
   });
-  const refused = (t: Task, result: unknown, message: RegExp) => {
-    expect(() => runner.validateResult(t, result)).toThrow(InvalidResultError);
-    expect(() => runner.validateResult(t, result)).toThrow(message);
+  const refused = async (t: TaskRow, result: unknown, message: RegExp) => {
+    await expect(runner.validateResult(t, result)).rejects.toThrow(InvalidResultError);
+    await expect(runner.validateResult(t, result)).rejects.toThrow(message);
   };
 
-  it('nas.train: the step must advance by the task steps and the weights must be uploaded with the supernet length', () => {
+  it('nas.train: the step must advance by the task steps and the weights must be uploaded with the supernet length', async () => {
     const t = task(TaskKind.NasTrain, train(true));
     const ok = { params: weights, velocity: weights, step: 15, meanLoss: 2.1, candidate: { architecture: [2, 1, 3], loss: 2, accuracy: 0.25 }, evaluated: 16 };
-    expect(runner.validateResult(t, ok)).toEqual(ok);
-    refused(t, { ...ok, step: 14 }, /step/);
-    refused(t, { ...ok, params: short }, new RegExp(`params: must name an uploaded float32 blob of ${n} values`));
-    refused(t, { ...ok, velocity: 'f'.repeat(64) }, /velocity: must name an uploaded float32 blob/);
-    refused(t, { ...ok, candidate: { ...ok.candidate, architecture: [1, 1, 3] } }, /candidate.architecture: must be an architecture inside the node mask/);
-    refused(t, { ...ok, candidate: { ...ok.candidate, accuracy: 1.5 } }, /candidate.accuracy/);
-    refused(t, { ...ok, extra: 1 }, /extra/);
+    expect(await runner.validateResult(t, ok)).toEqual(ok);
+    await refused(t, { ...ok, step: 14 }, /step/);
+    await refused(t, { ...ok, params: short }, new RegExp(`params: must name an uploaded float32 blob of ${n} values`));
+    await refused(t, { ...ok, velocity: 'f'.repeat(64) }, /velocity: must name an uploaded float32 blob/);
+    await refused(t, { ...ok, candidate: { ...ok.candidate, architecture: [1, 1, 3] } }, /candidate.architecture: must be an architecture inside the node mask/);
+    await refused(t, { ...ok, candidate: { ...ok.candidate, accuracy: 1.5 } }, /candidate.accuracy/);
+    await refused(t, { ...ok, extra: 1 }, /extra/);
     // Above the leaves no candidate is expected.
-    expect(runner.validateResult(task(TaskKind.NasTrain, train(false)), { ...ok, candidate: null })).toMatchObject({ candidate: null });
-    refused(task(TaskKind.NasTrain, train(false)), ok, /candidate/);
+    expect(await runner.validateResult(task(TaskKind.NasTrain, train(false)), { ...ok, candidate: null })).toMatchObject({ candidate: null });
+    await refused(task(TaskKind.NasTrain, train(false)), ok, /candidate/);
   });
 
-  it('nas.gm-score: the payload edges in order, their enabled ops, |ops|² sums of at most n cosines', () => {
+  it('nas.gm-score: the payload edges in order, their enabled ops, |ops|² sums of at most n cosines', async () => {
     const partMask = mask.map((r, e) => (e === 0 ? [false, true, true, true] : r));
     const payload: NasScorePayload = {
       ...c.envelope,
@@ -73,16 +73,16 @@ describe('NAS results are checked before they are stored', () => {
     const sums = (v: number) => Array.from({ length: 4 }, () => new Array<number>(4).fill(v));
     const edge = (e: number) => ({ edge: e, ops: [0, 1, 2, 3], sums: sums(2.5), batches: 3, degenerateBatches: 0 });
     const ok = { scores: [edge(1), edge(2)] };
-    expect(runner.validateResult(t, ok)).toEqual(ok);
-    refused(t, { scores: [edge(2), edge(1)] }, /must score edges \[1,2\] in this order/);
-    refused(t, { scores: [edge(1)] }, /must score edges/);
-    refused(t, { scores: [edge(1), { ...edge(2), sums: sums(3.5) }] }, /scores.1.sums: must be 4 × 4 sums of 3 cosines/);
-    refused(t, { scores: [edge(1), { ...edge(2), ops: [1, 2, 3] }] }, /scores.1.ops: must be \[0,1,2,3\]/);
-    refused(t, { scores: [edge(1), { ...edge(2), batches: 6 }] }, /batches/);
-    refused(t, { scores: [edge(1), { ...edge(2), sums: [[null]] }] }, /scores.1.sums.0.0/); // JSON has no NaN: a diverged sum arrives as null
+    expect(await runner.validateResult(t, ok)).toEqual(ok);
+    await refused(t, { scores: [edge(2), edge(1)] }, /must score edges \[1,2\] in this order/);
+    await refused(t, { scores: [edge(1)] }, /must score edges/);
+    await refused(t, { scores: [edge(1), { ...edge(2), sums: sums(3.5) }] }, /scores.1.sums: must be 4 × 4 sums of 3 cosines/);
+    await refused(t, { scores: [edge(1), { ...edge(2), ops: [1, 2, 3] }] }, /scores.1.ops: must be \[0,1,2,3\]/);
+    await refused(t, { scores: [edge(1), { ...edge(2), batches: 6 }] }, /batches/);
+    await refused(t, { scores: [edge(1), { ...edge(2), sums: [[null]] }] }, /scores.1.sums.0.0/); // JSON has no NaN: a diverged sum arrives as null
   });
 
-  it('nas.standalone: a selection-split accuracy in [0, 1] and a non-negative loss', () => {
+  it('nas.standalone: a selection-split accuracy in [0, 1] and a non-negative loss', async () => {
     const payload: NasStandalonePayload = {
       ...c.envelope,
       from: from(),
@@ -90,10 +90,10 @@ describe('NAS results are checked before they are stored', () => {
     };
     const t = task(TaskKind.NasStandalone, payload);
     const ok = { params: weights, velocity: weights, step: 30, meanLoss: null, selection: { loss: 1.2, accuracy: 0.6 } };
-    expect(runner.validateResult(t, ok)).toEqual(ok);
-    refused(t, { ...ok, selection: { loss: -1, accuracy: 0.6 } }, /selection.loss/);
-    refused(t, { ...ok, selection: { loss: 1, accuracy: 2 } }, /selection.accuracy/);
-    refused(task(TaskKind.BilevelY, payload), ok, /a NAS job has no task kind 'bilevel.y-chain'/);
+    expect(await runner.validateResult(t, ok)).toEqual(ok);
+    await refused(t, { ...ok, selection: { loss: -1, accuracy: 0.6 } }, /selection.loss/);
+    await refused(t, { ...ok, selection: { loss: 1, accuracy: 2 } }, /selection.accuracy/);
+    await refused(task(TaskKind.BilevelY, payload), ok, /a NAS job has no task kind 'bilevel.y-chain'/);
   });
 });
 

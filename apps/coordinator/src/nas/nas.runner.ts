@@ -34,9 +34,8 @@ import {
   type TrainingState,
 } from '@flotilla/algorithms';
 import { ControlJobName, TaskKind, type CreateNasJob, type NasResult, type NasView } from '@flotilla/contracts';
-import type { Job, NasCandidate, NasNode, Prisma, Task } from '@prisma/client';
-import { statSync } from 'node:fs';
-import * as path from 'node:path';
+import type { Job, NasCandidate, NasNode, Prisma } from '@prisma/client';
+import type { TaskRow } from '../tasks/tasks.repository';
 import { z } from 'zod';
 import { AgentsRepository } from '../agents/agents.repository';
 import { BlobStore } from '../blobs/blob-store';
@@ -433,24 +432,24 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     await this.repo.finish(job.id, chosen.index, { result: json(result), modelHash: weightsHash, currentRound: job.totalRounds });
   }
 
-  validateResult(task: Task, result: unknown): unknown {
+  async validateResult(task: TaskRow, result: unknown): Promise<unknown> {
     const schema = this.resultSchema(task);
-    const parsed = schema.safeParse(result);
+    const parsed = await schema.safeParseAsync(result);
     if (!parsed.success) {
       throw new InvalidResultError(`${task.kind} result: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     }
     return parsed.data;
   }
 
-  private resultSchema(task: Task): z.ZodType {
-    const envelope = task.payload as unknown as NasTaskEnvelope;
+  private resultSchema(task: TaskRow): z.ZodType {
+    const envelope = task.payload as NasTaskEnvelope;
     const count = supernetLayout(envelope.spec).size;
     // The weights a result names must have been uploaded, with the supernet's length (the agent uploads before it posts).
-    const blob = HASH.refine((h) => this.blobFloats(h) === count, { message: `must name an uploaded float32 blob of ${count} values` });
+    const blob = HASH.refine(async (h) => (await this.blobs.byteLength(h)) === count * 4, { message: `must name an uploaded float32 blob of ${count} values` });
     const state = (from: NasBlobState, steps: number) => ({ params: blob, velocity: blob, step: z.literal(from.step + steps), meanLoss: finite.nullable() });
     switch (task.kind) {
       case TaskKind.NasTrain: {
-        const p = task.payload as unknown as NasTrainPayload;
+        const p = task.payload as NasTrainPayload;
         const candidate = z.strictObject({
           architecture: z.array(z.number().int()).refine((a) => a.length === p.task.mask.length && a.every((o, e) => p.task.mask[e][o] === true), 'must be an architecture inside the node mask'),
           loss: finite,
@@ -459,7 +458,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
         return z.strictObject({ ...state(p.from, p.task.steps), candidate: p.task.derive ? candidate : z.null(), evaluated: z.number().int().min(0) });
       }
       case TaskKind.NasScore: {
-        const p = task.payload as unknown as NasScorePayload;
+        const p = task.payload as NasScorePayload;
         const n = p.task.to - p.task.from;
         return z.strictObject({
           scores: z.array(z.strictObject({
@@ -472,21 +471,11 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
         });
       }
       case TaskKind.NasStandalone: {
-        const p = task.payload as unknown as NasStandalonePayload;
+        const p = task.payload as NasStandalonePayload;
         return z.strictObject({ ...state(p.from, p.task.steps), selection: z.strictObject({ loss: finite.pipe(z.number().min(0)), accuracy: unit }) });
       }
       default:
         throw new InvalidResultError(`a NAS job has no task kind '${task.kind}'`);
-    }
-  }
-
-  /** Values in an uploaded blob, or null when there is none (synchronous: results are validated synchronously). */
-  private blobFloats(hash: string): number | null {
-    try {
-      // The blob store's content-addressed layout: <BLOB_DIR>/<first two hex digits>/<sha256>.
-      return statSync(path.join(this.config.BLOB_DIR, hash.slice(0, 2), hash)).size / 4;
-    } catch {
-      return null;
     }
   }
 

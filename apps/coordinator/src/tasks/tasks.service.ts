@@ -162,7 +162,7 @@ export class TasksService {
     if (!runner) throw new TaskClosedError(`Job ${task.jobId} has no task runner`);
     let result: unknown;
     try {
-      result = runner.validateResult(task, body.result);
+      result = await runner.validateResult(task, body.result);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.metrics.inc('flotilla_task_results_rejected_total');

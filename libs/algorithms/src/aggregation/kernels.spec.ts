@@ -3,8 +3,10 @@ import { axpy32, axpy64, axpyDiff32, axpyDiff64, BufferedAccumulator, FOLD_TILE 
 
 /** The first index at which two arrays differ in any bit (so −0 ≠ +0), −1 when none. */
 function firstDiff(a: Float64Array | Float32Array, b: Float64Array | Float32Array): number {
-  const x = a instanceof Float64Array ? new Uint32Array(a.buffer, a.byteOffset, 2 * a.length) : new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = b instanceof Float64Array ? new Uint32Array(b.buffer, b.byteOffset, 2 * b.length) : new Uint32Array(b.buffer, b.byteOffset, b.length);
+  const x =
+    a instanceof Float64Array ? new Uint32Array(a.buffer, a.byteOffset, 2 * a.length) : new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y =
+    b instanceof Float64Array ? new Uint32Array(b.buffer, b.byteOffset, 2 * b.length) : new Uint32Array(b.buffer, b.byteOffset, b.length);
   if (x.length !== y.length) return Math.min(x.length, y.length);
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
   return -1;

@@ -159,11 +159,23 @@ function diff4x64(acc: Float64Array, from: number, to: number, xs: Float32Array[
   for (; i < m; i += 4) {
     acc[i] = acc[i] + w0 * (x0[i] - y0[i]) + w1 * (x1[i] - y1[i]) + w2 * (x2[i] - y2[i]) + w3 * (x3[i] - y3[i]);
     acc[i + 1] =
-      acc[i + 1] + w0 * (x0[i + 1] - y0[i + 1]) + w1 * (x1[i + 1] - y1[i + 1]) + w2 * (x2[i + 1] - y2[i + 1]) + w3 * (x3[i + 1] - y3[i + 1]);
+      acc[i + 1] +
+      w0 * (x0[i + 1] - y0[i + 1]) +
+      w1 * (x1[i + 1] - y1[i + 1]) +
+      w2 * (x2[i + 1] - y2[i + 1]) +
+      w3 * (x3[i + 1] - y3[i + 1]);
     acc[i + 2] =
-      acc[i + 2] + w0 * (x0[i + 2] - y0[i + 2]) + w1 * (x1[i + 2] - y1[i + 2]) + w2 * (x2[i + 2] - y2[i + 2]) + w3 * (x3[i + 2] - y3[i + 2]);
+      acc[i + 2] +
+      w0 * (x0[i + 2] - y0[i + 2]) +
+      w1 * (x1[i + 2] - y1[i + 2]) +
+      w2 * (x2[i + 2] - y2[i + 2]) +
+      w3 * (x3[i + 2] - y3[i + 2]);
     acc[i + 3] =
-      acc[i + 3] + w0 * (x0[i + 3] - y0[i + 3]) + w1 * (x1[i + 3] - y1[i + 3]) + w2 * (x2[i + 3] - y2[i + 3]) + w3 * (x3[i + 3] - y3[i + 3]);
+      acc[i + 3] +
+      w0 * (x0[i + 3] - y0[i + 3]) +
+      w1 * (x1[i + 3] - y1[i + 3]) +
+      w2 * (x2[i + 3] - y2[i + 3]) +
+      w3 * (x3[i + 3] - y3[i + 3]);
   }
   for (; i < to; i++) acc[i] = acc[i] + w0 * (x0[i] - y0[i]) + w1 * (x1[i] - y1[i]) + w2 * (x2[i] - y2[i]) + w3 * (x3[i] - y3[i]);
 }
@@ -292,7 +304,7 @@ let idle: Float64Array | Float32Array | null = null;
  */
 export function takeAccumulator(precision: 'float64' | 'float32', dimension: number): Float64Array | Float32Array {
   const reuse = idle;
-  if (reuse !== null && reuse.length === dimension && (reuse instanceof Float64Array) === (precision === 'float64')) {
+  if (reuse !== null && reuse.length === dimension && reuse instanceof Float64Array === (precision === 'float64')) {
     idle = null;
     return reuse.fill(0);
   }

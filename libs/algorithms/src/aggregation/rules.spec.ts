@@ -409,9 +409,20 @@ describe('buffered updates (bufferedUpdates = B)', () => {
   ];
   // FedAU with distinct, inexact weights per client (ω = sum/cnt = (4 + n)/3).
   const statesFor = (rule: AggregationRule): Map<string, AggregationClientState> =>
-    new Map(ids.map((id, n): [string, AggregationClientState] => [id, rule.spec.rule === 'fedau' ? { miss: 0, sum: 4 + n, cnt: 3 } : rule.initialClientState()]));
+    new Map(
+      ids.map((id, n): [string, AggregationClientState] => [
+        id,
+        rule.spec.rule === 'fedau' ? { miss: 0, sum: 4 + n, cnt: 3 } : rule.initialClientState(),
+      ]),
+    );
 
-  function round(spec: AggregationSpec, accumulator: 'float64' | 'float32', bufferedUpdates: number, k: number, validated = false): RoundOutcome {
+  function round(
+    spec: AggregationSpec,
+    accumulator: 'float64' | 'float32',
+    bufferedUpdates: number,
+    k: number,
+    validated = false,
+  ): RoundOutcome {
     const rule = createAggregationRule(spec, { globalLr: 0.7, accumulator, bufferedUpdates });
     const r = rule.beginRound(d, { clientStates: statesFor(rule), memorySum, updatesValidated: validated });
     // Arrival order: a fixed permutation, not the id order.
@@ -500,7 +511,10 @@ describe('buffered updates (bufferedUpdates = B)', () => {
       r.add(ids[3], deltas[3], memories[3]);
       r.add(ids[4], deltas[4], memories[4]); // the fourth accepted update: the buffer is folded here
       expect(r.participants).toBe(4);
-      const ref = createAggregationRule(spec, { globalLr: 1, bufferedUpdates: 1 }).beginRound(d, { clientStates: statesFor(rule), memorySum });
+      const ref = createAggregationRule(spec, { globalLr: 1, bufferedUpdates: 1 }).beginRound(d, {
+        clientStates: statesFor(rule),
+        memorySum,
+      });
       for (const n of [0, 1, 3, 4]) ref.add(ids[n], deltas[n], memories[n]);
       expect(firstDiff(r.finish(global).model, ref.finish(global).model)).toBe(-1);
     }
@@ -522,7 +536,7 @@ describe('buffered updates (bufferedUpdates = B)', () => {
     expect(Array.from(r.finish(f32([0])).model)).toEqual([(30 + 6 + 90) / 3]);
   });
 
-  it('reuses a finished round\'s accumulator zeroed, never shares one between open rounds, and returns nothing that is reused', () => {
+  it("reuses a finished round's accumulator zeroed, never shares one between open rounds, and returns nothing that is reused", () => {
     // Rounds of one dimension, interleaved: A and B open at once; C opens after A finished (and takes A's
     // accumulator); MIFA's memorySum is its accumulator, given away: later rounds must not write into it.
     /** The same round with a rule of its own, run alone (a copy of its model). */
@@ -573,7 +587,9 @@ describe('buffered updates (bufferedUpdates = B)', () => {
 
   it('refuses a bufferedUpdates that is not a positive integer, naming the rule', () => {
     for (const bad of [0, -1, 1.5, NaN, Infinity]) {
-      expect(() => createAggregationRule({ rule: 'mifa' }, { bufferedUpdates: bad })).toThrow(/mifa: bufferedUpdates must be a positive integer/);
+      expect(() => createAggregationRule({ rule: 'mifa' }, { bufferedUpdates: bad })).toThrow(
+        /mifa: bufferedUpdates must be a positive integer/,
+      );
       expect(() => createAggregationRule({ rule: 'fedau', cutoffK: null }, { bufferedUpdates: bad })).toThrow(/fedau: bufferedUpdates/);
     }
   });

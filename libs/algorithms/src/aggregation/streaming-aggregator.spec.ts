@@ -321,7 +321,8 @@ describe('StreamingAggregator with bufferedUpdates', () => {
           return [first, again, agg.apply(global, { globalLr: 0.3, divisor: 7 })];
         };
         const one = run(1).map(bits);
-        for (const b of [2, 3, 4, 5, 8, 32]) expect({ accumulator, count, b, out: run(b).map(bits) }).toEqual({ accumulator, count, b, out: one });
+        for (const b of [2, 3, 4, 5, 8, 32])
+          expect({ accumulator, count, b, out: run(b).map(bits) }).toEqual({ accumulator, count, b, out: one });
         expect(one[1]).toEqual(one[0]);
       }
     }
@@ -344,6 +345,9 @@ describe('StreamingAggregator with bufferedUpdates', () => {
   });
 
   it('refuses a bufferedUpdates that is not a positive integer', () => {
-    for (const bad of [0, 2.5, NaN]) expect(() => new StreamingAggregator(3, { bufferedUpdates: bad })).toThrow(/StreamingAggregator: bufferedUpdates must be a positive integer/);
+    for (const bad of [0, 2.5, NaN])
+      expect(() => new StreamingAggregator(3, { bufferedUpdates: bad })).toThrow(
+        /StreamingAggregator: bufferedUpdates must be a positive integer/,
+      );
   });
 });
