@@ -136,7 +136,8 @@ export class RoundsService {
       // The multiplier of this client's update, from its state before the round (spec §3.1).
       const weight = rule.weight(agentId, states.get(agentId)!);
       if (a?.blobHash) {
-        // Streaming: one update (and, for MIFA/FedVarp, its previous memory) in memory at a time.
+        // Streaming: at most DEFAULT_BUFFERED_UPDATES updates (and, for MIFA/FedVarp, their previous memories) are held
+        // at a time; they are folded together in cache-sized tiles (libs/algorithms aggregation/kernels.ts).
         const previous = rule.usesClientMemory ? memoryHashes.get(agentId) : null;
         aggregation.add(agentId, await this.blobs.getFloat32(a.blobHash), previous ? await this.blobs.getFloat32(previous) : null);
         // An update becomes the client's memory M_n; it is already stored under its content hash.
