@@ -15,8 +15,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, stopProcess } from '../../scripts/lib/services';
-import { ROOT, startAgentProcess, startCoordinatorProcess, token, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
-import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { ROOT, startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, toFloat32, waitFor } from '../support/http';
 import { deletePrefix } from '../support/redis';
 
@@ -72,17 +72,7 @@ describe('bilevel jobs (real processes)', () => {
     db = await freshDatabase({ migrate: false });
     work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-bilevel-'));
     port = await freePort();
-    env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: TEST_REDIS_URL,
-      ADMIN_TOKEN: token(),
-      JOIN_TOKEN: token(),
-      BLOB_DIR: path.join(work, 'blobs'),
-      DATA_DIR: path.join(ROOT, 'data'),
-      QUEUE_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      AGENT_OFFLINE_AFTER_MS: '4000',
-    };
+    env = coordinatorEnv(db, work, prefix, { AGENT_OFFLINE_AFTER_MS: '4000' });
     coordinator = await startCoordinatorProcess(env, port);
   }, 60_000);
 

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, stopProcess } from '../../scripts/lib/services';
-import { ROOT, startAgentProcess, startCoordinatorProcess, token, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
-import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { startAgentProcess, startCoordinatorProcess, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
 import { deletePrefix } from '../support/redis';
 
@@ -28,17 +28,7 @@ describe('coordinator crash and restart (real processes)', () => {
     db = await freshDatabase({ migrate: false });
     work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-restart-'));
     port = await freePort();
-    env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: TEST_REDIS_URL,
-      ADMIN_TOKEN: token(),
-      JOIN_TOKEN: token(),
-      BLOB_DIR: path.join(work, 'blobs'),
-      DATA_DIR: path.join(ROOT, 'data'),
-      QUEUE_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      AGENT_OFFLINE_AFTER_MS: '10000',
-    };
+    env = coordinatorEnv(db, work, prefix, { AGENT_OFFLINE_AFTER_MS: '10000' });
     coordinator = await startCoordinatorProcess(env, port);
     writeDigitsShards(work, 3, { alpha: 1.0, seed: 4, minPerClient: 50 }).files.forEach((file, i) => {
       agents.push(

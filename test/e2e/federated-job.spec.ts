@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, stopProcess } from '../../scripts/lib/services';
-import { ROOT, startAgentProcess, startCoordinatorProcess, token, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
-import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { startAgentProcess, startCoordinatorProcess, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, floats, waitFor } from '../support/http';
 import { deletePrefix } from '../support/redis';
 
@@ -35,16 +35,7 @@ describe('federated job end to end (coordinator + 3 agent processes)', () => {
     db = await freshDatabase({ migrate: false }); // the coordinator migrates on start
     work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-e2e-'));
     coordinator = await startCoordinatorProcess(
-      {
-        DATABASE_URL: db.url,
-        REDIS_URL: TEST_REDIS_URL,
-        ADMIN_TOKEN: token(),
-        JOIN_TOKEN: token(),
-        BLOB_DIR: path.join(work, 'blobs'),
-        DATA_DIR: path.join(ROOT, 'data'),
-        QUEUE_PREFIX: prefix,
-        LOG_LEVEL: 'warn',
-      },
+      coordinatorEnv(db, work, prefix),
       await freePort(),
     );
     const { files } = writeDigitsShards(work, 3, { alpha: 1.0, seed: 3, minPerClient: 50 });

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, stopProcess } from '../../scripts/lib/services';
-import { ROOT, startAgentProcess, startCoordinatorProcess, token, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
-import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { startAgentProcess, startCoordinatorProcess, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
 import { deletePrefix } from '../support/redis';
 
@@ -51,17 +51,7 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     db = await freshDatabase({ migrate: false });
     work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-nas-'));
     port = await freePort();
-    env = {
-      DATABASE_URL: db.url,
-      REDIS_URL: TEST_REDIS_URL,
-      ADMIN_TOKEN: token(),
-      JOIN_TOKEN: token(),
-      BLOB_DIR: path.join(work, 'blobs'),
-      DATA_DIR: path.join(ROOT, 'data'),
-      QUEUE_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      AGENT_OFFLINE_AFTER_MS: '3000',
-    };
+    env = coordinatorEnv(db, work, prefix, { AGENT_OFFLINE_AFTER_MS: '3000' });
     coordinator = await startCoordinatorProcess(env, port);
     // One client holding every non-held-out row: the same file (and sha256) for all three agents.
     const [file] = writeDigitsShards(work, 1, { alpha: 1, seed: 1, minPerClient: 1 }).files;

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import * as path from 'node:path';
 import { migrate } from '../../apps/coordinator/src/database/migrator';
+import { ROOT, token } from '../../scripts/lib/stack';
 
 /** The server tests create their throw-away databases on (CI: the machine's PostgreSQL). */
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -34,4 +36,22 @@ export async function freshDatabase(options: { migrate?: boolean } = {}): Promis
 
 export function uniquePrefix(tag: string): string {
   return `t${tag}${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * The environment of a coordinator process under test: its own database, blob directory and queue prefix on the
+ * shared Redis, fresh tokens, the shipped datasets. `extra` overrides or adds settings.
+ */
+export function coordinatorEnv(db: TestDatabase, work: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    ADMIN_TOKEN: token(),
+    JOIN_TOKEN: token(),
+    BLOB_DIR: path.join(work, 'blobs'),
+    DATA_DIR: path.join(ROOT, 'data'),
+    QUEUE_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
 }

@@ -31,16 +31,14 @@ import {
 } from '@flotilla/contracts';
 import type { Job, Prisma } from '@prisma/client';
 import { z } from 'zod';
-import { AgentsRepository } from '../agents/agents.repository';
 import { BlobStore } from '../blobs/blob-store';
 import { BLOB_STORE } from '../blobs/blobs.module';
 import { InvalidResultError, NotFoundError, ValidationError } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DatasetCatalog } from '../datasets/dataset-catalog';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { QueueService } from '../queue/queue.service';
 import { JobFailure, JobRunnerRegistry, type TaskJobRunner } from '../tasks/job-runner';
-import { agentDataHash, TasksService } from '../tasks/tasks.service';
+import { TasksService } from '../tasks/tasks.service';
 import { BilevelRepository, type BilevelRunRow } from './bilevel.repository';
 import type { TaskRow } from '../tasks/tasks.repository';
 
@@ -126,12 +124,10 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
     private readonly repo: BilevelRepository,
     private readonly jobs: JobsRepository,
     private readonly tasks: TasksService,
-    private readonly agents: AgentsRepository,
     private readonly queues: QueueService,
     private readonly catalog: DatasetCatalog,
     private readonly registry: JobRunnerRegistry,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
@@ -231,7 +227,7 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
       if (found.size === wanted.length) return; // dispatched, still computing
       const problem = spec.problem;
       if (problem.kind === 'hyper-cleaning' && !config.dataHash) {
-        const hash = await this.pinDataHash(problem.dataset);
+        const hash = await this.tasks.commonDataHash(problem.dataset);
         if (!hash) {
           // No agent holding the dataset is online yet: look again shortly.
           await this.queues.scheduleControl({ name: ControlJobName.AdvanceJob, data: { jobId: job.id } }, 1000, `wait${Date.now()}`);
@@ -312,17 +308,6 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
       },
       stop: reason ? { reason, result: result as unknown as Prisma.InputJsonValue } : null,
     };
-  }
-
-  /** The sha256 most online agents report for their copy of `dataset` (the run then uses only agents with it). */
-  private async pinDataHash(dataset: string): Promise<string | undefined> {
-    const online = await this.agents.online(dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
-    const counts = new Map<string, number>();
-    for (const a of online) {
-      const h = agentDataHash(a, dataset);
-      if (h) counts.set(h, (counts.get(h) ?? 0) + 1);
-    }
-    return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
   }
 
   validateResult(task: TaskRow, result: unknown): unknown {

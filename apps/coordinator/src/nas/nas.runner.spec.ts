@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { BlobStore } from '../blobs/blob-store';
 import type { TaskRow } from '../tasks/tasks.repository';
 import { InvalidResultError } from '../common/errors';
-import type { AppConfig } from '../config/config';
 import { compareNodeIds, nasContext, NasRunner } from './nas.runner';
 
 /**
@@ -28,7 +27,7 @@ describe('NAS results are checked before they are stored', () => {
     blobs = new BlobStore(dir);
     await blobs.init();
     const unused = undefined as never;
-    runner = new NasRunner(unused, unused, unused, unused, unused, unused, unused, blobs, {} as AppConfig);
+    runner = new NasRunner(unused, unused, unused, unused, unused, unused, blobs);
     weights = await blobs.putFloat32(new Float32Array(n).fill(0.5));
     short = await blobs.putFloat32(new Float32Array(n - 1));
   });

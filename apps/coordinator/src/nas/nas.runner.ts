@@ -37,16 +37,14 @@ import { ControlJobName, TaskKind, type CreateNasJob, type NasResult, type NasVi
 import type { Job, NasCandidate, NasNode, Prisma } from '@prisma/client';
 import type { TaskRow } from '../tasks/tasks.repository';
 import { z } from 'zod';
-import { AgentsRepository } from '../agents/agents.repository';
 import { BlobStore } from '../blobs/blob-store';
 import { BLOB_STORE } from '../blobs/blobs.module';
 import { InvalidResultError, NotFoundError, ValidationError } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DatasetCatalog } from '../datasets/dataset-catalog';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { QueueService } from '../queue/queue.service';
 import { JobFailure, JobRunnerRegistry, type TaskJobRunner } from '../tasks/job-runner';
-import { agentDataHash, TasksService } from '../tasks/tasks.service';
+import { TasksService } from '../tasks/tasks.service';
 import { NasRepository } from './nas.repository';
 import { candidateStats, nasView, type NodeMetrics, type StoredEdgeScore, type HistoryEntry } from './nas.view';
 
@@ -114,12 +112,10 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     private readonly repo: NasRepository,
     private readonly jobs: JobsRepository,
     private readonly tasks: TasksService,
-    private readonly agents: AgentsRepository,
     private readonly queues: QueueService,
     private readonly catalog: DatasetCatalog,
     private readonly registry: JobRunnerRegistry,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
@@ -240,7 +236,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     const dataHash = await this.dataHash(job, n);
     if (!dataHash) return false;
     const R = c.spec.gm.batches;
-    const parts = n.scoreParts ?? (await this.repo.fixScoreParts(job.id, n.nodeId, c.spec.gm.parts ?? Math.max(1, (await this.onlineWith(c.spec.dataset, dataHash)).length)));
+    const parts = n.scoreParts ?? (await this.repo.fixScoreParts(job.id, n.nodeId, c.spec.gm.parts ?? Math.max(1, (await this.tasks.onlineAgents(c.spec.dataset, dataHash)).length)));
     const ranges = scorePartRanges(R, parts);
     const keys = ranges.map((_, k) => `${n.nodeId}.score.${k}`);
     const found = await this.tasks.byKeys(job.id, keys);
@@ -310,22 +306,12 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
   private async dataHash(job: Job, n: NasNode): Promise<string | undefined> {
     if (n.dataHash) return n.dataHash;
     const spec = job.spec as unknown as CreateNasJob;
-    const counts = new Map<string, number>();
-    for (const a of await this.onlineWith(spec.dataset)) {
-      const h = agentDataHash(a, spec.dataset);
-      if (h) counts.set(h, (counts.get(h) ?? 0) + 1);
-    }
-    const best = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+    const best = await this.tasks.commonDataHash(spec.dataset);
     if (!best) {
       await this.queues.scheduleControl({ name: ControlJobName.AdvanceJob, data: { jobId: job.id } }, WAIT_FOR_AGENT_MS, `wait${Date.now()}`);
       return undefined;
     }
     return this.repo.pinDataHash(job.id, n.nodeId, best);
-  }
-
-  private async onlineWith(dataset: string, dataHash?: string) {
-    const online = await this.agents.online(dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
-    return dataHash ? online.filter((a) => agentDataHash(a, dataset) === dataHash) : online;
   }
 
   /**
@@ -340,7 +326,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       const dataHash = leaves[0]?.dataHash;
       if (!dataHash) throw new JobFailure('NAS: the tree has no trained leaf');
       const standalone = c.spec.selection.method === 'standalone';
-      const slots = standalone ? Math.max(1, (await this.onlineWith(c.spec.dataset, dataHash)).length) : 0;
+      const slots = standalone ? Math.max(1, (await this.tasks.onlineAgents(c.spec.dataset, dataHash)).length) : 0;
       const rungs = standalone ? successiveHalvingPlan(leaves.length, slots, c.spec.selection.standaloneSteps).rungs : [];
       await this.repo.createCandidates(
         job.id,

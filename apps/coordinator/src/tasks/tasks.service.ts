@@ -155,6 +155,25 @@ export class TasksService {
       .sort((p, q) => p.key[0] - q.key[0] || p.key[1] - q.key[1] || p.key[2] - q.key[2])[0].a;
   }
 
+  /** Online agents holding `dataset` (with this file sha256, when given). */
+  async onlineAgents(dataset: string, dataHash?: string): Promise<Agent[]> {
+    const online = await this.agents.online(dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
+    return dataHash ? online.filter((a) => agentDataHash(a, dataset) === dataHash) : online;
+  }
+
+  /**
+   * The sha256 that most online agents report for their copy of `dataset` (ties: the smaller hash), or undefined
+   * when none is online. A job pins it so that every one of its tasks computes on the same rows.
+   */
+  async commonDataHash(dataset: string): Promise<string | undefined> {
+    const counts = new Map<string, number>();
+    for (const a of await this.onlineAgents(dataset)) {
+      const h = agentDataHash(a, dataset);
+      if (h) counts.set(h, (counts.get(h) ?? 0) + 1);
+    }
+    return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
+  }
+
   /** An agent's result: validated by the job's runner, stored, and the runner woken. */
   async complete(agentId: string, taskId: string, body: TaskResultBody): Promise<{ status: 'accepted' }> {
     const task = await this.requireOpen(agentId, taskId);
