@@ -32,6 +32,9 @@ export interface AgentOptions {
   log: (line: string) => void;
 }
 
+/** How long a computed task result is retried while the coordinator is unreachable (e.g. restarting). */
+const RESULT_RETRY_MS = 60_000;
+
 export type TaskOutcome = 'uploaded' | 'declined' | 'expired' | 'refused' | 'failed';
 
 /**
@@ -136,10 +139,11 @@ export class ClientAgent {
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
         this.opts.log(`task ${task.kind} ${task.taskId} failed: ${message}`);
-        await this.client.taskFailure(task.taskId, message);
+        await this.client.taskFailure(task.taskId, message, Date.now() + RESULT_RETRY_MS);
         return 'failed';
       }
-      await this.client.taskResult(task.taskId, result, Date.now() - started);
+      // A late result is still accepted while the task is open, so keep trying past the deadline for a while.
+      await this.client.taskResult(task.taskId, result, Date.now() - started, Date.now() + RESULT_RETRY_MS);
       return 'uploaded';
     } catch (e) {
       if (e instanceof CoordinatorError && e.status >= 400 && e.status < 500) {
@@ -177,11 +181,13 @@ export class ClientAgent {
       const global = await this.client.weights(task.modelHash, task.parameterCount);
       const data = this.dataFor(task);
       const result = trainLocal(task.model, global, data, { steps: task.localSteps, batchSize: task.batchSize, lr: task.localLr, seed: task.seed });
-      await this.client.upload(task.jobId, task.round, result.delta, {
-        exampleCount: result.examples,
-        trainLoss: result.meanLoss,
-        durationMs: Date.now() - started,
-      });
+      await this.client.upload(
+        task.jobId,
+        task.round,
+        result.delta,
+        { exampleCount: result.examples, trainLoss: result.meanLoss, durationMs: Date.now() - started },
+        Date.parse(task.deadline),
+      );
       return 'uploaded';
     } catch (e) {
       // A closed round or a refused update is final: retrying cannot help, so the task ends here.

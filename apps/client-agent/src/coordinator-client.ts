@@ -6,11 +6,23 @@ export class CoordinatorError extends Error {
   }
 }
 
-/** The agent's side of the REST API (register, heartbeat, weights down, updates up). */
+/** Statuses that mean "the coordinator is restarting or overloaded", worth another try (never 4xx: those are final). */
+const RETRYABLE_STATUS = new Set([502, 503, 504]);
+
+/**
+ * The agent's side of the REST API (register, heartbeat, weights down, updates up, task results). Answers that
+ * are idempotent on the coordinator (an update, a decline, a task result or failure) are retried with backoff
+ * while the coordinator is unreachable, until the caller's deadline: a result computed while the coordinator
+ * restarts is delivered when it is back instead of being recomputed elsewhere.
+ */
 export class CoordinatorClient {
   private credentials?: { agentId: string; secret: string };
 
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    /** First pause between tries; it doubles up to 8×. */
+    private readonly retryBaseMs = 250,
+  ) {}
 
   async register(input: RegisterAgent): Promise<RegisterAgentResponse> {
     const res = await this.request('POST', '/api/v1/agents/register', { json: input, auth: false });
@@ -34,12 +46,13 @@ export class CoordinatorClient {
     return ((await res.json()) as { hash: string }).hash;
   }
 
-  async taskResult(taskId: string, result: unknown, durationMs: number): Promise<void> {
-    await this.request('POST', `/api/v1/tasks/${taskId}/result`, { json: { result, durationMs } });
+  /** Posts a task's result, retrying while the coordinator is unreachable until `retryUntil` (epoch ms). */
+  async taskResult(taskId: string, result: unknown, durationMs: number, retryUntil = 0): Promise<void> {
+    await this.request('POST', `/api/v1/tasks/${taskId}/result`, { json: { result, durationMs }, retryUntil });
   }
 
-  async taskFailure(taskId: string, message: string): Promise<void> {
-    await this.request('POST', `/api/v1/tasks/${taskId}/failure`, { json: { message: message.slice(0, 2000) || 'unknown error' } });
+  async taskFailure(taskId: string, message: string, retryUntil = 0): Promise<void> {
+    await this.request('POST', `/api/v1/tasks/${taskId}/failure`, { json: { message: message.slice(0, 2000) || 'unknown error' }, retryUntil });
   }
 
   async weights(hash: string, expectedCount: number): Promise<Float32Array> {
@@ -53,10 +66,12 @@ export class CoordinatorClient {
     return out;
   }
 
-  async upload(jobId: string, round: number, delta: Float32Array, meta: UpdateMeta): Promise<{ status: string }> {
+  /** Uploads an update, retrying while the coordinator is unreachable until `retryUntil` (epoch ms; the round's deadline). */
+  async upload(jobId: string, round: number, delta: Float32Array, meta: UpdateMeta, retryUntil = 0): Promise<{ status: string }> {
     const q = new URLSearchParams({ exampleCount: String(meta.exampleCount), trainLoss: String(meta.trainLoss), durationMs: String(meta.durationMs) });
     const res = await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/update?${q.toString()}`, {
       raw: new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength),
+      retryUntil,
     });
     return (await res.json()) as { status: string };
   }
@@ -65,7 +80,21 @@ export class CoordinatorClient {
     await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/decline`, { json: message ? { reason, message: message.slice(0, 500) } : { reason } });
   }
 
-  private async request(method: string, path: string, opts: { json?: unknown; raw?: Uint8Array; auth?: boolean } = {}): Promise<Response> {
+  private async request(method: string, path: string, opts: { json?: unknown; raw?: Uint8Array; auth?: boolean; retryUntil?: number } = {}): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestOnce(method, path, opts);
+      } catch (e) {
+        // fetch rejects with a TypeError on network errors (checked by name: it may come from another realm).
+        const retryable = e instanceof CoordinatorError ? RETRYABLE_STATUS.has(e.status) : (e as { name?: unknown } | null)?.name === 'TypeError';
+        const pause = this.retryBaseMs * 2 ** Math.min(attempt, 3);
+        if (!retryable || Date.now() + pause > (opts.retryUntil ?? 0)) throw e;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  private async requestOnce(method: string, path: string, opts: { json?: unknown; raw?: Uint8Array; auth?: boolean }): Promise<Response> {
     const headers: Record<string, string> = {};
     if (opts.auth !== false) {
       if (!this.credentials) throw new Error('agent is not registered');
