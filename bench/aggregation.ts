@@ -5,7 +5,8 @@
  * (K · d · 4 bytes) per second, including the round's set-up and finish; memcpy GB/s counts the bytes copied by
  * Float32Array.prototype.set on a buffer far larger than the caches (best of 7, before and after the cases;
  * the higher one is used, which makes the ratios conservative). Each case is the best of several rounds after
- * an untimed warm-up round.
+ * an untimed warm-up round. `finish` writes x_{t+1} over x_t (`into: global`), as the coordinator does; the
+ * float64 fold of plain updates runs in WebAssembly SIMD unless `--scalar` is given.
  *
  * Every rule is measured as `createAggregationRule` runs it by default (float64 accumulator, every update scanned
  * for NaN/±Infinity, B = DEFAULT_BUFFERED_UPDATES updates held and folded into the accumulator together). FedAU
@@ -23,6 +24,8 @@ import {
   createAggregationRule,
   DEFAULT_BUFFERED_UPDATES,
   createRng,
+  setSimdFold,
+  simdFoldAvailable,
   type AggregationClientState,
   type AggregationRuleName,
   type AggregationSpec,
@@ -102,8 +105,12 @@ export const bench: Bench = {
         dims: { type: 'string', default: '1e5,1e6,1e7' },
         ks: { type: 'string', default: '10,100' },
         rules: { type: 'string', default: AGGREGATION_RULE_NAMES.join(',') },
+        /** Fold with the JavaScript kernels only (no WebAssembly SIMD), to compare. */
+        scalar: { type: 'boolean', default: false },
       },
     });
+    if (values.scalar) setSimdFold(false);
+    say(`float64 fold of plain updates: ${simdFoldAvailable() ? 'WebAssembly SIMD (simd-fold.ts)' : 'JavaScript kernels'}`);
     const dims = values.dims.split(',').map(Number);
     const ks = values.ks.split(',').map(Number);
     const rules = values.rules.split(',').map((r) => {
@@ -150,7 +157,7 @@ export const bench: Bench = {
         const round = rule.beginRound(d, { clientStates, memorySum, updatesValidated });
         for (let i = 0; i < k; i++) round.add(ids[i], pool[i % pool.length], pool[(i + 1) % pool.length]);
         const t0 = process.hrtime.bigint();
-        round.finish(global);
+        round.finish(global, { into: global }); // as the coordinator does: x_{t+1} over x_t
         timing(Number(process.hrtime.bigint() - t0) / 1e9);
       };
     };

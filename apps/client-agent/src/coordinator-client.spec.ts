@@ -11,10 +11,14 @@ function fakeCoordinator(statuses: number[]): Promise<{ server: Server; url: str
     req.on('end', () => {
       bodies.push(body);
       const status = statuses.shift() ?? 200;
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? { status: 'accepted' } : { code: 'x', message: `status ${status}` }));
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(JSON.stringify(status === 200 ? { status: 'accepted' } : { code: 'x', message: `status ${status}` }));
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies })),
+  );
 }
 
 describe('CoordinatorClient retries idempotent answers while the coordinator is away', () => {

@@ -1,7 +1,10 @@
 import { agentBearer, type ErrorBody, type RegisterAgent, type RegisterAgentResponse, type UpdateMeta } from '@flotilla/contracts';
 
 export class CoordinatorError extends Error {
-  constructor(readonly status: number, readonly body: Partial<ErrorBody>) {
+  constructor(
+    readonly status: number,
+    readonly body: Partial<ErrorBody>,
+  ) {
     super(`coordinator answered ${status}${body.code ? ` ${body.code}` : ''}: ${body.message ?? 'no message'}`);
   }
 }
@@ -52,7 +55,10 @@ export class CoordinatorClient {
   }
 
   async taskFailure(taskId: string, message: string, retryUntil = 0): Promise<void> {
-    await this.request('POST', `/api/v1/tasks/${taskId}/failure`, { json: { message: message.slice(0, 2000) || 'unknown error' }, retryUntil });
+    await this.request('POST', `/api/v1/tasks/${taskId}/failure`, {
+      json: { message: message.slice(0, 2000) || 'unknown error' },
+      retryUntil,
+    });
   }
 
   async weights(hash: string, expectedCount: number): Promise<Float32Array> {
@@ -68,7 +74,11 @@ export class CoordinatorClient {
 
   /** Uploads an update, retrying while the coordinator is unreachable until `retryUntil` (epoch ms; the round's deadline). */
   async upload(jobId: string, round: number, delta: Float32Array, meta: UpdateMeta, retryUntil = 0): Promise<{ status: string }> {
-    const q = new URLSearchParams({ exampleCount: String(meta.exampleCount), trainLoss: String(meta.trainLoss), durationMs: String(meta.durationMs) });
+    const q = new URLSearchParams({
+      exampleCount: String(meta.exampleCount),
+      trainLoss: String(meta.trainLoss),
+      durationMs: String(meta.durationMs),
+    });
     const res = await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/update?${q.toString()}`, {
       raw: new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength),
       retryUntil,
@@ -77,16 +87,23 @@ export class CoordinatorClient {
   }
 
   async decline(jobId: string, round: number, reason: 'unavailable' | 'busy' | 'error', message?: string): Promise<void> {
-    await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/decline`, { json: message ? { reason, message: message.slice(0, 500) } : { reason } });
+    await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/decline`, {
+      json: message ? { reason, message: message.slice(0, 500) } : { reason },
+    });
   }
 
-  private async request(method: string, path: string, opts: { json?: unknown; raw?: Uint8Array; auth?: boolean; retryUntil?: number } = {}): Promise<Response> {
+  private async request(
+    method: string,
+    path: string,
+    opts: { json?: unknown; raw?: Uint8Array; auth?: boolean; retryUntil?: number } = {},
+  ): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.requestOnce(method, path, opts);
       } catch (e) {
         // fetch rejects with a TypeError on network errors (checked by name: it may come from another realm).
-        const retryable = e instanceof CoordinatorError ? RETRYABLE_STATUS.has(e.status) : (e as { name?: unknown } | null)?.name === 'TypeError';
+        const retryable =
+          e instanceof CoordinatorError ? RETRYABLE_STATUS.has(e.status) : (e as { name?: unknown } | null)?.name === 'TypeError';
         const pause = this.retryBaseMs * 2 ** Math.min(attempt, 3);
         if (!retryable || Date.now() + pause > (opts.retryUntil ?? 0)) throw e;
         await new Promise((r) => setTimeout(r, pause));

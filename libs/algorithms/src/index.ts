@@ -7,6 +7,7 @@ export * from './data/held-out';
 export * from './models/model';
 export * from './models/backend';
 export * from './aggregation/rules';
+export { setSimdFold, simdFoldAvailable } from './aggregation/simd-fold';
 export * from './participation/probabilities';
 export * from './simulation/fast-model';
 export * from './simulation/data';

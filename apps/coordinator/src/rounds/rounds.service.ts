@@ -157,7 +157,8 @@ export class RoundsService {
         absence: a?.blobHash ? null : a?.declined ? 'declined' : 'timeout',
       });
     }
-    const outcome = aggregation.finish(global);
+    // x_t was read from its blob for this round only, so x_{t+1} is written over it (no fresh d-sized array).
+    const outcome = aggregation.finish(global, { into: global });
     const next = outcome.model;
     const outputModelHash = await this.blobs.putFloat32(next);
     const evaluation = evaluate(spec.model, next, this.catalog.get(spec.dataset).test);

@@ -21,13 +21,18 @@
  * - Fresh memory is expensive: the first write to each 4 KiB page faults (~15 µs per page in the Firecracker VM
  *   the bench ran in, i.e. ~0.3 GB/s, slower than any kernel here), so a round reuses the previous round's
  *   accumulator ({@link takeAccumulator} / {@link releaseAccumulator}) rather than allocating 8·d new bytes.
+ * - The float64 fold of plain updates goes to WebAssembly SIMD when it is there (simd-fold.ts): same sums,
+ *   bit for bit, at a fraction of the scalar cost per (element, update).
  */
+
+import { simdFold64 } from './simd-fold';
 
 /**
  * True when every value is finite. Sums the values in four float64 accumulators: a NaN or ±Infinity makes
  * the total non-finite, and finite float32 values cannot overflow a float64 sum (|x| < 3.5e38, so the sum
  * of n values stays below 1.8e308 for any n < 5e269), so the total is finite exactly when all values are.
  */
+
 export function allFinite(x: Float32Array): boolean {
   const n = x.length;
   const m = n - (n % 4);
@@ -328,6 +333,8 @@ function runOfFour(ys: Float32Array[], u: number, n: number): boolean {
 
 /** Folds queue slots 0..n−1 into acc, tile by tile, in slot order within every tile. */
 function fold64(acc: Float64Array, xs: Float32Array[], ys: Float32Array[], ws: Float64Array, n: number): void {
+  // Plain updates (no MIFA/FedVarp differences): the SIMD fold, same sums bit for bit (simd-fold.ts).
+  if (ys.every((y, u) => u >= n || y === NONE) && simdFold64(acc, xs, ws, n)) return;
   const d = acc.length;
   for (let a = 0; a < d; a += FOLD_TILE) {
     const b = Math.min(d, a + FOLD_TILE);

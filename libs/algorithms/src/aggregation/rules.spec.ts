@@ -594,3 +594,46 @@ describe('buffered updates (bufferedUpdates = B)', () => {
     }
   });
 });
+
+describe('finish into a given array', () => {
+  const specs: AggregationSpec[] = [
+    { rule: 'fedau', cutoffK: null },
+    { rule: 'known-p', p: { a: 0.5, b: 0.25, c: 1 } },
+    { rule: 'avg-participating' },
+    { rule: 'avg-all' },
+    { rule: 'mifa' },
+    { rule: 'fedvarp' },
+  ];
+  for (const spec of specs) {
+    it(`${spec.rule}: into = x_t (in place) gives the same x_{t+1}, with and without participants`, () => {
+      const d = 37;
+      for (const updates of [{ a: 0.3, c: -1.1 }, {}] as Record<string, number>[]) {
+        const run = (inPlace: boolean) => {
+          const rule = createAggregationRule(spec, { globalLr: 0.7 });
+          const states = new Map(['a', 'b', 'c'].map((id) => [id, rule.initialClientState()]));
+          const memorySum = rule.usesClientMemory ? Float64Array.from({ length: d }, (_, i) => Math.sin(i)) : null;
+          const round = rule.beginRound(d, { clientStates: states, memorySum });
+          for (const [id, scale] of Object.entries(updates)) {
+            round.add(
+              id,
+              Float32Array.from({ length: d }, (_, i) => scale * Math.cos(i * 1.3)),
+              rule.usesClientMemory ? Float32Array.from({ length: d }, (_, i) => 0.01 * i) : null,
+            );
+          }
+          const x = Float32Array.from({ length: d }, (_, i) => i / 7);
+          const out = round.finish(x, inPlace ? { into: x } : undefined);
+          if (inPlace) expect(out.model).toBe(x);
+          return out.model;
+        };
+        expect(run(true)).toEqual(run(false));
+      }
+    });
+  }
+
+  it('refuses an output array of the wrong length', () => {
+    const rule = createAggregationRule({ rule: 'avg-all' });
+    const round = rule.beginRound(4, { clientStates: new Map([['a', rule.initialClientState()]]) });
+    round.add('a', f32([1, 2, 3, 4]));
+    expect(() => round.finish(f32([0, 0, 0, 0]), { into: new Float32Array(3) })).toThrow(/into has length 3, expected 4/);
+  });
+});

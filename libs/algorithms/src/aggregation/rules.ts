@@ -167,9 +167,32 @@ export interface RoundAggregation {
   add(clientId: string, delta: Float32Array, previousMemory?: Float32Array | null): void;
   /**
    * Ends the round: the new global model and every client's new state. Call once.
-   * @param global x_t, length d; not modified.
+   * @param global x_t, length d; not modified unless it is `options.into`.
+   * @param options.into where to write x_{t+1} (length d) instead of a new array; may be `global` itself (the
+   *   update is element-wise). A server that is done with x_t after the round saves a fresh d-sized array per
+   *   round, whose first-touch page faults cost more than the whole fold on some VMs (docs/results/aggregation.md).
    */
-  finish(global: Float32Array): RoundOutcome;
+  finish(global: Float32Array, options?: FinishOptions): RoundOutcome;
+}
+
+/** Options of {@link RoundAggregation.finish}. */
+export interface FinishOptions {
+  into?: Float32Array;
+}
+
+/** The array x_{t+1} is written to: `into` (checked), or a new one. */
+function modelArray(
+  where: string,
+  dimension: number,
+  global: Float32Array,
+  options: FinishOptions | undefined,
+  copyGlobal: boolean,
+): Float32Array {
+  const into = options?.into;
+  if (!into) return copyGlobal ? new Float32Array(global) : new Float32Array(dimension);
+  if (into.length !== dimension) fail(where, `into has length ${into.length}, expected ${dimension}`);
+  if (copyGlobal && into !== global) into.set(global);
+  return into;
 }
 
 /** The result of one round. */
@@ -394,15 +417,15 @@ class WeightedSumRule implements AggregationRule {
         u.add(delta, w);
         book.weights.set(clientId, w);
       },
-      finish(global) {
+      finish(global, options) {
         const states = book.finish(global);
         const count = book.weights.size;
         // avg-participating divides by |S| and skips an empty round; the others divide by N (spec §3.3, §5, §10).
         const divisor = rule === 'avg-participating' ? Math.max(1, count) : book.states.size;
         let model: Float32Array;
-        if (count === 0) model = new Float32Array(global);
+        if (count === 0) model = modelArray(`${rule} finish`, dimension, global, options, true);
         else {
-          model = new Float32Array(dimension); // every element is written by applyScaled
+          model = modelArray(`${rule} finish`, dimension, global, options, false); // every element is written by applyScaled
           // x + γ·U/N, dividing per element (exactly FedAvg for γ = 1 and unit weights, spec §8 test 4).
           applyScaled(model, global, u.flush(), globalLr, divisor);
         }
@@ -484,21 +507,27 @@ class MemoryRule implements AggregationRule {
         book.weights.set(clientId, w);
         memories.set(clientId, delta);
       },
-      finish(global) {
+      finish(global, options) {
         const states = book.finish(global);
         const n = book.states.size;
         const s = memories.size;
         if (rule === 'fedvarp' && s === 0) {
           u.release();
           const memorySum = oldSum ? new Float64Array(oldSum) : new Float64Array(dimension);
-          return { model: new Float32Array(global), weights: book.weights, states, memories, memorySum };
+          return {
+            model: modelArray(`${rule} finish`, dimension, global, options, true),
+            weights: book.weights,
+            states,
+            memories,
+            memorySum,
+          };
         }
         const acc = u.flush();
         // ΣM' = ΣM + U goes into U itself when U is float64 (it is then the returned memorySum, and is not handed
         // to the next round), else into a new array. Same operands, same order as ΣM[i] += U[i] on a copy of ΣM
         // (or on zeros: 0 + U[i], which turns a −0 into +0).
         const sum = acc instanceof Float64Array ? acc : new Float64Array(dimension);
-        const model = new Float32Array(dimension); // every element is written below
+        const model = modelArray(`${rule} finish`, dimension, global, options, false); // every element is written below (in place is safe)
         if (rule === 'fedvarp') {
           // x' = x + γ (U/|S| + ΣM/N), from the memories at the START of the round; then ΣM' = ΣM + U.
           if (oldSum) for (let i = 0; i < dimension; i++) model[i] = global[i] + globalLr * (acc[i] / s + oldSum[i] / n);
