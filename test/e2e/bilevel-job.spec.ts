@@ -11,14 +11,14 @@ import {
 } from '@flotilla/algorithms';
 import type { BilevelRunView, JobView, TaskView } from '@flotilla/contracts';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, stopProcess } from '../../scripts/lib/services';
+import { freePort } from '../../scripts/lib/services';
 import { ROOT, startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, toFloat32, waitFor } from '../support/http';
-import { deletePrefix } from '../support/redis';
+import { stopStack } from '../support/stack';
 
 const DIGITS_FILE = path.join(ROOT, 'data', 'uci-digits', 'digits.csv');
 const DIGITS = readFileSync(DIGITS_FILE, 'utf8');
@@ -76,13 +76,7 @@ describe('bilevel jobs (real processes)', () => {
     coordinator = await startCoordinatorProcess(env, port);
   }, 60_000);
 
-  afterAll(async () => {
-    await Promise.all(agents.map((a) => stopProcess(a.proc)));
-    if (coordinator) await stopProcess(coordinator.proc);
-    await deletePrefix(prefix);
-    await db?.drop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopStack({ agents, coordinator, prefix, db, work }));
 
   it('refuses invalid bilevel jobs with field errors', async () => {
     const bad = [

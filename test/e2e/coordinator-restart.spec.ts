@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, stopProcess } from '../../scripts/lib/services';
+import { freePort } from '../../scripts/lib/services';
 import { startAgentProcess, startCoordinatorProcess, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
-import { deletePrefix } from '../support/redis';
+import { stopStack } from '../support/stack';
 
 const ROUNDS = 6;
 
@@ -37,13 +37,7 @@ describe('coordinator crash and restart (real processes)', () => {
     });
   }, 60_000);
 
-  afterAll(async () => {
-    await Promise.all(agents.map((a) => stopProcess(a.proc)));
-    if (coordinator) await stopProcess(coordinator.proc);
-    await deletePrefix(prefix);
-    await db?.drop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopStack({ agents, coordinator, prefix, db, work }));
 
   it('resumes the job after a SIGKILL and completes every round exactly once', async () => {
     const admin = env.ADMIN_TOKEN;

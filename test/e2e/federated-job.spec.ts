@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, stopProcess } from '../../scripts/lib/services';
+import { freePort } from '../../scripts/lib/services';
 import { startAgentProcess, startCoordinatorProcess, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, floats, waitFor } from '../support/http';
-import { deletePrefix } from '../support/redis';
+import { stopStack } from '../support/stack';
 
 const ROUNDS = 5;
 const DEADLINE_MS = 4000;
@@ -42,13 +42,7 @@ describe('federated job end to end (coordinator + 3 agent processes)', () => {
     files.forEach((_, i) => agents.push(startAgentProcess(agentArgs(i))));
   }, 60_000);
 
-  afterAll(async () => {
-    await Promise.all(agents.map((a) => stopProcess(a.proc)));
-    if (coordinator) await stopProcess(coordinator.proc);
-    await deletePrefix(prefix);
-    await db?.drop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopStack({ agents, coordinator, prefix, db, work }));
 
   it('runs 5 rounds, survives a SIGKILLed agent, refuses a bad upload, and improves the model', async () => {
     const admin = coordinator.adminToken;

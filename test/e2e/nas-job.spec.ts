@@ -1,12 +1,12 @@
 import type { NasView, TaskView } from '@flotilla/contracts';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort, stopProcess } from '../../scripts/lib/services';
+import { freePort } from '../../scripts/lib/services';
 import { startAgentProcess, startCoordinatorProcess, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
-import { deletePrefix } from '../support/redis';
+import { stopStack } from '../support/stack';
 
 /**
  * A tiny GM-NAS job over the API on real agent processes (issue #4): 3 edges × 4 ops (64 architectures), two binary
@@ -71,13 +71,7 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     await waitFor('3 agents online', async () => (await get<{ online: boolean }[]>('/api/v1/agents')).filter((a) => a.online).length >= 3, 30_000);
   }, 60_000);
 
-  afterAll(async () => {
-    await Promise.all(agents.map((a) => stopProcess(a.proc)));
-    if (coordinator) await stopProcess(coordinator.proc);
-    await deletePrefix(prefix);
-    await db?.drop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => stopStack({ agents, coordinator, prefix, db, work }));
 
   it('refuses invalid NAS specs with a 400 that names the field', async () => {
     const post = (json: unknown) => call<{ code: string; message: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json });

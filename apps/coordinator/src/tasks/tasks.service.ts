@@ -9,7 +9,7 @@ import {
   type TaskResultBody,
   type TaskView,
 } from '@flotilla/contracts';
-import type { Agent, Task } from '@prisma/client';
+import type { Agent, Job, Task } from '@prisma/client';
 import { AgentsRepository } from '../agents/agents.repository';
 import { InvalidResultError, NotFoundError, TaskClosedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -176,8 +176,8 @@ export class TasksService {
 
   /** An agent's result: validated by the job's runner, stored, and the runner woken. */
   async complete(agentId: string, taskId: string, body: TaskResultBody): Promise<{ status: 'accepted' }> {
-    const task = await this.requireOpen(agentId, taskId);
-    const runner = this.runners.get((await this.jobs.findById(task.jobId))!.kind);
+    const { task, job } = await this.requireOpen(agentId, taskId);
+    const runner = this.runners.get(job.kind);
     if (!runner) throw new TaskClosedError(`Job ${task.jobId} has no task runner`);
     let result: unknown;
     try {
@@ -199,7 +199,7 @@ export class TasksService {
 
   /** The agent could not compute the task: it goes to another agent (or fails for good after TASK_MAX_ATTEMPTS). */
   async fail(agentId: string, taskId: string, body: TaskFailureBody): Promise<{ status: 'reassigned' | 'failed' | 'ignored' }> {
-    const task = await this.requireOpen(agentId, taskId);
+    const { task } = await this.requireOpen(agentId, taskId);
     if (task.status !== 'running' || task.agentId !== agentId) return { status: 'ignored' };
     return { status: await this.release(task, `agent ${agentId}: ${body.message}`) };
   }
@@ -222,14 +222,14 @@ export class TasksService {
     return giveUp ? 'failed' : 'reassigned';
   }
 
-  private async requireOpen(agentId: string, taskId: string): Promise<TaskRow> {
+  private async requireOpen(agentId: string, taskId: string): Promise<{ task: TaskRow; job: Job }> {
     const task = await this.tasks.find(taskId);
     if (!task) throw new NotFoundError(`Task ${taskId} not found`);
     if (task.agentId !== agentId && !task.failedAgentIds.includes(agentId)) throw new NotFoundError(`Task ${taskId} was never assigned to agent ${agentId}`);
     const job = await this.jobs.findById(task.jobId);
     if (!job || job.status !== 'running') throw new TaskClosedError(`Job ${task.jobId} is not running`);
     if (task.status === 'done' || task.status === 'failed') throw new TaskClosedError(`Task ${taskId} is already ${task.status}`);
-    return task;
+    return { task, job };
   }
 
   /** job.advance: the runner takes its next step; a JobFailure fails the job with its message. */
