@@ -11,12 +11,15 @@
  * Every rule is measured as `createAggregationRule` runs it by default (float64 accumulator, every update scanned
  * for NaN/±Infinity, B = DEFAULT_BUFFERED_UPDATES updates held and folded into the accumulator together). FedAU
  * is also measured with a float32 accumulator, with `updatesValidated` (the scan skipped for updates validated on
- * submission, as the coordinator does), and with B = 1 (every update folded on arrival), to show what each buys.
+ * submission, as the coordinator does), with B = 1 (every update folded on arrival), and with each update written
+ * into the round's `updateBuffer()` before `add` (input 'buffers': the coordinator's path, which reads each update's
+ * blob straight into that buffer; the write is not timed, as reading a blob into an ordinary array is not timed in
+ * the 'arrays' rows), to show what each buys.
  *
  * Before any timing, every variant runs a few small rounds so that the timed ones run optimised code. The
- * "finish" column is the share of the best round spent in `finish()` (the last fold, the new model, which is
- * a freshly allocated 4·d-byte array). The cost of such fresh memory (page faults on first write) depends on the
- * machine and is printed per d: in a VM it can dominate the d = 10^7 rounds.
+ * "finish" column is the share of the best round spent in `finish()` (the last fold and the new model). The cost
+ * of fresh memory (page faults on first write), which the rounds avoid by reusing their buffers, depends on the
+ * machine and is printed per d.
  *   --dims 1e5,1e6,1e7   --ks 10,100   --rules fedau,known-p,avg-participating,avg-all,mifa,fedvarp
  */
 import {
@@ -41,6 +44,12 @@ interface Case {
   validation: 'scan' | 'prevalidated';
   /** B, the rule's `bufferedUpdates`. */
   bufferedUpdates: number;
+  /**
+   * 'arrays': each update is passed to add() as an ordinary Float32Array. 'buffers': each update is first written
+   * into the round's `updateBuffer()` (untimed: the coordinator reads the update's blob straight into it, in place
+   * of reading it into a new array), then passed to add().
+   */
+  input: 'arrays' | 'buffers';
   d: number;
   k: number;
   GBps: number;
@@ -49,7 +58,7 @@ interface Case {
   finishShare: number;
 }
 
-type Variant = Pick<Case, 'rule' | 'accumulator' | 'validation' | 'bufferedUpdates'> & { rule: AggregationRuleName };
+type Variant = Pick<Case, 'rule' | 'accumulator' | 'validation' | 'bufferedUpdates' | 'input'> & { rule: AggregationRuleName };
 
 /** Milliseconds to allocate a fresh Float32Array of d values and write every 4 KiB page of it once (best of 3). */
 function freshArrayMs(d: number): number {
@@ -66,12 +75,14 @@ function freshArrayMs(d: number): number {
 /** Best of `repeats` timings, in seconds. */
 function best(repeats: number, fn: () => void): number {
   let min = Infinity;
-  for (let i = 0; i < repeats; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    min = Math.min(min, Number(process.hrtime.bigint() - t0) / 1e9);
-  }
+  for (let i = 0; i < repeats; i++) min = Math.min(min, seconds(fn));
   return min;
+}
+
+function seconds(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
 function memcpyGBps(): number {
@@ -120,17 +131,19 @@ export const bench: Bench = {
     });
     const B = DEFAULT_BUFFERED_UPDATES;
     const variants: Variant[] = [
-      ...rules.map((rule) => ({ rule, accumulator: 'float64' as const, validation: 'scan' as const, bufferedUpdates: B })),
+      ...rules.map((rule) => ({ rule, accumulator: 'float64' as const, validation: 'scan' as const, bufferedUpdates: B, input: 'arrays' as const })),
       ...(rules.includes('fedau')
-        ? [
-            { rule: 'fedau' as const, accumulator: 'float32' as const, validation: 'scan' as const, bufferedUpdates: B },
-            { rule: 'fedau' as const, accumulator: 'float64' as const, validation: 'prevalidated' as const, bufferedUpdates: B },
-            { rule: 'fedau' as const, accumulator: 'float32' as const, validation: 'prevalidated' as const, bufferedUpdates: B },
-            { rule: 'fedau' as const, accumulator: 'float64' as const, validation: 'prevalidated' as const, bufferedUpdates: 1 },
-          ]
+        ? ([
+            { rule: 'fedau', accumulator: 'float32', validation: 'scan', bufferedUpdates: B, input: 'arrays' },
+            { rule: 'fedau', accumulator: 'float64', validation: 'prevalidated', bufferedUpdates: B, input: 'arrays' },
+            { rule: 'fedau', accumulator: 'float32', validation: 'prevalidated', bufferedUpdates: B, input: 'arrays' },
+            { rule: 'fedau', accumulator: 'float64', validation: 'prevalidated', bufferedUpdates: 1, input: 'arrays' },
+            // The coordinator's path: validated on submission, read from the blob into the round's update buffer.
+            { rule: 'fedau', accumulator: 'float64', validation: 'prevalidated', bufferedUpdates: B, input: 'buffers' },
+          ] satisfies Variant[])
         : []),
     ];
-    const label = (v: Variant): string => `${v.rule} / ${v.accumulator} / ${v.validation} / B=${v.bufferedUpdates}`;
+    const label = (v: Variant): string => `${v.rule} / ${v.accumulator} / ${v.validation} / B=${v.bufferedUpdates} / ${v.input}`;
     const memcpyBefore = memcpyGBps();
     say(`memcpy (Float32Array.set, 64 MiB): ${memcpyBefore.toFixed(2)} GB/s before the cases`);
     const fresh = dims.map((d) => ({ d, ms: freshArrayMs(d) }));
@@ -141,8 +154,11 @@ export const bench: Bench = {
     );
     const rng = createRng(1);
 
-    /** One round of `v` over d parameters and k updates, as a function to time; `timing` receives the finish() seconds. */
-    const roundOf = (v: Variant, d: number, k: number, pool: Float32Array[], timing: (finishSeconds: number) => void): (() => void) => {
+    /**
+     * One round of `v` over d parameters and k updates, as a function that returns its timed seconds (beginRound,
+     * every add and finish; not the writes into update buffers); `timing` receives the finish() seconds.
+     */
+    const roundOf = (v: Variant, d: number, k: number, pool: Float32Array[], timing: (finishSeconds: number) => void): (() => number) => {
       const ids = Array.from({ length: k }, (_, i) => `client-${i}`);
       const rule = createAggregationRule(specOf(v.rule, ids), {
         globalLr: 1,
@@ -154,11 +170,21 @@ export const bench: Bench = {
       const updatesValidated = v.validation === 'prevalidated';
       const global = new Float32Array(d);
       return () => {
-        const round = rule.beginRound(d, { clientStates, memorySum, updatesValidated });
-        for (let i = 0; i < k; i++) round.add(ids[i], pool[i % pool.length], pool[(i + 1) % pool.length]);
-        const t0 = process.hrtime.bigint();
-        round.finish(global, { into: global }); // as the coordinator does: x_{t+1} over x_t
-        timing(Number(process.hrtime.bigint() - t0) / 1e9);
+        let total = 0;
+        let round!: ReturnType<typeof rule.beginRound>;
+        total += seconds(() => (round = rule.beginRound(d, { clientStates, memorySum, updatesValidated })));
+        for (let i = 0; i < k; i++) {
+          let delta = pool[i % pool.length];
+          if (v.input === 'buffers') {
+            const buffer = round.updateBuffer();
+            buffer.set(delta);
+            delta = buffer;
+          }
+          total += seconds(() => round.add(ids[i], delta, pool[(i + 1) % pool.length]));
+        }
+        const f = seconds(() => round.finish(global, { into: global })); // as the coordinator does: x_{t+1} over x_t
+        timing(f);
+        return total + f;
       };
     };
 
@@ -173,7 +199,7 @@ export const bench: Bench = {
     }
 
     say('');
-    say('rule               acc      check         B      d      K     GB/s   updates/s  finish');
+    say('rule               acc      check         B  input       d      K     GB/s   updates/s  finish');
     const raw: (Omit<Case, 'ratioToMemcpy'> & { seconds: number })[] = [];
     for (const d of dims) {
       // A pool of distinct updates, cycled, so every add streams an update from memory; MIFA/FedVarp read
@@ -183,14 +209,14 @@ export const bench: Bench = {
         for (const v of variants) {
           let lastFinish = 0;
           const once = roundOf(v, d, k, pool, (f) => (lastFinish = f));
-          // One untimed round (page cache, allocator) and enough repeats for ~10^9 elements in all, at most 20;
-          // the biggest (10^9 elements, seconds each) run once.
+          // One untimed round (page cache, allocator, buffers) and enough repeats for ~10^9 elements in all, at
+          // least 3 (this VM's memory bandwidth varies from run to run) and at most 20.
           const elements = d * k;
-          if (elements < 1e9) once();
+          once();
           let s = Infinity;
           let finishShare = 0;
-          for (let r = 0, repeats = elements >= 1e9 ? 1 : Math.min(20, Math.max(3, Math.ceil(1e9 / elements))); r < repeats; r++) {
-            const t = best(1, once);
+          for (let r = 0, repeats = Math.min(20, Math.max(3, Math.ceil(1e9 / elements))); r < repeats; r++) {
+            const t = once();
             if (t < s) {
               s = t;
               finishShare = lastFinish / t;
@@ -199,7 +225,7 @@ export const bench: Bench = {
           const GBps = (k * d * 4) / s / 1e9;
           raw.push({ ...v, d, k, GBps, finishShare, seconds: s });
           say(
-            `${v.rule.padEnd(18)} ${v.accumulator}  ${v.validation.padEnd(12)}  ${String(v.bufferedUpdates).padStart(2)}  ${d.toExponential(0).padStart(5)}  ${String(k).padStart(4)}  ${GBps.toFixed(2).padStart(6)}  ${(k / s).toFixed(0).padStart(10)}  ${(100 * finishShare).toFixed(0).padStart(4)} %`,
+            `${v.rule.padEnd(18)} ${v.accumulator}  ${v.validation.padEnd(12)}  ${String(v.bufferedUpdates).padStart(2)}  ${v.input.padEnd(7)} ${d.toExponential(0).padStart(5)}  ${String(k).padStart(4)}  ${GBps.toFixed(2).padStart(6)}  ${(k / s).toFixed(0).padStart(10)}  ${(100 * finishShare).toFixed(0).padStart(4)} %`,
           );
         }
       }
@@ -217,12 +243,12 @@ export const bench: Bench = {
     say('');
     say('ratio to memcpy (goal >= 0.5)');
     const header = [
-      'rule / acc / check / B'.padEnd(44),
+      'rule / acc / check / B / input'.padEnd(54),
       ...dims.flatMap((d) => ks.map((k) => `d=${d.toExponential(0)} K=${k}`.padStart(13))),
     ];
     say(header.join(''));
     for (const v of variants) {
-      const row = [label(v).padEnd(44)];
+      const row = [label(v).padEnd(54)];
       for (const d of dims) {
         for (const k of ks) {
           const c = cases.find(
@@ -231,6 +257,7 @@ export const bench: Bench = {
               x.accumulator === v.accumulator &&
               x.validation === v.validation &&
               x.bufferedUpdates === v.bufferedUpdates &&
+              x.input === v.input &&
               x.d === d &&
               x.k === k,
           )!;

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile, stat, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { NotFoundError, ValidationError } from '../common/errors';
 
@@ -53,9 +53,41 @@ export class BlobStore {
     }
   }
 
+  /** A float32 blob as a new array (read straight into it: no intermediate Buffer). */
   async getFloat32(hash: string): Promise<Float32Array> {
-    const buf = await this.get(hash);
-    return bytesToFloat32(buf);
+    return this.withFile(hash, async (file, size) => {
+      if (size % 4 !== 0) throw new ValidationError(`Blob ${hash} of ${size} bytes is not a float32 array`);
+      const out = new Float32Array(size / 4);
+      await readFully(file, new Uint8Array(out.buffer), hash);
+      return out;
+    });
+  }
+
+  /**
+   * Reads a float32 blob straight into `into` (e.g. an aggregation round's update buffer, which lies in WebAssembly
+   * memory), which must have exactly the blob's length.
+   */
+  async readFloat32Into(hash: string, into: Float32Array): Promise<Float32Array> {
+    return this.withFile(hash, async (file, size) => {
+      if (size !== into.byteLength) throw new ValidationError(`Blob ${hash} has ${size} bytes, expected ${into.byteLength} (${into.length} float32 values)`);
+      await readFully(file, new Uint8Array(into.buffer, into.byteOffset, into.byteLength), hash);
+      return into;
+    });
+  }
+
+  private async withFile<T>(hash: string, use: (file: FileHandle, size: number) => Promise<T>): Promise<T> {
+    let file: FileHandle;
+    try {
+      file = await open(this.file(hash), 'r');
+    } catch (err) {
+      if (err instanceof ValidationError) throw err;
+      throw new NotFoundError(`Blob ${hash} not found`);
+    }
+    try {
+      return await use(file, (await file.stat()).size);
+    } finally {
+      await file.close();
+    }
   }
 
   async putFloat32(values: Float32Array): Promise<string> {
@@ -87,4 +119,14 @@ export function bytesToFloat32(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(bytes.byteLength / 4);
   new Uint8Array(out.buffer).set(bytes);
   return out;
+}
+
+/** Fills `target` from the start of the file (a read may return fewer bytes than asked). */
+async function readFully(file: FileHandle, target: Uint8Array, hash: string): Promise<void> {
+  let at = 0;
+  while (at < target.byteLength) {
+    const { bytesRead } = await file.read(target, at, target.byteLength - at, at);
+    if (bytesRead === 0) throw new Error(`Blob ${hash} ended after ${at} of ${target.byteLength} bytes`);
+    at += bytesRead;
+  }
 }

@@ -139,7 +139,10 @@ export class RoundsService {
         // Streaming: at most DEFAULT_BUFFERED_UPDATES updates (and, for MIFA/FedVarp, their previous memories) are held
         // at a time; they are folded together in cache-sized tiles (libs/algorithms aggregation/kernels.ts).
         const previous = rule.usesClientMemory ? memoryHashes.get(agentId) : null;
-        aggregation.add(agentId, await this.blobs.getFloat32(a.blobHash), previous ? await this.blobs.getFloat32(previous) : null);
+        // The update is read straight into the round's update buffer (for fedau/known-p/avg-*, WebAssembly memory
+        // where it is summed without another copy).
+        const delta = await this.blobs.readFloat32Into(a.blobHash, aggregation.updateBuffer());
+        aggregation.add(agentId, delta, previous ? await this.blobs.getFloat32(previous) : null);
         // An update becomes the client's memory M_n; it is already stored under its content hash.
         if (rule.usesClientMemory) memoryHashes.set(agentId, a.blobHash);
         trainLosses.push(a.trainLoss!);

@@ -25,7 +25,7 @@
  *   bit for bit, at a fraction of the scalar cost per (element, update).
  */
 
-import { simdFold64 } from './simd-fold';
+import { simdFold64, takeWasmRoundSum } from './simd-fold';
 
 /**
  * True when every value is finite. Sums the values in four float64 accumulators: a NaN or ±Infinity makes
@@ -370,6 +370,65 @@ function fold32(acc: Float32Array, xs: Float32Array[], ys: Float32Array[], ws: F
       }
     }
   }
+}
+
+/**
+ * The sum U = Σ_n w_n·Δ_n of one round of plain updates (FedAU, known-p, avg-*) and the new model x + (γ·U)/N,
+ * behind one interface for its two implementations: {@link BufferedAccumulator} with the JavaScript kernels, and
+ * `WasmRoundSum` (simd-fold.ts), which keeps the accumulator and B update buffers in WebAssembly memory. Both hold
+ * up to B updates by reference and give bit-for-bit the same results. Internal to the library.
+ */
+export interface RoundSum {
+  /**
+   * An array of d values to write the next update into before passing it to {@link add}: in WebAssembly memory
+   * for `WasmRoundSum`, where it is then summed without being copied; a new array otherwise. Until the next
+   * `add`, every call returns the same buffer (WebAssembly) or a new array (JavaScript).
+   */
+  updateBuffer(): Float32Array;
+  /** Queues sum += w·x (x held by reference until folded: do not modify it); folds when B are queued. */
+  add(x: Float32Array, w: number): void;
+  /** Folds what is queued and writes out[i] = global[i] + (scale·U[i]) / divisor ({@link applyScaled}); `out` may be `global`. */
+  finishInto(out: Float32Array, global: Float32Array, scale: number, divisor: number): void;
+  /** Hands the sum's memory to the next round (see {@link BufferedAccumulator.release}); do not use it afterwards. */
+  release(): void;
+}
+
+/** The JavaScript {@link RoundSum}. */
+class KernelRoundSum implements RoundSum {
+  private readonly acc: BufferedAccumulator;
+
+  constructor(
+    private readonly dimension: number,
+    precision: 'float64' | 'float32',
+    capacity: number,
+  ) {
+    this.acc = new BufferedAccumulator(dimension, precision, capacity);
+  }
+
+  updateBuffer(): Float32Array {
+    return new Float32Array(this.dimension);
+  }
+
+  add(x: Float32Array, w: number): void {
+    this.acc.add(x, w);
+  }
+
+  finishInto(out: Float32Array, global: Float32Array, scale: number, divisor: number): void {
+    applyScaled(out, global, this.acc.flush(), scale, divisor);
+  }
+
+  release(): void {
+    this.acc.release();
+  }
+}
+
+/**
+ * A round's {@link RoundSum}: in WebAssembly SIMD for a float64 accumulator where it is available (and not
+ * switched off with `setSimdFold(false)`), else with the JavaScript kernels.
+ * @param capacity B, updates queued before a fold (a positive integer, checked by the callers).
+ */
+export function createRoundSum(dimension: number, precision: 'float64' | 'float32', capacity: number): RoundSum {
+  return (precision === 'float64' ? takeWasmRoundSum(dimension, capacity) : null) ?? new KernelRoundSum(dimension, precision, capacity);
 }
 
 /**

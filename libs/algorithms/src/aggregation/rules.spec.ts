@@ -12,6 +12,7 @@ import {
   type AggregationSpec,
   type RoundOutcome,
 } from './rules';
+import { setSimdFold } from './simd-fold';
 
 const f32 = (xs: number[]): Float32Array => Float32Array.from(xs);
 
@@ -422,13 +423,19 @@ describe('buffered updates (bufferedUpdates = B)', () => {
     bufferedUpdates: number,
     k: number,
     validated = false,
+    input: 'arrays' | 'buffers' = 'arrays',
   ): RoundOutcome {
     const rule = createAggregationRule(spec, { globalLr: 0.7, accumulator, bufferedUpdates });
     const r = rule.beginRound(d, { clientStates: statesFor(rule), memorySum, updatesValidated: validated });
     // Arrival order: a fixed permutation, not the id order.
     for (let j = 0; j < k; j++) {
       const n = (j * 7) % N;
-      r.add(ids[n], deltas[n], memories[n]);
+      let delta = deltas[n];
+      if (input === 'buffers') {
+        delta = r.updateBuffer();
+        delta.set(deltas[n]);
+      }
+      r.add(ids[n], delta, memories[n]);
     }
     expect(r.participants).toBe(k);
     return r.finish(global);
@@ -456,6 +463,31 @@ describe('buffered updates (bufferedUpdates = B)', () => {
             expect(many.states).toEqual(one.states);
             expect([...many.memories.keys()]).toEqual([...one.memories.keys()]);
           }
+        }
+      }
+    }
+  });
+
+  it('gives the same bits whether updates are written into updateBuffer() or passed as arrays, with or without SIMD', () => {
+    for (const spec of specs) {
+      for (const b of [1, 3, 8]) {
+        for (const k of [0, 3, 8, 13, 20]) {
+          const where = `${spec.rule} B=${b} K=${k}`;
+          const arrays = round(spec, 'float64', b, k);
+          const buffers = round(spec, 'float64', b, k, true, 'buffers');
+          const was = setSimdFold(false);
+          let scalar: RoundOutcome;
+          try {
+            scalar = round(spec, 'float64', b, k, false, 'buffers');
+          } finally {
+            setSimdFold(was);
+          }
+          expect({ where, buffers: firstDiff(buffers.model, arrays.model), scalar: firstDiff(scalar.model, arrays.model) }).toEqual({
+            where,
+            buffers: -1,
+            scalar: -1,
+          });
+          if (arrays.memorySum) expect({ where, sum: firstDiff(buffers.memorySum!, arrays.memorySum) }).toEqual({ where, sum: -1 });
         }
       }
     }

@@ -1,5 +1,5 @@
 import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, FEDAU_NO_CUTOFF, parseFedAuState, type FedAuClientState } from './fedau';
-import { applyScaled, axpy64, BufferedAccumulator, checkBufferedUpdates } from './kernels';
+import { applyScaled, axpy64, BufferedAccumulator, checkBufferedUpdates, createRoundSum } from './kernels';
 import { DEFAULT_BUFFERED_UPDATES, validateUpdate, type AccumulatorPrecision } from './streaming-aggregator';
 
 /**
@@ -155,6 +155,15 @@ export interface RoundInput {
 export interface RoundAggregation {
   /** Number of updates added so far (|S| once all have arrived). */
   readonly participants: number;
+  /**
+   * An array of d values to write the next participant's update into and then pass to {@link add}. With the default
+   * float64 accumulator of fedau, known-p and avg-* it lies in the WebAssembly memory the sum is folded in, so the
+   * update is summed where it lies instead of being copied there tile by tile (the coordinator reads update blobs
+   * straight into it); otherwise it is a new array. Until the next `add` every call returns the same buffer (or a
+   * new array); like any update given to `add`, it must not be modified afterwards. Optional to use: `add` takes
+   * any Float32Array.
+   */
+  updateBuffer(): Float32Array;
   /**
    * Adds participant `clientId`'s update Δ_n. Checked before anything is touched: a rejected update leaves the round as it was.
    * The arrays are held by reference and summed later, together with the next ones, once
@@ -405,11 +414,14 @@ class WeightedSumRule implements AggregationRule {
     checkDimension(`${rule} beginRound`, dimension);
     const book = new RoundBook(this, input, dimension);
     // U = Σ_S ω_n Δ_n, the same sum as StreamingAggregator's, on an accumulator that goes back to the next round.
-    const u = new BufferedAccumulator(dimension, this.accumulator, this.bufferedUpdates);
+    const u = createRoundSum(dimension, this.accumulator, this.bufferedUpdates);
     const globalLr = this.globalLr;
     return {
       get participants() {
         return book.weights.size;
+      },
+      updateBuffer() {
+        return u.updateBuffer();
       },
       add(clientId, delta) {
         const w = book.check(clientId, delta); // checks the update, so the sum need not scan it again
@@ -425,9 +437,9 @@ class WeightedSumRule implements AggregationRule {
         let model: Float32Array;
         if (count === 0) model = modelArray(`${rule} finish`, dimension, global, options, true);
         else {
-          model = modelArray(`${rule} finish`, dimension, global, options, false); // every element is written by applyScaled
+          model = modelArray(`${rule} finish`, dimension, global, options, false); // every element is written by finishInto
           // x + γ·U/N, dividing per element (exactly FedAvg for γ = 1 and unit weights, spec §8 test 4).
-          applyScaled(model, global, u.flush(), globalLr, divisor);
+          u.finishInto(model, global, globalLr, divisor);
         }
         u.release();
         return { model, weights: book.weights, states, memories: new Map(), memorySum: null };
@@ -495,6 +507,9 @@ class MemoryRule implements AggregationRule {
     return {
       get participants() {
         return memories.size;
+      },
+      updateBuffer() {
+        return new Float32Array(dimension); // it becomes the client's memory M_n: a new array each time
       },
       add(clientId, delta, previousMemory) {
         const w = book.check(clientId, delta);
