@@ -8,6 +8,7 @@ export * from './models/model';
 export * from './models/backend';
 export * from './aggregation/rules';
 export { setSimdFold, simdFoldAvailable } from './aggregation/simd-fold';
+export { releaseIdleAggregationMemory } from './aggregation/kernels';
 export * from './participation/probabilities';
 export * from './simulation/fast-model';
 export * from './simulation/data';

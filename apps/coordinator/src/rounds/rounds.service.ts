@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createAggregationRule, evaluate, updateNorm, validateUpdate, type AggregationClientState } from '@flotilla/algorithms';
+import { createAggregationRule, evaluate, releaseIdleAggregationMemory, updateNorm, validateUpdate, type AggregationClientState } from '@flotilla/algorithms';
 import { ControlJobName, type CreateFederatedJob, type Decline, type RoundMetrics, type RoundRef, type UpdateMeta } from '@flotilla/contracts';
 import type { Job, Prisma } from '@prisma/client';
 import { AgentsRepository } from '../agents/agents.repository';
@@ -191,6 +191,8 @@ export class RoundsService {
       memorySumHash: nextMemorySumHash,
       finished,
     });
+    // The job's last round: the accumulator and update buffers kept for its next round are not needed.
+    if (finished) releaseIdleAggregationMemory();
     if (!written) return;
     this.metrics.inc('flotilla_rounds_closed_total');
     this.metrics.inc('flotilla_round_participants_total', participated.size);

@@ -25,7 +25,7 @@
  *   bit for bit, at a fraction of the scalar cost per (element, update).
  */
 
-import { simdFold64, takeWasmRoundSum } from './simd-fold';
+import { dropIdleWasmRoundSum, simdFold64, takeWasmRoundSum } from './simd-fold';
 
 /**
  * True when every value is finite. Sums the values in four float64 accumulators: a NaN or ±Infinity makes
@@ -324,6 +324,16 @@ export function releaseAccumulator(acc: Float64Array | Float32Array): void {
   idle = acc;
 }
 
+/**
+ * Lets go of the memory that finished rounds keep for the next round of the same shape (this thread's idle
+ * accumulator and idle WebAssembly round sum, up to (8 + 4·B)·d bytes), e.g. when the last round of a job has
+ * closed. Rounds in progress are not affected; the next round allocates afresh.
+ */
+export function releaseIdleAggregationMemory(): void {
+  idle = null;
+  dropIdleWasmRoundSum();
+}
+
 /** True when slots u..u+3 all hold plain updates (memory NONE) or all hold differences, as slot u does. */
 function runOfFour(ys: Float32Array[], u: number, n: number): boolean {
   if (u + 4 > n) return false;
@@ -333,8 +343,8 @@ function runOfFour(ys: Float32Array[], u: number, n: number): boolean {
 
 /** Folds queue slots 0..n−1 into acc, tile by tile, in slot order within every tile. */
 function fold64(acc: Float64Array, xs: Float32Array[], ys: Float32Array[], ws: Float64Array, n: number): void {
-  // Plain updates (no MIFA/FedVarp differences): the SIMD fold, same sums bit for bit (simd-fold.ts).
-  if (ys.every((y, u) => u >= n || y === NONE) && simdFold64(acc, xs, ws, n)) return;
+  // The SIMD fold, same sums bit for bit (simd-fold.ts); NONE, the empty array, marks a plain update there too.
+  if (simdFold64(acc, xs, ys, ws, n)) return;
   const d = acc.length;
   for (let a = 0; a < d; a += FOLD_TILE) {
     const b = Math.min(d, a + FOLD_TILE);

@@ -123,10 +123,13 @@ export interface AggregationMemory {
   /**
    * Transient bytes while a round is aggregated: the accumulator, 8·d (float64) or 4·d (float32). Not counted:
    * the up to B updates (and MIFA's/FedVarp's previous memories) that `add` holds by reference until they are
-   * folded in, B·4·d bytes (2·B·4·d), see {@link AggregationRuleOptions.bufferedUpdates}. A finished round of
-   * fedau, known-p or avg-* leaves its accumulator to the next round of the same precision and d (fresh memory
-   * costs a page fault per 4 KiB on first write); the library keeps at most one such idle accumulator per
-   * thread. MIFA and FedVarp return theirs as the new Σ M (float64), so they keep none.
+   * folded in, B·4·d bytes (2·B·4·d), see {@link AggregationRuleOptions.bufferedUpdates}; for fedau, known-p and
+   * avg-* with a float64 accumulator, the B update buffers of {@link RoundAggregation.updateBuffer} (B·4·d bytes
+   * of WebAssembly memory, allocated when first asked for). A finished round of fedau, known-p or avg-* leaves its
+   * accumulator (and update buffers) to the next round of the same precision, d and B (fresh memory costs a page
+   * fault per 4 KiB on first write); the library keeps at most one such idle accumulator per thread, and one idle
+   * WebAssembly round, until `releaseIdleAggregationMemory()`. MIFA and FedVarp return theirs as the new Σ M
+   * (float64), so they keep none.
    */
   bytesPerRound: number;
 }

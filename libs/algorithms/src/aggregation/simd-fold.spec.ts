@@ -1,4 +1,5 @@
 import { createRng } from '../random';
+import { releaseIdleAggregationMemory } from './kernels';
 import { setSimdFold, simdFold64, simdFoldAvailable, SIMD_TILE, takeWasmRoundSum, type WasmRoundSum } from './simd-fold';
 
 /** The reference: one `acc[i] += w·x[i]` pass per update, in order (what the scalar kernels compute). */
@@ -36,10 +37,28 @@ describe('WebAssembly SIMD fold', () => {
       const { xs, ws, acc } = data(d, n, d * 31 + n);
       const want = sequential(acc, xs, ws, n);
       const got = Float64Array.from(acc);
-      expect(simdFold64(got, xs, ws, n)).toBe(true);
+      expect(simdFold64(got, xs, null, ws, n)).toBe(true);
       expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
     });
   }
+
+  it('folds differences x − y (MIFA/FedVarp) mixed with plain updates (empty y), bit for bit the sequential sums', () => {
+    for (const [d, n] of [
+      [7, 3],
+      [SIMD_TILE + 13, 6],
+      [300, 21], // more than one chunk
+    ] as const) {
+      const { xs, ws, acc } = data(d, n, d + n);
+      const ys = xs.map((_, u) => (u % 3 === 1 ? new Float32Array(0) : data(d, 1, 100 * d + u).xs[0]));
+      const want = Float64Array.from(acc);
+      for (let u = 0; u < n; u++) {
+        for (let i = 0; i < d; i++) want[i] = ys[u].length > 0 ? want[i] + ws[u] * (xs[u][i] - ys[u][i]) : want[i] + ws[u] * xs[u][i];
+      }
+      const got = Float64Array.from(acc);
+      expect(simdFold64(got, xs, ys, ws, n)).toBe(true);
+      expect({ d, n, same: Buffer.from(got.buffer).equals(Buffer.from(want.buffer)) }).toEqual({ d, n, same: true });
+    }
+  });
 
   it('the data can tell a different order apart (so the test above can fail)', () => {
     const { xs, ws, acc } = data(2 * SIMD_TILE + 7, 5, 3);
@@ -51,12 +70,12 @@ describe('WebAssembly SIMD fold', () => {
   it('only the first n slots are folded; switched off, it declines and leaves acc alone', () => {
     const { xs, ws, acc } = data(100, 6, 9);
     const got = Float64Array.from(acc);
-    simdFold64(got, xs, ws, 2);
+    simdFold64(got, xs, null, ws, 2);
     expect(Buffer.from(got.buffer).equals(Buffer.from(sequential(acc, xs, ws, 2).buffer))).toBe(true);
     const was = setSimdFold(false);
     try {
       const untouched = Float64Array.from(acc);
-      expect(simdFold64(untouched, xs, ws, 6)).toBe(false);
+      expect(simdFold64(untouched, xs, null, ws, 6)).toBe(false);
       expect(untouched).toEqual(acc);
     } finally {
       setSimdFold(was);
@@ -155,6 +174,16 @@ describe('WasmRoundSum (a round in WebAssembly memory)', () => {
     sum.finishInto(out, new Float32Array(d), 1, 1);
     sum.release();
     expect(same(out, sequentialRound(new Float32Array(d), [xs[0], xs[1], xs[1], xs[3]], ws, 1, 1))).toBe(true);
+  });
+
+  it('releaseIdleAggregationMemory lets go of the idle sum: the next round gets a new one', () => {
+    const a = takeWasmRoundSum(30, 2)!;
+    a.release();
+    releaseIdleAggregationMemory();
+    const b = takeWasmRoundSum(30, 2)!;
+    expect(b).not.toBe(a);
+    b.release();
+    expect(takeWasmRoundSum(30, 2)).toBe(b);
   });
 
   it('is not taken while the SIMD fold is switched off', () => {

@@ -13,8 +13,9 @@ import { FOLD_WASM_BASE64 } from './wasm/fold-wasm';
  *   blobs straight into them), which are then folded where they lie. Updates passed as ordinary arrays are copied in
  *   tile by tile (cache-resident). The last fold is fused with x_{t+1} = x_t + γ·U/N, so the accumulator is not
  *   written back and read again, and the first fold starts from zero instead of reading a zero-filled accumulator.
- * - {@link simdFold64}, for an accumulator that is an ordinary Float64Array (MIFA/FedVarp rounds, StreamingAggregator):
- *   each tile of the accumulator and of every update is copied in, folded, and the accumulator tile copied back.
+ * - {@link simdFold64}, for an accumulator that is an ordinary Float64Array (MIFA/FedVarp rounds, whose differences
+ *   Δ_n − M_n it folds too, and StreamingAggregator): each tile of the accumulator and of every update (and memory) is
+ *   copied in, folded, and the accumulator tile copied back.
  *
  * Internal to the library.
  */
@@ -35,6 +36,7 @@ interface FoldExports {
   /** See wasm/fold.wat. Addresses are byte offsets into `memory`. */
   fold(
     ptrs: number,
+    yptrs: number,
     n: number,
     w: number,
     acc: number,
@@ -95,22 +97,36 @@ export function setSimdFold(on: boolean): boolean {
 
 /** Updates folded per {@link simdFold64} call; more are folded in chunks, in order. */
 const SLOTS = 16;
+// The scratch instance's layout: x and y address tables (the y table must not be at address 0, which means "no
+// differences"), weights, a zero tile (y of a plain update in a chunk with differences), the accumulator tile, the
+// x tiles and the y tiles.
 const S_PTRS = 0;
-const S_W = SLOTS * 4;
-const S_ACC = align(S_W + SLOTS * 8);
-const S_UPD = S_ACC + SIMD_TILE * 8;
+const S_YPTRS = SLOTS * 4;
+const S_W = S_YPTRS + SLOTS * 4;
+const S_ZERO = align(S_W + SLOTS * 8);
+const S_ACC = S_ZERO + SIMD_TILE * 4;
+const S_X = S_ACC + SIMD_TILE * 8;
+const S_Y = S_X + SLOTS * SIMD_TILE * 4;
 let scratch: FoldExports | null | undefined;
 
 function scratchInstance(): FoldExports | null {
-  if (scratch === undefined) scratch = instantiate(S_UPD + SLOTS * SIMD_TILE * 4);
+  if (scratch === undefined) scratch = instantiate(S_Y + SLOTS * SIMD_TILE * 4);
   return scratch;
 }
 
 /**
- * acc += Σ_{u<n} ws[u]·xs[u], element by element in slot order (bit for bit the JavaScript `axpy64` sequence).
+ * acc += Σ_{u<n} ws[u]·xs[u], or ws[u]·(xs[u] − ys[u]) where `ys[u]` is not empty (MIFA/FedVarp's Δ_n − M_n), element
+ * by element in slot order: bit for bit the JavaScript `axpy64` / `axpyDiff64` sequence.
+ * @param ys null, or per slot the array to subtract (an empty array for a plain update).
  * @returns false (and does nothing) when the SIMD fold is not available.
  */
-export function simdFold64(acc: Float64Array, xs: readonly Float32Array[], ws: Float64Array, n: number): boolean {
+export function simdFold64(
+  acc: Float64Array,
+  xs: readonly Float32Array[],
+  ys: readonly Float32Array[] | null,
+  ws: Float64Array,
+  n: number,
+): boolean {
   const e = enabled ? scratchInstance() : null;
   if (!e) return false;
   const d = acc.length;
@@ -120,18 +136,30 @@ export function simdFold64(acc: Float64Array, xs: readonly Float32Array[], ws: F
   const u32 = new Uint32Array(buf);
   for (let c = 0; c < n; c += SLOTS) {
     const m = Math.min(SLOTS, n - c);
+    let diffs = false;
+    for (let u = 0; u < m; u++) {
+      const hasY = ys !== null && ys[c + u].length > 0;
+      diffs ||= hasY;
+      u32[S_PTRS / 4 + u] = S_X + u * SIMD_TILE * 4;
+      u32[S_YPTRS / 4 + u] = hasY ? S_Y + u * SIMD_TILE * 4 : S_ZERO;
+    }
     f64.set(ws.subarray(c, c + m), S_W / 8);
-    for (let u = 0; u < m; u++) u32[S_PTRS / 4 + u] = S_UPD + u * SIMD_TILE * 4;
     for (let a = 0; a < d; a += SIMD_TILE) {
       const b = Math.min(d, a + SIMD_TILE);
       const len = b - a;
       const len8 = len - (len % STEP);
       f64.set(acc.subarray(a, b), S_ACC / 8);
-      for (let u = 0; u < m; u++) f32.set(xs[c + u].subarray(a, b), S_UPD / 4 + u * SIMD_TILE);
-      e.fold(S_PTRS, m, S_W, S_ACC, len8, 0, 0, 0, 0, 1, 1);
+      for (let u = 0; u < m; u++) {
+        f32.set(xs[c + u].subarray(a, b), S_X / 4 + u * SIMD_TILE);
+        if (ys !== null && ys[c + u].length > 0) f32.set(ys[c + u].subarray(a, b), S_Y / 4 + u * SIMD_TILE);
+      }
+      e.fold(S_PTRS, diffs ? S_YPTRS : 0, m, S_W, S_ACC, len8, 0, 0, 0, 0, 1, 1);
       for (let i = len8; i < len; i++) {
         let s = f64[S_ACC / 8 + i];
-        for (let u = 0; u < m; u++) s = s + ws[c + u] * xs[c + u][a + i];
+        for (let u = 0; u < m; u++) {
+          const y = ys !== null && ys[c + u].length > 0 ? ys[c + u][a + i] : null;
+          s = y === null ? s + ws[c + u] * xs[c + u][a + i] : s + ws[c + u] * (xs[c + u][a + i] - y);
+        }
         f64[S_ACC / 8 + i] = s;
       }
       acc.set(f64.subarray(S_ACC / 8, S_ACC / 8 + len), a);
@@ -142,6 +170,11 @@ export function simdFold64(acc: Float64Array, xs: readonly Float32Array[], ws: F
 
 /** One idle round sum, kept for the next round of the same d and B (see {@link takeWasmRoundSum}). */
 let idle: WasmRoundSum | null = null;
+
+/** Drops the idle round sum (its memory goes at the next GC). */
+export function dropIdleWasmRoundSum(): void {
+  idle = null;
+}
 
 /** Keeps a released sum for the next round (replacing any idle one). */
 function keepIdle(sum: WasmRoundSum): void {
@@ -289,7 +322,7 @@ export class WasmRoundSum implements RoundSum {
         }
       }
       if (global) f32.set(global.subarray(a, b), model);
-      e.fold(this.ptrs, n, this.w, this.acc + 8 * a, len8, fresh ? 1 : 0, out ? 1 : 0, this.model, this.model, scale, divisor);
+      e.fold(this.ptrs, 0, n, this.w, this.acc + 8 * a, len8, fresh ? 1 : 0, out ? 1 : 0, this.model, this.model, scale, divisor);
       // The last < 8 elements: the same operations in the same order.
       for (let i = len8; i < len; i++) {
         let s = fresh ? 0 : f64[this.acc / 8 + a + i];
