@@ -3,7 +3,7 @@
  * `rules.ts`. Internal to the library (not exported from `src/index.ts`).
  *
  * Why they look the way they do (V8 in Node 20 on a shared 2-core VM; the end-to-end numbers of
- * `npm run bench -- aggregation` are in docs/results/fedau.md):
+ * `npm run bench -- aggregation` are in docs/results/aggregation.md):
  * - The bodies are unrolled 4×: V8 does not vectorise typed-array loops, and unrolling cuts the loop and
  *   bounds-check overhead per element (in a micro-benchmark the float64 accumulate went from 2.2 to 3.6 GB/s of
  *   update bytes at d = 10^6, cache-resident).
@@ -21,8 +21,9 @@
  * - Fresh memory is expensive: the first write to each 4 KiB page faults (~15 µs per page in the Firecracker VM
  *   the bench ran in, i.e. ~0.3 GB/s, slower than any kernel here), so a round reuses the previous round's
  *   accumulator ({@link takeAccumulator} / {@link releaseAccumulator}) rather than allocating 8·d new bytes.
- * - The float64 fold of plain updates goes to WebAssembly SIMD when it is there (simd-fold.ts): same sums,
- *   bit for bit, at a fraction of the scalar cost per (element, update).
+ * - Float64 folds go to WebAssembly SIMD when it is there (simd-fold.ts): same sums, bit for bit, at a fraction
+ *   of the scalar cost per (element, update). The rounds of fedau, known-p and avg-* run entirely there
+ *   ({@link createRoundSum}); these kernels then serve float32 accumulators and runtimes without SIMD.
  */
 
 import { dropIdleWasmRoundSum, simdFold64, takeWasmRoundSum } from './simd-fold';
