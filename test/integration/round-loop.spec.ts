@@ -6,7 +6,10 @@ import { call, floats, toFloat32, waitFor } from '../support/http';
 import { deletePrefix } from '../support/redis';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Client } from 'pg';
+import { BLOB_REFERENCING_TABLES, TABLES_WITHOUT_BLOBS, type BlobSweepReport } from '../../apps/coordinator/src/blobs/blob-gc.service';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 const JOIN = 'join-token-for-tests-0123456789';
@@ -214,6 +217,94 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     const rounds = await call<{ participants: number }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN });
     expect(rounds.body.map((r) => r.participants)).toEqual([1, 1, 0, 1]);
   }, 60_000);
+
+  it('blob sweep: deletes what no row names (closed rounds\' updates, leftovers) once old, keeps models, memories, open rounds\' updates, young blobs', async () => {
+    const file = (values: Float32Array) => {
+      const hash = createHash('sha256').update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)).digest('hex');
+      return path.join(blobDir, hash.slice(0, 2), hash);
+    };
+    const gc = (json: unknown, token: string | null = ADMIN) =>
+      call<BlobSweepReport>(base, 'POST', '/api/v1/admin/blobs/gc', { token: token ?? undefined, json });
+    // From the tests above: the MIFA job's first update of agent A (round 0) was replaced as A's memory in round 3;
+    // B's round-1 update is still B's memory; the FedAU job's updates are named by nothing but closed rounds.
+    const replacedMemory = file(Float32Array.from({ length: P }, (_, i) => 0.001 * (i % 7)));
+    const memoryB = file(new Float32Array(P).fill(-0.004));
+    const memoryA = file(new Float32Array(P).fill(0.02));
+    for (const f of [replacedMemory, memoryB, memoryA]) expect(existsSync(f)).toBe(true);
+    // A running job with an update in its open round (not closed: the round waits for two more agents).
+    const running = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 2, roundDeadlineMs: 60_000, minAgents: 3 },
+    });
+    expect(running.status).toBe(201);
+    await roundOpen(running.body.id, 0);
+    const pending = Float32Array.from({ length: P }, (_, i) => -1e-4 * i);
+    expect((await upload(a, running.body.id, 0, pending)).status).toBe(200);
+    // Leftovers no row names: an interrupted write's temp file and an orphan blob, both made old; a file that is
+    // not a blob (left alone whatever its age).
+    const orphan = Float32Array.from({ length: 5 }, (_, i) => i + 0.5);
+    expect((await call(base, 'POST', '/api/v1/blobs', { token: b, raw: floats(orphan) })).status).toBe(200);
+    const tmp = `${file(orphan)}.1234.tmp`;
+    writeFileSync(tmp, 'partial');
+    const foreign = path.join(blobDir, 'README');
+    writeFileSync(foreign, 'not a blob');
+    // An hour passes: every file is older than a one-minute grace period.
+    const old = new Date(Date.now() - 3_600_000);
+    for (const shard of readdirSync(blobDir)) {
+      const dir = path.join(blobDir, shard);
+      for (const f of statSync(dir).isDirectory() ? readdirSync(dir).map((n) => path.join(dir, n)) : [dir]) utimesSync(f, old, old);
+    }
+
+    // Bad requests are refused and touch nothing.
+    expect((await gc({}, null)).status).toBe(401);
+    expect((await gc({ dryRun: 'no' })).status).toBe(400);
+    expect((await gc({ dryRun: false, graceMs: -1 })).status).toBe(400);
+    expect((await gc({ dryRun: false, everything: true })).status).toBe(400);
+    // A dry run (the default) reports and deletes nothing; with the default grace (a day) nothing is old enough.
+    // (Deletable now: the replaced memory, the FedAU job's updates, the orphan, the temp file.)
+    const dry = await gc({ graceMs: 60_000 });
+    expect(dry.status).toBe(200);
+    expect(dry.body.dryRun).toBe(true);
+    expect(dry.body.deleted).toBeGreaterThanOrEqual(3); // the replaced memory, the orphan, the temp file at least
+    expect(existsSync(replacedMemory) && existsSync(tmp) && existsSync(file(orphan))).toBe(true);
+    expect((await gc({ dryRun: false })).body.deleted).toBe(0);
+
+    // Writing a blob that exists refreshes it: the orphan, uploaded again (as a task result would be before the
+    // row naming it is written), is young again and survives a sweep with a one-minute grace.
+    expect((await call(base, 'POST', '/api/v1/blobs', { token: b, raw: floats(orphan) })).status).toBe(200);
+    const swept = await gc({ dryRun: false, graceMs: 60_000 });
+    expect(swept.status).toBe(200);
+    expect(swept.body.deleted).toBe(dry.body.deleted - 1);
+    expect(existsSync(file(orphan))).toBe(true);
+    expect(existsSync(tmp)).toBe(false);
+    expect(existsSync(foreign)).toBe(true);
+    expect(existsSync(replacedMemory)).toBe(false);
+    for (const f of [memoryA, memoryB, file(pending)]) expect(existsSync(f)).toBe(true);
+    // Every job's model and checkpoints are still served; the open round still closes (its update is there).
+    const jobs = await call<{ id: string }[]>(base, 'GET', '/api/v1/jobs', { token: ADMIN });
+    for (const j of jobs.body) expect((await call(base, 'GET', `/api/v1/jobs/${j.id}/model`, { token: ADMIN })).status).toBe(200);
+    expect((await decline(b, running.body.id, 0)).status).toBe(200);
+    expect((await decline(c, running.body.id, 0)).status).toBe(200);
+    await roundClosed(running.body.id, 0);
+    const after = await gc({ dryRun: false, graceMs: 0 });
+    expect(after.body.deleted).toBe(2); // now the closed round's update, and the orphan
+    expect(existsSync(file(pending))).toBe(false);
+    expect((await call(base, 'POST', `/api/v1/jobs/${running.body.id}/cancel`, { token: ADMIN })).status).toBe(201);
+  }, 60_000);
+
+  it('the blob sweep knows every table: each one is searched for blob names or listed as holding none', async () => {
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ table_name: string }>(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+      );
+      const known = new Set<string>([...BLOB_REFERENCING_TABLES, ...TABLES_WITHOUT_BLOBS]);
+      expect(rows.map((r) => r.table_name).filter((t) => !known.has(t))).toEqual([]);
+    } finally {
+      await client.end();
+    }
+  });
 
   it('refuses the simulation-only known-p rule and unknown rules, naming the field', async () => {
     for (const aggregation of [{ rule: 'known-p', p: {} }, { rule: 'fedau', cutoffK: 0 }, { rule: 'mifa', extra: 1 }]) {

@@ -1,3 +1,5 @@
+import { BlobGcService } from './blobs/blob-gc.service';
+import { BlobsAdminController } from './blobs/blobs-admin.controller';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AgentGuard } from './agents/agent.guard';
 import { AgentsController } from './agents/agents.controller';
@@ -36,7 +38,17 @@ export class AppModule {
       module: AppModule,
       global: true,
       imports: [BlobsModule],
-      controllers: [AgentsController, JobsController, UpdatesController, HealthController, AgentTasksController, JobTasksController, BilevelController, NasController],
+      controllers: [
+        AgentsController,
+        JobsController,
+        UpdatesController,
+        HealthController,
+        AgentTasksController,
+        JobTasksController,
+        BilevelController,
+        NasController,
+        BlobsAdminController,
+      ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         PrismaService,
@@ -44,6 +56,7 @@ export class AppModule {
         MetricsRegistry,
         DatasetCatalog,
         AdminGuard,
+        BlobGcService,
         AgentGuard,
         AgentsRepository,
         AgentsService,

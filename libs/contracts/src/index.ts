@@ -4,3 +4,4 @@ export * from './agents.schema';
 export * from './errors';
 export * from './datasets';
 export * from './tasks';
+export * from './admin.schema';

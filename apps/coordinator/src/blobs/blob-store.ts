@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, writeFile, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile, stat, utimes, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { NotFoundError, ValidationError } from '../common/errors';
 
@@ -17,11 +17,16 @@ export class BlobStore {
     await mkdir(this.dir, { recursive: true });
   }
 
-  /** Writes atomically (temp file + rename), so a crash never leaves a truncated blob under a valid hash. */
+  /**
+   * Writes atomically (temp file + rename), so a crash never leaves a truncated blob under a valid hash. When the
+   * blob exists already, its file's time is refreshed instead: the blob sweep (BlobGcService) deletes only blobs
+   * that no row names AND whose file is older than its grace period, and the row naming this blob comes after.
+   */
   async put(bytes: Uint8Array): Promise<string> {
     const hash = BlobStore.hash(bytes);
     const file = this.file(hash);
-    if (await this.has(hash)) return hash;
+    const now = new Date();
+    if (await utimes(file, now, now).then(() => true, () => false)) return hash;
     await mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${randomUUID()}.tmp`;
     await writeFile(tmp, bytes);

@@ -17,6 +17,10 @@ export const ConfigSchema = z.object({
   AGENT_OFFLINE_AFTER_MS: z.coerce.number().int().min(1000).default(30_000),
   /** A task (NAS, bilevel) is given to at most this many agents before its job fails. */
   TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  /** How often to delete blobs no row names any more (closed rounds' updates, mostly); 0: never. See BlobGcService. */
+  BLOB_GC_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
+  /** A blob no row names is deleted only once its file is this old (a blob is written before the row naming it). */
+  BLOB_GC_GRACE_MS: z.coerce.number().int().min(0).default(86_400_000),
   MAX_UPDATE_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
   MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Prefix for BullMQ keys, so several deployments (or test runs) can share one Redis. */
