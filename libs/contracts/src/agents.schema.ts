@@ -33,6 +33,8 @@ export interface AgentView {
   datasets: string[];
   online: boolean;
   lastHeartbeatAt: string | null;
+  /** When a task last timed out on the agent; while it is later than lastHeartbeatAt, other agents get tasks first. */
+  lastTaskTimeoutAt: string | null;
   createdAt: string;
 }
 

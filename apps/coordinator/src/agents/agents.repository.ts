@@ -18,6 +18,11 @@ export class AgentsRepository {
     await this.prisma.agent.update({ where: { id }, data: { lastHeartbeatAt: at, ...(datasetHashes ? { datasetHashes } : {}) } });
   }
 
+  /** A task timed out on the agent at `at` (it is suspect until its next heartbeat). */
+  async markTaskTimeout(id: string, at = new Date()): Promise<void> {
+    await this.prisma.agent.updateMany({ where: { id }, data: { lastTaskTimeoutAt: at } });
+  }
+
   list(): Promise<Agent[]> {
     return this.prisma.agent.findMany({ orderBy: { createdAt: 'asc' } });
   }

@@ -54,6 +54,7 @@ export class AgentsService {
       datasets: a.datasets,
       online: a.lastHeartbeatAt !== null && a.lastHeartbeatAt.getTime() >= since,
       lastHeartbeatAt: a.lastHeartbeatAt?.toISOString() ?? null,
+      lastTaskTimeoutAt: a.lastTaskTimeoutAt?.toISOString() ?? null,
       createdAt: a.createdAt.toISOString(),
     }));
   }

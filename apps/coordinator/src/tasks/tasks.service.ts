@@ -137,22 +137,13 @@ export class TasksService {
     this.metrics.inc('flotilla_tasks_assigned_total');
   }
 
-  /**
-   * The least busy online agent that may run the task: it holds the dataset (with the required content hash),
-   * and agents that already failed this task come last (they are used only when no other agent is online, so a
-   * single-agent deployment still makes progress after a crash).
-   */
+  /** The agent for a task among the online ones that hold its dataset (with the required content hash): {@link chooseAgent}. */
   private async pickAgent(task: TaskRow): Promise<Agent | undefined> {
     const since = new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS);
     const online = task.dataset ? await this.agents.online(task.dataset, since) : await this.agents.onlineAny(since);
     const fit = online.filter((a) => !task.dataHash || agentDataHash(a, task.dataset!) === task.dataHash);
     if (!fit.length) return undefined;
-    const load = await this.tasks.runningCounts();
-    const failed = new Set(task.failedAgentIds);
-    const rank = (a: Agent) => [failed.has(a.id) ? 1 : 0, load.get(a.id) ?? 0];
-    return fit
-      .map((a, order) => ({ a, key: [...rank(a), order] }))
-      .sort((p, q) => p.key[0] - q.key[0] || p.key[1] - q.key[1] || p.key[2] - q.key[2])[0].a;
+    return chooseAgent(fit, new Set(task.failedAgentIds), await this.tasks.runningCounts());
   }
 
   /** Online agents holding `dataset` (with this file sha256, when given). */
@@ -209,6 +200,8 @@ export class TasksService {
     const task = await this.tasks.find(ref.taskId);
     if (!task || task.status !== 'running' || task.attempt !== ref.attempt) return;
     this.queues.removeTask(task.agentId!, task.id, task.attempt).catch(() => undefined);
+    // The agent may have died: until it heartbeats again, other agents get tasks first (chooseAgent).
+    await this.agents.markTaskTimeout(task.agentId!);
     await this.release(task, `timed out after ${task.timeoutMs} ms on agent ${task.agentId}`);
   }
 
@@ -253,6 +246,31 @@ export class TasksService {
 }
 
 /** The sha256 an agent reported for its copy of `dataset`, if any. */
+/**
+ * Which of `candidates` (online agents that may run the task, in a stable order) gets it, in order of preference:
+ * 1. agents that have not failed this task (those that did are used only when no other agent is online, so a
+ *    single-agent deployment still makes progress after a crash);
+ * 2. agents not suspect: a task timed out on a suspect agent and it has not heartbeated since, so it may have died
+ *    (otherwise a dead agent would be handed task after task, each lost for a timeout, until it counts as offline);
+ * 3. the least busy (fewest running tasks, `load`);
+ * 4. the earlier in `candidates`.
+ */
+export function chooseAgent(candidates: readonly Agent[], failed: ReadonlySet<string>, load: ReadonlyMap<string, number>): Agent | undefined {
+  const suspect = (a: Agent): boolean =>
+    a.lastTaskTimeoutAt !== null && (a.lastHeartbeatAt === null || a.lastHeartbeatAt.getTime() <= a.lastTaskTimeoutAt.getTime());
+  const key = (a: Agent, order: number): number[] => [failed.has(a.id) ? 1 : 0, suspect(a) ? 1 : 0, load.get(a.id) ?? 0, order];
+  const before = (x: number[], y: number[]): boolean => {
+    const i = x.findIndex((v, j) => v !== y[j]);
+    return i >= 0 && x[i] < y[i];
+  };
+  let best: { a: Agent; k: number[] } | undefined;
+  candidates.forEach((a, order) => {
+    const k = key(a, order);
+    if (!best || before(k, best.k)) best = { a, k };
+  });
+  return best?.a;
+}
+
 export function agentDataHash(agent: Agent, dataset: string): string | undefined {
   const hashes = agent.datasetHashes as Record<string, string> | null;
   return hashes?.[dataset];
