@@ -1,3 +1,4 @@
+import { DashboardController } from './dashboard/dashboard.controller';
 import { BlobGcService } from './blobs/blob-gc.service';
 import { BlobsAdminController } from './blobs/blobs-admin.controller';
 import { Module, type DynamicModule } from '@nestjs/common';
@@ -48,6 +49,7 @@ export class AppModule {
         BilevelController,
         NasController,
         BlobsAdminController,
+        DashboardController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },

@@ -28,7 +28,7 @@ export async function startCoordinator(config: AppConfig): Promise<INestApplicat
   app.use(express.json({ limit: '1mb' }));
   app.use('/api/v1/jobs/:jobId/rounds/:round/update', express.raw({ type: () => true, limit: config.MAX_UPDATE_BYTES }));
   app.use('/api/v1/blobs', express.raw({ type: 'application/octet-stream', limit: config.MAX_UPDATE_BYTES }));
-  app.setGlobalPrefix('api/v1', { exclude: ['health', 'metrics'] });
+  app.setGlobalPrefix('api/v1', { exclude: ['health', 'metrics', 'dashboard'] });
   app.useGlobalFilters(new ErrorFilter());
   app.enableShutdownHooks();
   const doc = SwaggerModule.createDocument(

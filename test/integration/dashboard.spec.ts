@@ -1,0 +1,163 @@
+import type { INestApplication } from '@nestjs/common';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startCoordinator } from '../../apps/coordinator/src/bootstrap';
+import { loadConfig } from '../../apps/coordinator/src/config/config';
+import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { call, floats, waitFor } from '../support/http';
+import { deletePrefix } from '../support/redis';
+
+const ADMIN = 'admin-token-for-tests-0123456789';
+const JOIN = 'join-token-for-tests-0123456789';
+const P = 650; // softmax on digits
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * The admin dashboard in a real browser (Debian's Chromium, headless, driven by playwright-core) against a real
+ * coordinator, PostgreSQL and Redis: what it shows must be what the API says, and it must not run anything the page's
+ * Content-Security-Policy forbids.
+ */
+describe('dashboard (headless Chromium, coordinator in-process)', () => {
+  let db: TestDatabase;
+  let app: INestApplication;
+  let base: string;
+  let blobDir: string;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const prefix = uniquePrefix('dash');
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+    db = await freshDatabase();
+    blobDir = mkdtempSync(path.join(os.tmpdir(), 'flotilla-blobs-'));
+    app = await startCoordinator(
+      loadConfig({
+        DATABASE_URL: db.url,
+        REDIS_URL: TEST_REDIS_URL,
+        ADMIN_TOKEN: ADMIN,
+        JOIN_TOKEN: JOIN,
+        PORT: '0',
+        BLOB_DIR: blobDir,
+        DATA_DIR: path.resolve(__dirname, '../../data'),
+        QUEUE_PREFIX: prefix,
+        LOG_LEVEL: 'error',
+        MIGRATE_ON_START: 'false',
+      }),
+    );
+    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    page = await browser.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/401 \(Unauthorized\)/.test(m.text())) pageErrors.push(m.text());
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await deletePrefix(prefix);
+    await db?.drop();
+    rmSync(blobDir, { recursive: true, force: true });
+  });
+
+  /** The text of every element the selector matches, in document order. */
+  const texts = (selector: string): Promise<string[]> => page.locator(selector).allTextContents();
+
+  it('signs in, shows agents, jobs and a federated job as the API reports them, previews a blob sweep, cancels a job', async () => {
+    // Two agents and a federated job whose first round has closed.
+    const tokens: string[] = [];
+    for (const name of ['edge-a', 'edge-b']) {
+      const r = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/register', {
+        json: { joinToken: JOIN, name, datasets: ['uci-digits'] },
+      });
+      expect(r.status).toBe(201);
+      tokens.push(`${r.body.agentId}.${r.body.agentSecret}`);
+    }
+    const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 3, roundDeadlineMs: 60_000, minAgents: 2 },
+    });
+    expect(job.status).toBe(201);
+    const jobId = job.body.id;
+    await waitFor('round 0 open', async () => (await call<{ status: string }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN })).body[0]?.status === 'open');
+    for (const [k, t] of tokens.entries()) {
+      const delta = Float32Array.from({ length: P }, (_, i) => 1e-3 * Math.sin(i + k));
+      expect((await call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/0/update?exampleCount=16&trainLoss=0.5&durationMs=3`, { token: t, raw: floats(delta) })).status).toBe(200);
+    }
+    const rounds = await waitFor('round 0 closed', async () => {
+      const r = await call<{ round: number; status: string; metrics: { testAccuracy: number } | null }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN });
+      return r.body[0]?.status === 'closed' ? r.body : undefined;
+    });
+
+    // The page, with a strict Content-Security-Policy and a fresh nonce per response.
+    const res = await page.goto(`${base}/dashboard`);
+    expect(res?.status()).toBe(200);
+    const csp = res!.headers()['content-security-policy'];
+    expect(csp).toMatch(/script-src 'nonce-[A-Za-z0-9+/=]+'/);
+    expect(csp).toContain("default-src 'none'");
+    const again = await fetch(`${base}/dashboard`);
+    expect(again.headers.get('content-security-policy')).not.toBe(csp);
+
+    // A wrong token: the API's reason is shown, nothing else.
+    await page.fill('#token', 'not-the-admin-token-000000');
+    await page.click('#signin button');
+    await page.waitForSelector('#error:has-text("Invalid admin token")');
+    expect(await page.isVisible('#jobs-section')).toBe(false);
+
+    await page.fill('#token', ADMIN);
+    await page.click('#signin button');
+    await page.waitForSelector('#agents tbody tr >> nth=1');
+    expect(await page.textContent('#agents-summary')).toBe('(2 of 2 online)');
+    expect((await texts('#agents tbody tr td:first-child')).sort()).toEqual(['edge-a', 'edge-b']);
+    await page.waitForSelector(`#jobs tr[data-job="${jobId}"]`);
+    const jobRow = await texts(`#jobs tr[data-job="${jobId}"] td`);
+    expect(jobRow.slice(1, 4)).toEqual(['federated', 'running', 'round 1 / 3']);
+    const accuracy = `${(100 * rounds[0].metrics!.testAccuracy).toFixed(2)} %`;
+    expect(jobRow[4]).toBe(accuracy);
+
+    // The job: summary, the rounds as the API has them, the chart and the participation grid.
+    await page.click(`#jobs tr[data-job="${jobId}"]`);
+    await page.waitForSelector('#rounds tr[data-round="0"]');
+    expect(await page.textContent('#job-id')).toBe(jobId);
+    const round0 = await texts('#rounds tr[data-round="0"] td');
+    expect(round0.slice(0, 3)).toEqual(['0', 'closed', '2 / 2']);
+    expect(round0[3]).toBe('1.000 – 1.000'); // FedAU ω of two first-time participants
+    expect(round0[4]).toBe(accuracy);
+    expect(await page.getAttribute('#accuracy-chart path[data-points]', 'data-points')).toBe('2'); // the initial model and round 0
+    expect(await texts('#accuracy-chart circle title')).toEqual([
+      expect.stringMatching(/^initial model: \d+\.\d\d %$/),
+      `after round 0: ${accuracy}`,
+    ]);
+    // 2 agents × the rounds opened so far; both participated in round 0.
+    const cells = await Promise.all((await page.locator('#participation .cell').all()).map((c) => c.getAttribute('class')));
+    expect(cells.length).toBe(2 * (await call<unknown[]>(base, 'GET', `/api/v1/jobs/${jobId}/participation`, { token: ADMIN }).then((r) => (r.body as unknown as { rounds: unknown[] }).rounds.length)));
+    expect(cells.filter((c) => c === 'cell p')).toHaveLength(2);
+
+    // Blob store: a dry run reports and deletes nothing.
+    await page.click('#sweep-preview');
+    await page.waitForSelector('#sweep dt');
+    const sweep = await texts('#sweep dd');
+    expect(Number(sweep[0])).toBeGreaterThanOrEqual(4); // initial model, 2 updates, round 0's model
+    expect(sweep[3]).toMatch(/^0 \(/); // everything is younger than the default grace period
+
+    // Cancel, after a confirmation.
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#cancel');
+    await waitFor('job cancelled', async () => (await call<{ status: string }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN })).body.status === 'cancelled');
+    await page.waitForSelector(`#jobs tr[data-job="${jobId}"] td:has-text("cancelled")`);
+    expect(await page.isVisible('#cancel')).toBe(false);
+
+    // Signing out forgets the token.
+    await page.click('#signout');
+    expect(await page.evaluate("sessionStorage.getItem('flotilla-admin-token')")).toBeNull();
+    expect(await page.isVisible('#agents-section')).toBe(false);
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+});
