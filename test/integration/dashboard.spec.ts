@@ -1,16 +1,10 @@
-import type { INestApplication } from '@nestjs/common';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startCoordinator } from '../../apps/coordinator/src/bootstrap';
-import { loadConfig } from '../../apps/coordinator/src/config/config';
-import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, floats, waitFor } from '../support/http';
-import { deletePrefix } from '../support/redis';
+import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
 
-const ADMIN = 'admin-token-for-tests-0123456789';
-const JOIN = 'join-token-for-tests-0123456789';
+const ADMIN = TEST_ADMIN_TOKEN;
+const JOIN = TEST_JOIN_TOKEN;
 const P = 650; // softmax on digits
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -20,34 +14,16 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
  * Content-Security-Policy forbids.
  */
 describe('dashboard (headless Chromium, coordinator in-process)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
+  let coordinator: InProcessCoordinator;
   let base: string;
-  let blobDir: string;
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
-  const prefix = uniquePrefix('dash');
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-    db = await freshDatabase();
-    blobDir = mkdtempSync(path.join(os.tmpdir(), 'flotilla-blobs-'));
-    app = await startCoordinator(
-      loadConfig({
-        DATABASE_URL: db.url,
-        REDIS_URL: TEST_REDIS_URL,
-        ADMIN_TOKEN: ADMIN,
-        JOIN_TOKEN: JOIN,
-        PORT: '0',
-        BLOB_DIR: blobDir,
-        DATA_DIR: path.resolve(__dirname, '../../data'),
-        QUEUE_PREFIX: prefix,
-        LOG_LEVEL: 'error',
-        MIGRATE_ON_START: 'false',
-      }),
-    );
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    coordinator = await startInProcessCoordinator('dash');
+    base = coordinator.base;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -61,10 +37,7 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await deletePrefix(prefix);
-    await db?.drop();
-    rmSync(blobDir, { recursive: true, force: true });
+    await coordinator?.stop();
   });
 
   /** The text of every element the selector matches, in document order. */

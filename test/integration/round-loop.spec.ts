@@ -1,18 +1,13 @@
-import type { INestApplication } from '@nestjs/common';
-import { startCoordinator } from '../../apps/coordinator/src/bootstrap';
-import { loadConfig } from '../../apps/coordinator/src/config/config';
-import { freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
-import { call, floats, toFloat32, waitFor } from '../support/http';
-import { deletePrefix } from '../support/redis';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { Client } from 'pg';
 import { BLOB_REFERENCING_TABLES, TABLES_WITHOUT_BLOBS, type BlobSweepReport } from '../../apps/coordinator/src/blobs/blob-gc.service';
+import { call, floats, toFloat32, waitFor } from '../support/http';
+import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
 
-const ADMIN = 'admin-token-for-tests-0123456789';
-const JOIN = 'join-token-for-tests-0123456789';
+const ADMIN = TEST_ADMIN_TOKEN;
+const JOIN = TEST_JOIN_TOKEN;
 const P = 650; // softmax on digits: 64×10 weights + 10 biases
 
 /**
@@ -20,38 +15,16 @@ const P = 650; // softmax on digits: 64×10 weights + 10 biases
  * acting as two agents, so every FedAU weight and every model can be checked by hand.
  */
 describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
-  let db: TestDatabase;
-  let app: INestApplication;
+  let coordinator: InProcessCoordinator;
   let base: string;
   let blobDir: string;
-  const prefix = uniquePrefix('loop');
 
   beforeAll(async () => {
-    db = await freshDatabase();
-    blobDir = mkdtempSync(path.join(os.tmpdir(), 'flotilla-blobs-'));
-    app = await startCoordinator(
-      loadConfig({
-        DATABASE_URL: db.url,
-        REDIS_URL: TEST_REDIS_URL,
-        ADMIN_TOKEN: ADMIN,
-        JOIN_TOKEN: JOIN,
-        PORT: '0',
-        BLOB_DIR: blobDir,
-        DATA_DIR: path.resolve(__dirname, '../../data'),
-        QUEUE_PREFIX: prefix,
-        LOG_LEVEL: 'error',
-        MIGRATE_ON_START: 'false',
-      }),
-    );
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    coordinator = await startInProcessCoordinator('loop');
+    ({ base, blobDir } = coordinator);
   });
 
-  afterAll(async () => {
-    await app?.close();
-    await deletePrefix(prefix);
-    await db?.drop();
-    rmSync(blobDir, { recursive: true, force: true });
-  });
+  afterAll(() => coordinator?.stop());
 
   async function register(name: string): Promise<string> {
     const r = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/register', {
@@ -293,7 +266,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
   }, 60_000);
 
   it('the blob sweep knows every table: each one is searched for blob names or listed as holding none', async () => {
-    const client = new Client({ connectionString: db.url });
+    const client = new Client({ connectionString: coordinator.dbUrl });
     await client.connect();
     try {
       const { rows } = await client.query<{ table_name: string }>(
