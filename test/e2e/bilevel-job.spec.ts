@@ -184,6 +184,9 @@ describe('bilevel jobs (real processes)', () => {
     const problem = { kind: 'hyper-cleaning', dataset: 'uci-digits', trainSize: 300, validationSize: 150, testSize: 200, corruptFraction: 0.5, l2: 1e-3, dataSeed: 1 } as const;
     const iterations = 40;
     const spec = { kind: 'bilevel', problem, methods: ['penalty-double-loop', 'f2sa'], seeds: [0], penalties: [{ kind: 'fixed', lambda: 5 }], iterations, innerSteps: 5, stepX: 1000, stepY: 1, stepZ: 1 };
+    // The previous test's hung agent must count as offline first: a task it were handed would wait out the default
+    // 60 s task timeout (this test is about the coordinator's crash, not the agent's).
+    await waitFor('only the two live agents online', async () => (await call<{ online: boolean }[]>(base(), 'GET', '/api/v1/agents', { token: admin() })).body.filter((a) => a.online).length === 2, 30_000);
     const submitted = await call<JobView>(base(), 'POST', '/api/v1/jobs', { token: admin(), json: spec });
     expect(submitted.status).toBe(201);
     const id = submitted.body.id;
