@@ -196,6 +196,27 @@ export function takeWasmRoundSum(dimension: number, capacity: number): WasmRound
   return WasmRoundSum.create(dimension, capacity);
 }
 
+/** Byte offsets of a {@link WasmRoundSum}'s regions (see its layout), and T, its tile. */
+interface RoundSumLayout {
+  tile: number;
+  ptrs: number;
+  w: number;
+  model: number;
+  stage: number;
+  acc: number;
+  slots: number;
+}
+
+function roundSumLayout(dimension: number, capacity: number): RoundSumLayout {
+  const tile = Math.min(SIMD_TILE, Math.ceil(dimension / STEP) * STEP);
+  const w = align(capacity * 4);
+  const model = align(w + capacity * 8);
+  const stage = align(model + tile * 4);
+  const acc = align(stage + capacity * tile * 4);
+  const slots = align(acc + dimension * 8);
+  return { tile, ptrs: 0, w, model, stage, acc, slots };
+}
+
 /**
  * Σ_u w_u·x_u over a round's plain updates, then x + (scale·Σ)/divisor, in its own WebAssembly memory:
  *
@@ -229,23 +250,17 @@ export class WasmRoundSum implements RoundSum {
     private readonly e: FoldExports,
     readonly dimension: number,
     readonly capacity: number,
+    layout: RoundSumLayout,
   ) {
-    this.tile = Math.min(SIMD_TILE, Math.ceil(dimension / STEP) * STEP);
-    this.ptrs = 0;
-    this.w = align(capacity * 4);
-    this.model = align(this.w + capacity * 8);
-    this.stage = align(this.model + this.tile * 4);
-    this.acc = align(this.stage + capacity * this.tile * 4);
-    this.slots = align(this.acc + dimension * 8);
+    ({ tile: this.tile, ptrs: this.ptrs, w: this.w, model: this.model, stage: this.stage, acc: this.acc, slots: this.slots } = layout);
     this.foreign = new Array<Float32Array | null>(capacity).fill(null);
     this.views();
   }
 
   static create(dimension: number, capacity: number): WasmRoundSum | null {
-    const tile = Math.min(SIMD_TILE, Math.ceil(dimension / STEP) * STEP);
-    const bytes = align(align(align(align(capacity * 4) + capacity * 8) + tile * 4) + capacity * tile * 4) + dimension * 8;
-    const e = instantiate(bytes);
-    return e === null ? null : new WasmRoundSum(e, dimension, capacity);
+    const layout = roundSumLayout(dimension, capacity);
+    const e = instantiate(layout.slots); // everything up to the update buffers, which come on demand
+    return e === null ? null : new WasmRoundSum(e, dimension, capacity, layout);
   }
 
   private views(): void {
