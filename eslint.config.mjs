@@ -4,7 +4,16 @@
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
-const forbiddenInLibs = ['@nestjs/*', '@prisma/client', 'bullmq', 'ioredis', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'express', 'pg'];
+const forbiddenInLibs = [
+  '@nestjs/*',
+  '@prisma/client',
+  'bullmq',
+  'ioredis',
+  '@tensorflow/tfjs-node',
+  '@tensorflow/tfjs-node-gpu',
+  'express',
+  'pg',
+];
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '.nx/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },

@@ -135,9 +135,21 @@ export const bench: Bench = {
     const B = DEFAULT_BUFFERED_UPDATES;
     const variants: Variant[] = [
       // The library's defaults: every update scanned, passed as an array.
-      ...rules.map((rule) => ({ rule, accumulator: 'float64' as const, validation: 'scan' as const, bufferedUpdates: B, input: 'arrays' as const })),
+      ...rules.map((rule) => ({
+        rule,
+        accumulator: 'float64' as const,
+        validation: 'scan' as const,
+        bufferedUpdates: B,
+        input: 'arrays' as const,
+      })),
       // The coordinator's path: updates validated on submission, each read from its blob into the round's update buffer.
-      ...rules.map((rule) => ({ rule, accumulator: 'float64' as const, validation: 'prevalidated' as const, bufferedUpdates: B, input: 'buffers' as const })),
+      ...rules.map((rule) => ({
+        rule,
+        accumulator: 'float64' as const,
+        validation: 'prevalidated' as const,
+        bufferedUpdates: B,
+        input: 'buffers' as const,
+      })),
       ...(rules.includes('fedau')
         ? ([
             { rule: 'fedau', accumulator: 'float32', validation: 'scan', bufferedUpdates: B, input: 'arrays' },

@@ -13,10 +13,28 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, sleep, startEmbeddedPostgres, ensureRedis, stopProcess, type Service } from './lib/services';
-import { ROOT, adminApi, startAgentProcess, startCoordinatorProcess, token, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from './lib/stack';
+import {
+  ROOT,
+  adminApi,
+  startAgentProcess,
+  startCoordinatorProcess,
+  token,
+  writeDigitsShards,
+  type AgentProcess,
+  type CoordinatorProcess,
+} from './lib/stack';
 
 /** Availability patterns (spec fedau.md §6.3) cycled over the agents: participation is heterogeneous and unknown to the coordinator. */
-const PATTERNS = ['always', 'bernoulli:0.8', 'bernoulli:0.5', 'markov:0.4:0.2', 'bernoulli:0.3', 'cyclic:0.5:10', 'bernoulli:0.2', 'markov:0.6:0.3'];
+const PATTERNS = [
+  'always',
+  'bernoulli:0.8',
+  'bernoulli:0.5',
+  'markov:0.4:0.2',
+  'bernoulli:0.3',
+  'cyclic:0.5:10',
+  'bernoulli:0.2',
+  'markov:0.6:0.3',
+];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -57,7 +75,9 @@ async function main(): Promise<void> {
 
     // Shards: the held-out split stays with the coordinator; the rest is split non-IID across agents.
     const { files, shardSizes, trainSize, heldOutSize } = writeDigitsShards(work, numAgents, { alpha: 0.1, seed, minPerClient: 20 });
-    say(`digits: ${trainSize} training examples split over ${numAgents} agents (Dirichlet α=0.1: ${shardSizes.join(', ')}), ${heldOutSize} held out`);
+    say(
+      `digits: ${trainSize} training examples split over ${numAgents} agents (Dirichlet α=0.1: ${shardSizes.join(', ')}), ${heldOutSize} held out`,
+    );
 
     const port = await freePort();
     coordinator = await startCoordinatorProcess(
@@ -125,7 +145,9 @@ async function main(): Promise<void> {
       for (const r of rs.filter((x) => x.status === 'closed' && !printed.has(x.round)).sort((a, b) => a.round - b.round)) {
         printed.add(r.round);
         const w = r.weightMin === null || r.weightMax === null ? '-' : `${r.weightMin.toFixed(2)}..${r.weightMax.toFixed(2)}`;
-        say(`round ${String(r.round + 1).padStart(3)}/${rounds}  participants ${r.participants}/${r.eligible}  FedAU weights ${w.padEnd(11)}  test accuracy ${r.metrics?.testAccuracy.toFixed(3) ?? '-'}`);
+        say(
+          `round ${String(r.round + 1).padStart(3)}/${rounds}  participants ${r.participants}/${r.eligible}  FedAU weights ${w.padEnd(11)}  test accuracy ${r.metrics?.testAccuracy.toFixed(3) ?? '-'}`,
+        );
       }
     };
     let job = submitted.body;
@@ -153,7 +175,9 @@ async function main(): Promise<void> {
       jobId,
     };
     say('');
-    say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s: test accuracy ${summary.initialAccuracy} -> ${summary.finalAccuracy} after ${summary.rounds} rounds`);
+    say(
+      `done in ${((Date.now() - started) / 1000).toFixed(1)} s: test accuracy ${summary.initialAccuracy} -> ${summary.finalAccuracy} after ${summary.rounds} rounds`,
+    );
     say(`participation rates: ${rates.map((r) => `${r.name} ${r.rate.toFixed(2)}`).join(', ')}`);
     if (json) process.stdout.write(JSON.stringify(summary) + '\n');
   } finally {

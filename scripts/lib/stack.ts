@@ -28,7 +28,11 @@ export interface CoordinatorProcess {
 }
 
 /** Starts the built coordinator as a child process and waits until /health answers 200. */
-export async function startCoordinatorProcess(env: Record<string, string>, port: number, onLine?: (l: string) => void): Promise<CoordinatorProcess> {
+export async function startCoordinatorProcess(
+  env: Record<string, string>,
+  port: number,
+  onLine?: (l: string) => void,
+): Promise<CoordinatorProcess> {
   const adminToken = env.ADMIN_TOKEN ?? token();
   const joinToken = env.JOIN_TOKEN ?? token();
   const output: string[] = [];
@@ -50,7 +54,10 @@ export async function startCoordinatorProcess(env: Record<string, string>, port:
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     if (proc.exitCode !== null) throw new Error(`coordinator exited with ${proc.exitCode}:\n${output.slice(-30).join('\n')}`);
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { url, adminToken, joinToken, proc, output };
     await sleep(100);
   }
@@ -80,14 +87,21 @@ export function startAgentProcess(args: {
     process.execPath,
     [
       AGENT_CLI,
-      '--coordinator', args.coordinatorUrl,
+      '--coordinator',
+      args.coordinatorUrl,
       `--join-token=${args.joinToken}`, // '=' form: a random token may start with '-'
-      '--redis-url', args.redisUrl,
-      '--data', args.dataFile,
-      '--name', args.name,
-      '--availability', args.availability ?? 'always',
-      '--seed', String(args.seed ?? 0),
-      '--heartbeat-ms', String(args.heartbeatMs ?? 2000),
+      '--redis-url',
+      args.redisUrl,
+      '--data',
+      args.dataFile,
+      '--name',
+      args.name,
+      '--availability',
+      args.availability ?? 'always',
+      '--seed',
+      String(args.seed ?? 0),
+      '--heartbeat-ms',
+      String(args.heartbeatMs ?? 2000),
       ...(args.identityFile ? ['--identity', args.identityFile] : []),
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -132,7 +146,9 @@ export function writeDigitsShards(
   const dataDir = path.join(ROOT, 'data', 'uci-digits');
   const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(dataDir, 'dataset.json'), 'utf8')));
   const { train, test } = splitHeldOut(readFileSync(path.join(dataDir, manifest.file), 'utf8'), manifest);
-  const shards = dirichletLabelSplit(train.labels, manifest.numClasses, agents, opts.alpha, createRng(opts.seed), { minPerClient: opts.minPerClient });
+  const shards = dirichletLabelSplit(train.labels, manifest.numClasses, agents, opts.alpha, createRng(opts.seed), {
+    minPerClient: opts.minPerClient,
+  });
   const files = shards.map((idx, i) => {
     const file = path.join(dir, `agent-${i}.csv`);
     writeFileSync(file, toCsv(subset(train, idx)));

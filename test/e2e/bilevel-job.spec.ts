@@ -63,10 +63,14 @@ describe('bilevel jobs (real processes)', () => {
   const base = () => coordinator.url;
   const job = async (id: string) => (await call<JobView>(base(), 'GET', `/api/v1/jobs/${id}`, { token: admin() })).body;
   const finished = (id: string, ms: number) =>
-    waitFor(`job ${id} finished`, async () => {
-      const j = await job(id);
-      return j.status !== 'running' && j;
-    }, ms);
+    waitFor(
+      `job ${id} finished`,
+      async () => {
+        const j = await job(id);
+        return j.status !== 'running' && j;
+      },
+      ms,
+    );
 
   beforeAll(async () => {
     db = await freshDatabase({ migrate: false });
@@ -84,7 +88,12 @@ describe('bilevel jobs (real processes)', () => {
       { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, methods: ['sgd'] },
       { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, penalties: [{ kind: 'linear', start: 1, end: 10, steps: 0 }] },
       { kind: 'bilevel', problem: { kind: 'hyper-cleaning', dataset: 'no-such-data' } },
-      { kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, seeds: Array.from({ length: 16 }, (_, i) => i), penalties: [1, 2, 3, 4, 5].map((l) => ({ kind: 'fixed', lambda: l })) },
+      {
+        kind: 'bilevel',
+        problem: { kind: 'test-case', name: 'T1' },
+        seeds: Array.from({ length: 16 }, (_, i) => i),
+        penalties: [1, 2, 3, 4, 5].map((l) => ({ kind: 'fixed', lambda: l })),
+      },
     ];
     const messages: string[] = [];
     for (const json of bad) {
@@ -105,16 +114,31 @@ describe('bilevel jobs (real processes)', () => {
       json: { joinToken: env.JOIN_TOKEN, name: 'hung', datasets: ['uci-digits'], datasetHashes: { 'uci-digits': dataHash } },
     });
     expect(dead.status).toBe(201);
-    const beat = () => fetch(`${base()}/api/v1/agents/heartbeat`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${dead.body.agentId}.${dead.body.agentSecret}`, 'content-type': 'application/json' },
-      body: '{}',
-    }).catch(() => undefined);
+    const beat = () =>
+      fetch(`${base()}/api/v1/agents/heartbeat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${dead.body.agentId}.${dead.body.agentSecret}`, 'content-type': 'application/json' },
+        body: '{}',
+      }).catch(() => undefined);
     const heartbeat = setInterval(() => void beat(), 500);
     for (const name of ['b-0', 'b-1']) {
-      agents.push(startAgentProcess({ name, coordinatorUrl: base(), joinToken: env.JOIN_TOKEN, redisUrl: TEST_REDIS_URL, dataFile: DIGITS_FILE, heartbeatMs: 500 }));
+      agents.push(
+        startAgentProcess({
+          name,
+          coordinatorUrl: base(),
+          joinToken: env.JOIN_TOKEN,
+          redisUrl: TEST_REDIS_URL,
+          dataFile: DIGITS_FILE,
+          heartbeatMs: 500,
+        }),
+      );
     }
-    await waitFor('3 agents online', async () => (await call<{ online: boolean }[]>(base(), 'GET', '/api/v1/agents', { token: admin() })).body.filter((a) => a.online).length >= 3, 60_000);
+    await waitFor(
+      '3 agents online',
+      async () =>
+        (await call<{ online: boolean }[]>(base(), 'GET', '/api/v1/agents', { token: admin() })).body.filter((a) => a.online).length >= 3,
+      60_000,
+    );
 
     const spec = {
       kind: 'bilevel',
@@ -154,7 +178,10 @@ describe('bilevel jobs (real processes)', () => {
     for (const r of runs) {
       const ref = reference({ kind: 'test-case', name: 'T1' }, r.method as BilevelMethod, 3, options, 6);
       expect(r.x).toEqual(ref.state.x);
-      expectSameCurve(r.curve.map((p) => p.gradXNorm), ref.gradXNorms);
+      expectSameCurve(
+        r.curve.map((p) => p.gradXNorm),
+        ref.gradXNorms,
+      );
       expect(r.oracleCalls).toBe(totalOracleCalls(ref.state.oracleCalls));
       // T1: x* = ½; after 6 steps at λ = 20 every method has moved x from x₀ = 2 towards it.
       expect(r.errorToSolution).toBeLessThan(1.5);
@@ -181,12 +208,37 @@ describe('bilevel jobs (real processes)', () => {
   }, 90_000);
 
   it('a hyper-cleaning sweep resumes after a coordinator SIGKILL and ends on the same iterates as one process', async () => {
-    const problem = { kind: 'hyper-cleaning', dataset: 'uci-digits', trainSize: 300, validationSize: 150, testSize: 200, corruptFraction: 0.5, l2: 1e-3, dataSeed: 1 } as const;
+    const problem = {
+      kind: 'hyper-cleaning',
+      dataset: 'uci-digits',
+      trainSize: 300,
+      validationSize: 150,
+      testSize: 200,
+      corruptFraction: 0.5,
+      l2: 1e-3,
+      dataSeed: 1,
+    } as const;
     const iterations = 40;
-    const spec = { kind: 'bilevel', problem, methods: ['penalty-double-loop', 'f2sa'], seeds: [0], penalties: [{ kind: 'fixed', lambda: 5 }], iterations, innerSteps: 5, stepX: 1000, stepY: 1, stepZ: 1 };
+    const spec = {
+      kind: 'bilevel',
+      problem,
+      methods: ['penalty-double-loop', 'f2sa'],
+      seeds: [0],
+      penalties: [{ kind: 'fixed', lambda: 5 }],
+      iterations,
+      innerSteps: 5,
+      stepX: 1000,
+      stepY: 1,
+      stepZ: 1,
+    };
     // The previous test's hung agent must count as offline first: a task it were handed would wait out the default
     // 60 s task timeout (this test is about the coordinator's crash, not the agent's).
-    await waitFor('only the two live agents online', async () => (await call<{ online: boolean }[]>(base(), 'GET', '/api/v1/agents', { token: admin() })).body.filter((a) => a.online).length === 2, 30_000);
+    await waitFor(
+      'only the two live agents online',
+      async () =>
+        (await call<{ online: boolean }[]>(base(), 'GET', '/api/v1/agents', { token: admin() })).body.filter((a) => a.online).length === 2,
+      30_000,
+    );
     const submitted = await call<JobView>(base(), 'POST', '/api/v1/jobs', { token: admin(), json: spec });
     expect(submitted.status).toBe(201);
     const id = submitted.body.id;
@@ -201,11 +253,21 @@ describe('bilevel jobs (real processes)', () => {
     expect(killedAt).toHaveLength(2 * 2 * iterations);
 
     const runs = (await call<BilevelRunView[]>(base(), 'GET', `/api/v1/jobs/${id}/bilevel`, { token: admin() })).body;
-    const options: DistributedBilevelOptions = { penalty: { kind: 'fixed', lambda: 5 }, innerSteps: 5, stepX: 1000, stepY: 1, stepZ: 1, stepScaling: 'inverse-one-plus' };
+    const options: DistributedBilevelOptions = {
+      penalty: { kind: 'fixed', lambda: 5 },
+      innerSteps: 5,
+      stepX: 1000,
+      stepY: 1,
+      stepZ: 1,
+      stepScaling: 'inverse-one-plus',
+    };
     for (const r of runs) {
       const ref = reference(problem, r.method as BilevelMethod, 0, options, iterations);
       expect(r.curve.map((p) => p.iteration)).toEqual(Array.from({ length: iterations }, (_, i) => i + 1));
-      expectSameCurve(r.curve.map((p) => p.gradXNorm), ref.gradXNorms);
+      expectSameCurve(
+        r.curve.map((p) => p.gradXNorm),
+        ref.gradXNorms,
+      );
       expect(r.oracleCalls).toBe(totalOracleCalls(ref.state.oracleCalls));
       expect(r.x).toBeNull(); // dim(x) = 300 rows: reported through the cleaner metrics instead
       expect(r.cleaner!.f1).toBeGreaterThan(0);
@@ -219,7 +281,12 @@ describe('bilevel jobs (real processes)', () => {
   }, 180_000);
 
   it('a task that fails on every agent fails the job with the agent’s reason', async () => {
-    const spec = { kind: 'bilevel', problem: { kind: 'hyper-cleaning', dataset: 'uci-digits', trainSize: 5000, validationSize: 10, testSize: 10 }, iterations: 2, taskTimeoutMs: 5000 };
+    const spec = {
+      kind: 'bilevel',
+      problem: { kind: 'hyper-cleaning', dataset: 'uci-digits', trainSize: 5000, validationSize: 10, testSize: 10 },
+      iterations: 2,
+      taskTimeoutMs: 5000,
+    };
     const submitted = await call<JobView>(base(), 'POST', '/api/v1/jobs', { token: admin(), json: spec });
     expect(submitted.status).toBe(201);
     const done = await finished(submitted.body.id, 60_000);

@@ -2,7 +2,13 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../../scripts/lib/services';
-import { startAgentProcess, startCoordinatorProcess, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import {
+  startAgentProcess,
+  startCoordinatorProcess,
+  writeDigitsShards,
+  type AgentProcess,
+  type CoordinatorProcess,
+} from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
@@ -32,7 +38,14 @@ describe('coordinator crash and restart (real processes)', () => {
     coordinator = await startCoordinatorProcess(env, port);
     writeDigitsShards(work, 3, { alpha: 1.0, seed: 4, minPerClient: 50 }).files.forEach((file, i) => {
       agents.push(
-        startAgentProcess({ name: `r-${i}`, coordinatorUrl: coordinator.url, joinToken: env.JOIN_TOKEN, redisUrl: TEST_REDIS_URL, dataFile: file, heartbeatMs: 500 }),
+        startAgentProcess({
+          name: `r-${i}`,
+          coordinatorUrl: coordinator.url,
+          joinToken: env.JOIN_TOKEN,
+          redisUrl: TEST_REDIS_URL,
+          dataFile: file,
+          heartbeatMs: 500,
+        }),
       );
     });
   }, 60_000);
@@ -42,16 +55,33 @@ describe('coordinator crash and restart (real processes)', () => {
   it('resumes the job after a SIGKILL and completes every round exactly once', async () => {
     const admin = env.ADMIN_TOKEN;
     const base = coordinator.url;
-    await waitFor('3 agents online', async () => (await call<{ online: boolean }[]>(base, 'GET', '/api/v1/agents', { token: admin })).body.filter((a) => a.online).length >= 3, 30_000).catch((e: Error) => {
+    await waitFor(
+      '3 agents online',
+      async () =>
+        (await call<{ online: boolean }[]>(base, 'GET', '/api/v1/agents', { token: admin })).body.filter((a) => a.online).length >= 3,
+      30_000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n${agents.map((a) => a.output.slice(-5).join('\n')).join('\n')}`);
     });
     const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
       token: admin,
-      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: ROUNDS, localSteps: 5, batchSize: 16, localLr: 0.2, roundDeadlineMs: 3000, minAgents: 3, seed: 9 },
+      json: {
+        kind: 'federated',
+        dataset: 'uci-digits',
+        model: { arch: 'softmax' },
+        rounds: ROUNDS,
+        localSteps: 5,
+        batchSize: 16,
+        localLr: 0.2,
+        roundDeadlineMs: 3000,
+        minAgents: 3,
+        seed: 9,
+      },
     });
     expect(job.status).toBe(201);
     const jobId = job.body.id;
-    const current = async () => (await call<{ currentRound: number; status: string }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: admin })).body;
+    const current = async () =>
+      (await call<{ currentRound: number; status: string }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: admin })).body;
 
     await waitFor('round 1 closed', async () => (await current()).currentRound >= 2, 60_000);
     const atKill = await current();
@@ -61,17 +91,31 @@ describe('coordinator crash and restart (real processes)', () => {
     await new Promise((r) => setTimeout(r, 1000));
     coordinator = await startCoordinatorProcess(env, port);
 
-    const done = await waitFor('job completed after restart', async () => {
-      const j = await current();
-      return j.status !== 'running' ? j : undefined;
-    }, 90_000);
+    const done = await waitFor(
+      'job completed after restart',
+      async () => {
+        const j = await current();
+        return j.status !== 'running' ? j : undefined;
+      },
+      90_000,
+    );
     expect(atKill).toMatchObject({ status: 'running' });
     expect(atKill.currentRound).toBeLessThan(ROUNDS - 1); // killed with rounds still to run
     expect(done).toMatchObject({ status: 'completed', currentRound: ROUNDS });
 
-    const rounds = await call<{ round: number; status: string; eligible: number; participants: number }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: admin });
+    const rounds = await call<{ round: number; status: string; eligible: number; participants: number }[]>(
+      base,
+      'GET',
+      `/api/v1/jobs/${jobId}/rounds`,
+      { token: admin },
+    );
     expect(rounds.body.map((r) => [r.round, r.status])).toEqual(Array.from({ length: ROUNDS }, (_, i) => [i, 'closed']));
-    const part = await call<{ agents: string[]; rounds: { round: number; row: (number | null)[] }[] }>(base, 'GET', `/api/v1/jobs/${jobId}/participation`, { token: admin });
+    const part = await call<{ agents: string[]; rounds: { round: number; row: (number | null)[] }[] }>(
+      base,
+      'GET',
+      `/api/v1/jobs/${jobId}/participation`,
+      { token: admin },
+    );
     expect(part.body.agents).toHaveLength(3);
     expect(part.body.rounds.map((r) => r.round)).toEqual(Array.from({ length: ROUNDS }, (_, i) => i));
     for (const r of part.body.rounds) expect(r.row.every((x) => x === 0 || x === 1)).toBe(true);

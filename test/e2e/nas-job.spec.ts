@@ -3,7 +3,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../../scripts/lib/services';
-import { startAgentProcess, startCoordinatorProcess, writeDigitsShards, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import {
+  startAgentProcess,
+  startCoordinatorProcess,
+  writeDigitsShards,
+  type AgentProcess,
+  type CoordinatorProcess,
+} from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
@@ -40,11 +46,17 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
   const get = async <T>(p: string) => (await call<T>(coordinator.url, 'GET', p, { token: env.ADMIN_TOKEN })).body;
   const agentIds = async () => new Map((await get<{ id: string; name: string }[]>('/api/v1/agents')).map((a) => [a.name, a.id]));
   const finished = (jobId: string, timeoutMs: number) =>
-    waitFor(`job ${jobId} finished`, async () => {
-      const j = await get<{ status: string; error: string | null }>(`/api/v1/jobs/${jobId}`);
-      return j.status !== 'running' ? j : undefined;
-    }, timeoutMs).catch((e: Error) => {
-      throw new Error(`${e.message}\n${coordinator.output.slice(-20).join('\n')}\n${agents.map((a) => a.output.slice(-5).join('\n')).join('\n')}`);
+    waitFor(
+      `job ${jobId} finished`,
+      async () => {
+        const j = await get<{ status: string; error: string | null }>(`/api/v1/jobs/${jobId}`);
+        return j.status !== 'running' ? j : undefined;
+      },
+      timeoutMs,
+    ).catch((e: Error) => {
+      throw new Error(
+        `${e.message}\n${coordinator.output.slice(-20).join('\n')}\n${agents.map((a) => a.output.slice(-5).join('\n')).join('\n')}`,
+      );
     });
 
   beforeAll(async () => {
@@ -68,13 +80,18 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
         }),
       );
     }
-    await waitFor('3 agents online', async () => (await get<{ online: boolean }[]>('/api/v1/agents')).filter((a) => a.online).length >= 3, 30_000);
+    await waitFor(
+      '3 agents online',
+      async () => (await get<{ online: boolean }[]>('/api/v1/agents')).filter((a) => a.online).length >= 3,
+      30_000,
+    );
   }, 60_000);
 
   afterAll(() => stopStack({ agents, coordinator, prefix, db, work }));
 
   it('refuses invalid NAS specs with a 400 that names the field', async () => {
-    const post = (json: unknown) => call<{ code: string; message: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json });
+    const post = (json: unknown) =>
+      call<{ code: string; message: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json });
     const cases: [unknown, RegExp][] = [
       [{ ...JOB, splits: 4 }, /splits: each split uses an unsplit edge/],
       [{ ...JOB, gm: { batches: 0 } }, /gm\.batches/],
@@ -98,16 +115,27 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     const identity = JSON.parse(readFileSync(path.join(work, 'nas-2.identity.json'), 'utf8')) as { agentId: string; agentSecret: string };
     expect(ids.get('nas-2')).toBe(identity.agentId);
     victim.proc.kill('SIGSTOP');
-    const beat = setInterval(() => void call(coordinator.url, 'POST', '/api/v1/agents/heartbeat', { token: `${identity.agentId}.${identity.agentSecret}`, json: {} }), 300);
+    const beat = setInterval(
+      () =>
+        void call(coordinator.url, 'POST', '/api/v1/agents/heartbeat', { token: `${identity.agentId}.${identity.agentSecret}`, json: {} }),
+      300,
+    );
     let jobId: string;
     let held: TaskView;
     try {
-      const job = await call<{ id: string; kind: string; status: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json: JOB });
+      const job = await call<{ id: string; kind: string; status: string }>(coordinator.url, 'POST', '/api/v1/jobs', {
+        token: env.ADMIN_TOKEN,
+        json: JOB,
+      });
       expect(job.status).toBe(201);
       expect(job.body).toMatchObject({ kind: 'nas', status: 'running' });
       jobId = job.body.id;
-      held = await waitFor('a task assigned to the frozen agent', async () =>
-        (await get<TaskView[]>(`/api/v1/jobs/${jobId}/tasks`)).find((t) => t.status === 'running' && t.agentId === identity.agentId), 30_000);
+      held = await waitFor(
+        'a task assigned to the frozen agent',
+        async () =>
+          (await get<TaskView[]>(`/api/v1/jobs/${jobId}/tasks`)).find((t) => t.status === 'running' && t.agentId === identity.agentId),
+        30_000,
+      );
     } finally {
       clearInterval(beat);
     }
@@ -157,7 +185,9 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
       expect(child.scores).toHaveLength(2);
     }
     const leaves = nas.nodes.filter((n) => n.depth === 2);
-    expect(leaves.every((l) => l.status === 'leaf' && l.init === 'reinit' && l.metrics.trainSteps === 30 && l.candidate !== null)).toBe(true);
+    expect(leaves.every((l) => l.status === 'leaf' && l.init === 'reinit' && l.metrics.trainSteps === 30 && l.candidate !== null)).toBe(
+      true,
+    );
     expect(leaves.reduce((s, l) => s + l.architectures, 0)).toBe(64); // the leaves partition the space
     for (const l of leaves) expect(l.candidate!.architecture.every((o, e) => l.mask[e][o])).toBe(true);
 
@@ -175,7 +205,12 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     // The first rung's four tasks, dispatched together, were spread over the agents (least busy first).
     expect(new Set(sel.candidates.map((c) => c.history[0].agentId)).size).toBeGreaterThanOrEqual(2);
     const winner = sel.candidates.find((c) => c.status === 'chosen')!;
-    expect(nas.result).toMatchObject({ architecture: winner.architecture, ops: winner.ops, node: winner.node, selectionMethod: 'standalone' });
+    expect(nas.result).toMatchObject({
+      architecture: winner.architecture,
+      ops: winner.ops,
+      node: winner.node,
+      selectionMethod: 'standalone',
+    });
     expect(nas.result!.accuracy).toBeGreaterThanOrEqual(0);
     expect(nas.result!.accuracy).toBeLessThanOrEqual(1);
     expect(nas.result!.supernetSteps).toBe(30 + 4 * 30);
@@ -187,7 +222,13 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
   }, 150_000);
 
   it('one split without re-initialisation and selection by the supernet estimate: no stand-alone training', async () => {
-    const spec = { ...JOB, splits: 1, restart: 'none', selection: { method: 'supernet', maxCandidates: 16 }, gm: { batches: 4, batchSize: 32, mode: 'mixture' } };
+    const spec = {
+      ...JOB,
+      splits: 1,
+      restart: 'none',
+      selection: { method: 'supernet', maxCandidates: 16 },
+      gm: { batches: 4, batchSize: 32, mode: 'mixture' },
+    };
     const job = await call<{ id: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json: spec });
     expect(job.status).toBe(201);
     expect(await finished(job.body.id, 60_000)).toMatchObject({ status: 'completed' });
@@ -203,7 +244,14 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     expect(nas.selection).toMatchObject({ method: 'supernet', rungs: [] });
     // The leaf with the best estimate (accuracy, ties by loss) wins; its supernet weights are the job's model.
     const best = [...leaves].sort((a, b) => b.candidate!.accuracy! - a.candidate!.accuracy! || a.candidate!.loss! - b.candidate!.loss!)[0];
-    expect(nas.result).toMatchObject({ node: best.id, architecture: best.candidate!.architecture, selectionMethod: 'supernet', selectionAccuracy: best.candidate!.accuracy, standaloneSteps: 0, weightsHash: best.weightsHash });
+    expect(nas.result).toMatchObject({
+      node: best.id,
+      architecture: best.candidate!.architecture,
+      selectionMethod: 'supernet',
+      selectionAccuracy: best.candidate!.accuracy,
+      standaloneSteps: 0,
+      weightsHash: best.weightsHash,
+    });
     expect(nas.result!.accuracy).toBeGreaterThanOrEqual(0);
     expect(nas.result!.accuracy).toBeLessThanOrEqual(1);
   }, 90_000);
@@ -214,10 +262,14 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     expect(job.status).toBe(201);
     const jobId = job.body.id;
     // Kill it as soon as the root has split (children written, their tasks in flight).
-    const atKill = await waitFor('the root split', async () => {
-      const v = await get<NasView>(`/api/v1/jobs/${jobId}/nas`);
-      return v.nodes.length > 1 ? v : undefined;
-    }, 60_000);
+    const atKill = await waitFor(
+      'the root split',
+      async () => {
+        const v = await get<NasView>(`/api/v1/jobs/${jobId}/nas`);
+        return v.nodes.length > 1 ? v : undefined;
+      },
+      60_000,
+    );
     coordinator.proc.kill('SIGKILL');
     await new Promise((r) => coordinator.proc.once('exit', r));
     coordinator = await startCoordinatorProcess(env, port);

@@ -59,13 +59,29 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     });
     expect(job.status).toBe(201);
     const jobId = job.body.id;
-    await waitFor('round 0 open', async () => (await call<{ status: string }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN })).body[0]?.status === 'open');
+    await waitFor(
+      'round 0 open',
+      async () =>
+        (await call<{ status: string }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN })).body[0]?.status === 'open',
+    );
     for (const [k, t] of tokens.entries()) {
       const delta = Float32Array.from({ length: P }, (_, i) => 1e-3 * Math.sin(i + k));
-      expect((await call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/0/update?exampleCount=16&trainLoss=0.5&durationMs=3`, { token: t, raw: floats(delta) })).status).toBe(200);
+      expect(
+        (
+          await call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/0/update?exampleCount=16&trainLoss=0.5&durationMs=3`, {
+            token: t,
+            raw: floats(delta),
+          })
+        ).status,
+      ).toBe(200);
     }
     const rounds = await waitFor('round 0 closed', async () => {
-      const r = await call<{ round: number; status: string; metrics: { testAccuracy: number } | null }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN });
+      const r = await call<{ round: number; status: string; metrics: { testAccuracy: number } | null }[]>(
+        base,
+        'GET',
+        `/api/v1/jobs/${jobId}/rounds`,
+        { token: ADMIN },
+      );
       return r.body[0]?.status === 'closed' ? r.body : undefined;
     });
 
@@ -110,7 +126,12 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     ]);
     // 2 agents × the rounds opened so far; both participated in round 0.
     const cells = await Promise.all((await page.locator('#participation .cell').all()).map((c) => c.getAttribute('class')));
-    expect(cells.length).toBe(2 * (await call<unknown[]>(base, 'GET', `/api/v1/jobs/${jobId}/participation`, { token: ADMIN }).then((r) => (r.body as unknown as { rounds: unknown[] }).rounds.length)));
+    expect(cells.length).toBe(
+      2 *
+        (await call<unknown[]>(base, 'GET', `/api/v1/jobs/${jobId}/participation`, { token: ADMIN }).then(
+          (r) => (r.body as unknown as { rounds: unknown[] }).rounds.length,
+        )),
+    );
     expect(cells.filter((c) => c === 'cell p')).toHaveLength(2);
 
     // Blob store: a dry run reports and deletes nothing.
@@ -123,7 +144,10 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     // Cancel, after a confirmation.
     page.once('dialog', (d) => void d.accept());
     await page.click('#cancel');
-    await waitFor('job cancelled', async () => (await call<{ status: string }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN })).body.status === 'cancelled');
+    await waitFor(
+      'job cancelled',
+      async () => (await call<{ status: string }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN })).body.status === 'cancelled',
+    );
     await page.waitForSelector(`#jobs tr[data-job="${jobId}"] td:has-text("cancelled")`);
     expect(await page.isVisible('#cancel')).toBe(false);
 

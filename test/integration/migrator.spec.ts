@@ -20,9 +20,13 @@ describe('migrator (real PostgreSQL)', () => {
     expect(await migrate(db.url)).toEqual([]);
     const c = new Client({ connectionString: db.url });
     await c.connect();
-    const tables = (await c.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).rows.map((r) => r.tablename);
+    const tables = (await c.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)).rows.map(
+      (r) => r.tablename,
+    );
     await c.end();
-    expect(tables).toEqual(expect.arrayContaining(['agents', 'jobs', 'rounds', 'participations', 'updates', 'checkpoints', 'client_states']));
+    expect(tables).toEqual(
+      expect.arrayContaining(['agents', 'jobs', 'rounds', 'participations', 'updates', 'checkpoints', 'client_states']),
+    );
     expect(defaultMigrationsDir()).toMatch(/prisma[/\\]migrations$/);
   });
 
@@ -33,7 +37,15 @@ describe('migrator (real PostgreSQL)', () => {
       const root = path.resolve(__dirname, '../..');
       const ddl = execFileSync(
         process.execPath,
-        [require.resolve('prisma/build/index.js', { paths: [root] }), 'migrate', 'diff', '--from-empty', '--to-schema-datamodel', 'prisma/schema.prisma', '--script'],
+        [
+          require.resolve('prisma/build/index.js', { paths: [root] }),
+          'migrate',
+          'diff',
+          '--from-empty',
+          '--to-schema-datamodel',
+          'prisma/schema.prisma',
+          '--script',
+        ],
         { cwd: root, env: { ...process.env, DATABASE_URL: fromSchema.url }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
       );
       await migrate(db.url);
@@ -47,7 +59,11 @@ describe('migrator (real PostgreSQL)', () => {
                FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_flotilla_migrations'`,
           )
         ).rows.map((r) => r.row);
-        const indexes = (await c.query<{ row: string }>(`SELECT indexdef AS row FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '_flotilla_migrations'`)).rows.map((r) => r.row);
+        const indexes = (
+          await c.query<{ row: string }>(
+            `SELECT indexdef AS row FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '_flotilla_migrations'`,
+          )
+        ).rows.map((r) => r.row);
         await c.end();
         return [...rows, ...indexes].sort();
       };
@@ -66,7 +82,9 @@ describe('migrator (real PostgreSQL)', () => {
     await expect(migrate(db.url, dir)).rejects.toThrow(/0002_b failed/);
     const c = new Client({ connectionString: db.url });
     await c.connect();
-    const tables = (await c.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.tablename);
+    const tables = (
+      await c.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)
+    ).rows.map((r) => r.tablename);
     await c.end();
     expect(tables).toEqual(['_flotilla_migrations', 'a']); // b rolled back with its failing statement
     writeFileSync(path.join(dir, '0002_b', 'migration.sql'), 'CREATE TABLE b (x int);');

@@ -55,7 +55,10 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
   }
 
   const upload = (token: string, jobId: string, round: number, values: Float32Array | number[]) =>
-    call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/${round}/update?exampleCount=16&trainLoss=0.5&durationMs=3`, { token, raw: floats(values) });
+    call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/${round}/update?exampleCount=16&trainLoss=0.5&durationMs=3`, {
+      token,
+      raw: floats(values),
+    });
   const decline = (token: string, jobId: string, round: number) =>
     call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/${round}/decline`, { token, json: { reason: 'unavailable' } });
 
@@ -137,17 +140,23 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     const x3 = await model(jobId);
     for (const i of [0, 100, 649]) expect(x3[i]).toBeCloseTo(x2[i] + (1 * dA[i] + 2 * dB[i]) / 3, 6);
 
-    const job = await call<{ status: string; latestMetrics: { testAccuracy: number } }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN });
+    const job = await call<{ status: string; latestMetrics: { testAccuracy: number } }>(base, 'GET', `/api/v1/jobs/${jobId}`, {
+      token: ADMIN,
+    });
     expect(job.body.status).toBe('completed');
-    const rounds = await call<{ round: number; participants: number; weightMin: number; weightMax: number }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN });
-    expect(rounds.body.map((r) => r.participants)).toEqual([1, 1, 2]);
-    expect(rounds.body[2]).toMatchObject({ weightMin: 1, weightMax: 2 });
-    const part = await call<{ agents: string[]; rounds: { round: number; row: (number | null)[]; weights: (number | null)[] }[]; rates: number[] }>(
+    const rounds = await call<{ round: number; participants: number; weightMin: number; weightMax: number }[]>(
       base,
       'GET',
-      `/api/v1/jobs/${jobId}/participation`,
+      `/api/v1/jobs/${jobId}/rounds`,
       { token: ADMIN },
     );
+    expect(rounds.body.map((r) => r.participants)).toEqual([1, 1, 2]);
+    expect(rounds.body[2]).toMatchObject({ weightMin: 1, weightMax: 2 });
+    const part = await call<{
+      agents: string[];
+      rounds: { round: number; row: (number | null)[]; weights: (number | null)[] }[];
+      rates: number[];
+    }>(base, 'GET', `/api/v1/jobs/${jobId}/participation`, { token: ADMIN });
     expect(part.body.rounds).toHaveLength(3);
     const idx = (t: string) => part.body.agents.indexOf(t.split('.')[0]);
     expect(part.body.rounds.map((r) => r.row[idx(a)])).toEqual([1, 0, 1]);
@@ -159,7 +168,15 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
   it('keeps MIFA memories across rounds in blobs and applies them even when nobody participates', async () => {
     const submitted = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
       token: ADMIN,
-      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 4, roundDeadlineMs: 60_000, minAgents: 3, aggregation: { rule: 'mifa' } },
+      json: {
+        kind: 'federated',
+        dataset: 'uci-digits',
+        model: { arch: 'softmax' },
+        rounds: 4,
+        roundDeadlineMs: 60_000,
+        minAgents: 3,
+        aggregation: { rule: 'mifa' },
+      },
     });
     expect(submitted.status).toBe(201);
     const jobId = submitted.body.id;
@@ -191,9 +208,11 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     expect(rounds.body.map((r) => r.participants)).toEqual([1, 1, 0, 1]);
   }, 60_000);
 
-  it('blob sweep: deletes what no row names (closed rounds\' updates, leftovers) once old, keeps models, memories, open rounds\' updates, young blobs', async () => {
+  it("blob sweep: deletes what no row names (closed rounds' updates, leftovers) once old, keeps models, memories, open rounds' updates, young blobs", async () => {
     const file = (values: Float32Array) => {
-      const hash = createHash('sha256').update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)).digest('hex');
+      const hash = createHash('sha256')
+        .update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength))
+        .digest('hex');
       return path.join(blobDir, hash.slice(0, 2), hash);
     };
     const gc = (json: unknown, token: string | null = ADMIN) =>
@@ -280,7 +299,11 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
   });
 
   it('refuses the simulation-only known-p rule and unknown rules, naming the field', async () => {
-    for (const aggregation of [{ rule: 'known-p', p: {} }, { rule: 'fedau', cutoffK: 0 }, { rule: 'mifa', extra: 1 }]) {
+    for (const aggregation of [
+      { rule: 'known-p', p: {} },
+      { rule: 'fedau', cutoffK: 0 },
+      { rule: 'mifa', extra: 1 },
+    ]) {
       const r = await call<{ details: { fields: { field: string }[] } }>(base, 'POST', '/api/v1/jobs', {
         token: ADMIN,
         json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 1, aggregation },
@@ -293,11 +316,15 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
   it('rejects unauthenticated admin calls and unknown ids with clear errors', async () => {
     expect((await call(base, 'GET', '/api/v1/agents')).status).toBe(401);
     expect((await call(base, 'GET', '/api/v1/agents', { token: 'wrong-admin-token-000000' })).status).toBe(401);
-    const notFound = await call<{ code: string; requestId: string }>(base, 'GET', '/api/v1/jobs/00000000-0000-4000-8000-000000000000', { token: ADMIN });
+    const notFound = await call<{ code: string; requestId: string }>(base, 'GET', '/api/v1/jobs/00000000-0000-4000-8000-000000000000', {
+      token: ADMIN,
+    });
     expect(notFound.status).toBe(404);
     expect(notFound.body.requestId).toBeTruthy();
     expect((await call(base, 'GET', '/api/v1/jobs/not-a-uuid', { token: ADMIN })).status).toBe(400);
-    expect((await call(base, 'POST', '/api/v1/agents/register', { json: { joinToken: 'nope', name: 'x', datasets: ['uci-digits'] } })).status).toBe(401);
+    expect(
+      (await call(base, 'POST', '/api/v1/agents/register', { json: { joinToken: 'nope', name: 'x', datasets: ['uci-digits'] } })).status,
+    ).toBe(401);
     const health = await call<{ status: string }>(base, 'GET', '/health');
     expect(health.body.status).toBe('ok');
     const metrics = await fetch(`${base}/metrics`).then((r) => r.text());

@@ -4,7 +4,12 @@ export interface Reply<T = unknown> {
   body: T;
 }
 
-export async function call<T = unknown>(base: string, method: string, path: string, opts: { token?: string; json?: unknown; raw?: Uint8Array } = {}): Promise<Reply<T>> {
+export async function call<T = unknown>(
+  base: string,
+  method: string,
+  path: string,
+  opts: { token?: string; json?: unknown; raw?: Uint8Array } = {},
+): Promise<Reply<T>> {
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: RequestInit['body'];
@@ -27,7 +32,10 @@ export function floats(values: number[] | Float32Array): Uint8Array {
 }
 
 export function toFloat32(bytes: Uint8Array): Float32Array {
-  if (!(bytes instanceof Uint8Array) || bytes.byteLength % 4 !== 0) throw new Error(`not a float32 body (${Object.prototype.toString.call(bytes)}, ${String((bytes as Uint8Array | undefined)?.byteLength)} bytes)`);
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength % 4 !== 0)
+    throw new Error(
+      `not a float32 body (${Object.prototype.toString.call(bytes)}, ${String((bytes as Uint8Array | undefined)?.byteLength)} bytes)`,
+    );
   const out = new Float32Array(bytes.byteLength / 4);
   new Uint8Array(out.buffer).set(bytes);
   return out;

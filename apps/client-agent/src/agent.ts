@@ -180,7 +180,12 @@ export class ClientAgent {
       const started = Date.now();
       const global = await this.client.weights(task.modelHash, task.parameterCount);
       const data = this.dataFor(task);
-      const result = trainLocal(task.model, global, data, { steps: task.localSteps, batchSize: task.batchSize, lr: task.localLr, seed: task.seed });
+      const result = trainLocal(task.model, global, data, {
+        steps: task.localSteps,
+        batchSize: task.batchSize,
+        lr: task.localLr,
+        seed: task.seed,
+      });
       await this.client.upload(
         task.jobId,
         task.round,

@@ -30,13 +30,22 @@ export function readIdentity(file: string, coordinatorUrl: string): AgentIdentit
     throw new Error(`identity file ${file} is not JSON: ${(e as Error).message}`);
   }
   const result = IdentitySchema.safeParse(parsed);
-  if (!result.success) throw new Error(`identity file ${file} is invalid: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  if (!result.success)
+    throw new Error(
+      `identity file ${file} is invalid: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   return normalise(result.data.coordinatorUrl) === normalise(coordinatorUrl) ? result.data : undefined;
 }
 
 /** Writes the identity atomically (temp file + rename), readable by the owner only. */
 export function writeIdentity(file: string, coordinatorUrl: string, reg: RegisterAgentResponse): AgentIdentity {
-  const identity: AgentIdentity = { coordinatorUrl, agentId: reg.agentId, agentSecret: reg.agentSecret, queueName: reg.queueName, queuePrefix: reg.queuePrefix };
+  const identity: AgentIdentity = {
+    coordinatorUrl,
+    agentId: reg.agentId,
+    agentSecret: reg.agentSecret,
+    queueName: reg.queueName,
+    queuePrefix: reg.queuePrefix,
+  };
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(identity, null, 2) + '\n', { mode: 0o600 });

@@ -3,7 +3,10 @@ import { z } from 'zod';
 export const RegisterAgentSchema = z.strictObject({
   joinToken: z.string().min(1).max(512),
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dot, dash, underscore'),
-  datasets: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/)).min(1).max(64),
+  datasets: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/))
+    .min(1)
+    .max(64),
   /** Examples held per dataset, reported for operators; never used for weighting (FedAU weighs clients uniformly). */
   exampleCounts: z.record(z.string(), z.number().int().min(0)).optional(),
   /** sha256 (hex) of each dataset file: tasks that must see identical data on two agents are matched by it. */

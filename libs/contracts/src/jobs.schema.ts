@@ -49,7 +49,12 @@ export const CreateFederatedJobSchema = z.strictObject({
   aggregation: AggregationSchema.default({ rule: 'fedau', cutoffK: null }),
   /** Eligible agents are the online agents that hold `dataset`; the job waits for at least this many. */
   minAgents: z.number().int().min(1).max(100_000).default(1),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
 });
 export type CreateFederatedJob = z.infer<typeof CreateFederatedJobSchema>;
 
@@ -61,7 +66,13 @@ export const PenaltyScheduleSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('fixed'), lambda: NonNeg }),
   z.strictObject({ kind: z.literal('linear'), start: NonNeg, end: NonNeg, steps: z.number().int().min(1).max(10_000_000) }),
   z
-    .strictObject({ kind: z.literal('polynomial'), start: NonNeg, rate: NonNeg, power: z.number().positive().max(10), max: NonNeg.optional() })
+    .strictObject({
+      kind: z.literal('polynomial'),
+      start: NonNeg,
+      rate: NonNeg,
+      power: z.number().positive().max(10),
+      max: NonNeg.optional(),
+    })
     .refine((p) => p.max === undefined || p.max >= p.start, { message: 'max must be >= start', path: ['max'] }),
 ]);
 export type PenaltyScheduleSpec = z.infer<typeof PenaltyScheduleSchema>;
@@ -83,7 +94,12 @@ export const BilevelProblemSchema = z.discriminatedUnion('kind', [
     testSize: z.number().int().min(1).max(100_000).default(300),
     corruptFraction: z.number().min(0).max(1).default(0.5),
     l2: z.number().min(0).max(1e6).default(1e-3),
-    dataSeed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    dataSeed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(0),
   }),
 ]);
 export type BilevelProblemSpec = z.infer<typeof BilevelProblemSchema>;
@@ -98,8 +114,22 @@ export const CreateBilevelJobSchema = z
     problem: BilevelProblemSchema,
     /** The job runs every combination methods × seeds × penalties as an independent run (a sweep). */
     methods: z.array(z.enum(BILEVEL_METHOD_NAMES)).min(1).max(4).default(['penalty-double-loop']),
-    seeds: z.array(z.number().int().min(0).max(2 ** 31 - 1)).min(1).max(16).default([0]),
-    penalties: z.array(PenaltyScheduleSchema).min(1).max(8).default([{ kind: 'fixed', lambda: 10 }]),
+    seeds: z
+      .array(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 31 - 1),
+      )
+      .min(1)
+      .max(16)
+      .default([0]),
+    penalties: z
+      .array(PenaltyScheduleSchema)
+      .min(1)
+      .max(8)
+      .default([{ kind: 'fixed', lambda: 10 }]),
     /** Outer iterations of each run (its budget); a run stops earlier when `tolerance` is met. */
     iterations: z.number().int().min(1).max(100_000).default(100),
     /** Inner steps T of each chain per outer iteration (double loop, F2SA; V-PBGD's w-chain). */
@@ -221,17 +251,35 @@ export const CreateNasJobSchema = z
     /** Fraction of each class of the agents' file held out for ranking architectures (the rest trains weights). */
     selectionFraction: z.number().gt(0).lt(1).default(0.5),
     /** Seed of that split (the same rows on every agent with the same file). */
-    dataSeed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    dataSeed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(0),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(0),
     /** A task not answered within this time goes to another agent. */
     taskTimeoutMs: z.number().int().min(100).max(86_400_000).default(120_000),
   })
   .superRefine((j, ctx) => {
     if (!j.space?.ops) return; // the space itself is invalid: reported above
     if (j.splits > j.space.edges)
-      ctx.addIssue({ code: 'custom', path: ['splits'], message: `each split uses an unsplit edge: at most space.edges (${j.space.edges}) splits` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['splits'],
+        message: `each split uses an unsplit edge: at most space.edges (${j.space.edges}) splits`,
+      });
     if (j.groups > j.space.ops.length)
-      ctx.addIssue({ code: 'custom', path: ['groups'], message: `a split of ${j.space.ops.length} ops can make at most ${j.space.ops.length} groups` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['groups'],
+        message: `a split of ${j.space.ops.length} ops can make at most ${j.space.ops.length} groups`,
+      });
     if (j.groups ** j.splits > 64) ctx.addIssue({ code: 'custom', path: ['splits'], message: 'at most 64 leaves (groups^splits)' });
   });
 export type CreateNasJob = z.infer<typeof CreateNasJobSchema>;

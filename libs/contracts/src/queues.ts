@@ -77,7 +77,11 @@ export interface TrainTask {
 export function trainTaskId(jobId: string, round: number, agentId: string): string {
   return `train.${jobId}.${round}.${agentId}`;
 }
-export function controlJobId(name: ControlJobName, ref: { jobId: string; round?: number; taskId?: string; attempt?: number }, suffix = ''): string {
+export function controlJobId(
+  name: ControlJobName,
+  ref: { jobId: string; round?: number; taskId?: string; attempt?: number },
+  suffix = '',
+): string {
   const parts = [name, ref.jobId, ref.round, ref.taskId, ref.attempt, suffix || undefined].filter((p) => p !== undefined);
   return parts.join('.');
 }

@@ -44,7 +44,11 @@ export interface AgentTask {
 /** POST /api/v1/tasks/:id/result. The result is validated against the task kind's schema by the job's runner. */
 export const TaskResultBodySchema = z.strictObject({
   result: z.unknown(),
-  durationMs: z.number().int().min(0).max(7 * 86_400_000),
+  durationMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400_000),
 });
 export type TaskResultBody = z.infer<typeof TaskResultBodySchema>;
 

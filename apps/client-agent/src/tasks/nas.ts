@@ -31,7 +31,8 @@ function samplesFor(p: NasTaskEnvelope, ctx: TaskContext): { train: Samples; sel
   let s = splits.get(key);
   if (!s) {
     const ds = ctx.scaled(p.data.featureRange, p.data.numClasses);
-    if (ds.numFeatures !== p.spec.inputSize) throw new Error(`this agent's file has ${ds.numFeatures} features, the supernet expects ${p.spec.inputSize}`);
+    if (ds.numFeatures !== p.spec.inputSize)
+      throw new Error(`this agent's file has ${ds.numFeatures} features, the supernet expects ${p.spec.inputSize}`);
     s = nasSamples(ds, { selectionFraction: p.data.selectionFraction, seed: p.data.seed });
     if (splits.size >= 8) splits.delete(splits.keys().next().value!);
     splits.set(key, s);
@@ -57,7 +58,12 @@ export const nasTrain: TaskHandler = async (payload, ctx) => {
   const p = payload as NasTrainPayload;
   const data = samplesFor(p, ctx);
   const out = runNasTrainTask(p.spec, await download(p, p.from, ctx), p.task, data);
-  const result: NasTrainResult = { ...(await upload(out.state, ctx)), meanLoss: out.meanLoss, candidate: out.candidate, evaluated: out.evaluated };
+  const result: NasTrainResult = {
+    ...(await upload(out.state, ctx)),
+    meanLoss: out.meanLoss,
+    candidate: out.candidate,
+    evaluated: out.evaluated,
+  };
   return result;
 };
 

@@ -1,6 +1,13 @@
 import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { HeartbeatSchema, RegisterAgentSchema, type AgentView, type Heartbeat, type RegisterAgent, type RegisterAgentResponse } from '@flotilla/contracts';
+import {
+  HeartbeatSchema,
+  RegisterAgentSchema,
+  type AgentView,
+  type Heartbeat,
+  type RegisterAgent,
+  type RegisterAgentResponse,
+} from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import { AdminGuard } from '../common/admin.guard';
 import { jsonSchema } from '../common/openapi';

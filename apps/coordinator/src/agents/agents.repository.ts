@@ -6,7 +6,13 @@ import { PrismaService } from '../database/prisma.service';
 export class AgentsRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  create(data: { name: string; secretHash: string; datasets: string[]; exampleCounts?: Prisma.InputJsonValue; datasetHashes?: Prisma.InputJsonValue }): Promise<Agent> {
+  create(data: {
+    name: string;
+    secretHash: string;
+    datasets: string[];
+    exampleCounts?: Prisma.InputJsonValue;
+    datasetHashes?: Prisma.InputJsonValue;
+  }): Promise<Agent> {
     return this.prisma.agent.create({ data: { ...data, lastHeartbeatAt: new Date() } });
   }
 

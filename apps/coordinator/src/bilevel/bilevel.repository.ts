@@ -28,7 +28,10 @@ export class BilevelRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /** The job row, its initial checkpoint and every run's initial state in one transaction. */
-  createJob(job: { name: string | null; spec: Prisma.InputJsonValue; totalRounds: number; parameterCount: number; modelHash: string }, runs: NewBilevelRun[]): Promise<Job> {
+  createJob(
+    job: { name: string | null; spec: Prisma.InputJsonValue; totalRounds: number; parameterCount: number; modelHash: string },
+    runs: NewBilevelRun[],
+  ): Promise<Job> {
     return this.prisma.job.create({
       data: {
         ...job,

@@ -71,8 +71,7 @@ export interface BilevelTaskMetrics {
 }
 
 const finite = z.number().refine(Number.isFinite, 'must be finite');
-const vector = (n: number, name: string) =>
-  z.array(finite).refine((v) => v.length === n, { message: `${name} must have length ${n}` });
+const vector = (n: number, name: string) => z.array(finite).refine((v) => v.length === n, { message: `${name} must have length ${n}` });
 const calls = z.strictObject({ f: z.number().int().min(0), g: z.number().int().min(0) });
 const unit = z.number().min(0).max(1);
 const metricsSchema = z.strictObject({
@@ -92,7 +91,12 @@ function yResultSchema(dimX: number, dimY: number) {
   });
 }
 function zResultSchema(dimX: number, dimY: number) {
-  return z.strictObject({ point: vector(dimY, 'point'), residual: finite.pipe(z.number().min(0)), oracleCalls: calls, gxAtZ: vector(dimX, 'gxAtZ') });
+  return z.strictObject({
+    point: vector(dimY, 'point'),
+    residual: finite.pipe(z.number().min(0)),
+    oracleCalls: calls,
+    gxAtZ: vector(dimX, 'gxAtZ'),
+  });
 }
 function gradientResultSchema(dimX: number, dimY: number, points: number, withW: boolean) {
   const triple = z.strictObject({ gradX: vector(dimX, 'gradX'), gradY: vector(dimY, 'gradY'), gradZ: vector(dimY, 'gradZ') });
@@ -214,7 +218,8 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
         wanted.map((w) => w.key),
       );
       for (const t of found.values()) {
-        if (t.status === 'failed') throw new JobFailure(`bilevel run ${run.run}, iteration ${k}: ${t.kind} failed on every agent tried (${t.error})`);
+        if (t.status === 'failed')
+          throw new JobFailure(`bilevel run ${run.run}, iteration ${k}: ${t.kind} failed on every agent tried (${t.error})`);
       }
       const done = wanted.map((w) => found.get(w.key)).filter((t) => t?.status === 'done') as TaskRow[];
       if (done.length === wanted.length) {
@@ -237,7 +242,12 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
         await this.repo.setConfig(job.id, run.run, config as unknown as Prisma.InputJsonValue);
       }
       const ds = problem.kind === 'hyper-cleaning' ? this.catalog.get(problem.dataset).manifest : null;
-      const payload: BilevelTaskPayload = { run: run.run, problem, data: ds ? { featureRange: ds.featureRange, numClasses: ds.numClasses } : null, round };
+      const payload: BilevelTaskPayload = {
+        run: run.run,
+        problem,
+        data: ds ? { featureRange: ds.featureRange, numClasses: ds.numClasses } : null,
+        round,
+      };
       await this.tasks.dispatch(
         job.id,
         wanted.map((w) => ({
@@ -253,7 +263,15 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
   }
 
   /** The coordinator's step from the round's results, the curve point, and whether the run stops here (spec §4.4). */
-  private step(spec: CreateBilevelJob, shape: BilevelProblemShape, config: RunConfig, state: BilevelState, round: DistributedRound, done: TaskRow[], run: number) {
+  private step(
+    spec: CreateBilevelJob,
+    shape: BilevelProblemShape,
+    config: RunConfig,
+    state: BilevelState,
+    round: DistributedRound,
+    done: TaskRow[],
+    run: number,
+  ) {
     let out: BilevelStepResult;
     let metrics: BilevelTaskMetrics;
     try {
@@ -312,16 +330,29 @@ export class BilevelRunner implements TaskJobRunner<'bilevel'>, OnModuleInit {
 
   validateResult(task: TaskRow, result: unknown): unknown {
     const { round } = task.payload as BilevelTaskPayload;
-    const dims = round.kind === 'chains' ? { x: round.plan.x.length, y: round.plan.yStart.length } : { x: round.request.points[0].x.length, y: round.request.points[0].y.length };
+    const dims =
+      round.kind === 'chains'
+        ? { x: round.plan.x.length, y: round.plan.yStart.length }
+        : { x: round.request.points[0].x.length, y: round.request.points[0].y.length };
     const schema =
       task.kind === TaskKind.BilevelY
         ? yResultSchema(dims.x, dims.y)
         : task.kind === TaskKind.BilevelZ
           ? zResultSchema(dims.x, dims.y)
-          : gradientResultSchema(dims.x, dims.y, round.kind === 'gradients' ? round.request.points.length : 0, round.kind === 'gradients' && !!round.request.wChain);
+          : gradientResultSchema(
+              dims.x,
+              dims.y,
+              round.kind === 'gradients' ? round.request.points.length : 0,
+              round.kind === 'gradients' && !!round.request.wChain,
+            );
     const parsed = schema.safeParse(result);
     if (!parsed.success) {
-      throw new InvalidResultError(`${task.kind} result: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      throw new InvalidResultError(
+        `${task.kind} result: ${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .join('; ')}`,
+      );
     }
     return parsed.data;
   }

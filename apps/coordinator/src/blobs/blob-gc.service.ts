@@ -73,7 +73,9 @@ export class BlobGcService implements OnModuleInit, OnModuleDestroy {
     const every = this.config.BLOB_GC_INTERVAL_MS;
     if (every > 0) {
       this.timer = setInterval(() => {
-        this.sweep({ dryRun: false }).catch((e: unknown) => this.logger.error(`blob sweep failed: ${e instanceof Error ? e.message : String(e)}`));
+        this.sweep({ dryRun: false }).catch((e: unknown) =>
+          this.logger.error(`blob sweep failed: ${e instanceof Error ? e.message : String(e)}`),
+        );
       }, every);
       this.timer.unref();
     }
@@ -109,7 +111,17 @@ SELECT u.blob_hash AS h FROM updates u
   private async run(dryRun: boolean, graceMs: number): Promise<BlobSweepReport> {
     const started = Date.now();
     const live = await this.referencedBlobs();
-    const report: BlobSweepReport = { dryRun, files: 0, referenced: 0, young: 0, deleted: 0, deletedBytes: 0, keptBytes: 0, graceMs, durationMs: 0 };
+    const report: BlobSweepReport = {
+      dryRun,
+      files: 0,
+      referenced: 0,
+      young: 0,
+      deleted: 0,
+      deletedBytes: 0,
+      keptBytes: 0,
+      graceMs,
+      durationMs: 0,
+    };
     const dir = this.config.BLOB_DIR;
     const cutoff = Date.now() - graceMs;
     for (const shard of await readdir(dir).catch(() => [] as string[])) {

@@ -26,7 +26,13 @@ export class BlobStore {
     const hash = BlobStore.hash(bytes);
     const file = this.file(hash);
     const now = new Date();
-    if (await utimes(file, now, now).then(() => true, () => false)) return hash;
+    if (
+      await utimes(file, now, now).then(
+        () => true,
+        () => false,
+      )
+    )
+      return hash;
     await mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${randomUUID()}.tmp`;
     await writeFile(tmp, bytes);
@@ -74,7 +80,8 @@ export class BlobStore {
    */
   async readFloat32Into(hash: string, into: Float32Array): Promise<Float32Array> {
     return this.withFile(hash, async (file, size) => {
-      if (size !== into.byteLength) throw new ValidationError(`Blob ${hash} has ${size} bytes, expected ${into.byteLength} (${into.length} float32 values)`);
+      if (size !== into.byteLength)
+        throw new ValidationError(`Blob ${hash} has ${size} bytes, expected ${into.byteLength} (${into.length} float32 values)`);
       await readFully(file, new Uint8Array(into.buffer, into.byteOffset, into.byteLength), hash);
       return into;
     });

@@ -16,7 +16,8 @@ export class BlobsAdminController {
   @Post('gc')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Delete blobs no row names any more (closed rounds’ updates, mostly) that are older than the grace period; dryRun (default true) only reports',
+    summary:
+      'Delete blobs no row names any more (closed rounds’ updates, mostly) that are older than the grace period; dryRun (default true) only reports',
   })
   @ApiBody({ schema: jsonSchema(BlobSweepRequestSchema) })
   sweep(@Body(new ZodPipe(BlobSweepRequestSchema, 'blob sweep request')) body: BlobSweepRequest): Promise<BlobSweepReport> {

@@ -20,7 +20,12 @@ export class ErrorFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const r = exception.getResponse();
       const message = typeof r === 'string' ? r : ((r as { message?: string | string[] }).message ?? exception.message);
-      body = { statusCode: status, code: status === 413 ? 'payload_too_large' : `http_${status}`, message: Array.isArray(message) ? message.join('; ') : message, requestId };
+      body = {
+        statusCode: status,
+        code: status === 413 ? 'payload_too_large' : `http_${status}`,
+        message: Array.isArray(message) ? message.join('; ') : message,
+        requestId,
+      };
     } else {
       this.logger.error(`request ${requestId} failed: ${exception instanceof Error ? exception.stack : String(exception)}`);
       body = { statusCode: 500, code: 'internal', message: 'Internal server error', requestId };

@@ -5,7 +5,10 @@
 export abstract class DomainError extends Error {
   abstract readonly status: number;
   abstract readonly code: string;
-  constructor(message: string, readonly details?: unknown) {
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
     super(message);
     this.name = new.target.name;
   }

@@ -21,10 +21,20 @@ export const ConfigSchema = z.object({
   BLOB_GC_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
   /** A blob no row names is deleted only once its file is this old (a blob is written before the row naming it). */
   BLOB_GC_GRACE_MS: z.coerce.number().int().min(0).default(86_400_000),
-  MAX_UPDATE_BYTES: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
-  MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  MAX_UPDATE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024 * 1024),
+  MIGRATE_ON_START: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** Prefix for BullMQ keys, so several deployments (or test runs) can share one Redis. */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('bull'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('bull'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
 });
 

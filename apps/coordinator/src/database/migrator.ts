@@ -22,7 +22,10 @@ export async function migrate(databaseUrl: string, migrationsDir = defaultMigrat
     await client.query(`CREATE TABLE IF NOT EXISTS "_flotilla_migrations" (
       name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const done = new Map<string, string>(
-      (await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM "_flotilla_migrations"')).rows.map((r) => [r.name, r.checksum]),
+      (await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM "_flotilla_migrations"')).rows.map((r) => [
+        r.name,
+        r.checksum,
+      ]),
     );
     for (const name of names) {
       const sql = readFileSync(path.join(migrationsDir, name, 'migration.sql'), 'utf8');

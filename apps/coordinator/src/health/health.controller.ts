@@ -24,8 +24,14 @@ export class HealthController {
   @ApiOperation({ summary: 'Liveness of the database and Redis; 503 when either is down' })
   async health(): Promise<{ status: 'ok'; database: 'ok'; redis: 'ok' }> {
     const [db, redis] = await Promise.all([
-      this.prisma.$queryRaw`SELECT 1`.then(() => 'ok', (e: Error) => e.message),
-      this.queues.ping().then((ok) => (ok ? 'ok' : 'no PONG'), (e: Error) => e.message),
+      this.prisma.$queryRaw`SELECT 1`.then(
+        () => 'ok',
+        (e: Error) => e.message,
+      ),
+      this.queues.ping().then(
+        (ok) => (ok ? 'ok' : 'no PONG'),
+        (e: Error) => e.message,
+      ),
     ]);
     if (db !== 'ok' || redis !== 'ok') throw new HttpException({ status: 'down', database: db, redis }, 503);
     return { status: 'ok', database: 'ok', redis: 'ok' };

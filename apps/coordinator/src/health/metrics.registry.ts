@@ -17,7 +17,11 @@ export class MetricsRegistry {
     for (const [name, g] of Object.entries(gauges)) {
       lines.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`);
       for (const s of g.samples) {
-        const labels = s.labels ? `{${Object.entries(s.labels).map(([k, v]) => `${k}="${v}"`).join(',')}}` : '';
+        const labels = s.labels
+          ? `{${Object.entries(s.labels)
+              .map(([k, v]) => `${k}="${v}"`)
+              .join(',')}}`
+          : '';
         lines.push(`${name}${labels} ${s.value}`);
       }
     }

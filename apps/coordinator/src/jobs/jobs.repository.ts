@@ -7,7 +7,15 @@ export class JobsRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /** The job row and its initial checkpoint (round −1) together. */
-  create(data: { kind: string; name: string | null; spec: Prisma.InputJsonValue; totalRounds: number; parameterCount: number; modelHash: string; initialMetrics: Prisma.InputJsonValue }): Promise<Job> {
+  create(data: {
+    kind: string;
+    name: string | null;
+    spec: Prisma.InputJsonValue;
+    totalRounds: number;
+    parameterCount: number;
+    modelHash: string;
+    initialMetrics: Prisma.InputJsonValue;
+  }): Promise<Job> {
     const { initialMetrics, ...job } = data;
     return this.prisma.job.create({
       data: { ...job, checkpoints: { create: { round: -1, hash: job.modelHash, metrics: initialMetrics } } },

@@ -70,7 +70,11 @@ export class JobsService {
     if (job.kind !== 'federated') return this.get(id);
     const open = await this.rounds.find(id, job.currentRound);
     if (open && open.status !== 'closed') {
-      await this.queues.scheduleControl({ name: ControlJobName.CloseRound, data: { jobId: id, round: open.index, reason: 'deadline' } }, 0, 'cancel');
+      await this.queues.scheduleControl(
+        { name: ControlJobName.CloseRound, data: { jobId: id, round: open.index, reason: 'deadline' } },
+        0,
+        'cancel',
+      );
     }
     return this.get(id);
   }
@@ -105,7 +109,11 @@ export class JobsService {
     for (const p of rows) {
       let entry = byRound.get(p.round);
       if (!entry) {
-        entry = { round: p.round, row: new Array<0 | 1 | null>(agents.length).fill(null), weights: new Array<number | null>(agents.length).fill(null) };
+        entry = {
+          round: p.round,
+          row: new Array<0 | 1 | null>(agents.length).fill(null),
+          weights: new Array<number | null>(agents.length).fill(null),
+        };
         byRound.set(p.round, entry);
       }
       const c = col.get(p.agentId)!;

@@ -13,7 +13,10 @@ export class NasController {
   constructor(private readonly runner: NasRunner) {}
 
   @Get(':id/nas')
-  @ApiOperation({ summary: 'NAS job: the supernet tree (masks, GM matrices, split decisions, per-node metrics), the final selection and the chosen architecture with its accuracy' })
+  @ApiOperation({
+    summary:
+      'NAS job: the supernet tree (masks, GM matrices, split decisions, per-node metrics), the final selection and the chosen architecture with its accuracy',
+  })
   tree(@Param('id', new ZodPipe(UuidParam, 'job id')) id: string): Promise<NasView> {
     return this.runner.view(id);
   }

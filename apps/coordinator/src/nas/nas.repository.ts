@@ -56,7 +56,10 @@ export class NasRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /** The job row, its initial checkpoint (the root's fresh weights) and the root node in one transaction. */
-  createJob(job: { name: string | null; spec: Prisma.InputJsonValue; totalRounds: number; parameterCount: number; modelHash: string }, root: NewNasNode): Promise<Job> {
+  createJob(
+    job: { name: string | null; spec: Prisma.InputJsonValue; totalRounds: number; parameterCount: number; modelHash: string },
+    root: NewNasNode,
+  ): Promise<Job> {
     return this.prisma.job.create({
       data: {
         ...job,
@@ -135,7 +138,10 @@ export class NasRepository {
 
   /** active → eliminated for the given candidates (the worse half of a rung). */
   async eliminate(jobId: string, indices: number[]): Promise<void> {
-    await this.prisma.nasCandidate.updateMany({ where: { jobId, index: { in: indices }, status: 'active' }, data: { status: 'eliminated' } });
+    await this.prisma.nasCandidate.updateMany({
+      where: { jobId, index: { in: indices }, status: 'active' },
+      data: { status: 'eliminated' },
+    });
   }
 
   /** The winner is marked and the job completed with its result, atomically; false when the job was not running. */
@@ -152,6 +158,9 @@ export class NasRepository {
   }
 
   async progress(jobId: string, currentRound: number): Promise<void> {
-    await this.prisma.job.updateMany({ where: { id: jobId, status: 'running', currentRound: { not: currentRound } }, data: { currentRound } });
+    await this.prisma.job.updateMany({
+      where: { id: jobId, status: 'running', currentRound: { not: currentRound } },
+      data: { currentRound },
+    });
   }
 }

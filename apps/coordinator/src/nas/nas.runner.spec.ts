@@ -39,7 +39,16 @@ describe('NAS results are checked before they are stored', () => {
   const train = (derive: boolean): NasTrainPayload => ({
     ...c.envelope,
     from: from(),
-    task: { phase: 'final', steps: 5, scheduleSteps: 5, seed: 1, node: 'root.0.0', mask: mask.map((r, e) => (e === 0 ? [true, false, true, false] : r)), training: c.training, derive: derive ? { seed: 1 } : null },
+    task: {
+      phase: 'final',
+      steps: 5,
+      scheduleSteps: 5,
+      seed: 1,
+      node: 'root.0.0',
+      mask: mask.map((r, e) => (e === 0 ? [true, false, true, false] : r)),
+      training: c.training,
+      derive: derive ? { seed: 1 } : null,
+    },
   });
   const refused = async (t: TaskRow, result: unknown, message: RegExp) => {
     await expect(runner.validateResult(t, result)).rejects.toThrow(InvalidResultError);
@@ -48,16 +57,29 @@ describe('NAS results are checked before they are stored', () => {
 
   it('nas.train: the step must advance by the task steps and the weights must be uploaded with the supernet length', async () => {
     const t = task(TaskKind.NasTrain, train(true));
-    const ok = { params: weights, velocity: weights, step: 15, meanLoss: 2.1, candidate: { architecture: [2, 1, 3], loss: 2, accuracy: 0.25 }, evaluated: 16 };
+    const ok = {
+      params: weights,
+      velocity: weights,
+      step: 15,
+      meanLoss: 2.1,
+      candidate: { architecture: [2, 1, 3], loss: 2, accuracy: 0.25 },
+      evaluated: 16,
+    };
     expect(await runner.validateResult(t, ok)).toEqual(ok);
     await refused(t, { ...ok, step: 14 }, /step/);
     await refused(t, { ...ok, params: short }, new RegExp(`params: must name an uploaded float32 blob of ${n} values`));
     await refused(t, { ...ok, velocity: 'f'.repeat(64) }, /velocity: must name an uploaded float32 blob/);
-    await refused(t, { ...ok, candidate: { ...ok.candidate, architecture: [1, 1, 3] } }, /candidate.architecture: must be an architecture inside the node mask/);
+    await refused(
+      t,
+      { ...ok, candidate: { ...ok.candidate, architecture: [1, 1, 3] } },
+      /candidate.architecture: must be an architecture inside the node mask/,
+    );
     await refused(t, { ...ok, candidate: { ...ok.candidate, accuracy: 1.5 } }, /candidate.accuracy/);
     await refused(t, { ...ok, extra: 1 }, /extra/);
     // Above the leaves no candidate is expected.
-    expect(await runner.validateResult(task(TaskKind.NasTrain, train(false)), { ...ok, candidate: null })).toMatchObject({ candidate: null });
+    expect(await runner.validateResult(task(TaskKind.NasTrain, train(false)), { ...ok, candidate: null })).toMatchObject({
+      candidate: null,
+    });
     await refused(task(TaskKind.NasTrain, train(false)), ok, /candidate/);
   });
 
@@ -66,7 +88,17 @@ describe('NAS results are checked before they are stored', () => {
     const payload: NasScorePayload = {
       ...c.envelope,
       params: weights,
-      task: { node: 'root.1', mask: partMask, edges: [1, 2], batches: 6, batchSize: 8, from: 2, to: 5, scoring: { mode: 'single-path' }, seed: 1 },
+      task: {
+        node: 'root.1',
+        mask: partMask,
+        edges: [1, 2],
+        batches: 6,
+        batchSize: 8,
+        from: 2,
+        to: 5,
+        scoring: { mode: 'single-path' },
+        seed: 1,
+      },
     };
     const t = task(TaskKind.NasScore, payload);
     const sums = (v: number) => Array.from({ length: 4 }, () => new Array<number>(4).fill(v));
@@ -98,14 +130,32 @@ describe('NAS results are checked before they are stored', () => {
 
 describe('NAS job context', () => {
   it('turns warm-up, splits and steps between splits into the split-level steps of runSplitSearch', () => {
-    const spec = CreateNasJobSchema.parse({ kind: 'nas', dataset: 'd', warmupSteps: 15, splits: 3, stepsBetweenSplits: 7, finalSteps: 30, space: { edges: 3 } });
+    const spec = CreateNasJobSchema.parse({
+      kind: 'nas',
+      dataset: 'd',
+      warmupSteps: 15,
+      splits: 3,
+      stepsBetweenSplits: 7,
+      finalSteps: 30,
+      space: { edges: 3 },
+    });
     const c = nasContext(spec, { numFeatures: 5, numClasses: 3, featureRange: [0, 1] });
     expect(c.schedule).toEqual({ splitSteps: [15, 7, 7], finalSteps: 30, restart: 'final' });
     expect(c.supernet).toMatchObject({ inputSize: 5, outputSize: 3, width: 16, nodes: 4 });
-    expect(c.training).toEqual({ batchSize: 64, mode: 'single-path', optimizer: { lr: 0.05, lrMin: 0.001, momentum: 0.9, nesterov: true, weightDecay: 5e-4, clipNorm: 5 } });
+    expect(c.training).toEqual({
+      batchSize: 64,
+      mode: 'single-path',
+      optimizer: { lr: 0.05, lrMin: 0.001, momentum: 0.9, nesterov: true, weightDecay: 5e-4, clipNorm: 5 },
+    });
   });
 
   it('orders node ids as a tree walk (numerically, parents first)', () => {
-    expect(['root.1.10', 'root.0', 'root.1.9', 'root', 'root.1'].sort(compareNodeIds)).toEqual(['root', 'root.0', 'root.1', 'root.1.9', 'root.1.10']);
+    expect(['root.1.10', 'root.0', 'root.1.9', 'root', 'root.1'].sort(compareNodeIds)).toEqual([
+      'root',
+      'root.0',
+      'root.1',
+      'root.1.9',
+      'root.1.10',
+    ]);
   });
 });

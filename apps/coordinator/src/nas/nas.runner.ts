@@ -59,7 +59,10 @@ export interface NasContext {
 }
 
 /** Builds the context of a NAS job: the chain supernet on the dataset's shape and the step schedule. */
-export function nasContext(spec: CreateNasJob, data: { numFeatures: number; numClasses: number; featureRange: [number, number] }): NasContext {
+export function nasContext(
+  spec: CreateNasJob,
+  data: { numFeatures: number; numClasses: number; featureRange: [number, number] },
+): NasContext {
   const supernet = chainSupernet({
     inputSize: data.numFeatures,
     width: spec.space.width,
@@ -77,10 +80,19 @@ export function nasContext(spec: CreateNasJob, data: { numFeatures: number; numC
       finalSteps: spec.finalSteps,
       restart: spec.restart,
     },
-    training: { batchSize: spec.training.batchSize, mode: spec.training.mode, optimizer: { lr, lrMin, momentum, nesterov, weightDecay, clipNorm } },
+    training: {
+      batchSize: spec.training.batchSize,
+      mode: spec.training.mode,
+      optimizer: { lr, lrMin, momentum, nesterov, weightDecay, clipNorm },
+    },
     envelope: {
       spec: supernet,
-      data: { featureRange: data.featureRange, numClasses: data.numClasses, selectionFraction: spec.selectionFraction, seed: spec.dataSeed },
+      data: {
+        featureRange: data.featureRange,
+        numClasses: data.numClasses,
+        selectionFraction: spec.selectionFraction,
+        seed: spec.dataSeed,
+      },
     },
   };
 }
@@ -124,7 +136,14 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
 
   async submit(spec: CreateNasJob): Promise<Job> {
     const c = this.build(spec);
-    const root: TreeNode = { id: 'root', parent: null, depth: 0, mask: c.supernet.edges.map((e) => e.ops.map(() => true)), init: 'root', split: null };
+    const root: TreeNode = {
+      id: 'root',
+      parent: null,
+      depth: 0,
+      mask: c.supernet.edges.map((e) => e.ops.map(() => true)),
+      init: 'root',
+      split: null,
+    };
     const init = nodeInitialState(c.supernet, root, spec.seed)!;
     const modelHash = await this.blobs.putFloat32(init.params);
     const job = await this.repo.createJob(
@@ -157,7 +176,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
   /** Advances every node of the tree as far as its finished tasks allow, then the final selection. */
   async advance(job: Job): Promise<void> {
     const c = this.context(job);
-    for (let moved = true; moved; ) {
+    for (let moved = true; moved;) {
       moved = false;
       const nodes = await this.repo.nodes(job.id);
       for (const n of nodes) {
@@ -181,7 +200,13 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       // Nothing to compute (e.g. children scored right after their parent's split): the start state is the trained one.
       const from = await this.startState(c, n, nodes);
       const metrics: NodeMetrics = { ...nodeMetrics(n), trainSteps: 0, trainLoss: null, trainAgentId: null };
-      return this.repo.recordTraining(job.id, n.nodeId, 'scoring', { weightsHash: from.params, velocityHash: from.velocity, step: from.step, metrics: json(metrics), candidate: null });
+      return this.repo.recordTraining(job.id, n.nodeId, 'scoring', {
+        weightsHash: from.params,
+        velocityHash: from.velocity,
+        step: from.step,
+        metrics: json(metrics),
+        candidate: null,
+      });
     }
     const task = (await this.tasks.byKeys(job.id, [key])).get(key);
     if (!task) {
@@ -194,11 +219,15 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
           node: n.nodeId,
           mask: node.mask,
           training: c.training,
-          derive: leaf ? { maxCandidates: c.spec.selection.maxCandidates, metric: c.spec.selection.metric, seed: deriveSeedFor(c.spec.seed, n.nodeId) } : null,
+          derive: leaf
+            ? { maxCandidates: c.spec.selection.maxCandidates, metric: c.spec.selection.metric, seed: deriveSeedFor(c.spec.seed, n.nodeId) }
+            : null,
         },
         from: await this.startState(c, n, nodes),
       };
-      await this.tasks.dispatch(job.id, [{ key, kind: TaskKind.NasTrain, payload: json(payload), dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs }]);
+      await this.tasks.dispatch(job.id, [
+        { key, kind: TaskKind.NasTrain, payload: json(payload), dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs },
+      ]);
       return false;
     }
     if (task.status === 'failed') throw new JobFailure(`NAS node ${n.nodeId}: training failed on every agent tried (${task.error})`);
@@ -220,7 +249,8 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     const fresh = nodeInitialState(c.supernet, treeNode(n), c.spec.seed);
     if (fresh) return this.putState(fresh);
     const parent = nodes.find((p) => p.nodeId === n.parentId);
-    if (!parent?.weightsHash || !parent.velocityHash || parent.step === null) throw new JobFailure(`NAS node ${n.nodeId}: its parent ${n.parentId} has no trained state`);
+    if (!parent?.weightsHash || !parent.velocityHash || parent.step === null)
+      throw new JobFailure(`NAS node ${n.nodeId}: its parent ${n.parentId} has no trained state`);
     return { params: parent.weightsHash, velocity: parent.velocityHash, step: parent.step };
   }
 
@@ -236,11 +266,19 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     const dataHash = await this.dataHash(job, n);
     if (!dataHash) return false;
     const R = c.spec.gm.batches;
-    const parts = n.scoreParts ?? (await this.repo.fixScoreParts(job.id, n.nodeId, c.spec.gm.parts ?? Math.max(1, (await this.tasks.onlineAgents(c.spec.dataset, dataHash)).length)));
+    const parts =
+      n.scoreParts ??
+      (await this.repo.fixScoreParts(
+        job.id,
+        n.nodeId,
+        c.spec.gm.parts ?? Math.max(1, (await this.tasks.onlineAgents(c.spec.dataset, dataHash)).length),
+      ));
     const ranges = scorePartRanges(R, parts);
     const keys = ranges.map((_, k) => `${n.nodeId}.score.${k}`);
     const found = await this.tasks.byKeys(job.id, keys);
-    for (const t of found.values()) if (t.status === 'failed') throw new JobFailure(`NAS node ${n.nodeId}: GM scoring (${t.key}) failed on every agent tried (${t.error})`);
+    for (const t of found.values())
+      if (t.status === 'failed')
+        throw new JobFailure(`NAS node ${n.nodeId}: GM scoring (${t.key}) failed on every agent tried (${t.error})`);
     const missing = ranges.flatMap(([from, to], k) => (found.has(keys[k]) ? [] : [{ k, from, to }]));
     if (missing.length) {
       await this.tasks.dispatch(
@@ -261,7 +299,14 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
               seed: c.spec.seed,
             },
           };
-          return { key: keys[k], kind: TaskKind.NasScore, payload: json(payload), dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs };
+          return {
+            key: keys[k],
+            kind: TaskKind.NasScore,
+            payload: json(payload),
+            dataset: c.spec.dataset,
+            dataHash,
+            timeoutMs: c.spec.taskTimeoutMs,
+          };
         }),
       );
       return false;
@@ -274,7 +319,11 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
         c.supernet,
         node,
         done.map((t) => (t.result as NasScoreResult).scores),
-        { groups: c.spec.groups, selection: { rule: c.spec.edgeRule, objective: c.spec.partitionObjective }, reinit: splitReinitialises(c.schedule, n.depth) },
+        {
+          groups: c.spec.groups,
+          selection: { rule: c.spec.edgeRule, objective: c.spec.partitionObjective },
+          reinit: splitReinitialises(c.schedule, n.depth),
+        },
       );
     } catch (e) {
       throw new JobFailure(`NAS node ${n.nodeId}: split decision failed: ${(e as Error).message}`);
@@ -282,7 +331,17 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     const split = decision.parent.split!;
     const edgeScores: StoredEdgeScore[] = decision.scores.map((s, i) => {
       const cand = decision.candidates[i];
-      return { edge: s.edge, ops: s.ops, matrix: s.matrix, batches: s.batches, degenerateBatches: s.degenerateBatches, groups: cand.opGroups, cut: cand.cut, withinDistance: cand.withinDistance, crossDistance: cand.crossDistance };
+      return {
+        edge: s.edge,
+        ops: s.ops,
+        matrix: s.matrix,
+        batches: s.batches,
+        degenerateBatches: s.degenerateBatches,
+        groups: cand.opGroups,
+        cut: cand.cut,
+        withinDistance: cand.withinDistance,
+        crossDistance: cand.crossDistance,
+      };
     });
     const metrics: NodeMetrics = {
       ...nodeMetrics(n),
@@ -295,7 +354,14 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       split: json({ edge: split.edge, groups: split.groups, criterion: split.criterion, children: split.children }),
       edgeScores: json(edgeScores),
       metrics: json(metrics),
-      children: decision.children.map((ch) => ({ nodeId: ch.id, parentId: n.nodeId, depth: ch.depth, mask: ch.mask, init: ch.init, dataHash })),
+      children: decision.children.map((ch) => ({
+        nodeId: ch.id,
+        parentId: n.nodeId,
+        depth: ch.depth,
+        mask: ch.mask,
+        init: ch.init,
+        dataHash,
+      })),
     });
   }
 
@@ -308,7 +374,11 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     const spec = job.spec as unknown as CreateNasJob;
     const best = await this.tasks.commonDataHash(spec.dataset);
     if (!best) {
-      await this.queues.scheduleControl({ name: ControlJobName.AdvanceJob, data: { jobId: job.id } }, WAIT_FOR_AGENT_MS, `wait${Date.now()}`);
+      await this.queues.scheduleControl(
+        { name: ControlJobName.AdvanceJob, data: { jobId: job.id } },
+        WAIT_FOR_AGENT_MS,
+        `wait${Date.now()}`,
+      );
       return undefined;
     }
     return this.repo.pinDataHash(job.id, n.nodeId, best);
@@ -332,7 +402,14 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
         job.id,
         leaves.map((l, index) => {
           const cand = l.candidate as { architecture: number[]; loss: number | null; accuracy: number | null };
-          return { index, nodeId: l.nodeId, architecture: cand.architecture, estimate: { loss: cand.loss, accuracy: cand.accuracy }, slots, rungs };
+          return {
+            index,
+            nodeId: l.nodeId,
+            architecture: cand.architecture,
+            estimate: { loss: cand.loss, accuracy: cand.accuracy },
+            slots,
+            rungs,
+          };
         }),
       );
       cands = await this.repo.candidates(job.id);
@@ -340,10 +417,17 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     const rungs = cands[0].rungs as number[];
     if (rungs.length === 0) {
       const active = cands.filter((x) => x.status === 'active');
-      return this.finish(job, c, nodes, cands, rankCandidates(active.map(estimateScore), c.spec.selection.metric).map((i) => active[i]));
+      return this.finish(
+        job,
+        c,
+        nodes,
+        cands,
+        rankCandidates(active.map(estimateScore), c.spec.selection.metric).map((i) => active[i]),
+      );
     }
     const plan = successiveHalvingPlan(cands.length, cands[0].slots, c.spec.selection.standaloneSteps);
-    if (plan.rungs.join() !== rungs.join()) throw new JobFailure(`NAS selection: stored rungs [${rungs.join(',')}] do not match the plan [${plan.rungs.join(',')}]`);
+    if (plan.rungs.join() !== rungs.join())
+      throw new JobFailure(`NAS selection: stored rungs [${rungs.join(',')}] do not match the plan [${plan.rungs.join(',')}]`);
     for (;;) {
       const active = cands.filter((x) => x.status === 'active');
       const rung = Math.min(...active.map((x) => x.rung));
@@ -351,14 +435,36 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       if (rung >= rungs.length) return this.finish(job, c, nodes, cands, ranked());
       if (active.every((x) => x.rung === rung) && active.length > plan.survivors[rung]) {
         // Every candidate finished the previous rung: the worse ones stop here (idempotent: decided from the rows).
-        await this.repo.eliminate(job.id, ranked().slice(plan.survivors[rung]).map((x) => x.index));
-      } else if (!(await this.advanceRung(job, c, nodes, active.filter((x) => x.rung === rung), rung, rungs))) return;
+        await this.repo.eliminate(
+          job.id,
+          ranked()
+            .slice(plan.survivors[rung])
+            .map((x) => x.index),
+        );
+      } else if (
+        !(await this.advanceRung(
+          job,
+          c,
+          nodes,
+          active.filter((x) => x.rung === rung),
+          rung,
+          rungs,
+        ))
+      )
+        return;
       cands = await this.repo.candidates(job.id);
     }
   }
 
   /** Rung `rung` for the candidates still at it: dispatch missing tasks, record finished ones; whether anything was recorded. */
-  private async advanceRung(job: Job, c: NasContext, nodes: NasNode[], at: NasCandidate[], rung: number, rungs: number[]): Promise<boolean> {
+  private async advanceRung(
+    job: Job,
+    c: NasContext,
+    nodes: NasNode[],
+    at: NasCandidate[],
+    rung: number,
+    rungs: number[],
+  ): Promise<boolean> {
     const keys = at.map((x) => `candidate.${x.index}.rung.${rung}`);
     const found = await this.tasks.byKeys(job.id, keys);
     const dataHash = nodes.find((n) => n.nodeId === 'root')!.dataHash!;
@@ -367,19 +473,37 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     for (const [k, x] of at.entries()) {
       const t = found.get(keys[k]);
       if (!t) {
-        const from = x.weightsHash && x.velocityHash ? { params: x.weightsHash, velocity: x.velocityHash, step: x.step } : await this.putState(standaloneInitialState(c.supernet, c.spec.seed, x.index));
+        const from =
+          x.weightsHash && x.velocityHash
+            ? { params: x.weightsHash, velocity: x.velocityHash, step: x.step }
+            : await this.putState(standaloneInitialState(c.supernet, c.spec.seed, x.index));
         const payload: NasStandalonePayload = {
           ...c.envelope,
           task: standaloneRungTask({ rungs }, rung, x.index, x.architecture as number[], c.spec.seed, c.training),
           from,
         };
-        dispatch.push({ key: keys[k], kind: TaskKind.NasStandalone, payload: json(payload), dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs });
+        dispatch.push({
+          key: keys[k],
+          kind: TaskKind.NasStandalone,
+          payload: json(payload),
+          dataset: c.spec.dataset,
+          dataHash,
+          timeoutMs: c.spec.taskTimeoutMs,
+        });
         continue;
       }
-      if (t.status === 'failed') throw new JobFailure(`NAS candidate ${x.index}: stand-alone rung ${rung} failed on every agent tried (${t.error})`);
+      if (t.status === 'failed')
+        throw new JobFailure(`NAS candidate ${x.index}: stand-alone rung ${rung} failed on every agent tried (${t.error})`);
       if (t.status !== 'done') continue;
       const r = t.result as NasStandaloneResult;
-      const entry: HistoryEntry = { rung, steps: rungs[rung] - (rung > 0 ? rungs[rung - 1] : 0), trainLoss: r.meanLoss, loss: r.selection.loss, accuracy: r.selection.accuracy, agentId: t.agentId };
+      const entry: HistoryEntry = {
+        rung,
+        steps: rungs[rung] - (rung > 0 ? rungs[rung - 1] : 0),
+        trainLoss: r.meanLoss,
+        loss: r.selection.loss,
+        accuracy: r.selection.accuracy,
+        agentId: t.agentId,
+      };
       recorded =
         (await this.repo.recordRung(job.id, x.index, rung, {
           weightsHash: r.params,
@@ -422,7 +546,12 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     const schema = this.resultSchema(task);
     const parsed = await schema.safeParseAsync(result);
     if (!parsed.success) {
-      throw new InvalidResultError(`${task.kind} result: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      throw new InvalidResultError(
+        `${task.kind} result: ${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .join('; ')}`,
+      );
     }
     return parsed.data;
   }
@@ -431,34 +560,57 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     const envelope = task.payload as NasTaskEnvelope;
     const count = supernetLayout(envelope.spec).size;
     // The weights a result names must have been uploaded, with the supernet's length (the agent uploads before it posts).
-    const blob = HASH.refine(async (h) => (await this.blobs.byteLength(h)) === count * 4, { message: `must name an uploaded float32 blob of ${count} values` });
-    const state = (from: NasBlobState, steps: number) => ({ params: blob, velocity: blob, step: z.literal(from.step + steps), meanLoss: finite.nullable() });
+    const blob = HASH.refine(async (h) => (await this.blobs.byteLength(h)) === count * 4, {
+      message: `must name an uploaded float32 blob of ${count} values`,
+    });
+    const state = (from: NasBlobState, steps: number) => ({
+      params: blob,
+      velocity: blob,
+      step: z.literal(from.step + steps),
+      meanLoss: finite.nullable(),
+    });
     switch (task.kind) {
       case TaskKind.NasTrain: {
         const p = task.payload as NasTrainPayload;
         const candidate = z.strictObject({
-          architecture: z.array(z.number().int()).refine((a) => a.length === p.task.mask.length && a.every((o, e) => p.task.mask[e][o] === true), 'must be an architecture inside the node mask'),
+          architecture: z
+            .array(z.number().int())
+            .refine(
+              (a) => a.length === p.task.mask.length && a.every((o, e) => p.task.mask[e][o] === true),
+              'must be an architecture inside the node mask',
+            ),
           loss: finite,
           accuracy: unit,
         });
-        return z.strictObject({ ...state(p.from, p.task.steps), candidate: p.task.derive ? candidate : z.null(), evaluated: z.number().int().min(0) });
+        return z.strictObject({
+          ...state(p.from, p.task.steps),
+          candidate: p.task.derive ? candidate : z.null(),
+          evaluated: z.number().int().min(0),
+        });
       }
       case TaskKind.NasScore: {
         const p = task.payload as NasScorePayload;
         const n = p.task.to - p.task.from;
         return z.strictObject({
-          scores: z.array(z.strictObject({
-            edge: z.number().int(),
-            ops: z.array(z.number().int()),
-            sums: z.array(z.array(finite)),
-            batches: z.literal(n),
-            degenerateBatches: z.number().int().min(0).max(n),
-          })).superRefine((scores, ctx) => checkScores(scores, p.task.edges, p.task.mask, n, ctx)),
+          scores: z
+            .array(
+              z.strictObject({
+                edge: z.number().int(),
+                ops: z.array(z.number().int()),
+                sums: z.array(z.array(finite)),
+                batches: z.literal(n),
+                degenerateBatches: z.number().int().min(0).max(n),
+              }),
+            )
+            .superRefine((scores, ctx) => checkScores(scores, p.task.edges, p.task.mask, n, ctx)),
         });
       }
       case TaskKind.NasStandalone: {
         const p = task.payload as NasStandalonePayload;
-        return z.strictObject({ ...state(p.from, p.task.steps), selection: z.strictObject({ loss: finite.pipe(z.number().min(0)), accuracy: unit }) });
+        return z.strictObject({
+          ...state(p.from, p.task.steps),
+          selection: z.strictObject({ loss: finite.pipe(z.number().min(0)), accuracy: unit }),
+        });
       }
       default:
         throw new InvalidResultError(`a NAS job has no task kind '${task.kind}'`);
@@ -484,7 +636,8 @@ function checkScores(scores: GmScoreSums[], edges: number[], mask: Mask, n: numb
   scores.forEach((s, i) => {
     const ops = enabledOps(mask, s.edge);
     const k = ops.length;
-    if (s.ops.length !== k || s.ops.some((o, j) => o !== ops[j])) ctx.addIssue({ code: 'custom', path: [i, 'ops'], message: `must be [${ops.join(',')}]` });
+    if (s.ops.length !== k || s.ops.some((o, j) => o !== ops[j]))
+      ctx.addIssue({ code: 'custom', path: [i, 'ops'], message: `must be [${ops.join(',')}]` });
     // Each batch adds a cosine (|cos| ≤ 1) to every entry.
     else if (s.sums.length !== k || s.sums.some((row) => row.length !== k || row.some((v) => Math.abs(v) > n * (1 + 1e-6))))
       ctx.addIssue({ code: 'custom', path: [i, 'sums'], message: `must be ${k} × ${k} sums of ${n} cosines` });

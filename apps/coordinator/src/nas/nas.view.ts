@@ -49,13 +49,22 @@ const opNames = (spec: SupernetSpec, edge: number, ops: readonly number[]): stri
 const archOps = (spec: SupernetSpec, arch: readonly number[]): string[] => arch.map((o, e) => spec.edges[e].ops[o].kind);
 
 /** GET /jobs/:id/nas from the rows: the tree with its GM matrices and decisions, the selection and the result. */
-export function nasView(job: Job, spec: SupernetSpec, schedule: NasSchedule, method: 'standalone' | 'supernet', nodes: NasNode[], cands: NasCandidate[]): NasView {
+export function nasView(
+  job: Job,
+  spec: SupernetSpec,
+  schedule: NasSchedule,
+  method: 'standalone' | 'supernet',
+  nodes: NasNode[],
+  cands: NasCandidate[],
+): NasView {
   const nodeViews = nodes.map((n): NasNodeView => {
     const m = n.metrics as unknown as NodeMetrics;
     const split = n.split as NasNodeView['split'];
-    const scores = ((n.edgeScores as unknown as StoredEdgeScore[] | null) ?? []).map(
-      (s): NasEdgeScoreView => ({ ...s, opNames: opNames(spec, s.edge, s.ops), chosen: s.edge === n.splitEdge }),
-    );
+    const scores = ((n.edgeScores as unknown as StoredEdgeScore[] | null) ?? []).map((s): NasEdgeScoreView => ({
+      ...s,
+      opNames: opNames(spec, s.edge, s.ops),
+      chosen: s.edge === n.splitEdge,
+    }));
     const cand = n.candidate as { architecture: number[]; loss: number | null; accuracy: number | null } | null;
     const mask = n.mask as Mask;
     return {
@@ -78,7 +87,12 @@ export function nasView(job: Job, spec: SupernetSpec, schedule: NasSchedule, met
         gmPasses: m.gmPasses ?? null,
       },
       weightsHash: n.weightsHash,
-      candidate: cand && { architecture: cand.architecture, ops: archOps(spec, cand.architecture), loss: cand.loss, accuracy: cand.accuracy },
+      candidate: cand && {
+        architecture: cand.architecture,
+        ops: archOps(spec, cand.architecture),
+        loss: cand.loss,
+        accuracy: cand.accuracy,
+      },
     };
   });
   const candidates = cands.map((c): NasCandidateView => {

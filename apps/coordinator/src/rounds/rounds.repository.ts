@@ -128,7 +128,9 @@ export class RoundsRepository {
           update: { state: s.state, memoryHash: s.memoryHash },
         });
       }
-      await tx.checkpoint.create({ data: { jobId: w.jobId, round: w.round, hash: w.outputModelHash, metrics: w.metrics, memorySumHash: w.memorySumHash } });
+      await tx.checkpoint.create({
+        data: { jobId: w.jobId, round: w.round, hash: w.outputModelHash, metrics: w.metrics, memorySumHash: w.memorySumHash },
+      });
       await tx.job.updateMany({
         where: { id: w.jobId, status: 'running' },
         data: {

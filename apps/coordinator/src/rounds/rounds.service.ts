@@ -1,6 +1,20 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createAggregationRule, evaluate, releaseIdleAggregationMemory, updateNorm, validateUpdate, type AggregationClientState } from '@flotilla/algorithms';
-import { ControlJobName, type CreateFederatedJob, type Decline, type RoundMetrics, type RoundRef, type UpdateMeta } from '@flotilla/contracts';
+import {
+  createAggregationRule,
+  evaluate,
+  releaseIdleAggregationMemory,
+  updateNorm,
+  validateUpdate,
+  type AggregationClientState,
+} from '@flotilla/algorithms';
+import {
+  ControlJobName,
+  type CreateFederatedJob,
+  type Decline,
+  type RoundMetrics,
+  type RoundRef,
+  type UpdateMeta,
+} from '@flotilla/contracts';
 import type { Job, Prisma } from '@prisma/client';
 import { AgentsRepository } from '../agents/agents.repository';
 import { BlobStore, bytesToFloat32 } from '../blobs/blob-store';
@@ -57,7 +71,8 @@ export class RoundsService {
     for (const job of await this.jobs.running()) {
       if (job.kind !== 'federated') continue;
       const existing = await this.rounds.find(job.id, job.currentRound);
-      if (!existing) await this.queues.scheduleControl({ name: ControlJobName.OpenRound, data: { jobId: job.id, round: job.currentRound } });
+      if (!existing)
+        await this.queues.scheduleControl({ name: ControlJobName.OpenRound, data: { jobId: job.id, round: job.currentRound } });
     }
   }
 
@@ -70,12 +85,22 @@ export class RoundsService {
     const eligible = await this.agents.online(spec.dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
     if (eligible.length < spec.minAgents) {
       // Not enough agents yet: try again shortly (a distinct id, since this job is still active).
-      await this.queues.scheduleControl({ name: ControlJobName.OpenRound, data: { jobId, round } }, WAIT_FOR_AGENTS_MS, `wait${Date.now()}`);
+      await this.queues.scheduleControl(
+        { name: ControlJobName.OpenRound, data: { jobId, round } },
+        WAIT_FOR_AGENTS_MS,
+        `wait${Date.now()}`,
+      );
       return;
     }
     const dataset = this.catalog.get(spec.dataset);
     const deadlineAt = new Date(Date.now() + spec.roundDeadlineMs);
-    const opened = await this.rounds.open({ jobId, index: round, eligibleAgentIds: eligible.map((a) => a.id), inputModelHash: job.modelHash, deadlineAt });
+    const opened = await this.rounds.open({
+      jobId,
+      index: round,
+      eligibleAgentIds: eligible.map((a) => a.id),
+      inputModelHash: job.modelHash,
+      deadlineAt,
+    });
     for (const agentId of opened.eligibleAgentIds) {
       await this.queues.enqueueTrain(agentId, {
         jobId,
@@ -109,7 +134,8 @@ export class RoundsService {
       await this.rounds.abandon(jobId, round);
       return;
     }
-    if (r.status === 'open' && reason === 'all-answered' && (await this.rounds.countAnswers(jobId, round)) < r.eligibleAgentIds.length) return;
+    if (r.status === 'open' && reason === 'all-answered' && (await this.rounds.countAnswers(jobId, round)) < r.eligibleAgentIds.length)
+      return;
     if (!(await this.rounds.beginClosing(jobId, round))) return;
 
     const spec = job.spec as unknown as CreateFederatedJob;
@@ -203,12 +229,20 @@ export class RoundsService {
   }
 
   /** An agent's update for (job, round): validated, stored content-addressed, never aggregated if bad. */
-  async submitUpdate(agentId: string, jobId: string, round: number, body: Buffer, meta: UpdateMeta): Promise<{ status: 'accepted' | 'duplicate'; hash: string }> {
+  async submitUpdate(
+    agentId: string,
+    jobId: string,
+    round: number,
+    body: Buffer,
+    meta: UpdateMeta,
+  ): Promise<{ status: 'accepted' | 'duplicate'; hash: string }> {
     const { job, r } = await this.answerable(agentId, jobId, round);
     const expectedBytes = job.parameterCount * 4;
     if (body.byteLength !== expectedBytes) {
       this.metrics.inc('flotilla_updates_rejected_total');
-      throw new InvalidUpdateError(`Update has ${body.byteLength} bytes; this job's model has ${job.parameterCount} float32 parameters (${expectedBytes} bytes)`);
+      throw new InvalidUpdateError(
+        `Update has ${body.byteLength} bytes; this job's model has ${job.parameterCount} float32 parameters (${expectedBytes} bytes)`,
+      );
     }
     const delta = bytesToFloat32(body);
     const problem = validateUpdate(delta, job.parameterCount);
@@ -247,16 +281,22 @@ export class RoundsService {
   }
 
   private duplicate(storedHash: string | null, hash: string): { status: 'duplicate'; hash: string } {
-    if (storedHash !== hash) throw new ConflictError('This agent already answered this round with a different update; the first answer stands');
+    if (storedHash !== hash)
+      throw new ConflictError('This agent already answered this round with a different update; the first answer stands');
     return { status: 'duplicate', hash };
   }
 
-  private async answerable(agentId: string, jobId: string, round: number): Promise<{ job: Job; r: NonNullable<Awaited<ReturnType<RoundsRepository['find']>>> }> {
+  private async answerable(
+    agentId: string,
+    jobId: string,
+    round: number,
+  ): Promise<{ job: Job; r: NonNullable<Awaited<ReturnType<RoundsRepository['find']>>> }> {
     const job = await this.jobs.findById(jobId);
     if (!job) throw new NotFoundError(`Job ${jobId} not found`);
     const r = await this.rounds.find(jobId, round);
     if (!r) throw new NotFoundError(`Round ${round} of job ${jobId} does not exist`);
-    if (!r.eligibleAgentIds.includes(agentId)) throw new NotEligibleError(`Agent ${agentId} was not asked to train in round ${round} of job ${jobId}`);
+    if (!r.eligibleAgentIds.includes(agentId))
+      throw new NotEligibleError(`Agent ${agentId} was not asked to train in round ${round} of job ${jobId}`);
     if (r.status !== 'open' || job.status !== 'running' || r.deadlineAt.getTime() < Date.now()) {
       throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
     }

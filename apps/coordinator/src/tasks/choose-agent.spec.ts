@@ -25,7 +25,17 @@ describe('chooseAgent', () => {
   it('takes the least busy agent, the earlier one on a tie', () => {
     const agents = [agent('a', 0), agent('b', 0), agent('c', 0)];
     expect(chooseAgent(agents, none, idle)?.id).toBe('a');
-    expect(chooseAgent(agents, none, new Map([['a', 2], ['b', 1], ['c', 1]]))?.id).toBe('b');
+    expect(
+      chooseAgent(
+        agents,
+        none,
+        new Map([
+          ['a', 2],
+          ['b', 1],
+          ['c', 1],
+        ]),
+      )?.id,
+    ).toBe('b');
     expect(chooseAgent([], none, idle)).toBeUndefined();
   });
 

@@ -19,7 +19,7 @@ export interface TaskJobRunner<K extends CreateJob['kind'] = CreateJob['kind']> 
    * Checks an agent's result for `task` (shape, lengths, finiteness) and returns what to store. Throwing an
    * `InvalidResultError` refuses the result: the agent is told why (422) and the task goes to another agent.
    */
-  validateResult(task: TaskRow, result: unknown): unknown;  // may return a Promise (e.g. to look up uploaded blobs)
+  validateResult(task: TaskRow, result: unknown): unknown; // may return a Promise (e.g. to look up uploaded blobs)
   /** Kind-specific part of GET /jobs/:id (progress, result); null when there is nothing beyond the job row. */
   details?(job: Job): Promise<unknown>;
 }

@@ -37,7 +37,11 @@ export class AgentTasksController {
   @HttpCode(200)
   @ApiOperation({ summary: "Post a task's result (validated by the job kind; 422 sends the task to another agent)" })
   @ApiBody({ schema: jsonSchema(TaskResultBodySchema) })
-  result(@CurrentAgent() agent: Agent, @Param('id', Id('task id')) id: string, @Body(new ZodPipe(TaskResultBodySchema, 'task result')) body: TaskResultBody) {
+  result(
+    @CurrentAgent() agent: Agent,
+    @Param('id', Id('task id')) id: string,
+    @Body(new ZodPipe(TaskResultBodySchema, 'task result')) body: TaskResultBody,
+  ) {
     return this.tasks.complete(agent.id, id, body);
   }
 
@@ -45,7 +49,11 @@ export class AgentTasksController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Report that this agent could not compute the task; it is reassigned' })
   @ApiBody({ schema: jsonSchema(TaskFailureBodySchema) })
-  failure(@CurrentAgent() agent: Agent, @Param('id', Id('task id')) id: string, @Body(new ZodPipe(TaskFailureBodySchema, 'task failure')) body: TaskFailureBody) {
+  failure(
+    @CurrentAgent() agent: Agent,
+    @Param('id', Id('task id')) id: string,
+    @Body(new ZodPipe(TaskFailureBodySchema, 'task failure')) body: TaskFailureBody,
+  ) {
     return this.tasks.fail(agent.id, id, body);
   }
 

@@ -56,12 +56,19 @@ export class TasksRepository {
 
   /** Tasks a previous coordinator process left pending or running. */
   unfinished(): Promise<Omit<Task, 'payload' | 'result'>[]> {
-    return this.prisma.task.findMany({ where: { status: { in: ['pending', 'running'] }, job: { status: 'running' } }, omit: { payload: true, result: true } });
+    return this.prisma.task.findMany({
+      where: { status: { in: ['pending', 'running'] }, job: { status: 'running' } },
+      omit: { payload: true, result: true },
+    });
   }
 
   /** Running tasks per agent (how busy each agent is). */
   async runningCounts(): Promise<Map<string, number>> {
-    const rows = await this.prisma.task.groupBy({ by: ['agentId'], where: { status: 'running', job: { status: 'running' } }, _count: { _all: true } });
+    const rows = await this.prisma.task.groupBy({
+      by: ['agentId'],
+      where: { status: 'running', job: { status: 'running' } },
+      _count: { _all: true },
+    });
     return new Map(rows.filter((r) => r.agentId).map((r) => [r.agentId!, r._count._all]));
   }
 

@@ -80,7 +80,11 @@ export class TasksService {
 
   /** Asks the job's runner to look at its state again (coalesced on the control queue, which runs one job at a time). */
   async wake(jobId: string): Promise<void> {
-    await this.queues.scheduleControl({ name: ControlJobName.AdvanceJob, data: { jobId } }, 0, `${Date.now()}.${Math.random().toString(36).slice(2, 8)}`);
+    await this.queues.scheduleControl(
+      { name: ControlJobName.AdvanceJob, data: { jobId } },
+      0,
+      `${Date.now()}.${Math.random().toString(36).slice(2, 8)}`,
+    );
   }
 
   /** Creates the tasks that do not exist yet and assigns the new ones. Returns every requested task's row. */
@@ -176,7 +180,8 @@ export class TasksService {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.metrics.inc('flotilla_task_results_rejected_total');
-      if (task.status === 'running' && task.agentId === agentId) await this.release(task, `invalid result from agent ${agentId}: ${message}`);
+      if (task.status === 'running' && task.agentId === agentId)
+        await this.release(task, `invalid result from agent ${agentId}: ${message}`);
       throw e instanceof InvalidResultError ? e : new InvalidResultError(message);
     }
     if (!(await this.tasks.complete(task.id, result, body.durationMs, agentId))) {
@@ -209,7 +214,9 @@ export class TasksService {
     const giveUp = task.attempt >= this.config.TASK_MAX_ATTEMPTS;
     if (!(await this.tasks.release(task.id, task.attempt, task.agentId!, error, giveUp))) return giveUp ? 'failed' : 'reassigned';
     this.metrics.inc('flotilla_task_retries_total');
-    this.logger.warn(`task ${task.key} of job ${task.jobId} (attempt ${task.attempt}): ${error}${giveUp ? '; giving up' : '; reassigning'}`);
+    this.logger.warn(
+      `task ${task.key} of job ${task.jobId} (attempt ${task.attempt}): ${error}${giveUp ? '; giving up' : '; reassigning'}`,
+    );
     if (giveUp) await this.wake(task.jobId);
     else await this.assign(task.id);
     return giveUp ? 'failed' : 'reassigned';
@@ -218,7 +225,8 @@ export class TasksService {
   private async requireOpen(agentId: string, taskId: string): Promise<{ task: TaskRow; job: Job }> {
     const task = await this.tasks.find(taskId);
     if (!task) throw new NotFoundError(`Task ${taskId} not found`);
-    if (task.agentId !== agentId && !task.failedAgentIds.includes(agentId)) throw new NotFoundError(`Task ${taskId} was never assigned to agent ${agentId}`);
+    if (task.agentId !== agentId && !task.failedAgentIds.includes(agentId))
+      throw new NotFoundError(`Task ${taskId} was never assigned to agent ${agentId}`);
     const job = await this.jobs.findById(task.jobId);
     if (!job || job.status !== 'running') throw new TaskClosedError(`Job ${task.jobId} is not running`);
     if (task.status === 'done' || task.status === 'failed') throw new TaskClosedError(`Task ${taskId} is already ${task.status}`);
@@ -255,7 +263,11 @@ export class TasksService {
  * 3. the least busy (fewest running tasks, `load`);
  * 4. the earlier in `candidates`.
  */
-export function chooseAgent(candidates: readonly Agent[], failed: ReadonlySet<string>, load: ReadonlyMap<string, number>): Agent | undefined {
+export function chooseAgent(
+  candidates: readonly Agent[],
+  failed: ReadonlySet<string>,
+  load: ReadonlyMap<string, number>,
+): Agent | undefined {
   const suspect = (a: Agent): boolean =>
     a.lastTaskTimeoutAt !== null && (a.lastHeartbeatAt === null || a.lastHeartbeatAt.getTime() <= a.lastTaskTimeoutAt.getTime());
   const key = (a: Agent, order: number): number[] => [failed.has(a.id) ? 1 : 0, suspect(a) ? 1 : 0, load.get(a.id) ?? 0, order];

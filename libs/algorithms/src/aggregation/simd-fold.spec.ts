@@ -144,10 +144,20 @@ describe('WasmRoundSum (a round in WebAssembly memory)', () => {
     run(a, g, first.xs, first.ws, () => true, false); // folds 4, leaves the accumulator non-zero, is released
     const b = takeWasmRoundSum(d, 4)!;
     expect(b).toBe(a);
-    expect(same(run(b, g, second.xs, second.ws, () => true, false), sequentialRound(g, second.xs, second.ws, 0.7, 3))).toBe(true);
+    expect(
+      same(
+        run(b, g, second.xs, second.ws, () => true, false),
+        sequentialRound(g, second.xs, second.ws, 0.7, 3),
+      ),
+    ).toBe(true);
     const c = takeWasmRoundSum(d, 4)!;
     const more = data(d, 9, 3); // and with folds before the finish
-    expect(same(run(c, g, more.xs, more.ws, (u) => u !== 4, false), sequentialRound(g, more.xs, more.ws, 0.7, 3))).toBe(true);
+    expect(
+      same(
+        run(c, g, more.xs, more.ws, (u) => u !== 4, false),
+        sequentialRound(g, more.xs, more.ws, 0.7, 3),
+      ),
+    ).toBe(true);
   });
 
   it('hands out one update buffer per queue slot, and copies in a view of its memory that is not the current slot', () => {

@@ -61,14 +61,18 @@ describe('distributed double-loop rounds (spec bilevel-penalty.md §9)', () => {
             const z = JSON.parse(JSON.stringify(runZChainTask(built.problem, round.plan))) as ReturnType<typeof runZChainTask>;
             distributed = completeRound(shape.problem.setX, distributed, round.plan, joinChainTasks(y, z)).state;
           } else {
-            const report = JSON.parse(JSON.stringify(gradientReportToJson(evaluateGradientRequest(built.problem, round.request)))) as GradientReport;
+            const report = JSON.parse(
+              JSON.stringify(gradientReportToJson(evaluateGradientRequest(built.problem, round.request))),
+            ) as GradientReport;
             distributed = completeGradientRound(shape.problem, distributed, options, round.request, report).state;
           }
           local = bilevelStep(built.problem, local, inProcessOptions(method, options)).state;
         }
         expect(distributed).toEqual(local);
         expect(distributed.iteration).toBe(4);
-        expect(planDistributedRound(distributed, options).kind).toBe(method === 'penalty-double-loop' || method === 'f2sa' ? 'chains' : 'gradients');
+        expect(planDistributedRound(distributed, options).kind).toBe(
+          method === 'penalty-double-loop' || method === 'f2sa' ? 'chains' : 'gradients',
+        );
       });
     }
   }
@@ -85,7 +89,9 @@ describe('distributed double-loop rounds (spec bilevel-penalty.md §9)', () => {
     if (second.kind !== 'gradients') throw new Error('expected a gradient round');
     expect(second.request.points).toHaveLength(2); // current and previous iterate, one sample (spec §4.2)
     const report = evaluateGradientRequest(problem, second.request);
-    expect(() => completeGradientRound(problem, state, options, second.request, { ...report, gradients: report.gradients.slice(0, 1) })).toThrow(/1 gradient triples for 2 points/);
+    expect(() =>
+      completeGradientRound(problem, state, options, second.request, { ...report, gradients: report.gradients.slice(0, 1) }),
+    ).toThrow(/1 gradient triples for 2 points/);
     const bad = { ...report, gradients: [{ ...report.gradients[0], gradX: [NaN] }, report.gradients[1]] };
     expect(() => completeGradientRound(problem, state, options, second.request, bad)).toThrow(/gradX\[0\] is not finite/);
   });

@@ -2,7 +2,14 @@ import type { Dataset } from '../data/dataset';
 import { parseLabelLastCsv, subset } from '../data/dataset';
 import { scaleToUnit } from '../data/held-out';
 import { createRng, deriveSeed } from '../random';
-import { cleanerMetrics, corruptLabels, createHyperCleaningProblem, softmaxParameterCount, softmaxRegressionAccuracy, type CleanerMetrics } from './hyper-cleaning';
+import {
+  cleanerMetrics,
+  corruptLabels,
+  createHyperCleaningProblem,
+  softmaxParameterCount,
+  softmaxRegressionAccuracy,
+  type CleanerMetrics,
+} from './hyper-cleaning';
 import { bilevelCaseT5 } from './hyperparameter';
 import { runYChain, runZChain } from './oracles';
 import {
@@ -141,7 +148,13 @@ export function bilevelProblemShape(def: BilevelProblemDef, data?: { numFeatures
   if (def.kind === 'test-case') {
     const c = bilevelTestCase(def.name);
     const p = c.problem;
-    return { dimX: p.dimX, dimY: p.dimY, problem: p, start: { x: c.start.x.slice(), y: c.start.y.slice() }, solution: c.solution.x.slice() };
+    return {
+      dimX: p.dimX,
+      dimY: p.dimY,
+      problem: p,
+      start: { x: c.start.x.slice(), y: c.start.y.slice() },
+      solution: c.solution.x.slice(),
+    };
   }
   if (!data) throw new Error('bilevelProblemShape: hyper-cleaning needs the dataset shape (numFeatures, numClasses)');
   const dimX = def.trainSize;
@@ -228,7 +241,16 @@ export function inProcessOptions(method: BilevelMethod, o: DistributedBilevelOpt
     case 'f2sa':
       return { method, penalty, innerSteps, stepY, stepZ, stepScaling, ratioX: stepX / stepY };
     case 'penalty-single-loop':
-      return { method, penalty, stepX, stepY, stepZ, stepScaling, ...(o.momentum === undefined ? {} : { momentum: o.momentum }), ...(o.sampling ? { sampling: o.sampling } : {}) };
+      return {
+        method,
+        penalty,
+        stepX,
+        stepY,
+        stepZ,
+        stepScaling,
+        ...(o.momentum === undefined ? {} : { momentum: o.momentum }),
+        ...(o.sampling ? { sampling: o.sampling } : {}),
+      };
     case 'v-pbgd':
       return { method, penalty, innerSteps, stepX, stepY, innerStep: stepZ, stepScaling };
   }

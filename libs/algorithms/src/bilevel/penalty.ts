@@ -1,15 +1,7 @@
 import type { BilevelProblem, OracleCalls } from './problem';
 import { mixSample, BILEVEL_SAMPLE_ROLE } from './sampling';
 import { projectedStep, type BilevelSet } from './projection';
-import {
-  assembleGradX,
-  penaltyGradients,
-  runYChain,
-  runZChain,
-  xGradientTerms,
-  type ChainSpec,
-  type PenaltySampling,
-} from './oracles';
+import { assembleGradX, penaltyGradients, runYChain, runZChain, xGradientTerms, type ChainSpec, type PenaltySampling } from './oracles';
 import { distance2, norm2, toVector } from './vector';
 import { checkPenaltySchedule, penaltyAt, penaltyStepFactor, type PenaltySchedule, type PenaltyStepScaling } from './schedule';
 import { addOracleCalls, type BilevelState, type BilevelStepResult } from './state';
@@ -326,7 +318,12 @@ export function evaluateGradientRequest(problem: BilevelProblem, request: Gradie
 }
 
 /** Checks a report against its request (count and lengths of the vectors, finiteness). */
-export function checkGradientReport(request: GradientRequest, report: GradientReport, dims: { dimX: number; dimY: number }, where: string): void {
+export function checkGradientReport(
+  request: GradientRequest,
+  report: GradientReport,
+  dims: { dimX: number; dimY: number },
+  where: string,
+): void {
   if (report.gradients.length !== request.points.length)
     throw new Error(`${where}: ${report.gradients.length} gradient triples for ${request.points.length} points`);
   const check = (v: ArrayLike<number>, n: number, name: string): void => {

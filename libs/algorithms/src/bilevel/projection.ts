@@ -130,7 +130,13 @@ export function projectInPlace(set: BilevelSet, v: Float64Array): Float64Array {
  * One projected gradient step, Proj_set(v − step · grad) (spec §3), into `out` (a new array unless given;
  * `out` may be `v` itself). The step every method takes on x, y and z.
  */
-export function projectedStep(set: BilevelSet, v: ArrayLike<number>, grad: ArrayLike<number>, step: number, out?: Float64Array): Float64Array {
+export function projectedStep(
+  set: BilevelSet,
+  v: ArrayLike<number>,
+  grad: ArrayLike<number>,
+  step: number,
+  out?: Float64Array,
+): Float64Array {
   const w = out ?? new Float64Array(v.length);
   for (let i = 0; i < v.length; i++) w[i] = v[i] - step * grad[i];
   return projectInPlace(set, w);

@@ -72,7 +72,10 @@ export function planVPbgdRound(state: BilevelState, options: VPbgdOptions): Grad
     sample: mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.single),
     sampling: 'independent',
     points: [{ x: state.x.slice(), y: state.y.slice(), z: state.z.slice() }],
-    wChain: { start: state.z.slice(), spec: { steps: v.innerSteps, stepSize: v.innerStep, sampleSeed: mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.wChain) } },
+    wChain: {
+      start: state.z.slice(),
+      spec: { steps: v.innerSteps, stepSize: v.innerStep, sampleSeed: mixSample(state.seed, k, BILEVEL_SAMPLE_ROLE.wChain) },
+    },
   };
 }
 

@@ -85,7 +85,17 @@ function distributedSearch(schedule: NasSchedule, parts: number, mode: 'single-p
       const trained = viaBlobs(runNasTrainTask(spec, viaBlobs(state), task, { train, selection }).state);
       const edges = candidateEdges(spec, node.mask, 2);
       const results = scorePartRanges(R, parts).map(([from, to]) => {
-        const t: NasScoreTask = json({ node: node.id, mask: node.mask, edges, batches: R, batchSize: BATCH, from, to, scoring: { mode }, seed: SEED });
+        const t: NasScoreTask = json({
+          node: node.id,
+          mask: node.mask,
+          edges,
+          batches: R,
+          batchSize: BATCH,
+          from,
+          to,
+          scoring: { mode },
+          seed: SEED,
+        });
         return json(runNasScoreTask(spec, trained.params, t, train));
       });
       const d = decideGmSplit(spec, json(node), results, { groups: 2, reinit: splitReinitialises(schedule, depth) });
@@ -134,7 +144,10 @@ describe('distributed GM-NAS tasks (spec gm-nas.md §9) against runSplitSearch',
     expect(d.leaves).toHaveLength(4);
     // The leaf's proposal is deriveArchitecture on the reference leaf's weights with the same seed.
     const leaf = ref.leaves[2];
-    const best = deriveArchitecture(spec, leaf.state.params, leaf.node.mask, selection, { metric: 'loss', seed: deriveSeedFor(SEED, leaf.node.id) }).best;
+    const best = deriveArchitecture(spec, leaf.state.params, leaf.node.mask, selection, {
+      metric: 'loss',
+      seed: deriveSeedFor(SEED, leaf.node.id),
+    }).best;
     expect(d.leaves[2].candidate).toEqual(json(best));
   });
 
@@ -158,7 +171,9 @@ describe('distributed GM-NAS tasks (spec gm-nas.md §9) against runSplitSearch',
     const inherit: NasSchedule = { splitSteps: [8, 4], finalSteps: 5, restart: 'none' };
     const d = distributedSearch(inherit, 2, 'mixture');
     const ref = reference(inherit, 'mixture');
-    expect(d.nodes.map((n) => [n.id, n.init, n.split?.edge, n.split?.groups])).toEqual(ref.nodes.map((n) => [n.id, n.init, n.split?.edge, n.split?.groups]));
+    expect(d.nodes.map((n) => [n.id, n.init, n.split?.edge, n.split?.groups])).toEqual(
+      ref.nodes.map((n) => [n.id, n.init, n.split?.edge, n.split?.groups]),
+    );
     expect(d.leaves.every((l) => l.node.init === 'inherit' && l.state.step === 8 + 4 + 5)).toBe(true);
     expect(d.leaves.map((l) => l.state)).toEqual(ref.leaves.map((l) => l.state));
   });
@@ -166,7 +181,17 @@ describe('distributed GM-NAS tasks (spec gm-nas.md §9) against runSplitSearch',
   it('a score part equals gmScoreSums over its batches; parts add up to the sums over all batches', () => {
     const params = nodeInitialState(spec, rootNode(spec), SEED)!.params;
     const mask = fullMask(spec);
-    const task = (from: number, to: number): NasScoreTask => ({ node: 'root', mask, edges: [0, 2], batches: R, batchSize: BATCH, from, to, scoring: { mode: 'mixture' }, seed: SEED });
+    const task = (from: number, to: number): NasScoreTask => ({
+      node: 'root',
+      mask,
+      edges: [0, 2],
+      batches: R,
+      batchSize: BATCH,
+      from,
+      to,
+      scoring: { mode: 'mixture' },
+      seed: SEED,
+    });
     const all = runNasScoreTask(spec, params, task(0, R), train);
     const batches = randomBatches(spec, train, R, BATCH, createRng(deriveSeed(SEED, 'split', 'root')));
     expect(all[1]).toEqual(gmScoreSums(spec, params, mask, 2, batches, { mode: 'mixture' }));
@@ -183,15 +208,34 @@ describe('schedule helpers', () => {
     const s: NasSchedule = { splitSteps: [20, 5], finalSteps: 30, restart: 'final' };
     expect(nodeTraining(s, { id: 'root', depth: 0, init: 'root' }, 1)).toMatchObject({ phase: 'split', steps: 20, scheduleSteps: 55 });
     expect(nodeTraining(s, { id: 'root.1', depth: 1, init: 'inherit' }, 1)).toMatchObject({ phase: 'split', steps: 5, scheduleSteps: 55 });
-    expect(nodeTraining(s, { id: 'root.1.0', depth: 2, init: 'reinit' }, 1)).toMatchObject({ phase: 'final', steps: 30, scheduleSteps: 30 });
-    expect(nodeTraining(s, { id: 'root.1.0', depth: 2, init: 'inherit' }, 1)).toMatchObject({ phase: 'final', steps: 30, scheduleSteps: 55 });
+    expect(nodeTraining(s, { id: 'root.1.0', depth: 2, init: 'reinit' }, 1)).toMatchObject({
+      phase: 'final',
+      steps: 30,
+      scheduleSteps: 30,
+    });
+    expect(nodeTraining(s, { id: 'root.1.0', depth: 2, init: 'inherit' }, 1)).toMatchObject({
+      phase: 'final',
+      steps: 30,
+      scheduleSteps: 55,
+    });
     expect(() => nodeTraining(s, { id: 'x', depth: 3, init: 'inherit' }, 1)).toThrow(/depth 3/);
-    expect([splitReinitialises(s, 0), splitReinitialises(s, 1), splitReinitialises({ ...s, restart: 'none' }, 1)]).toEqual([false, true, false]);
+    expect([splitReinitialises(s, 0), splitReinitialises(s, 1), splitReinitialises({ ...s, restart: 'none' }, 1)]).toEqual([
+      false,
+      true,
+      false,
+    ]);
   });
 
   it('scorePartRanges: contiguous, as equal as possible, never more parts than batches', () => {
-    expect(scorePartRanges(5, 3)).toEqual([[0, 2], [2, 4], [4, 5]]);
-    expect(scorePartRanges(2, 5)).toEqual([[0, 1], [1, 2]]);
+    expect(scorePartRanges(5, 3)).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 5],
+    ]);
+    expect(scorePartRanges(2, 5)).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
     expect(scorePartRanges(4, 1)).toEqual([[0, 4]]);
   });
 
@@ -242,7 +286,13 @@ describe('final selection: stand-alone training and successive halving (spec §3
     const plan = successiveHalvingPlan(2, 2, 12);
     const task = json(standaloneRungTask(plan, 0, 1, arch, SEED, settings));
     const out = runNasStandaloneTask(spec, viaBlobs(standaloneInitialState(spec, SEED, 1)), task, { train, selection });
-    const ref = trainStandalone(spec, arch, train, { ...settings, steps: 12, scheduleSteps: 12, seed: task.seed, initSeed: standaloneInitSeed(SEED, 1) });
+    const ref = trainStandalone(spec, arch, train, {
+      ...settings,
+      steps: 12,
+      scheduleSteps: 12,
+      seed: task.seed,
+      initSeed: standaloneInitSeed(SEED, 1),
+    });
     expect(out.state).toEqual(ref.state);
     expect(out.meanLoss).toBe(ref.meanLoss);
     expect(out.selection.accuracy).toBeGreaterThanOrEqual(0);
@@ -260,12 +310,22 @@ describe('final selection: stand-alone training and successive halving (spec §3
     const second = runNasStandaloneTask(spec, viaBlobs(first.state), r1, { train, selection });
     // The same two calls in one process.
     const mask = architectureMask(spec, arch);
-    const a = trainSupernet(spec, standaloneInitialState(spec, SEED, 3), mask, train, { ...settings, steps: 6, scheduleSteps: 12, seed: r0.seed });
+    const a = trainSupernet(spec, standaloneInitialState(spec, SEED, 3), mask, train, {
+      ...settings,
+      steps: 6,
+      scheduleSteps: 12,
+      seed: r0.seed,
+    });
     const b = trainSupernet(spec, a.state, mask, train, { ...settings, steps: 6, scheduleSteps: 12, seed: r1.seed });
     expect(second.state).toEqual(b.state);
     expect(second.state.step).toBe(12);
     // Momentum is part of the state: resuming without it gives other weights.
-    const noMomentum = runNasStandaloneTask(spec, { ...viaBlobs(first.state), velocity: new Float32Array(first.state.velocity.length) }, r1, { train, selection });
+    const noMomentum = runNasStandaloneTask(
+      spec,
+      { ...viaBlobs(first.state), velocity: new Float32Array(first.state.velocity.length) },
+      r1,
+      { train, selection },
+    );
     expect(noMomentum.state.params).not.toEqual(second.state.params);
   });
 });
