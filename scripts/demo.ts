@@ -7,7 +7,7 @@
  *   --agents N      agents (default 8)
  *   --model softmax|mlp, --local-steps N, --local-lr X, --seed N   the job's settings
  */
-import { type JobView, type RoundView, type ParticipationView } from '@flotilla/contracts';
+import { type FederatedJobView, type RoundView, type ParticipationView } from '@flotilla/contracts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     }
     say(`${numAgents} agents joined: ${agents.map((a, i) => `${a.name}=${PATTERNS[i % PATTERNS.length]}`).join(' ')}`);
 
-    const submitted = await api<JobView>('POST', '/api/v1/jobs', {
+    const submitted = await api<FederatedJobView>('POST', '/api/v1/jobs', {
       kind: 'federated',
       name: 'demo: FedAU on UCI digits',
       dataset: 'uci-digits',
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
     let job = submitted.body;
     while (job.status === 'running') {
       await sleep(150);
-      job = (await api<JobView>('GET', `/api/v1/jobs/${jobId}`)).body;
+      job = (await api<FederatedJobView>('GET', `/api/v1/jobs/${jobId}`)).body;
       if (job.currentRound > printed.size) await printNewRounds();
       const dead = agents.find((a) => a.proc.exitCode !== null);
       if (dead) throw new Error(`${dead.name} exited:\n${dead.output.slice(-20).join('\n')}`);

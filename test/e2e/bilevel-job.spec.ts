@@ -242,7 +242,7 @@ describe('bilevel jobs (real processes)', () => {
     const submitted = await call<JobView>(base(), 'POST', '/api/v1/jobs', { token: admin(), json: spec });
     expect(submitted.status).toBe(201);
     const id = submitted.body.id;
-    await waitFor('a few outer iterations', async () => (await job(id)).currentRound >= 3, 60_000);
+    await waitFor('a few outer iterations', async () => (await job(id)).progress.done >= 3, 60_000);
     coordinator.proc.kill('SIGKILL');
     await new Promise((r) => coordinator.proc.once('exit', r));
     coordinator = await startCoordinatorProcess(env, port);

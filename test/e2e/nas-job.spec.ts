@@ -214,10 +214,13 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     expect(nas.result!.accuracy).toBeGreaterThanOrEqual(0);
     expect(nas.result!.accuracy).toBeLessThanOrEqual(1);
     expect(nas.result!.supernetSteps).toBe(30 + 4 * 30);
-    const job = await get<{ result: unknown; modelHash: string; currentRound: number; totalRounds: number }>(`/api/v1/jobs/${jobId}`);
+    const job = await get<{ result: unknown; progress: { done: number; total: number; unit: string } }>(`/api/v1/jobs/${jobId}`);
     expect(job.result).toEqual(nas.result);
-    expect(job.modelHash).toBe(nas.result!.weightsHash);
-    expect(job.currentRound).toBe(job.totalRounds);
+    expect(job.progress).toEqual({ done: job.progress.total, total: 2 + 2, unit: 'stages' });
+    // The job's model is the chosen architecture's weights.
+    const model = await fetch(`${coordinator.url}/api/v1/jobs/${jobId}/model`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    expect(model.status).toBe(200);
+    expect(model.headers.get('x-model-hash')).toBe(nas.result!.weightsHash);
     first = nas;
   }, 150_000);
 

@@ -128,7 +128,7 @@ export class ClientAgent {
   async runTask(task: AgentTask): Promise<TaskOutcome> {
     // Past its deadline the coordinator has handed this attempt to another agent.
     if (Date.parse(task.deadline) < Date.now()) return 'expired';
-    const handler = TASK_HANDLERS[task.kind];
+    const handler = TASK_HANDLERS.get(task.kind);
     this.busy = true;
     const started = Date.now();
     try {

@@ -1,81 +1,68 @@
-import { DashboardController } from './dashboard/dashboard.controller';
-import { BlobGcService } from './blobs/blob-gc.service';
-import { BlobsAdminController } from './blobs/blobs-admin.controller';
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { AgentGuard } from './agents/agent.guard';
 import { AgentsController } from './agents/agents.controller';
 import { AgentsRepository } from './agents/agents.repository';
 import { AgentsService } from './agents/agents.service';
 import { BlobsModule } from './blobs/blobs.module';
 import { AdminGuard } from './common/admin.guard';
+import { MetricsRegistry } from './common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from './config/config';
+import { ControlService } from './control/control.service';
+import { DashboardController } from './dashboard/dashboard.controller';
 import { PrismaService } from './database/prisma.service';
 import { DatasetCatalog } from './datasets/dataset-catalog';
 import { HealthController } from './health/health.controller';
-import { MetricsRegistry } from './health/metrics.registry';
+import { JobKindRegistry } from './jobs/job-kind';
+import { JobRunner } from './jobs/job-runner.service';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsRepository } from './jobs/jobs.repository';
 import { JobsService } from './jobs/jobs.service';
+import { BilevelModule } from './kinds/bilevel/bilevel.module';
+import { FederatedModule } from './kinds/federated/federated.module';
+import { NasModule } from './kinds/nas/nas.module';
 import { QueueService } from './queue/queue.service';
-import { RoundsRepository } from './rounds/rounds.repository';
-import { RoundsService } from './rounds/rounds.service';
-import { UpdatesController } from './rounds/updates.controller';
-import { BilevelController } from './bilevel/bilevel.controller';
-import { BilevelRepository } from './bilevel/bilevel.repository';
-import { BilevelRunner } from './bilevel/bilevel.runner';
-import { NasController } from './nas/nas.controller';
-import { NasRepository } from './nas/nas.repository';
-import { NasRunner } from './nas/nas.runner';
-import { ControlService } from './queue/control.service';
-import { JobRunnerRegistry } from './tasks/job-runner';
 import { AgentTasksController, JobTasksController } from './tasks/tasks.controller';
 import { TasksRepository } from './tasks/tasks.repository';
 import { TasksService } from './tasks/tasks.service';
 
+/** What every feature module may use: configuration, storage, queues, agents, the job and task machinery. */
+@Global()
+@Module({})
+class CoreModule {
+  static forConfig(config: AppConfig): DynamicModule {
+    const providers = [
+      { provide: APP_CONFIG, useValue: config },
+      PrismaService,
+      QueueService,
+      ControlService,
+      MetricsRegistry,
+      DatasetCatalog,
+      AdminGuard,
+      AgentGuard,
+      AgentsRepository,
+      AgentsService,
+      JobKindRegistry,
+      JobsRepository,
+      JobRunner,
+      JobsService,
+      TasksRepository,
+      TasksService,
+    ];
+    return { module: CoreModule, providers, exports: providers.map((p) => ('provide' in p ? p.provide : p)) };
+  }
+}
+
+/**
+ * The coordinator. The job kinds are feature modules (./kinds/<kind>): each registers its JobKind with the
+ * JobKindRegistry; nothing outside a kind's module knows its name.
+ */
 @Module({})
 export class AppModule {
   static forConfig(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      global: true,
-      imports: [BlobsModule],
-      controllers: [
-        AgentsController,
-        JobsController,
-        UpdatesController,
-        HealthController,
-        AgentTasksController,
-        JobTasksController,
-        BilevelController,
-        NasController,
-        BlobsAdminController,
-        DashboardController,
-      ],
-      providers: [
-        { provide: APP_CONFIG, useValue: config },
-        PrismaService,
-        QueueService,
-        MetricsRegistry,
-        DatasetCatalog,
-        AdminGuard,
-        BlobGcService,
-        AgentGuard,
-        AgentsRepository,
-        AgentsService,
-        JobsRepository,
-        JobsService,
-        RoundsRepository,
-        RoundsService,
-        JobRunnerRegistry,
-        TasksRepository,
-        TasksService,
-        BilevelRepository,
-        BilevelRunner,
-        NasRepository,
-        NasRunner,
-        ControlService,
-      ],
-      exports: [APP_CONFIG],
+      imports: [CoreModule.forConfig(config), BlobsModule, FederatedModule, BilevelModule, NasModule],
+      controllers: [AgentsController, JobsController, AgentTasksController, JobTasksController, HealthController, DashboardController],
     };
   }
 }

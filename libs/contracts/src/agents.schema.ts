@@ -41,26 +41,7 @@ export interface AgentView {
   createdAt: string;
 }
 
-/** Metadata of an update upload, sent as query parameters next to the binary body. */
-export const UpdateMetaSchema = z.strictObject({
-  exampleCount: z.coerce.number().int().min(0),
-  trainLoss: z.coerce.number().refine(Number.isFinite, 'must be finite'),
-  durationMs: z.coerce.number().int().min(0),
-});
-export type UpdateMeta = z.infer<typeof UpdateMetaSchema>;
-
-export const DeclineSchema = z.strictObject({
-  reason: z.enum(['unavailable', 'busy', 'error']).default('unavailable'),
-  message: z.string().max(500).optional(),
-});
-export type Decline = z.infer<typeof DeclineSchema>;
-
-export const UuidParam = z.string().uuid();
-
 /** Authorization header an agent sends: `Bearer <agentId>.<agentSecret>`. */
 export function agentBearer(agentId: string, secret: string): string {
   return `Bearer ${agentId}.${secret}`;
 }
-
-/** Binary update / weight bodies are little-endian float32. */
-export const WEIGHTS_CONTENT_TYPE = 'application/octet-stream';

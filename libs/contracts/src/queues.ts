@@ -1,24 +1,27 @@
+import { z } from 'zod';
+
 /**
- * The job catalogue: every BullMQ queue and job name used between the coordinator and the agents.
- * Payloads carry ids and content hashes, never weights; weights move over HTTP as binary blobs.
+ * The queue catalogue: every BullMQ queue and job name used between the coordinator and the agents, and the
+ * coordinator's control jobs. Payloads carry ids and content hashes, never weights; weights move over HTTP as
+ * binary blobs.
  */
 
 /** BullMQ queue names may not contain ':' (it is Redis's key separator), so the parts are joined with '.'. */
 export const QUEUE_PREFIX = 'flotilla';
 
-/** The coordinator's own queue: it drives the round loop (open a round, close it at its deadline). */
+/** The coordinator's own queue: it advances jobs and keeps their deadlines. */
 export const CONTROL_QUEUE = `${QUEUE_PREFIX}.control`;
 
-/** Each agent consumes its own queue, so the coordinator decides exactly who is asked to train. */
+/** Each agent consumes its own queue, so the coordinator decides exactly who is asked to compute. */
 export function agentQueueName(agentId: string): string {
   return `${QUEUE_PREFIX}.agent.${agentId}`;
 }
 
 export const ControlJobName = {
-  OpenRound: 'round.open',
-  CloseRound: 'round.close',
-  /** Task-driven jobs (NAS, bilevel): let the job's runner look at its persisted state and do what is next. */
+  /** Let the job's kind look at its persisted state and do what is next (coalesced: one pending per job). */
   AdvanceJob: 'job.advance',
+  /** Federated: close a round (at its deadline, or once every eligible agent answered). */
+  CloseRound: 'round.close',
   /** A task's deadline passed: reassign it if it is still running on the same attempt. */
   TaskTimeout: 'task.timeout',
   /** A pending task (no agent was free) tries again to find one. */
@@ -27,61 +30,36 @@ export const ControlJobName = {
 export type ControlJobName = (typeof ControlJobName)[keyof typeof ControlJobName];
 
 export const AgentJobName = {
+  /** A round of a federated job (`TrainTask` in kinds/federated.ts). */
   Train: 'train',
-  /** A task of a task-driven job ({@link AgentTask} in tasks.ts). */
+  /** A task of a task-driven job (`AgentTask` in tasks.ts). */
   Task: 'task',
 } as const;
 export type AgentJobName = (typeof AgentJobName)[keyof typeof AgentJobName];
 
-export interface RoundRef {
-  jobId: string;
-  round: number;
-}
+const JobRefSchema = z.strictObject({ jobId: z.string().uuid() });
+const RoundRefSchema = z.strictObject({ jobId: z.string().uuid(), round: z.number().int().min(0) });
+const TaskRefSchema = z.strictObject({ jobId: z.string().uuid(), taskId: z.string().uuid(), attempt: z.number().int().min(0) });
+export type RoundRef = z.infer<typeof RoundRefSchema>;
+export type TaskRef = z.infer<typeof TaskRefSchema>;
 
-export interface TaskRef {
-  jobId: string;
-  taskId: string;
-  attempt: number;
-}
+export const CLOSE_REASONS = ['deadline', 'all-answered', 'resume'] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
 
-export type ControlJob =
-  | { name: typeof ControlJobName.OpenRound; data: RoundRef }
-  | { name: typeof ControlJobName.CloseRound; data: RoundRef & { reason: 'deadline' | 'all-answered' | 'resume' } }
-  | { name: typeof ControlJobName.AdvanceJob; data: { jobId: string } }
-  | { name: typeof ControlJobName.TaskTimeout; data: TaskRef }
-  | { name: typeof ControlJobName.AssignTask; data: TaskRef };
+/** The data of every control job, by name: a handler gets it parsed (what Redis hands back is plain JSON). */
+export const ControlJobSchemas = {
+  [ControlJobName.AdvanceJob]: JobRefSchema,
+  [ControlJobName.CloseRound]: RoundRefSchema.extend({ reason: z.enum(CLOSE_REASONS) }),
+  [ControlJobName.TaskTimeout]: TaskRefSchema,
+  [ControlJobName.AssignTask]: TaskRefSchema,
+} satisfies Record<ControlJobName, z.ZodType>;
 
-/** What an agent receives for one round of one federated job. */
-export interface TrainTask {
-  jobId: string;
-  round: number;
-  /** sha256 of the global weights the agent must start from (GET /api/v1/blobs/:hash). */
-  modelHash: string;
-  /** Number of float32 parameters; the agent checks the downloaded blob against it. */
-  parameterCount: number;
-  model: import('./jobs.schema').ModelSpec;
-  dataset: string;
-  /** Features are scaled to [0, 1] with this range (from the dataset manifest), identically everywhere. */
-  featureRange: [number, number];
-  numClasses: number;
-  localSteps: number;
-  batchSize: number;
-  localLr: number;
-  /** ISO timestamp after which an upload is refused (the round is closed without it). */
-  deadline: string;
-  /** Seed for the agent's minibatch order this round (reproducibility). */
-  seed: number;
-}
+/** The data of one control job. */
+export type ControlJobData<N extends ControlJobName> = z.infer<(typeof ControlJobSchemas)[N]>;
 
-/** Job ids are idempotency keys: enqueuing the same task twice is a no-op. */
+export type ControlJob = { [N in ControlJobName]: { name: N; data: ControlJobData<N> } }[ControlJobName];
+
+/** Job ids are idempotency keys: enqueuing the same train task twice is a no-op. */
 export function trainTaskId(jobId: string, round: number, agentId: string): string {
   return `train.${jobId}.${round}.${agentId}`;
-}
-export function controlJobId(
-  name: ControlJobName,
-  ref: { jobId: string; round?: number; taskId?: string; attempt?: number },
-  suffix = '',
-): string {
-  const parts = [name, ref.jobId, ref.round, ref.taskId, ref.attempt, suffix || undefined].filter((p) => p !== undefined);
-  return parts.join('.');
 }

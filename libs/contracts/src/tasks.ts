@@ -2,29 +2,34 @@ import { z } from 'zod';
 
 /**
  * Tasks: the unit of work of the job kinds whose state the coordinator owns outright (NAS supernet trees,
- * bilevel runs). A runner on the coordinator decides what must be computed next and dispatches it as a task to
+ * bilevel runs). A job kind on the coordinator decides what must be computed next and dispatches it as a task to
  * one agent; the agent computes and posts a JSON result (weights travel as content-addressed blobs, named by
  * hash inside the result). A task whose agent fails, crashes or misses the deadline is reassigned to another
  * agent, so a result is the output of a deterministic computation of the payload, whoever ran it.
+ *
+ * Every task kind is one {@link TaskContract}: its name, its payload schema and its result schema side by side
+ * (the kind's file in ./kinds). The coordinator parses stored payloads and incoming results with them, and the
+ * agent parses the payloads it receives and the results it sends with the same declarations.
  */
+export interface TaskContract<K extends string = string, P = unknown, R = unknown> {
+  readonly kind: K;
+  readonly payload: z.ZodType<P>;
+  /** The schema of a result for this payload (lengths and shapes follow from the payload). */
+  result(payload: P): z.ZodType<R>;
+}
 
-/** Every task kind an agent may receive. Each kind has one handler on the agent and one result schema. */
-export const TaskKind = {
-  /** Bilevel: the y-chain of one outer iteration plus ∇_x f and ∇_x g at its end point (spec bilevel-penalty.md §9). */
-  BilevelY: 'bilevel.y-chain',
-  /** Bilevel: the z-chain of one outer iteration plus ∇_x g at its end point. */
-  BilevelZ: 'bilevel.z-chain',
-  /** Bilevel (single loop, V-PBGD): the penalty gradients at the current (and previous) iterate, after V-PBGD's w-chain. */
-  BilevelGradients: 'bilevel.gradients',
-  /** NAS: train a sub-supernet for some steps from given weights. */
-  NasTrain: 'nas.train',
-  /** NAS: GM scores (|ops|×|ops| cosine sums) of the candidate edges of a sub-supernet on some batches. */
-  NasScore: 'nas.gm-score',
-  /** NAS: train one architecture stand-alone and report its accuracy. */
-  NasStandalone: 'nas.standalone',
-} as const;
-export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
-export const TASK_KINDS = Object.values(TaskKind) as [TaskKind, ...TaskKind[]];
+export function defineTask<K extends string, P, R>(
+  kind: K,
+  payload: z.ZodType<P>,
+  result: (payload: P) => z.ZodType<R>,
+): TaskContract<K, P, R> {
+  return { kind, payload, result };
+}
+
+/** The payload type of a task contract. */
+export type TaskPayload<C> = C extends TaskContract<string, infer P, unknown> ? P : never;
+/** The result type of a task contract. */
+export type TaskResult<C> = C extends TaskContract<string, unknown, infer R> ? R : never;
 
 export const TASK_STATUSES = ['pending', 'running', 'done', 'failed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -33,7 +38,8 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export interface AgentTask {
   taskId: string;
   jobId: string;
-  kind: TaskKind;
+  /** A {@link TaskContract}'s kind; the agent parses `payload` with that contract. */
+  kind: string;
   /** 1 for the first assignment; each reassignment adds one. */
   attempt: number;
   /** ISO time after which the coordinator reassigns the task; a late result is still accepted while it is open. */
@@ -41,7 +47,7 @@ export interface AgentTask {
   payload: unknown;
 }
 
-/** POST /api/v1/tasks/:id/result. The result is validated against the task kind's schema by the job's runner. */
+/** POST /api/v1/tasks/:id/result. The result is checked against the task kind's result schema. */
 export const TaskResultBodySchema = z.strictObject({
   result: z.unknown(),
   durationMs: z
@@ -61,7 +67,7 @@ export type TaskFailureBody = z.infer<typeof TaskFailureBodySchema>;
 export interface TaskView {
   id: string;
   key: string;
-  kind: TaskKind;
+  kind: string;
   status: TaskStatus;
   agentId: string | null;
   attempt: number;

@@ -5,20 +5,15 @@ import {
   runNasTrainTask,
   supernetLayout,
   type NasBlobState,
-  type NasScorePayload,
-  type NasScoreResult,
-  type NasStandalonePayload,
-  type NasStandaloneResult,
   type NasTaskEnvelope,
-  type NasTrainPayload,
-  type NasTrainResult,
   type Samples,
   type TrainingState,
 } from '@flotilla/algorithms';
-import type { TaskContext, TaskHandler } from './task-context';
+import { NasScore, NasStandalone, NasTrain } from '@flotilla/contracts';
+import { handle, type TaskContext } from './task-context';
 
 /**
- * NAS tasks (spec gm-nas.md §9): the computation is the library's (`runNasTrainTask`, `runNasScoreTask`,
+ * NAS tasks (docs/algorithms/gm-nas.md): the computation is the library's (`runNasTrainTask`, `runNasScoreTask`,
  * `runNasStandaloneTask`); this file only moves weights (float32 blobs by sha256, down and up) and builds the
  * job's training / selection split of this agent's file.
  */
@@ -53,34 +48,23 @@ async function upload(state: TrainingState, ctx: TaskContext): Promise<NasBlobSt
   return { params: await ctx.client.uploadBlob(state.params), velocity: await ctx.client.uploadBlob(state.velocity), step: state.step };
 }
 
-/** `nas.train`: one node's training from the given state; a leaf also proposes its architecture. */
-export const nasTrain: TaskHandler = async (payload, ctx) => {
-  const p = payload as NasTrainPayload;
-  const data = samplesFor(p, ctx);
-  const out = runNasTrainTask(p.spec, await download(p, p.from, ctx), p.task, data);
-  const result: NasTrainResult = {
-    ...(await upload(out.state, ctx)),
-    meanLoss: out.meanLoss,
-    candidate: out.candidate,
-    evaluated: out.evaluated,
-  };
-  return result;
-};
-
-/** `nas.gm-score`: |ops| × |ops| cosine sums per candidate edge over this part's batches (no gradients leave the agent). */
-export const nasScore: TaskHandler = async (payload, ctx) => {
-  const p = payload as NasScorePayload;
-  const data = samplesFor(p, ctx);
-  const params = await ctx.client.weights(p.params, supernetLayout(p.spec).size);
-  const result: NasScoreResult = { scores: runNasScoreTask(p.spec, params, p.task, data.train) };
-  return result;
-};
-
-/** `nas.standalone`: one rung of stand-alone training of a candidate, scored on the selection split. */
-export const nasStandalone: TaskHandler = async (payload, ctx) => {
-  const p = payload as NasStandalonePayload;
-  const data = samplesFor(p, ctx);
-  const out = runNasStandaloneTask(p.spec, await download(p, p.from, ctx), p.task, data);
-  const result: NasStandaloneResult = { ...(await upload(out.state, ctx)), meanLoss: out.meanLoss, selection: out.selection };
-  return result;
-};
+export const NAS_HANDLERS = [
+  /** `nas.train`: one node's training from the given state; a leaf also proposes its architecture. */
+  handle(NasTrain, async (p, ctx) => {
+    const data = samplesFor(p, ctx);
+    const out = runNasTrainTask(p.spec, await download(p, p.from, ctx), p.task, data);
+    return { ...(await upload(out.state, ctx)), meanLoss: out.meanLoss, candidate: out.candidate, evaluated: out.evaluated };
+  }),
+  /** `nas.gm-score`: |ops| × |ops| cosine sums per candidate edge over this part's batches (no gradients leave the agent). */
+  handle(NasScore, async (p, ctx) => {
+    const data = samplesFor(p, ctx);
+    const params = await ctx.client.weights(p.params, supernetLayout(p.spec).size);
+    return { scores: runNasScoreTask(p.spec, params, p.task, data.train) };
+  }),
+  /** `nas.standalone`: one rung of stand-alone training of a candidate, scored on the selection split. */
+  handle(NasStandalone, async (p, ctx) => {
+    const data = samplesFor(p, ctx);
+    const out = runNasStandaloneTask(p.spec, await download(p, p.from, ctx), p.task, data);
+    return { ...(await upload(out.state, ctx)), meanLoss: out.meanLoss, selection: out.selection };
+  }),
+];

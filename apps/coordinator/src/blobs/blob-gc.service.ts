@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { readdir, stat, unlink } from 'node:fs/promises';
-import * as path from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
-import { MetricsRegistry } from '../health/metrics.registry';
+import { MetricsRegistry } from '../common/metrics.registry';
+import { BLOB_STORE, BlobStore } from './blob-store';
 
 /**
  * Tables whose rows may name blobs: every 64-hex-digit string anywhere in a row (any column, JSON and text
@@ -13,6 +12,7 @@ import { MetricsRegistry } from '../health/metrics.registry';
  */
 export const BLOB_REFERENCING_TABLES = [
   'jobs',
+  'federated_jobs',
   'rounds',
   'checkpoints',
   'client_states',
@@ -23,8 +23,6 @@ export const BLOB_REFERENCING_TABLES = [
 ] as const;
 /** Tables that hold no blob names (agents' secret_hash and dataset_hashes are not blobs). */
 export const TABLES_WITHOUT_BLOBS = ['agents', 'participations', 'bilevel_points', 'updates', '_flotilla_migrations'] as const;
-
-const BLOB_NAME = /^[0-9a-f]{64}$/;
 
 /** What one sweep did (or, dry, would do). */
 export interface BlobSweepReport {
@@ -67,6 +65,7 @@ export class BlobGcService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly metrics: MetricsRegistry,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
   ) {}
 
   onModuleInit(): void {
@@ -122,34 +121,19 @@ SELECT u.blob_hash AS h FROM updates u
       graceMs,
       durationMs: 0,
     };
-    const dir = this.config.BLOB_DIR;
     const cutoff = Date.now() - graceMs;
-    for (const shard of await readdir(dir).catch(() => [] as string[])) {
-      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-      for (const name of await readdir(path.join(dir, shard)).catch(() => [] as string[])) {
-        const file = path.join(dir, shard, name);
-        const s = await stat(file).catch(() => null);
-        if (!s?.isFile()) continue;
-        const isBlob = BLOB_NAME.test(name) && name.startsWith(shard);
-        if (isBlob) report.files += 1;
-        else if (!name.endsWith('.tmp')) continue; // not ours: left alone
-        if (isBlob && live.has(name)) {
-          report.referenced += 1;
-          report.keptBytes += s.size;
-        } else if (s.mtimeMs > cutoff) {
-          report.young += 1;
-          report.keptBytes += s.size;
-        } else {
-          if (!dryRun) {
-            try {
-              await unlink(file);
-            } catch (e) {
-              if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-            }
-          }
-          report.deleted += 1;
-          report.deletedBytes += s.size;
-        }
+    for await (const f of this.blobs.list()) {
+      if (f.kind === 'blob') report.files += 1;
+      if (f.kind === 'blob' && live.has(f.name)) {
+        report.referenced += 1;
+        report.keptBytes += f.bytes;
+      } else if (f.modifiedMs > cutoff) {
+        report.young += 1;
+        report.keptBytes += f.bytes;
+      } else {
+        if (!dryRun) await this.blobs.remove(f);
+        report.deleted += 1;
+        report.deletedBytes += f.bytes;
       }
     }
     report.durationMs = Date.now() - started;

@@ -1,9 +1,22 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, writeFile, stat, utimes, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { NotFoundError, ValidationError } from '../common/errors';
 
+/** Injection token of the BlobStore. */
+export const BLOB_STORE = Symbol('BLOB_STORE');
+
 const HASH = /^[0-9a-f]{64}$/;
+
+/** One file of the store as {@link BlobStore.list} sees it: a blob, or the leftover of an interrupted write. */
+export interface StoredFile {
+  /** A blob's hash, or the temp file's name. */
+  name: string;
+  kind: 'blob' | 'temp';
+  bytes: number;
+  /** Last write (or refresh, see `put`) in epoch ms. */
+  modifiedMs: number;
+}
 
 /** Content-addressed storage of model weights and updates: the file name is the sha256 of its bytes. */
 export class BlobStore {
@@ -117,6 +130,32 @@ export class BlobStore {
     const out = new Float64Array(bytes.byteLength / 8);
     new Uint8Array(out.buffer).set(bytes);
     return out;
+  }
+
+  /**
+   * Every blob and leftover temp file of the store (the sweeper's view; the layout stays private to this class).
+   * Files that are neither are not the store's and are not listed.
+   */
+  async *list(): AsyncGenerator<StoredFile> {
+    for (const shard of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      for (const name of await readdir(path.join(this.dir, shard)).catch(() => [] as string[])) {
+        const kind = HASH.test(name) && name.startsWith(shard) ? 'blob' : name.endsWith('.tmp') ? 'temp' : null;
+        if (!kind) continue;
+        const s = await stat(path.join(this.dir, shard, name)).catch(() => null);
+        if (s?.isFile()) yield { name, kind, bytes: s.size, modifiedMs: s.mtimeMs };
+      }
+    }
+  }
+
+  /** Deletes a listed file (a blob by hash, or a temp file by name); one that is already gone is not an error. */
+  async remove(file: Pick<StoredFile, 'name' | 'kind'>): Promise<void> {
+    const where = file.kind === 'blob' ? this.file(file.name) : path.join(this.dir, file.name.slice(0, 2), path.basename(file.name));
+    try {
+      await unlink(where);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
   }
 
   private file(hash: string): string {

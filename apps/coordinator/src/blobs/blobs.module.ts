@@ -1,11 +1,17 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { BlobStore } from './blob-store';
+import { BlobGcService } from './blob-gc.service';
+import { BLOB_STORE, BlobStore } from './blob-store';
+import { BlobsAdminController } from './blobs-admin.controller';
+import { BlobsController } from './blobs.controller';
 
-export const BLOB_STORE = Symbol('BLOB_STORE');
-
+/**
+ * Everything about blobs: the content-addressed store (its layout is its own), the agents' download and upload
+ * endpoints, and the sweeper with its admin endpoint.
+ */
 @Global()
 @Module({
+  controllers: [BlobsController, BlobsAdminController],
   providers: [
     {
       provide: BLOB_STORE,
@@ -16,7 +22,8 @@ export const BLOB_STORE = Symbol('BLOB_STORE');
         return store;
       },
     },
+    BlobGcService,
   ],
-  exports: [BLOB_STORE],
+  exports: [BLOB_STORE, BlobGcService],
 })
 export class BlobsModule {}

@@ -6,7 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { QueueService } from '../queue/queue.service';
-import { MetricsRegistry } from './metrics.registry';
+import { MetricsRegistry } from '../common/metrics.registry';
 
 @ApiTags('operations')
 @Controller()

@@ -38,28 +38,19 @@ export class JobsController {
   }
 
   @Post(':id/cancel')
-  @ApiOperation({ summary: 'Cancel a running job (its open round closes without aggregation)' })
+  @ApiOperation({ summary: "Cancel a running job (a federated job's open round closes without aggregation)" })
   cancel(@Param('id', JobId) id: string) {
     return this.jobs.cancel(id);
   }
 
-  @Get(':id/rounds')
-  @ApiOperation({ summary: 'Rounds with participants, FedAU weight range and metrics' })
-  rounds(@Param('id', JobId) id: string) {
-    return this.jobs.roundsOf(id);
-  }
-
-  @Get(':id/participation')
-  @ApiOperation({ summary: 'Participation matrix (agents × rounds) with the FedAU weights used' })
-  participation(@Param('id', JobId) id: string) {
-    return this.jobs.participation(id);
-  }
-
   @Get(':id/model')
   @Header('Content-Type', 'application/octet-stream')
-  @ApiOperation({ summary: 'Download the latest global model (float32 little-endian); X-Model-Hash and X-Model-Round headers' })
+  @ApiOperation({
+    summary:
+      "Download the job's model (float32 little-endian): federated, the latest global model; NAS, the chosen architecture's weights. X-Model-Hash and X-Model-Round headers",
+  })
   async model(@Param('id', JobId) id: string, @Res({ passthrough: true }) res: Response): Promise<StreamableFile> {
-    const m = await this.jobs.latestModel(id);
+    const m = await this.jobs.model(id);
     res.setHeader('X-Model-Hash', m.hash);
     res.setHeader('X-Model-Round', String(m.round));
     return new StreamableFile(m.bytes);

@@ -2,9 +2,9 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import {
   AgentJobName,
   CONTROL_QUEUE,
+  ControlJobName,
   agentQueueName,
   agentTaskId,
-  controlJobId,
   trainTaskId,
   type AgentTask,
   type ControlJob,
@@ -14,11 +14,13 @@ import { Queue, Worker, type Job } from 'bullmq';
 import IORedis from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 
-export type ControlHandlers = { [K in ControlJob['name']]: (data: Extract<ControlJob, { name: K }>['data']) => Promise<void> };
+/** Retry policy of control jobs: a handler that throws (e.g. the database is briefly away) runs again later. */
+const CONTROL_ATTEMPTS = 5;
 
 /**
- * The one enqueue facade: owns the Redis connection, job ids (idempotency keys), retry policy and
- * the control worker that drives the round loop.
+ * The one enqueue facade over BullMQ: owns the Redis connections, every job id and deduplication id (idempotency
+ * keys), retry policies, and the queues of the agents. It knows queues, not jobs: what a control job does is decided
+ * by the ControlService that consumes them.
  */
 @Injectable()
 export class QueueService implements OnApplicationShutdown {
@@ -77,28 +79,53 @@ export class QueueService implements OnApplicationShutdown {
     if (job && (await job.isWaiting())) await job.remove().catch(() => undefined);
   }
 
-  async scheduleControl(job: ControlJob, delayMs = 0, suffix = ''): Promise<void> {
-    await this.control.add(job.name, job.data, {
-      jobId: controlJobId(job.name, job.data, suffix),
+  /**
+   * Asks for `job.advance` of a job, coalesced: at most one advance per job waits while another runs (BullMQ
+   * deduplication with keepLastIfActive), so N wake-ups in a burst cost one or two advances, never N, and a wake-up
+   * that arrives while an advance is running is never lost (that advance may have read the state before it).
+   */
+  async wake(jobId: string): Promise<void> {
+    await this.control.add(
+      ControlJobName.AdvanceJob,
+      { jobId },
+      { deduplication: { id: `advance.${jobId}`, keepLastIfActive: true }, ...this.controlRetries() },
+    );
+  }
+
+  /** An advance of the job after `delayMs` (e.g. to look for agents again); at most one such is pending per job. */
+  async wakeLater(jobId: string, delayMs: number): Promise<void> {
+    await this.control.add(
+      ControlJobName.AdvanceJob,
+      { jobId },
+      { deduplication: { id: `advance-later.${jobId}` }, delay: Math.max(0, Math.round(delayMs)), ...this.controlRetries() },
+    );
+  }
+
+  /**
+   * A control job other than an advance, idempotent by (name, ids, suffix): scheduling one that is still pending
+   * does nothing. Round closes and task deadlines are such jobs, delayed until their time.
+   */
+  async scheduleControl(job: Exclude<ControlJob, { name: typeof ControlJobName.AdvanceJob }>, delayMs = 0, suffix = ''): Promise<void> {
+    const d = job.data;
+    const ids = 'round' in d ? [d.jobId, d.round] : [d.jobId, d.taskId, d.attempt];
+    await this.control.add(job.name, d, {
+      jobId: [job.name, ...ids, ...(suffix ? [suffix] : [])].join('.'),
       delay: Math.max(0, Math.round(delayMs)),
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: true,
-      removeOnFail: 1000,
+      ...this.controlRetries(),
     });
   }
 
-  /** Starts the control worker. Every control job name must have exactly one handler (checked by the type). */
-  startControlWorker(handlers: ControlHandlers): void {
-    this.worker = new Worker(
-      CONTROL_QUEUE,
-      async (job: Job) => {
-        const handler = handlers[job.name as ControlJob['name']] as ((d: unknown) => Promise<void>) | undefined;
-        if (!handler) throw new Error(`No handler for control job '${job.name}'`);
-        await handler(job.data);
-      },
-      { connection: (this.workerConnection = this.connection.duplicate()), prefix: this.config.QUEUE_PREFIX, concurrency: 1 },
-    );
+  private controlRetries() {
+    return { attempts: CONTROL_ATTEMPTS, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: 1000 };
+  }
+
+  /** Starts consuming the control queue (one job at a time) with `handle`; the ControlService routes by name. */
+  consumeControl(handle: (name: string, data: unknown) => Promise<void>): void {
+    this.worker = new Worker(CONTROL_QUEUE, (job: Job) => handle(job.name, job.data), {
+      connection: (this.workerConnection = this.connection.duplicate()),
+      prefix: this.config.QUEUE_PREFIX,
+      concurrency: 1,
+    });
     this.worker.on('failed', (job, err) => this.logger.error(`control job ${job?.name} ${job?.id} failed: ${err.message}`));
   }
 

@@ -1,5 +1,5 @@
 import type { Agent } from '@prisma/client';
-import { chooseAgent } from './tasks.service';
+import { chooseAgent } from './choose-agent';
 
 const t0 = new Date('2026-11-29T10:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);

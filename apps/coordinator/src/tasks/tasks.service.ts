@@ -1,32 +1,41 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import {
   ControlJobName,
+  describeIssues,
+  taskContract,
   type AgentTask,
   type ListTasksQuery,
+  type TaskContract,
   type TaskFailureBody,
-  type TaskKind,
   type TaskRef,
   type TaskResultBody,
   type TaskView,
 } from '@flotilla/contracts';
-import type { Agent, Job, Task } from '@prisma/client';
+import type { Agent, Task } from '@prisma/client';
+import type { z } from 'zod';
 import { AgentsRepository } from '../agents/agents.repository';
 import { InvalidResultError, NotFoundError, TaskClosedError } from '../common/errors';
+import { MetricsRegistry } from '../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { MetricsRegistry } from '../health/metrics.registry';
-import { JobsRepository } from '../jobs/jobs.repository';
+import { ControlService } from '../control/control.service';
+import { JobKindRegistry, type RegisteredKind } from '../jobs/job-kind';
+import { JobRunner } from '../jobs/job-runner.service';
+import { JobsRepository, type StoredJob } from '../jobs/jobs.repository';
 import { QueueService } from '../queue/queue.service';
-import { JobFailure, JobRunnerRegistry } from './job-runner';
+import { agentDataHash, chooseAgent } from './choose-agent';
 import { TasksRepository, type TaskRow } from './tasks.repository';
 
 /** How long a task with no free agent waits before looking again. */
 const WAIT_FOR_AGENT_MS = 1000;
 
+/** One task a job kind wants computed (build it with {@link taskRequest}, which checks the payload's type). */
 export interface TaskRequest {
   /** Unique within the job; dispatching an existing key does nothing (idempotent advance). */
   key: string;
-  kind: TaskKind;
-  /** JSON-safe; stored as JSON text, so its numbers come back exactly. */
+  /** The task kind (its contract's name) and the contract's payload schema. */
+  kind: string;
+  schema: z.ZodType;
+  /** JSON-safe; checked against the payload schema and stored as JSON text, so its numbers come back exactly. */
   payload: unknown;
   /** Only agents holding this dataset may run it (null: any online agent). */
   dataset: string | null;
@@ -36,36 +45,74 @@ export interface TaskRequest {
   timeoutMs: number;
 }
 
+/** A task request whose payload has its contract's payload type. */
+export function taskRequest<P>(
+  contract: TaskContract<string, P, unknown>,
+  payload: P,
+  rest: Omit<TaskRequest, 'kind' | 'schema' | 'payload'>,
+): TaskRequest {
+  return { kind: contract.kind, schema: contract.payload, payload, ...rest };
+}
+
+/** A task's payload, parsed with its contract (the kind of the row must be the contract's). */
+export function taskPayload<P>(task: TaskRow, contract: TaskContract<string, P, unknown>): P {
+  if (task.kind !== contract.kind) throw new Error(`task ${task.id} is a ${task.kind} task, not ${contract.kind}`);
+  return contract.payload.parse(task.payload);
+}
+
+/** A done task's result, parsed with its contract. */
+export function taskResult<P, R>(task: TaskRow, contract: TaskContract<string, P, R>): R {
+  if (task.status !== 'done') throw new Error(`task ${task.id} (${task.key}) is ${task.status}, it has no result`);
+  return contract.result(taskPayload(task, contract)).parse(task.result);
+}
+
+/**
+ * What an agent's result for `task` is worth storing: parsed with its task kind's contract, then checked by the
+ * job's kind (e.g. that the blobs it names were uploaded). Throws an InvalidResultError that says what is wrong.
+ */
+export async function validateTaskResult(
+  task: { kind: string; payload: unknown },
+  raw: unknown,
+  kind?: Pick<RegisteredKind, 'checkTaskResult'>,
+): Promise<unknown> {
+  const contract = taskContract(task.kind);
+  if (!contract) throw new InvalidResultError(`no contract for task kind '${task.kind}'`);
+  const payload = contract.payload.parse(task.payload);
+  const parsed = contract.result(payload).safeParse(raw);
+  if (!parsed.success) throw new InvalidResultError(`${task.kind} result: ${describeIssues(parsed.error)}`);
+  await kind?.checkTaskResult({ kind: task.kind, payload }, parsed.data);
+  return parsed.data;
+}
+
 /**
  * Dispatch, retry and completion of tasks for the task-driven job kinds. A task is assigned to the least busy
  * online agent that may run it, preferring agents that have not failed it; when that agent reports a failure,
  * sends an invalid result or misses the deadline, the task goes back to pending and to another agent, up to
- * TASK_MAX_ATTEMPTS assignments. Every finished or failed task wakes the job's runner (`job.advance`).
+ * TASK_MAX_ATTEMPTS assignments. Every finished or failed task wakes its job.
  */
 @Injectable()
-export class TasksService {
+export class TasksService implements OnModuleInit {
   private readonly logger = new Logger(TasksService.name);
 
   constructor(
     private readonly tasks: TasksRepository,
     private readonly jobs: JobsRepository,
+    private readonly kinds: JobKindRegistry,
+    private readonly runner: JobRunner,
     private readonly agents: AgentsRepository,
     private readonly queues: QueueService,
-    private readonly runners: JobRunnerRegistry,
+    private readonly control: ControlService,
     private readonly metrics: MetricsRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** The control-queue handlers this service owns. */
-  controlHandlers() {
-    return {
-      [ControlJobName.AdvanceJob]: (d: { jobId: string }) => this.advance(d.jobId),
-      [ControlJobName.TaskTimeout]: (ref: TaskRef) => this.timeout(ref),
-      [ControlJobName.AssignTask]: (ref: TaskRef) => this.assign(ref.taskId),
-    };
+  onModuleInit(): void {
+    this.control.handle(ControlJobName.TaskTimeout, (ref) => this.timeout(ref));
+    this.control.handle(ControlJobName.AssignTask, (ref) => this.assign(ref.taskId));
+    this.control.onResume('task deadlines', () => this.resume());
   }
 
-  /** After a restart: re-arm deadlines of running tasks, look for agents for pending ones, advance every task-driven job. */
+  /** After a restart: re-arm deadlines of running tasks and look for agents for pending ones. */
   async resume(): Promise<void> {
     for (const t of await this.tasks.unfinished()) {
       const ref = { jobId: t.jobId, taskId: t.id, attempt: t.attempt };
@@ -75,22 +122,15 @@ export class TasksService {
         await this.queues.scheduleControl({ name: ControlJobName.AssignTask, data: ref }, 0, `resume${Date.now()}`);
       }
     }
-    for (const job of await this.jobs.running()) if (this.runners.get(job.kind)) await this.wake(job.id);
-  }
-
-  /** Asks the job's runner to look at its state again (coalesced on the control queue, which runs one job at a time). */
-  async wake(jobId: string): Promise<void> {
-    await this.queues.scheduleControl(
-      { name: ControlJobName.AdvanceJob, data: { jobId } },
-      0,
-      `${Date.now()}.${Math.random().toString(36).slice(2, 8)}`,
-    );
   }
 
   /** Creates the tasks that do not exist yet and assigns the new ones. Returns every requested task's row. */
   async dispatch(jobId: string, requests: TaskRequest[]): Promise<TaskRow[]> {
     const out: TaskRow[] = [];
     for (const r of requests) {
+      const payload = r.schema.safeParse(r.payload);
+      if (!payload.success)
+        throw new Error(`${r.kind} task ${r.key}: its payload does not match its contract (${describeIssues(payload.error)})`);
       const task = await this.tasks.create({
         jobId,
         key: r.key,
@@ -106,7 +146,7 @@ export class TasksService {
     return out;
   }
 
-  /** Tasks of the job by key (the runner's view of what exists and what is done). */
+  /** Tasks of the job by key (the kind's view of what exists and what is done). */
   async byKeys(jobId: string, keys: string[]): Promise<Map<string, TaskRow>> {
     return new Map((await this.tasks.byKeys(jobId, keys)).map((t) => [t.key, t]));
   }
@@ -131,7 +171,7 @@ export class TasksService {
     const message: AgentTask = {
       taskId: task.id,
       jobId: task.jobId,
-      kind: task.kind as TaskKind,
+      kind: task.kind,
       attempt,
       deadline: deadlineAt.toISOString(),
       payload: task.payload,
@@ -169,14 +209,12 @@ export class TasksService {
     return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
   }
 
-  /** An agent's result: validated by the job's runner, stored, and the runner woken. */
+  /** An agent's result: checked against its task kind's contract and by the job's kind, stored, and the job woken. */
   async complete(agentId: string, taskId: string, body: TaskResultBody): Promise<{ status: 'accepted' }> {
     const { task, job } = await this.requireOpen(agentId, taskId);
-    const runner = this.runners.get(job.kind);
-    if (!runner) throw new TaskClosedError(`Job ${task.jobId} has no task runner`);
     let result: unknown;
     try {
-      result = await runner.validateResult(task, body.result);
+      result = await this.checkResult(task, job, body.result);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.metrics.inc('flotilla_task_results_rejected_total');
@@ -189,8 +227,12 @@ export class TasksService {
     }
     this.metrics.inc('flotilla_tasks_completed_total');
     if (task.agentId && task.agentId !== agentId) this.queues.removeTask(task.agentId, task.id, task.attempt).catch(() => undefined);
-    await this.wake(task.jobId);
+    await this.runner.wake(task.jobId);
     return { status: 'accepted' };
+  }
+
+  private checkResult(task: TaskRow, job: StoredJob, raw: unknown): Promise<unknown> {
+    return validateTaskResult(task, raw, this.kinds.get(job.kind));
   }
 
   /** The agent could not compute the task: it goes to another agent (or fails for good after TASK_MAX_ATTEMPTS). */
@@ -217,12 +259,12 @@ export class TasksService {
     this.logger.warn(
       `task ${task.key} of job ${task.jobId} (attempt ${task.attempt}): ${error}${giveUp ? '; giving up' : '; reassigning'}`,
     );
-    if (giveUp) await this.wake(task.jobId);
+    if (giveUp) await this.runner.wake(task.jobId);
     else await this.assign(task.id);
     return giveUp ? 'failed' : 'reassigned';
   }
 
-  private async requireOpen(agentId: string, taskId: string): Promise<{ task: TaskRow; job: Job }> {
+  private async requireOpen(agentId: string, taskId: string): Promise<{ task: TaskRow; job: StoredJob }> {
     const task = await this.tasks.find(taskId);
     if (!task) throw new NotFoundError(`Task ${taskId} not found`);
     if (task.agentId !== agentId && !task.failedAgentIds.includes(agentId))
@@ -233,66 +275,16 @@ export class TasksService {
     return { task, job };
   }
 
-  /** job.advance: the runner takes its next step; a JobFailure fails the job with its message. */
-  async advance(jobId: string): Promise<void> {
-    const job = await this.jobs.findById(jobId);
-    if (!job || job.status !== 'running') return;
-    const runner = this.runners.get(job.kind);
-    if (!runner) return;
-    try {
-      await runner.advance(job);
-    } catch (e) {
-      if (!(e instanceof JobFailure)) throw e;
-      this.logger.error(`job ${jobId} failed: ${e.message}`);
-      await this.jobs.fail(jobId, e.message);
-    }
-  }
-
   async list(jobId: string, q: ListTasksQuery): Promise<TaskView[]> {
     return (await this.tasks.list(jobId, q.status, q.limit)).map(taskView);
   }
-}
-
-/** The sha256 an agent reported for its copy of `dataset`, if any. */
-/**
- * Which of `candidates` (online agents that may run the task, in a stable order) gets it, in order of preference:
- * 1. agents that have not failed this task (those that did are used only when no other agent is online, so a
- *    single-agent deployment still makes progress after a crash);
- * 2. agents not suspect: a task timed out on a suspect agent and it has not heartbeated since, so it may have died
- *    (otherwise a dead agent would be handed task after task, each lost for a timeout, until it counts as offline);
- * 3. the least busy (fewest running tasks, `load`);
- * 4. the earlier in `candidates`.
- */
-export function chooseAgent(
-  candidates: readonly Agent[],
-  failed: ReadonlySet<string>,
-  load: ReadonlyMap<string, number>,
-): Agent | undefined {
-  const suspect = (a: Agent): boolean =>
-    a.lastTaskTimeoutAt !== null && (a.lastHeartbeatAt === null || a.lastHeartbeatAt.getTime() <= a.lastTaskTimeoutAt.getTime());
-  const key = (a: Agent, order: number): number[] => [failed.has(a.id) ? 1 : 0, suspect(a) ? 1 : 0, load.get(a.id) ?? 0, order];
-  const before = (x: number[], y: number[]): boolean => {
-    const i = x.findIndex((v, j) => v !== y[j]);
-    return i >= 0 && x[i] < y[i];
-  };
-  let best: { a: Agent; k: number[] } | undefined;
-  candidates.forEach((a, order) => {
-    const k = key(a, order);
-    if (!best || before(k, best.k)) best = { a, k };
-  });
-  return best?.a;
-}
-
-export function agentDataHash(agent: Agent, dataset: string): string | undefined {
-  const hashes = agent.datasetHashes as Record<string, string> | null;
-  return hashes?.[dataset];
 }
 
 export function taskView(t: Omit<Task, 'payload' | 'result'>): TaskView {
   return {
     id: t.id,
     key: t.key,
-    kind: t.kind as TaskKind,
+    kind: t.kind,
     status: t.status,
     agentId: t.agentId,
     attempt: t.attempt,

@@ -51,7 +51,7 @@ describe('distributed double-loop rounds (spec bilevel-penalty.md §9)', () => {
         const shape = bilevelProblemShape(def, { numFeatures: 64, numClasses: 10 });
         expect([shape.dimX, shape.dimY]).toEqual([built.problem.dimX, built.problem.dimY]);
         const options = { ...OPTIONS, stepX: def.kind === 'hyper-cleaning' ? 50 : 0.2, momentum: 0.5 };
-        let distributed = createBilevelState(shape.problem as typeof built.problem, method, { ...shape.start, seed: 7 });
+        let distributed = createBilevelState(shape.problem, method, { ...shape.start, seed: 7 });
         let local = createBilevelState(built.problem, method, { ...shape.start, seed: 7 });
         for (let k = 0; k < 4; k++) {
           const round = JSON.parse(JSON.stringify(planDistributedRound(distributed, options))) as ReturnType<typeof planDistributedRound>;

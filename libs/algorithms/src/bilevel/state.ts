@@ -60,7 +60,11 @@ export interface BilevelInit {
 }
 
 /** The initial state: x₀ projected onto X, y₀ and z₀ projected onto Y. */
-export function createBilevelState(problem: BilevelProblem, method: BilevelMethod, init: BilevelInit): BilevelState {
+export function createBilevelState(
+  problem: Pick<BilevelProblem, 'dimX' | 'dimY' | 'setX' | 'setY'>,
+  method: BilevelMethod,
+  init: BilevelInit,
+): BilevelState {
   const where = `bilevel ${method}: init`;
   const seed = init.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`${where}: seed must be an integer, got ${seed}`);

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import {
   createAggregationRule,
   evaluate,
@@ -7,24 +7,19 @@ import {
   validateUpdate,
   type AggregationClientState,
 } from '@flotilla/algorithms';
-import {
-  ControlJobName,
-  type CreateFederatedJob,
-  type Decline,
-  type RoundMetrics,
-  type RoundRef,
-  type UpdateMeta,
-} from '@flotilla/contracts';
-import type { Job, Prisma } from '@prisma/client';
-import { AgentsRepository } from '../agents/agents.repository';
-import { BlobStore, bytesToFloat32 } from '../blobs/blob-store';
-import { BLOB_STORE } from '../blobs/blobs.module';
-import { ConflictError, InvalidUpdateError, NotEligibleError, NotFoundError, RoundClosedError } from '../common/errors';
-import { APP_CONFIG, type AppConfig } from '../config/config';
-import { DatasetCatalog } from '../datasets/dataset-catalog';
-import { JobsRepository } from '../jobs/jobs.repository';
-import { MetricsRegistry } from '../health/metrics.registry';
-import { QueueService } from '../queue/queue.service';
+import { ControlJobName, type CloseReason, type Decline, type RoundMetrics, type RoundRef, type UpdateMeta } from '@flotilla/contracts';
+import type { Round } from '@prisma/client';
+import { AgentsRepository } from '../../agents/agents.repository';
+import { BLOB_STORE, BlobStore, bytesToFloat32 } from '../../blobs/blob-store';
+import { ConflictError, InvalidUpdateError, NotEligibleError, NotFoundError, RoundClosedError } from '../../common/errors';
+import { MetricsRegistry } from '../../common/metrics.registry';
+import { APP_CONFIG, type AppConfig } from '../../config/config';
+import { ControlService } from '../../control/control.service';
+import { DatasetCatalog } from '../../datasets/dataset-catalog';
+import { isJobOf, type JobOf } from '../../jobs/job-kind';
+import { JobRunner } from '../../jobs/job-runner.service';
+import { JobsRepository } from '../../jobs/jobs.repository';
+import { QueueService } from '../../queue/queue.service';
 import { RoundsRepository, type ParticipationRow } from './rounds.repository';
 
 /** How long to wait before retrying to open a round when too few agents are online. */
@@ -37,68 +32,71 @@ const WAIT_FOR_AGENTS_MS = 1000;
  * checkpoint + participation + client states + job progress in one transaction) → next round.
  */
 @Injectable()
-export class RoundsService {
+export class RoundsService implements OnModuleInit {
   private readonly logger = new Logger(RoundsService.name);
 
   constructor(
     private readonly rounds: RoundsRepository,
     private readonly jobs: JobsRepository,
+    private readonly runner: JobRunner,
     private readonly agents: AgentsRepository,
     private readonly queues: QueueService,
+    private readonly control: ControlService,
     private readonly catalog: DatasetCatalog,
     private readonly metrics: MetricsRegistry,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** The control-queue handlers this service owns. */
-  controlHandlers() {
-    return {
-      [ControlJobName.OpenRound]: (ref: RoundRef) => this.openRound(ref),
-      [ControlJobName.CloseRound]: (ref: RoundRef & { reason: 'deadline' | 'all-answered' | 'resume' }) => this.closeRound(ref, ref.reason),
-    };
+  onModuleInit(): void {
+    this.control.handle(ControlJobName.CloseRound, (ref) => this.closeRound(ref, ref.reason));
   }
 
-  /** After a restart: re-arm the close of unfinished rounds and the opening of rounds not yet opened. */
-  async resume(): Promise<void> {
-    for (const r of await this.rounds.unfinished()) {
-      await this.queues.scheduleControl(
-        { name: ControlJobName.CloseRound, data: { jobId: r.jobId, round: r.index, reason: 'resume' } },
-        r.status === 'closing' ? 0 : r.deadlineAt.getTime() - Date.now(),
-        'resume',
-      );
-    }
-    for (const job of await this.jobs.running()) {
-      if (job.kind !== 'federated') continue;
-      const existing = await this.rounds.find(job.id, job.currentRound);
-      if (!existing)
-        await this.queues.scheduleControl({ name: ControlJobName.OpenRound, data: { jobId: job.id, round: job.currentRound } });
-    }
-  }
-
-  async openRound({ jobId, round }: RoundRef): Promise<void> {
+  /** The federated job of a round, or undefined when it does not exist (or is not federated). */
+  private async job(jobId: string): Promise<JobOf<'federated'> | undefined> {
     const job = await this.jobs.findById(jobId);
-    if (!job || job.status !== 'running' || job.currentRound !== round) return;
-    const spec = job.spec as unknown as CreateFederatedJob;
-    const existing = await this.rounds.find(jobId, round);
-    if (existing) return;
+    return job && isJobOf(job, 'federated') ? job : undefined;
+  }
+
+  /**
+   * What the round in progress needs now (the kind's advance): opened when it does not exist yet (or, with too few
+   * agents online, a look again shortly), its close scheduled at its deadline when it is open, and closed now when
+   * a previous process left it half-closed. Idempotent: opening, the close job and closing are all keyed.
+   */
+  async advance(job: JobOf<'federated'>): Promise<void> {
+    const round = job.progressDone;
+    if (round >= job.progressTotal) return;
+    const r = await this.rounds.find(job.id, round);
+    if (!r) return this.openRound(job, round);
+    if (r.status === 'open') await this.scheduleClose(r, 'deadline');
+    else if (r.status === 'closing')
+      await this.queues.scheduleControl({ name: ControlJobName.CloseRound, data: { jobId: job.id, round, reason: 'resume' } }, 0, 'resume');
+  }
+
+  private async scheduleClose(r: Round, reason: CloseReason): Promise<void> {
+    await this.queues.scheduleControl(
+      { name: ControlJobName.CloseRound, data: { jobId: r.jobId, round: r.index, reason } },
+      r.deadlineAt.getTime() - Date.now(),
+    );
+  }
+
+  /** Opens round `round`: the eligible agents are recorded, each gets a train task, the close is scheduled at the deadline. */
+  private async openRound(job: JobOf<'federated'>, round: number): Promise<void> {
+    const { id: jobId, spec } = job;
     const eligible = await this.agents.online(spec.dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
     if (eligible.length < spec.minAgents) {
-      // Not enough agents yet: try again shortly (a distinct id, since this job is still active).
-      await this.queues.scheduleControl(
-        { name: ControlJobName.OpenRound, data: { jobId, round } },
-        WAIT_FOR_AGENTS_MS,
-        `wait${Date.now()}`,
-      );
+      // Not enough agents yet: look again shortly.
+      await this.runner.wakeLater(jobId, WAIT_FOR_AGENTS_MS);
       return;
     }
+    const model = await this.rounds.model(jobId);
     const dataset = this.catalog.get(spec.dataset);
     const deadlineAt = new Date(Date.now() + spec.roundDeadlineMs);
     const opened = await this.rounds.open({
       jobId,
       index: round,
       eligibleAgentIds: eligible.map((a) => a.id),
-      inputModelHash: job.modelHash,
+      inputModelHash: model.modelHash,
       deadlineAt,
     });
     for (const agentId of opened.eligibleAgentIds) {
@@ -106,7 +104,7 @@ export class RoundsService {
         jobId,
         round,
         modelHash: opened.inputModelHash,
-        parameterCount: job.parameterCount,
+        parameterCount: model.parameterCount,
         model: spec.model,
         dataset: spec.dataset,
         featureRange: dataset.manifest.featureRange,
@@ -118,17 +116,14 @@ export class RoundsService {
         seed: (spec.seed * 1_000_003 + round) % 2 ** 31,
       });
     }
-    await this.queues.scheduleControl(
-      { name: ControlJobName.CloseRound, data: { jobId, round, reason: 'deadline' } },
-      opened.deadlineAt.getTime() - Date.now(),
-    );
+    await this.scheduleClose(opened, 'deadline');
     this.metrics.inc('flotilla_rounds_opened_total');
   }
 
-  async closeRound({ jobId, round }: RoundRef, reason: 'deadline' | 'all-answered' | 'resume'): Promise<void> {
+  async closeRound({ jobId, round }: RoundRef, reason: CloseReason): Promise<void> {
     const r = await this.rounds.find(jobId, round);
     if (!r || r.status === 'closed') return;
-    const job = await this.jobs.findById(jobId);
+    const job = await this.job(jobId);
     if (!job) return;
     if (job.status !== 'running') {
       await this.rounds.abandon(jobId, round);
@@ -138,7 +133,7 @@ export class RoundsService {
       return;
     if (!(await this.rounds.beginClosing(jobId, round))) return;
 
-    const spec = job.spec as unknown as CreateFederatedJob;
+    const spec = job.spec;
     const rule = createAggregationRule(spec.aggregation, { globalLr: spec.globalLr });
     const answers = new Map((await this.rounds.answers(jobId, round)).map((a) => [a.agentId, a]));
     const stored = await this.rounds.clientStates(jobId);
@@ -199,19 +194,19 @@ export class RoundsService {
     const nextMemorySumHash = outcome.memorySum ? await this.blobs.putFloat64(outcome.memorySum) : null;
     const participated = new Set(participation.filter((p) => p.participated).map((p) => p.agentId));
     const usedWeights = participation.filter((p) => p.participated).map((p) => p.weight);
-    const finished = round + 1 >= job.totalRounds;
+    const finished = round + 1 >= job.progressTotal;
     const written = await this.rounds.finishClosing({
       jobId,
       round,
       outputModelHash,
-      metrics: metrics as unknown as Prisma.InputJsonValue,
+      metrics,
       participants: participated.size,
       weightMin: usedWeights.length ? Math.min(...usedWeights) : null,
       weightMax: usedWeights.length ? Math.max(...usedWeights) : null,
       participation,
       clientStates: [...outcome.states].map(([agentId, state]) => ({
         agentId,
-        state: state as unknown as Prisma.InputJsonValue,
+        state,
         memoryHash: memoryHashes.get(agentId) ?? null,
       })),
       memorySumHash: nextMemorySumHash,
@@ -225,7 +220,8 @@ export class RoundsService {
     this.logger.log(
       `job ${jobId} round ${round} closed (${reason}): ${participated.size}/${r.eligibleAgentIds.length} participated, accuracy ${metrics.testAccuracy.toFixed(4)}`,
     );
-    if (!finished) await this.queues.scheduleControl({ name: ControlJobName.OpenRound, data: { jobId, round: round + 1 } });
+    // The next round opens (the kind's advance sees round + 1 does not exist yet).
+    if (!finished) await this.runner.wake(jobId);
   }
 
   /** An agent's update for (job, round): validated, stored content-addressed, never aggregated if bad. */
@@ -236,16 +232,17 @@ export class RoundsService {
     body: Buffer,
     meta: UpdateMeta,
   ): Promise<{ status: 'accepted' | 'duplicate'; hash: string }> {
-    const { job, r } = await this.answerable(agentId, jobId, round);
-    const expectedBytes = job.parameterCount * 4;
+    const { r } = await this.answerable(agentId, jobId, round);
+    const { parameterCount } = await this.rounds.model(jobId);
+    const expectedBytes = parameterCount * 4;
     if (body.byteLength !== expectedBytes) {
       this.metrics.inc('flotilla_updates_rejected_total');
       throw new InvalidUpdateError(
-        `Update has ${body.byteLength} bytes; this job's model has ${job.parameterCount} float32 parameters (${expectedBytes} bytes)`,
+        `Update has ${body.byteLength} bytes; this job's model has ${parameterCount} float32 parameters (${expectedBytes} bytes)`,
       );
     }
     const delta = bytesToFloat32(body);
-    const problem = validateUpdate(delta, job.parameterCount);
+    const problem = validateUpdate(delta, parameterCount);
     if (problem) {
       this.metrics.inc('flotilla_updates_rejected_total');
       throw new InvalidUpdateError(`Update refused: ${problem}`);
@@ -286,12 +283,8 @@ export class RoundsService {
     return { status: 'duplicate', hash };
   }
 
-  private async answerable(
-    agentId: string,
-    jobId: string,
-    round: number,
-  ): Promise<{ job: Job; r: NonNullable<Awaited<ReturnType<RoundsRepository['find']>>> }> {
-    const job = await this.jobs.findById(jobId);
+  private async answerable(agentId: string, jobId: string, round: number): Promise<{ job: JobOf<'federated'>; r: Round }> {
+    const job = await this.job(jobId);
     if (!job) throw new NotFoundError(`Job ${jobId} not found`);
     const r = await this.rounds.find(jobId, round);
     if (!r) throw new NotFoundError(`Round ${round} of job ${jobId} does not exist`);

@@ -4,7 +4,6 @@ import {
   chainSupernet,
   decideGmSplit,
   deriveSeedFor,
-  enabledOps,
   evaluateArchitectures,
   nodeInitialState,
   nodeTraining,
@@ -16,37 +15,44 @@ import {
   standaloneRungTask,
   successiveHalvingPlan,
   supernetLayout,
-  type GmScoreSums,
-  type Mask,
   type NasBlobState,
   type NasNode as TreeNode,
   type NasSchedule,
   type NasScorePayload,
-  type NasScoreResult,
   type NasStandalonePayload,
-  type NasStandaloneResult,
   type NasTaskEnvelope,
   type NasTrainingSettings,
   type NasTrainPayload,
-  type NasTrainResult,
   type RungScore,
   type SupernetSpec,
   type TrainingState,
 } from '@flotilla/algorithms';
-import { ControlJobName, TaskKind, type CreateNasJob, type NasResult, type NasView } from '@flotilla/contracts';
-import type { Job, NasCandidate, NasNode, Prisma } from '@prisma/client';
-import type { TaskRow } from '../tasks/tasks.repository';
-import { z } from 'zod';
-import { BlobStore } from '../blobs/blob-store';
-import { BLOB_STORE } from '../blobs/blobs.module';
-import { InvalidResultError, NotFoundError, ValidationError } from '../common/errors';
-import { DatasetCatalog } from '../datasets/dataset-catalog';
-import { JobsRepository } from '../jobs/jobs.repository';
-import { QueueService } from '../queue/queue.service';
-import { JobFailure, JobRunnerRegistry, type TaskJobRunner } from '../tasks/job-runner';
-import { TasksService } from '../tasks/tasks.service';
-import { NasRepository } from './nas.repository';
-import { candidateStats, nasView, type NodeMetrics, type StoredEdgeScore, type HistoryEntry } from './nas.view';
+import {
+  NasResultSchema,
+  NasScore,
+  NasStandalone,
+  NasTrain,
+  type CreateNasJob,
+  type NasJobView,
+  type NasResult,
+  type NasView,
+} from '@flotilla/contracts';
+import { BLOB_STORE, BlobStore } from '../../blobs/blob-store';
+import { InvalidResultError, ValidationError } from '../../common/errors';
+import { DatasetCatalog } from '../../datasets/dataset-catalog';
+import { JobFailure, JobKindRegistry, type BaseViewOf, type JobKind, type JobOf, type ModelRef } from '../../jobs/job-kind';
+import { JobRunner } from '../../jobs/job-runner.service';
+import type { StoredJob } from '../../jobs/jobs.repository';
+import { taskRequest, taskResult, TasksService, type TaskRequest } from '../../tasks/tasks.service';
+import {
+  NasRepository,
+  type HistoryEntry,
+  type NasCandidateRow,
+  type NasNodeRow,
+  type NodeMetrics,
+  type StoredEdgeScore,
+} from './nas.repository';
+import { candidateStats, nasView } from './nas.view';
 
 /** Everything the runner derives from a job's spec and the catalogue (the same on every advance). */
 export interface NasContext {
@@ -97,15 +103,11 @@ export function nasContext(
   };
 }
 
-const HASH = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest');
-const finite = z.number().refine(Number.isFinite, 'must be finite');
-const unit = z.number().min(0).max(1);
-
 /** How long a job with no agent holding its dataset waits before looking again. */
 const WAIT_FOR_AGENT_MS = 1000;
 
 /**
- * NAS jobs (issue #4, spec gm-nas.md §3.7, §9): the coordinator owns the supernet tree as rows of nas_nodes and
+ * NAS jobs (docs/algorithms/gm-nas.md): the coordinator owns the supernet tree as rows of nas_nodes and
  * advances every node on its own — train (`nas.train`), score (`nas.gm-score`, the node's R batches cut into parts
  * that run on different agents; each returns |ops|² cosine sums per candidate edge), split (`decideGmSplit`,
  * children written in the same transaction) — so siblings proceed in parallel on different agents. When every
@@ -116,17 +118,17 @@ const WAIT_FOR_AGENT_MS = 1000;
  * retried on another agent returns the same result and a restarted coordinator resumes from the rows.
  */
 @Injectable()
-export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
+export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
   readonly kind = 'nas' as const;
+  readonly progressUnit = 'stages' as const;
   private readonly contexts = new Map<string, NasContext>();
 
   constructor(
     private readonly repo: NasRepository,
-    private readonly jobs: JobsRepository,
     private readonly tasks: TasksService,
-    private readonly queues: QueueService,
+    private readonly runner: JobRunner,
     private readonly catalog: DatasetCatalog,
-    private readonly registry: JobRunnerRegistry,
+    private readonly registry: JobKindRegistry,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
   ) {}
 
@@ -134,24 +136,11 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     this.registry.register(this);
   }
 
-  async submit(spec: CreateNasJob): Promise<Job> {
+  /** The job and the root of its tree; progress counts the split levels, the leaves' training and the selection. */
+  async submit(spec: CreateNasJob): Promise<StoredJob> {
     const c = this.build(spec);
-    const root: TreeNode = {
-      id: 'root',
-      parent: null,
-      depth: 0,
-      mask: c.supernet.edges.map((e) => e.ops.map(() => true)),
-      init: 'root',
-      split: null,
-    };
-    const init = nodeInitialState(c.supernet, root, spec.seed)!;
-    const modelHash = await this.blobs.putFloat32(init.params);
-    const job = await this.repo.createJob(
-      { name: spec.name ?? null, spec, totalRounds: spec.splits + 2, parameterCount: c.parameterCount, modelHash },
-      { nodeId: root.id, parentId: null, depth: 0, mask: root.mask, init: root.init, dataHash: null },
-    );
-    await this.tasks.wake(job.id);
-    return job;
+    const mask = c.supernet.edges.map((e) => e.ops.map(() => true));
+    return this.repo.createJob(spec, spec.splits + 2, { nodeId: 'root', parentId: null, depth: 0, mask, init: 'root', dataHash: null });
   }
 
   private build(spec: CreateNasJob): NasContext {
@@ -163,10 +152,10 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     }
   }
 
-  private context(job: Job): NasContext {
+  private context(job: JobOf<'nas'>): NasContext {
     let c = this.contexts.get(job.id);
     if (!c) {
-      c = this.build(job.spec as unknown as CreateNasJob);
+      c = this.build(job.spec);
       if (this.contexts.size >= 64) this.contexts.delete(this.contexts.keys().next().value!);
       this.contexts.set(job.id, c);
     }
@@ -174,7 +163,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
   }
 
   /** Advances every node of the tree as far as its finished tasks allow, then the final selection. */
-  async advance(job: Job): Promise<void> {
+  async advance(job: JobOf<'nas'>): Promise<void> {
     const c = this.context(job);
     for (let moved = true; moved;) {
       moved = false;
@@ -191,7 +180,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
   }
 
   /** A node in training: dispatch its `nas.train` task, or record its result (→ scoring, or → leaf). */
-  private async advanceTraining(job: Job, c: NasContext, n: NasNode, nodes: NasNode[]): Promise<boolean> {
+  private async advanceTraining(job: JobOf<'nas'>, c: NasContext, n: NasNodeRow, nodes: NasNodeRow[]): Promise<boolean> {
     const node = treeNode(n);
     const plan = nodeTraining(c.schedule, node, c.spec.seed);
     const leaf = plan.phase === 'final';
@@ -199,12 +188,12 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
     if (plan.steps === 0 && !leaf) {
       // Nothing to compute (e.g. children scored right after their parent's split): the start state is the trained one.
       const from = await this.startState(c, n, nodes);
-      const metrics: NodeMetrics = { ...nodeMetrics(n), trainSteps: 0, trainLoss: null, trainAgentId: null };
+      const metrics: NodeMetrics = { ...n.metrics, trainSteps: 0, trainLoss: null, trainAgentId: null };
       return this.repo.recordTraining(job.id, n.nodeId, 'scoring', {
         weightsHash: from.params,
         velocityHash: from.velocity,
         step: from.step,
-        metrics: json(metrics),
+        metrics,
         candidate: null,
       });
     }
@@ -226,26 +215,26 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
         from: await this.startState(c, n, nodes),
       };
       await this.tasks.dispatch(job.id, [
-        { key, kind: TaskKind.NasTrain, payload: json(payload), dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs },
+        taskRequest(NasTrain, payload, { key, dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs }),
       ]);
       return false;
     }
     if (task.status === 'failed') throw new JobFailure(`NAS node ${n.nodeId}: training failed on every agent tried (${task.error})`);
     if (task.status !== 'done') return false;
-    const r = task.result as NasTrainResult;
-    const metrics: NodeMetrics = { ...nodeMetrics(n), trainSteps: plan.steps, trainLoss: r.meanLoss, trainAgentId: task.agentId };
+    const r = taskResult(task, NasTrain);
+    const metrics: NodeMetrics = { ...n.metrics, trainSteps: plan.steps, trainLoss: r.meanLoss, trainAgentId: task.agentId };
     const candidate = r.candidate ? { ...r.candidate, evaluated: r.evaluated } : null;
     return this.repo.recordTraining(job.id, n.nodeId, leaf ? 'leaf' : 'scoring', {
       weightsHash: r.params,
       velocityHash: r.velocity,
       step: r.step,
-      metrics: json(metrics),
-      candidate: candidate && json(candidate),
+      metrics,
+      candidate,
     });
   }
 
   /** The state a node's training starts from: fresh weights (root, re-initialised) or its parent's trained state. */
-  private async startState(c: NasContext, n: NasNode, nodes: NasNode[]): Promise<NasBlobState> {
+  private async startState(c: NasContext, n: NasNodeRow, nodes: NasNodeRow[]): Promise<NasBlobState> {
     const fresh = nodeInitialState(c.supernet, treeNode(n), c.spec.seed);
     if (fresh) return this.putState(fresh);
     const parent = nodes.find((p) => p.nodeId === n.parentId);
@@ -259,7 +248,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
   }
 
   /** A node being scored: fix the number of parts, dispatch them, and split once all are in. */
-  private async advanceScoring(job: Job, c: NasContext, n: NasNode): Promise<boolean> {
+  private async advanceScoring(job: JobOf<'nas'>, c: NasContext, n: NasNodeRow): Promise<boolean> {
     const node = treeNode(n);
     const edges = candidateEdges(c.supernet, node.mask, c.spec.groups);
     if (edges.length === 0) throw new JobFailure(`NAS node ${n.nodeId}: no unsplit edge with ${c.spec.groups} ops is left to split`);
@@ -299,14 +288,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
               seed: c.spec.seed,
             },
           };
-          return {
-            key: keys[k],
-            kind: TaskKind.NasScore,
-            payload: json(payload),
-            dataset: c.spec.dataset,
-            dataHash,
-            timeoutMs: c.spec.taskTimeoutMs,
-          };
+          return taskRequest(NasScore, payload, { key: keys[k], dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs });
         }),
       );
       return false;
@@ -318,7 +300,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       decision = decideGmSplit(
         c.supernet,
         node,
-        done.map((t) => (t.result as NasScoreResult).scores),
+        done.map((t) => taskResult(t, NasScore).scores),
         {
           groups: c.spec.groups,
           selection: { rule: c.spec.edgeRule, objective: c.spec.partitionObjective },
@@ -344,16 +326,16 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       };
     });
     const metrics: NodeMetrics = {
-      ...nodeMetrics(n),
+      ...n.metrics,
       scoreParts: parts,
       scoreAgentIds: done.map((t) => t.agentId ?? ''),
       gmPasses: decision.scores.reduce((s, m) => s + m.batches * m.ops.length, 0),
     };
     return this.repo.recordSplit(job.id, n.nodeId, {
       splitEdge: split.edge,
-      split: json({ edge: split.edge, groups: split.groups, criterion: split.criterion, children: split.children }),
-      edgeScores: json(edgeScores),
-      metrics: json(metrics),
+      split: { edge: split.edge, groups: split.groups, criterion: split.criterion, children: split.children },
+      edgeScores,
+      metrics,
       children: decision.children.map((ch) => ({
         nodeId: ch.id,
         parentId: n.nodeId,
@@ -369,16 +351,11 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
    * The data file of a node's tasks: the root pins the sha256 most online agents holding the dataset report (so
    * every task of the job computes on the same rows); children inherit it. Undefined while no such agent is online.
    */
-  private async dataHash(job: Job, n: NasNode): Promise<string | undefined> {
+  private async dataHash(job: JobOf<'nas'>, n: NasNodeRow): Promise<string | undefined> {
     if (n.dataHash) return n.dataHash;
-    const spec = job.spec as unknown as CreateNasJob;
-    const best = await this.tasks.commonDataHash(spec.dataset);
+    const best = await this.tasks.commonDataHash(job.spec.dataset);
     if (!best) {
-      await this.queues.scheduleControl(
-        { name: ControlJobName.AdvanceJob, data: { jobId: job.id } },
-        WAIT_FOR_AGENT_MS,
-        `wait${Date.now()}`,
-      );
+      await this.runner.wakeLater(job.id, WAIT_FOR_AGENT_MS);
       return undefined;
     }
     return this.repo.pinDataHash(job.id, n.nodeId, best);
@@ -389,7 +366,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
    * (successive halving while they outnumber the agents that were online when it started, `successiveHalvingPlan`),
    * the better half by selection-split accuracy going on; `supernet`: the best leaf estimate wins at once.
    */
-  private async advanceSelection(job: Job, c: NasContext, nodes: NasNode[]): Promise<void> {
+  private async advanceSelection(job: JobOf<'nas'>, c: NasContext, nodes: NasNodeRow[]): Promise<void> {
     const leaves = nodes.filter((n) => n.status === 'leaf').sort((a, b) => compareNodeIds(a.nodeId, b.nodeId));
     let cands = await this.repo.candidates(job.id);
     if (cands.length === 0) {
@@ -401,7 +378,8 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       await this.repo.createCandidates(
         job.id,
         leaves.map((l, index) => {
-          const cand = l.candidate as { architecture: number[]; loss: number | null; accuracy: number | null };
+          const cand = l.candidate;
+          if (!cand) throw new JobFailure(`NAS leaf ${l.nodeId} proposed no architecture`);
           return {
             index,
             nodeId: l.nodeId,
@@ -414,7 +392,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       );
       cands = await this.repo.candidates(job.id);
     }
-    const rungs = cands[0].rungs as number[];
+    const rungs = cands[0].rungs;
     if (rungs.length === 0) {
       const active = cands.filter((x) => x.status === 'active');
       return this.finish(
@@ -458,17 +436,17 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
 
   /** Rung `rung` for the candidates still at it: dispatch missing tasks, record finished ones; whether anything was recorded. */
   private async advanceRung(
-    job: Job,
+    job: JobOf<'nas'>,
     c: NasContext,
-    nodes: NasNode[],
-    at: NasCandidate[],
+    nodes: NasNodeRow[],
+    at: NasCandidateRow[],
     rung: number,
     rungs: number[],
   ): Promise<boolean> {
     const keys = at.map((x) => `candidate.${x.index}.rung.${rung}`);
     const found = await this.tasks.byKeys(job.id, keys);
     const dataHash = nodes.find((n) => n.nodeId === 'root')!.dataHash!;
-    const dispatch = [];
+    const dispatch: TaskRequest[] = [];
     let recorded = false;
     for (const [k, x] of at.entries()) {
       const t = found.get(keys[k]);
@@ -479,23 +457,18 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
             : await this.putState(standaloneInitialState(c.supernet, c.spec.seed, x.index));
         const payload: NasStandalonePayload = {
           ...c.envelope,
-          task: standaloneRungTask({ rungs }, rung, x.index, x.architecture as number[], c.spec.seed, c.training),
+          task: standaloneRungTask({ rungs }, rung, x.index, x.architecture, c.spec.seed, c.training),
           from,
         };
-        dispatch.push({
-          key: keys[k],
-          kind: TaskKind.NasStandalone,
-          payload: json(payload),
-          dataset: c.spec.dataset,
-          dataHash,
-          timeoutMs: c.spec.taskTimeoutMs,
-        });
+        dispatch.push(
+          taskRequest(NasStandalone, payload, { key: keys[k], dataset: c.spec.dataset, dataHash, timeoutMs: c.spec.taskTimeoutMs }),
+        );
         continue;
       }
       if (t.status === 'failed')
         throw new JobFailure(`NAS candidate ${x.index}: stand-alone rung ${rung} failed on every agent tried (${t.error})`);
       if (t.status !== 'done') continue;
-      const r = t.result as NasStandaloneResult;
+      const r = taskResult(t, NasStandalone);
       const entry: HistoryEntry = {
         rung,
         steps: rungs[rung] - (rung > 0 ? rungs[rung - 1] : 0),
@@ -509,7 +482,7 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
           weightsHash: r.params,
           velocityHash: r.velocity,
           step: r.step,
-          history: json([...(x.history as unknown as HistoryEntry[]), entry]),
+          history: [...x.history, entry],
         })) || recorded;
     }
     if (dispatch.length) await this.tasks.dispatch(job.id, dispatch);
@@ -517,13 +490,19 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
   }
 
   /** The winner: evaluated on the coordinator's held-out split, the job completed with the result. */
-  private async finish(job: Job, c: NasContext, nodes: NasNode[], cands: NasCandidate[], ranked: NasCandidate[]): Promise<void> {
+  private async finish(
+    job: JobOf<'nas'>,
+    c: NasContext,
+    nodes: NasNodeRow[],
+    cands: NasCandidateRow[],
+    ranked: NasCandidateRow[],
+  ): Promise<void> {
     const chosen = ranked[0];
     const standalone = c.spec.selection.method === 'standalone';
     const leaf = nodes.find((n) => n.nodeId === chosen.nodeId)!;
     const weightsHash = standalone ? chosen.weightsHash! : leaf.weightsHash!;
     const params = await this.blobs.getFloat32(weightsHash);
-    const architecture = chosen.architecture as number[];
+    const architecture = chosen.architecture;
     const [test] = evaluateArchitectures(c.supernet, params, [architecture], samplesFromDataset(this.catalog.get(c.spec.dataset).test));
     const sel = standalone ? lastScore(chosen) : estimateScore(chosen);
     const stats = candidateStats(nodes, cands);
@@ -539,127 +518,72 @@ export class NasRunner implements TaskJobRunner<'nas'>, OnModuleInit {
       weightsHash,
       ...stats,
     };
-    await this.repo.finish(job.id, chosen.index, { result: json(result), modelHash: weightsHash, currentRound: job.totalRounds });
+    await this.repo.finish(job.id, chosen.index, { result, progressDone: job.progressTotal });
   }
 
-  async validateResult(task: TaskRow, result: unknown): Promise<unknown> {
-    const schema = this.resultSchema(task);
-    const parsed = await schema.safeParseAsync(result);
-    if (!parsed.success) {
-      throw new InvalidResultError(
-        `${task.kind} result: ${parsed.error.issues
-          .slice(0, 3)
-          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-          .join('; ')}`,
-      );
+  /** The blobs a train or stand-alone result names must have been uploaded, with the supernet's length (the agent uploads first). */
+  async checkTaskResult(task: { kind: string; payload: unknown }, result: unknown): Promise<void> {
+    const named = (): { spec: SupernetSpec; params: string; velocity: string } | null => {
+      if (task.kind === NasTrain.kind) {
+        const p = NasTrain.payload.parse(task.payload);
+        return { spec: p.spec, ...NasTrain.result(p).parse(result) };
+      }
+      if (task.kind === NasStandalone.kind) {
+        const p = NasStandalone.payload.parse(task.payload);
+        return { spec: p.spec, ...NasStandalone.result(p).parse(result) };
+      }
+      return null;
+    };
+    const r = named();
+    if (!r) return;
+    const count = supernetLayout(r.spec).size;
+    for (const [name, hash] of [
+      ['params', r.params],
+      ['velocity', r.velocity],
+    ]) {
+      if ((await this.blobs.byteLength(hash)) !== count * 4)
+        throw new InvalidResultError(`${task.kind} result: ${name}: must name an uploaded float32 blob of ${count} values`);
     }
-    return parsed.data;
   }
 
-  private resultSchema(task: TaskRow): z.ZodType {
-    const envelope = task.payload as NasTaskEnvelope;
-    const count = supernetLayout(envelope.spec).size;
-    // The weights a result names must have been uploaded, with the supernet's length (the agent uploads before it posts).
-    const blob = HASH.refine(async (h) => (await this.blobs.byteLength(h)) === count * 4, {
-      message: `must name an uploaded float32 blob of ${count} values`,
-    });
-    const state = (from: NasBlobState, steps: number) => ({
-      params: blob,
-      velocity: blob,
-      step: z.literal(from.step + steps),
-      meanLoss: finite.nullable(),
-    });
-    switch (task.kind) {
-      case TaskKind.NasTrain: {
-        const p = task.payload as NasTrainPayload;
-        const candidate = z.strictObject({
-          architecture: z
-            .array(z.number().int())
-            .refine(
-              (a) => a.length === p.task.mask.length && a.every((o, e) => p.task.mask[e][o] === true),
-              'must be an architecture inside the node mask',
-            ),
-          loss: finite,
-          accuracy: unit,
-        });
-        return z.strictObject({
-          ...state(p.from, p.task.steps),
-          candidate: p.task.derive ? candidate : z.null(),
-          evaluated: z.number().int().min(0),
-        });
-      }
-      case TaskKind.NasScore: {
-        const p = task.payload as NasScorePayload;
-        const n = p.task.to - p.task.from;
-        return z.strictObject({
-          scores: z
-            .array(
-              z.strictObject({
-                edge: z.number().int(),
-                ops: z.array(z.number().int()),
-                sums: z.array(z.array(finite)),
-                batches: z.literal(n),
-                degenerateBatches: z.number().int().min(0).max(n),
-              }),
-            )
-            .superRefine((scores, ctx) => checkScores(scores, p.task.edges, p.task.mask, n, ctx)),
-        });
-      }
-      case TaskKind.NasStandalone: {
-        const p = task.payload as NasStandalonePayload;
-        return z.strictObject({
-          ...state(p.from, p.task.steps),
-          selection: z.strictObject({ loss: finite.pipe(z.number().min(0)), accuracy: unit }),
-        });
-      }
-      default:
-        throw new InvalidResultError(`a NAS job has no task kind '${task.kind}'`);
-    }
+  view(job: JobOf<'nas'>, base: BaseViewOf<'nas'>): Promise<NasJobView> {
+    return Promise.resolve({ ...base, parameterCount: this.context(job).parameterCount });
+  }
+
+  /** The chosen architecture's weights, once the job has chosen. */
+  model(job: JobOf<'nas'>): Promise<ModelRef | null> {
+    const result = this.result(job);
+    return Promise.resolve(result && { hash: result.weightsHash, round: -1 });
+  }
+
+  private result(job: StoredJob): NasResult | null {
+    return job.result === null ? null : NasResultSchema.parse(job.result);
   }
 
   /** GET /jobs/:id/nas. */
-  async view(jobId: string): Promise<NasView> {
-    const job = await this.jobs.findById(jobId);
-    if (!job) throw new NotFoundError(`Job ${jobId} not found`);
-    if (job.kind !== 'nas') throw new ValidationError(`Job ${jobId} is a ${job.kind} job, not a NAS job`);
+  async tree(job: JobOf<'nas'>): Promise<NasView> {
     const c = this.context(job);
-    return nasView(job, c.supernet, c.schedule, c.spec.selection.method, await this.repo.nodes(jobId), await this.repo.candidates(jobId));
+    return nasView(
+      job,
+      { spec: c.supernet, schedule: c.schedule, method: c.spec.selection.method, parameterCount: c.parameterCount },
+      this.result(job),
+      await this.repo.nodes(job.id),
+      await this.repo.candidates(job.id),
+    );
   }
-}
-
-/** The score parts must be the payload's edges, in order, each with the node's enabled ops and a k × k matrix of sums in [−n, n]. */
-function checkScores(scores: GmScoreSums[], edges: number[], mask: Mask, n: number, ctx: z.RefinementCtx): void {
-  if (scores.length !== edges.length || scores.some((s, i) => s.edge !== edges[i])) {
-    ctx.addIssue({ code: 'custom', message: `must score edges [${edges.join(',')}] in this order` });
-    return;
-  }
-  scores.forEach((s, i) => {
-    const ops = enabledOps(mask, s.edge);
-    const k = ops.length;
-    if (s.ops.length !== k || s.ops.some((o, j) => o !== ops[j]))
-      ctx.addIssue({ code: 'custom', path: [i, 'ops'], message: `must be [${ops.join(',')}]` });
-    // Each batch adds a cosine (|cos| ≤ 1) to every entry.
-    else if (s.sums.length !== k || s.sums.some((row) => row.length !== k || row.some((v) => Math.abs(v) > n * (1 + 1e-6))))
-      ctx.addIssue({ code: 'custom', path: [i, 'sums'], message: `must be ${k} × ${k} sums of ${n} cosines` });
-  });
 }
 
 /** A node row as the library's tree node (the split is not needed to advance it). */
-function treeNode(n: NasNode): TreeNode {
-  return { id: n.nodeId, parent: n.parentId, depth: n.depth, mask: n.mask as Mask, init: n.init as TreeNode['init'], split: null };
+function treeNode(n: NasNodeRow): TreeNode {
+  return { id: n.nodeId, parent: n.parentId, depth: n.depth, mask: n.mask, init: n.init, split: null };
 }
 
-function nodeMetrics(n: NasNode): NodeMetrics {
-  return n.metrics as unknown as NodeMetrics;
+function estimateScore(x: NasCandidateRow): RungScore {
+  return { loss: x.estimate.loss ?? NaN, accuracy: x.estimate.accuracy ?? NaN };
 }
 
-function estimateScore(x: NasCandidate): RungScore {
-  const e = x.estimate as { loss: number | null; accuracy: number | null };
-  return { loss: e.loss ?? NaN, accuracy: e.accuracy ?? NaN };
-}
-
-function lastScore(x: NasCandidate): RungScore {
-  const h = (x.history as unknown as HistoryEntry[]).at(-1);
+function lastScore(x: NasCandidateRow): RungScore {
+  const h = x.history.at(-1);
   return h ? { loss: h.loss, accuracy: h.accuracy } : { loss: NaN, accuracy: NaN };
 }
 
@@ -672,7 +596,7 @@ export function compareNodeIds(a: string, b: string): number {
 }
 
 /** Progress for GET /jobs/:id: split levels whose nodes are all split, then 1 when every leaf has trained. */
-function stagesDone(c: NasContext, nodes: NasNode[]): number {
+function stagesDone(c: NasContext, nodes: NasNodeRow[]): number {
   let done = 0;
   for (let d = 0; d < c.spec.splits; d++) {
     const level = nodes.filter((n) => n.depth === d);
@@ -681,8 +605,4 @@ function stagesDone(c: NasContext, nodes: NasNode[]): number {
   }
   const leaves = nodes.filter((n) => n.depth === c.spec.splits);
   return leaves.length > 0 && leaves.every((n) => n.status === 'leaf') ? done + 1 : done;
-}
-
-function json<T>(v: T): Prisma.InputJsonValue {
-  return JSON.parse(JSON.stringify(v)) as Prisma.InputJsonValue;
 }

@@ -1,47 +1,21 @@
-import {
-  Body,
-  Controller,
-  Get,
-  Header,
-  HttpCode,
-  Inject,
-  Param,
-  ParseIntPipe,
-  Post,
-  Query,
-  Req,
-  StreamableFile,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, ParseIntPipe, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DeclineSchema, UpdateMetaSchema, UuidParam, type Decline, type UpdateMeta } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import type { Request } from 'express';
-import { AgentGuard, CurrentAgent } from '../agents/agent.guard';
-import { BlobStore } from '../blobs/blob-store';
-import { BLOB_STORE } from '../blobs/blobs.module';
-import { ValidationError } from '../common/errors';
-import { jsonSchema } from '../common/openapi';
-import { ZodPipe } from '../common/zod.pipe';
+import { AgentGuard, CurrentAgent } from '../../agents/agent.guard';
+import { ValidationError } from '../../common/errors';
+import { jsonSchema } from '../../common/openapi';
+import { ZodPipe } from '../../common/zod.pipe';
 import { RoundsService } from './rounds.service';
 
-/** The agent data plane: weights down by content hash, updates up as binary float32. */
+/** The agent data plane of federated rounds: updates up as binary float32, declines. */
 @ApiTags('agent data plane')
 @ApiBearerAuth()
 @UseGuards(AgentGuard)
 @Controller()
 export class UpdatesController {
-  constructor(
-    private readonly rounds: RoundsService,
-    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
-  ) {}
-
-  @Get('blobs/:hash')
-  @Header('Content-Type', 'application/octet-stream')
-  @ApiOperation({ summary: 'Download weights by sha256 content hash (little-endian float32)' })
-  async blob(@Param('hash') hash: string): Promise<StreamableFile> {
-    return new StreamableFile(await this.blobs.get(hash));
-  }
+  constructor(private readonly rounds: RoundsService) {}
 
   @Post('jobs/:jobId/rounds/:round/update')
   @HttpCode(200)

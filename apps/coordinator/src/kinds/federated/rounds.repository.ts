@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { Prisma, type Checkpoint, type Round, type Update } from '@prisma/client';
-import { PrismaService } from '../database/prisma.service';
+import { RoundMetricsSchema, type CreateFederatedJob, type RoundMetrics } from '@flotilla/contracts';
+import { Prisma, type Checkpoint, type FederatedJob, type Round, type Update } from '@prisma/client';
+import { toJson } from '../../database/json';
+import { PrismaService } from '../../database/prisma.service';
+import { JobsRepository, type StoredJob } from '../../jobs/jobs.repository';
 
 export interface ParticipationRow {
   agentId: string;
@@ -17,22 +20,53 @@ export interface CloseRoundWrite {
   jobId: string;
   round: number;
   outputModelHash: string;
-  metrics: Prisma.InputJsonValue;
+  metrics: RoundMetrics;
   participants: number;
   weightMin: number | null;
   weightMax: number | null;
   participation: ParticipationRow[];
   /** Every client's rule state after the round; `memoryHash` is its memory blob (MIFA/FedVarp) or null. */
-  clientStates: { agentId: string; state: Prisma.InputJsonValue; memoryHash: string | null }[];
+  clientStates: { agentId: string; state: unknown; memoryHash: string | null }[];
   /** MIFA/FedVarp: blob of Σ_n M_n after this round. */
   memorySumHash: string | null;
   /** The job is finished after this round. */
   finished: boolean;
 }
 
+/**
+ * The persisted state of federated jobs: the global model (federated_jobs), rounds, the answers of open rounds,
+ * participation, checkpoints and the aggregation rule's per-client states. The jobs row itself changes only through
+ * JobsRepository, inside these transactions.
+ */
 @Injectable()
 export class RoundsRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly jobs: JobsRepository,
+  ) {}
+
+  /** The job row, its model and its initial checkpoint (round −1) together. */
+  createJob(spec: CreateFederatedJob, model: { parameterCount: number; hash: string; metrics: RoundMetrics }): Promise<StoredJob> {
+    return this.prisma.$transaction(async (tx) => {
+      const job = await this.jobs.create({ spec, progressTotal: spec.rounds }, tx);
+      await tx.federatedJob.create({ data: { jobId: job.id, parameterCount: model.parameterCount, modelHash: model.hash } });
+      await tx.checkpoint.create({ data: { jobId: job.id, round: -1, hash: model.hash, metrics: toJson(model.metrics) } });
+      return job;
+    });
+  }
+
+  /** The job's model row (every federated job has one). */
+  async model(jobId: string): Promise<FederatedJob> {
+    const m = await this.prisma.federatedJob.findUnique({ where: { jobId } });
+    if (!m) throw new Error(`federated job ${jobId} has no model row`);
+    return m;
+  }
+
+  /** The held-out metrics of checkpoint `round` (−1: the initial model), or null when there is none. */
+  async metricsOf(jobId: string, round: number): Promise<RoundMetrics | null> {
+    const c = await this.prisma.checkpoint.findUnique({ where: { jobId_round: { jobId, round } }, select: { metrics: true } });
+    return c?.metrics == null ? null : RoundMetricsSchema.parse(c.metrics);
+  }
 
   find(jobId: string, round: number): Promise<Round | null> {
     return this.prisma.round.findUnique({ where: { jobId_index: { jobId, index: round } } });
@@ -116,7 +150,7 @@ export class RoundsRepository {
           participants: w.participants,
           weightMin: w.weightMin,
           weightMax: w.weightMax,
-          metrics: w.metrics,
+          metrics: toJson(w.metrics),
         },
       });
       if (flipped.count !== 1) return false;
@@ -124,21 +158,16 @@ export class RoundsRepository {
       for (const s of w.clientStates) {
         await tx.clientState.upsert({
           where: { jobId_agentId: { jobId: w.jobId, agentId: s.agentId } },
-          create: { jobId: w.jobId, agentId: s.agentId, state: s.state, memoryHash: s.memoryHash },
-          update: { state: s.state, memoryHash: s.memoryHash },
+          create: { jobId: w.jobId, agentId: s.agentId, state: toJson(s.state), memoryHash: s.memoryHash },
+          update: { state: toJson(s.state), memoryHash: s.memoryHash },
         });
       }
       await tx.checkpoint.create({
-        data: { jobId: w.jobId, round: w.round, hash: w.outputModelHash, metrics: w.metrics, memorySumHash: w.memorySumHash },
+        data: { jobId: w.jobId, round: w.round, hash: w.outputModelHash, metrics: toJson(w.metrics), memorySumHash: w.memorySumHash },
       });
-      await tx.job.updateMany({
-        where: { id: w.jobId, status: 'running' },
-        data: {
-          modelHash: w.outputModelHash,
-          currentRound: w.round + 1,
-          ...(w.finished ? { status: 'completed', finishedAt: new Date() } : {}),
-        },
-      });
+      await tx.federatedJob.update({ where: { jobId: w.jobId }, data: { modelHash: w.outputModelHash } });
+      if (w.finished) await this.jobs.complete(w.jobId, { progressDone: w.round + 1 }, tx);
+      else await this.jobs.setProgress(w.jobId, w.round + 1, tx);
       return true;
     });
   }

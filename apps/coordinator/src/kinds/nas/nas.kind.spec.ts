@@ -1,16 +1,17 @@
 import { supernetLayout, type NasScorePayload, type NasStandalonePayload, type NasTrainPayload } from '@flotilla/algorithms';
-import { CreateNasJobSchema, TaskKind } from '@flotilla/contracts';
+import { BilevelYChain, CreateNasJobSchema, NasScore, NasStandalone, NasTrain } from '@flotilla/contracts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlobStore } from '../blobs/blob-store';
-import type { TaskRow } from '../tasks/tasks.repository';
-import { InvalidResultError } from '../common/errors';
-import { compareNodeIds, nasContext, NasRunner } from './nas.runner';
+import { BlobStore } from '../../blobs/blob-store';
+import { InvalidResultError } from '../../common/errors';
+import { validateTaskResult } from '../../tasks/tasks.service';
+import { compareNodeIds, nasContext, NasJobKind } from './nas.kind';
 
 /**
- * What the coordinator accepts from an agent for each NAS task kind (refused results go to another agent). The
- * runner's other collaborators are not used by validateResult; the blob store is real, on a temporary directory.
+ * What the coordinator accepts from an agent for each NAS task kind (refused results go to another agent): the task
+ * kind's contract, then the NAS kind's own check of the blobs a result names. The kind's other collaborators are not
+ * used by that check; the blob store is real, on a temporary directory.
  */
 describe('NAS results are checked before they are stored', () => {
   const spec = CreateNasJobSchema.parse({ kind: 'nas', dataset: 'uci-digits', space: { width: 4 } });
@@ -18,7 +19,7 @@ describe('NAS results are checked before they are stored', () => {
   const n = supernetLayout(c.supernet).size;
   let dir: string;
   let blobs: BlobStore;
-  let runner: NasRunner;
+  let kind: NasJobKind;
   let weights: string;
   let short: string;
 
@@ -27,13 +28,14 @@ describe('NAS results are checked before they are stored', () => {
     blobs = new BlobStore(dir);
     await blobs.init();
     const unused = undefined as never;
-    runner = new NasRunner(unused, unused, unused, unused, unused, unused, blobs);
+    kind = new NasJobKind(unused, unused, unused, unused, unused, blobs);
     weights = await blobs.putFloat32(new Float32Array(n).fill(0.5));
     short = await blobs.putFloat32(new Float32Array(n - 1));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const task = (kind: string, payload: unknown) => ({ kind, payload }) as unknown as TaskRow;
+  const task = (kind: string, payload: unknown) => ({ kind, payload });
+  const validate = (t: { kind: string; payload: unknown }, result: unknown) => validateTaskResult(t, result, kind);
   const mask = c.supernet.edges.map((e) => e.ops.map(() => true));
   const from = () => ({ params: weights, velocity: weights, step: 10 });
   const train = (derive: boolean): NasTrainPayload => ({
@@ -50,13 +52,13 @@ describe('NAS results are checked before they are stored', () => {
       derive: derive ? { seed: 1 } : null,
     },
   });
-  const refused = async (t: TaskRow, result: unknown, message: RegExp) => {
-    await expect(runner.validateResult(t, result)).rejects.toThrow(InvalidResultError);
-    await expect(runner.validateResult(t, result)).rejects.toThrow(message);
+  const refused = async (t: { kind: string; payload: unknown }, result: unknown, message: RegExp) => {
+    await expect(validate(t, result)).rejects.toThrow(InvalidResultError);
+    await expect(validate(t, result)).rejects.toThrow(message);
   };
 
   it('nas.train: the step must advance by the task steps and the weights must be uploaded with the supernet length', async () => {
-    const t = task(TaskKind.NasTrain, train(true));
+    const t = task(NasTrain.kind, train(true));
     const ok = {
       params: weights,
       velocity: weights,
@@ -65,7 +67,7 @@ describe('NAS results are checked before they are stored', () => {
       candidate: { architecture: [2, 1, 3], loss: 2, accuracy: 0.25 },
       evaluated: 16,
     };
-    expect(await runner.validateResult(t, ok)).toEqual(ok);
+    expect(await validate(t, ok)).toEqual(ok);
     await refused(t, { ...ok, step: 14 }, /step/);
     await refused(t, { ...ok, params: short }, new RegExp(`params: must name an uploaded float32 blob of ${n} values`));
     await refused(t, { ...ok, velocity: 'f'.repeat(64) }, /velocity: must name an uploaded float32 blob/);
@@ -77,10 +79,10 @@ describe('NAS results are checked before they are stored', () => {
     await refused(t, { ...ok, candidate: { ...ok.candidate, accuracy: 1.5 } }, /candidate.accuracy/);
     await refused(t, { ...ok, extra: 1 }, /extra/);
     // Above the leaves no candidate is expected.
-    expect(await runner.validateResult(task(TaskKind.NasTrain, train(false)), { ...ok, candidate: null })).toMatchObject({
+    expect(await validate(task(NasTrain.kind, train(false)), { ...ok, candidate: null })).toMatchObject({
       candidate: null,
     });
-    await refused(task(TaskKind.NasTrain, train(false)), ok, /candidate/);
+    await refused(task(NasTrain.kind, train(false)), ok, /candidate/);
   });
 
   it('nas.gm-score: the payload edges in order, their enabled ops, |ops|² sums of at most n cosines', async () => {
@@ -100,11 +102,11 @@ describe('NAS results are checked before they are stored', () => {
         seed: 1,
       },
     };
-    const t = task(TaskKind.NasScore, payload);
+    const t = task(NasScore.kind, payload);
     const sums = (v: number) => Array.from({ length: 4 }, () => new Array<number>(4).fill(v));
     const edge = (e: number) => ({ edge: e, ops: [0, 1, 2, 3], sums: sums(2.5), batches: 3, degenerateBatches: 0 });
     const ok = { scores: [edge(1), edge(2)] };
-    expect(await runner.validateResult(t, ok)).toEqual(ok);
+    expect(await validate(t, ok)).toEqual(ok);
     await refused(t, { scores: [edge(2), edge(1)] }, /must score edges \[1,2\] in this order/);
     await refused(t, { scores: [edge(1)] }, /must score edges/);
     await refused(t, { scores: [edge(1), { ...edge(2), sums: sums(3.5) }] }, /scores.1.sums: must be 4 × 4 sums of 3 cosines/);
@@ -119,12 +121,13 @@ describe('NAS results are checked before they are stored', () => {
       from: from(),
       task: { candidate: 0, architecture: [0, 1, 2], steps: 20, scheduleSteps: 40, seed: 1, training: c.training },
     };
-    const t = task(TaskKind.NasStandalone, payload);
+    const t = task(NasStandalone.kind, payload);
     const ok = { params: weights, velocity: weights, step: 30, meanLoss: null, selection: { loss: 1.2, accuracy: 0.6 } };
-    expect(await runner.validateResult(t, ok)).toEqual(ok);
+    expect(await validate(t, ok)).toEqual(ok);
     await refused(t, { ...ok, selection: { loss: -1, accuracy: 0.6 } }, /selection.loss/);
     await refused(t, { ...ok, selection: { loss: 1, accuracy: 2 } }, /selection.accuracy/);
-    await refused(task(TaskKind.BilevelY, payload), ok, /a NAS job has no task kind 'bilevel.y-chain'/);
+    // A bilevel kind with a NAS payload: the payload does not parse (the kind and its payload come from one contract).
+    await expect(validate(task(BilevelYChain.kind, payload), ok)).rejects.toThrow(/problem/);
   });
 });
 

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { FederatedJobKind } from './federated.kind';
+import { RoundsController } from './rounds.controller';
+import { RoundsRepository } from './rounds.repository';
+import { RoundsService } from './rounds.service';
+import { UpdatesController } from './updates.controller';
+
+/** The federated job kind: the round loop, the agents' update and decline endpoints, rounds and participation views. */
+@Module({
+  controllers: [UpdatesController, RoundsController],
+  providers: [RoundsRepository, RoundsService, FederatedJobKind],
+})
+export class FederatedModule {}
