@@ -1,6 +1,6 @@
 /**
- * The hot loops of server-side aggregation, shared by {@link StreamingAggregator} and the rules in
- * `rules.ts`. Internal to the library (not exported from `src/index.ts`).
+ * The hot loops of server-side aggregation, used by the rules in `rules.ts` (and `allFinite` by the update
+ * checks in `updates.ts` and the simulators). Internal to the library (not exported from `src/index.ts`).
  *
  * Why they look the way they do (V8 in Node 20 on a shared 2-core VM; the end-to-end numbers of
  * `npm run bench -- aggregation` are in docs/results/aggregation.md):

@@ -276,6 +276,52 @@ describe('rule properties', () => {
     }
   });
 
+  it('accumulates in float64 by default: 1e8 + 1 − 1e8 = 1, where a float32 accumulator gives 0', () => {
+    // float32 has a 24-bit significand: the spacing at 1e8 is 8, so 1e8 + 1 rounds back to 1e8 in float32.
+    // avg-all with N = 3 and γ = 3: x = 0 + 3 · (1e8 + 1 − 1e8) / 3.
+    const run = (accumulator: 'float64' | 'float32'): number =>
+      drive(
+        createAggregationRule({ rule: 'avg-all' }, { globalLr: 3, accumulator }),
+        ['a', 'b', 'c'],
+        [{ a: [1e8], b: [1], c: [-1e8] }],
+        [0],
+      ).xs[0][0];
+    expect(run('float64')).toBe(1);
+    expect(run('float32')).toBe(0);
+  });
+
+  it('advances every client after a round, non-participants and empty rounds included, and leaves the input states alone', () => {
+    const rule = createAggregationRule({ rule: 'fedau', cutoffK: null }, { globalLr: 1 });
+    const before = new Map<string, AggregationClientState>([
+      ['a', { miss: 1, sum: 3, cnt: 1 }],
+      ['b', FEDAU_INITIAL_STATE],
+      ['c', FEDAU_INITIAL_STATE],
+    ]);
+    const r = rule.beginRound(1, { clientStates: before });
+    r.add('a', f32([1]));
+    const out = r.finish(f32([0]));
+    expect(out.weights.get('a')).toBe(3); // sum/cnt from the state before the round
+    expect(out.model[0]).toBe(1); // 0 + γ · 3 · 1 / N, N = 3 (all clients, not |S| = 1)
+    expect(out.states.get('a')).toEqual({ miss: 0, sum: 5, cnt: 2 }); // the interval 1 + 1 = 2 closes
+    expect(out.states.get('b')).toEqual({ miss: 1, sum: 0, cnt: 0 });
+    expect(out.states.get('c')).toEqual({ miss: 1, sum: 0, cnt: 0 });
+    expect(before.get('a')).toEqual({ miss: 1, sum: 3, cnt: 1 });
+    // An empty round: the model is unchanged (in a new array), and every client still records a miss.
+    const x = f32([0.25, -1]);
+    const states = new Map<string, AggregationClientState>([
+      ['a', FEDAU_INITIAL_STATE],
+      ['b', FEDAU_INITIAL_STATE],
+    ]);
+    const empty = rule.beginRound(2, { clientStates: states }).finish(x);
+    expect(Array.from(empty.model)).toEqual([0.25, -1]);
+    expect(empty.model).not.toBe(x);
+    expect(empty.weights.size).toBe(0);
+    expect([...empty.states.values()]).toEqual([
+      { miss: 1, sum: 0, cnt: 0 },
+      { miss: 1, sum: 0, cnt: 0 },
+    ]);
+  });
+
   it('with updatesValidated it skips the NaN scan but gives the same result and still checks lengths', () => {
     const states = new Map<string, AggregationClientState>([
       ['a', EMPTY_CLIENT_STATE],

@@ -1,6 +1,6 @@
 import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, FEDAU_NO_CUTOFF, parseFedAuState, type FedAuClientState } from './fedau';
 import { applyScaled, axpy64, BufferedAccumulator, checkBufferedUpdates, createRoundSum } from './kernels';
-import { DEFAULT_BUFFERED_UPDATES, validateUpdate, type AccumulatorPrecision } from './streaming-aggregator';
+import { validateUpdate } from './updates';
 
 /**
  * The server aggregation rules of the FedAU paper's experiments behind one interface (spec fedau.md §3, §5;
@@ -58,6 +58,24 @@ export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.fre
   'mifa',
   'fedvarp',
 ] as const);
+
+/**
+ * Precision of a round's accumulator.
+ * - `'float64'` (the default): the sum of a round depends on the arrival order only through float64
+ *   rounding, far below the float32 rounding of the result (docs/algorithms/fedau.md §8), and 1e8 + 1 − 1e8 = 1.
+ * - `'float32'`: half the accumulator memory (4·d bytes) and less memory traffic per update, which is
+ *   what matters once d·8 bytes no longer fits in the caches (d ≳ 10^6). Each addition rounds to float32
+ *   (relative 6e-8), so the result can change in the last bits with the arrival order, and large
+ *   cancellations lose precision.
+ */
+export type AccumulatorPrecision = 'float64' | 'float32';
+
+/**
+ * The default number of updates a round's aggregation holds before folding them into its accumulator in one
+ * pass ({@link AggregationRuleOptions.bufferedUpdates}). Each fold reads and writes the d-sized accumulator once
+ * for up to this many updates instead of once per update.
+ */
+export const DEFAULT_BUFFERED_UPDATES = 8;
 
 /** A local learning rate η (client SGD) and a global learning rate γ (server step). */
 export interface LearningRates {
@@ -416,7 +434,7 @@ class WeightedSumRule implements AggregationRule {
     const rule = this.spec.rule;
     checkDimension(`${rule} beginRound`, dimension);
     const book = new RoundBook(this, input, dimension);
-    // U = Σ_S ω_n Δ_n, the same sum as StreamingAggregator's, on an accumulator that goes back to the next round.
+    // U = Σ_S ω_n Δ_n, on an accumulator that goes back to the next round.
     const u = createRoundSum(dimension, this.accumulator, this.bufferedUpdates);
     const globalLr = this.globalLr;
     return {

@@ -3,11 +3,11 @@ import {
   AGGREGATION_RULE_NAMES,
   createAggregationRule,
   DEFAULT_LEARNING_RATES,
+  type AccumulatorPrecision,
   type AggregationClientState,
   type AggregationRuleName,
   type AggregationSpec,
 } from '../aggregation/rules';
-import type { AccumulatorPrecision } from '../aggregation/streaming-aggregator';
 import { dirichletLabelSplit, labelHistogram, subset, type Dataset } from '../data/dataset';
 import { initialParameters, type LocalTrainingOptions, type LocalTrainingResult, type ModelArch } from '../models/model';
 import { createAvailability, stationaryRate } from '../participation/availability';
