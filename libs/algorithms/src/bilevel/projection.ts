@@ -121,12 +121,6 @@ export function projectInPlace(set: BilevelSet, v: Float64Array): Float64Array {
 }
 
 /**
- * Norm of the projected-gradient mapping G_β(v) = (v − Proj(v − β·grad)) / β (spec §3, the practical
- * stationarity proxy; the ICLR 2024 paper's Moreau-envelope measure is [unverified] there). Equals ‖grad‖ when
- * the set is R^d. Allocates one scratch vector unless `scratch` (length d) is given.
- * @param step β > 0.
- */
-/**
  * One projected gradient step, Proj_set(v − step · grad) (spec §3), into `out` (a new array unless given;
  * `out` may be `v` itself). The step every method takes on x, y and z.
  */
@@ -142,6 +136,12 @@ export function projectedStep(
   return projectInPlace(set, w);
 }
 
+/**
+ * Norm of the projected-gradient mapping G_β(v) = (v − Proj(v − β·grad)) / β (spec §3, the practical
+ * stationarity proxy; the ICLR 2024 paper's Moreau-envelope measure is [unverified] there). Equals ‖grad‖ when
+ * the set is R^d. Allocates one scratch vector unless `scratch` (length d) is given.
+ * @param step β > 0.
+ */
 export function projectedGradientNorm(
   set: BilevelSet,
   v: ArrayLike<number>,

@@ -223,11 +223,6 @@ export function isUnsplit(mask: Mask, edge: number): boolean {
   return mask[edge].every((on) => on);
 }
 
-/** Whether the architecture's ops are all enabled in the mask. */
-export function maskContains(mask: Mask, arch: Architecture): boolean {
-  return arch.length === mask.length && arch.every((o, e) => mask[e][o] === true);
-}
-
 /**
  * Every single-path architecture inside a mask, in lexicographic order (edge 0 slowest).
  * The count is the product of the enabled-op counts; callers should keep it small.
