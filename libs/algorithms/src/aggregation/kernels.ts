@@ -444,7 +444,7 @@ export function createRoundSum(dimension: number, precision: 'float64' | 'float3
 
 /**
  * out[i] = global[i] + (scale · acc[i]) / divisor. Divides per element rather than multiplying by
- * 1/divisor so that γ = 1 with unit weights is exactly x + (Σ Δ)/N (spec fedau.md §8 test 4), e.g. for
+ * 1/divisor so that γ = 1 with unit weights is exactly x + (Σ Δ)/N (docs/algorithms/fedau.md §3.2; §10, check 4), e.g. for
  * N = 3 where 1/3 is inexact.
  */
 export function applyScaled(
