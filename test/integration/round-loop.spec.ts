@@ -97,7 +97,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     const dA = new Float32Array(P).fill(0.01);
     const dB = Float32Array.from({ length: P }, (_, i) => -0.02 + i * 1e-5);
 
-    // Round 0: A trains, B declines. No history yet, so both weights are 1 (spec §3.2 point 1).
+    // Round 0: A trains, B declines. No history yet, so both weights are 1 (docs/algorithms/fedau.md §2.3, item 1).
     await roundOpen(jobId, 0);
     expect((await upload(a, jobId, 0, dA.subarray(1))).status).toBe(422); // wrong length
     const nan = new Float32Array(P).fill(0.1);
@@ -184,7 +184,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     const dA = Float32Array.from({ length: P }, (_, i) => 0.001 * (i % 7));
     const dB = new Float32Array(P).fill(-0.004);
     const dA2 = new Float32Array(P).fill(0.02);
-    // MIFA (spec fedau.md §5): for n ∈ S, M_n ← Δ_n; x += (1/N) Σ_all M_n, with N = 3 and M_n = 0 until n first participates.
+    // MIFA (docs/algorithms/fedau.md §4): for n ∈ S, M_n ← Δ_n; x += (1/N) Σ_all M_n, with N = 3 and M_n = 0 until n first participates.
     const play = async (round: number, uploads: [string, Float32Array][]): Promise<Float32Array> => {
       await roundOpen(jobId, round);
       for (const t of [a, b, c]) {

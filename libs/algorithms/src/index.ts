@@ -1,6 +1,6 @@
 export * from './random';
 export * from './aggregation/fedau';
-export * from './aggregation/streaming-aggregator';
+export * from './aggregation/updates';
 export * from './participation/availability';
 export * from './data/dataset';
 export * from './data/held-out';

@@ -12,11 +12,11 @@ function run(q: readonly number[], K: number): { weights: number[]; state: FedAu
   return { weights, state };
 }
 
-describe('FedAU estimator (spec fedau.md §3.1–3.2)', () => {
-  // Spec §3.2 / §8 test 1: q over rounds 0..9.
+describe('FedAU estimator (docs/algorithms/fedau.md §2)', () => {
+  // docs/algorithms/fedau.md §2.4 and §10, check 1: q over rounds 0..9.
   const q = [0, 0, 1, 0, 0, 0, 0, 1, 1, 0];
 
-  it('§8 test 1, K = 3: weights [1, 3, 8/3], final (sum, cnt, miss) = (9, 4, 1)', () => {
+  it('§10 check 1, K = 3: weights [1, 3, 8/3], final (sum, cnt, miss) = (9, 4, 1)', () => {
     // t=0,1 miss (miss=2). t=2 uses ω=1 (nothing recorded), then records 2+1 = 3 → (sum 3, cnt 1).
     // t=3,4,5 miss → the 3rd miss hits K: records 3, miss ← 0 → (6, 2). t=6 miss=1.
     // t=7 uses ω = 6/2 = 3, records 1+1 = 2 → (8, 3). t=8 uses ω = 8/3, records 1 → (9, 4). t=9 miss=1.
@@ -28,7 +28,7 @@ describe('FedAU estimator (spec fedau.md §3.1–3.2)', () => {
     expect(state).toEqual({ sum: 9, cnt: 4, miss: 1 });
   });
 
-  it('§8 test 1, K = ∞: weights [1, 3, 4], final (9, 3, 1)', () => {
+  it('§10 check 1, K = ∞: weights [1, 3, 4], final (9, 3, 1)', () => {
     // Intervals recorded: 3 (t=2), 5 (t=7: four misses + 1), 1 (t=8). ω(7) = 3/1, ω(8) = (3+5)/2 = 4.
     const { weights, state } = run(q, FEDAU_NO_CUTOFF);
     expect(weights).toEqual([1, 3, 4]);
@@ -44,11 +44,11 @@ describe('FedAU estimator (spec fedau.md §3.1–3.2)', () => {
     [0.1, Infinity, 10.0],
     [0.3, 3, 2.19],
     [0.05, 20, 12.83],
-  ])('§8 test 2: Bernoulli(p = %p), K = %p: ω → (1 − (1−p)^K)/p = %p within 1 % after 10^6 rounds', (p, K, quoted) => {
+  ])('§10 check 2: Bernoulli(p = %p), K = %p: ω → (1 − (1−p)^K)/p = %p within 1 % after 10^6 rounds', (p, K, quoted) => {
     // Closed form: each recorded interval is min(G, K) with G ~ Geometric(p) on {1, 2, …}, and
     // E[min(G, K)] = Σ_{j=0}^{K−1} P(G > j) = Σ (1−p)^j = (1 − (1−p)^K)/p.
     const expected = (1 - Math.pow(1 - p, K)) / p;
-    expect(Math.abs(expected - quoted)).toBeLessThan(0.005); // the spec's rounded values
+    expect(Math.abs(expected - quoted)).toBeLessThan(0.005); // the rounded values quoted in docs/algorithms/fedau.md §10, check 2
     // Noise: ~10^6/ω intervals, each with SD ≤ sqrt(1−p)/p, so the relative SE of ω is ≤ 0.3 % in every case;
     // 1 % is more than 3 SE, and the seed is fixed.
     const rng = createRng(20240 + Math.round(p * 1000));
@@ -57,7 +57,7 @@ describe('FedAU estimator (spec fedau.md §3.1–3.2)', () => {
     expect(Math.abs(fedauWeight(state) - expected) / expected).toBeLessThan(0.01);
   });
 
-  it('§8 test 3: the weight applied in round t does not use q^t', () => {
+  it('§10 check 3: the weight applied in round t does not use q^t', () => {
     // Participates at rounds 0 and 1: ω(0) = 1 (nothing recorded); after round 0 an interval of 1 is recorded, so ω(1) = 1.
     let s: FedAuClientState = FEDAU_INITIAL_STATE;
     expect(fedauWeight(s)).toBe(1);
@@ -72,7 +72,7 @@ describe('FedAU estimator (spec fedau.md §3.1–3.2)', () => {
     expect(fedauWeight(r)).toBe(2);
   });
 
-  it('chops a long gap at K and leaves the open interval out of the weight (§3.2 points 2–3)', () => {
+  it('chops a long gap at K and leaves the open interval out of the weight (§2.3 items 2–3)', () => {
     // K = 3: 5 misses then a participation record 3 (at the 3rd miss) and then 3 (2 misses + 1).
     let s: FedAuClientState = FEDAU_INITIAL_STATE;
     for (let i = 0; i < 5; i++) s = advanceFedAu(s, false, 3);

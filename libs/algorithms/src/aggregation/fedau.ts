@@ -1,6 +1,6 @@
 /**
  * FedAU's online weight estimator: S. Wang, M. Ji, "A Lightweight Method for Tackling Unknown
- * Participation Statistics in Federated Averaging", ICLR 2024, Algorithm 2 (spec fedau.md §3.1–3.2,
+ * Participation Statistics in Federated Averaging", ICLR 2024, Algorithm 2 (docs/algorithms/fedau.md §2,
  * checked against the official code IBM/fedau `main.py`).
  *
  * Under unknown participation, "divide by N" FedAvg optimises Σ p_n F_n instead of (1/N) Σ F_n.
@@ -9,7 +9,7 @@
  */
 
 /**
- * The estimator state of one client (spec §3.1). A plain JSON-safe object: persist it as is and
+ * The estimator state of one client (docs/algorithms/fedau.md §2.1). A plain JSON-safe object: persist it as is and
  * read it back with {@link parseFedAuState}.
  */
 export interface FedAuClientState {
@@ -27,7 +27,7 @@ export const FEDAU_INITIAL_STATE: Readonly<FedAuClientState> = Object.freeze({ m
 /**
  * Cutoff K = ∞: never close a "virtual" interval. The official code's default K = 100000 is
  * equivalent for any run shorter than 100000 rounds (and differs after that only for clients that
- * stay away for 100000 consecutive rounds). The README's experiments use K = ∞ and K = 50 (spec §3.2, §4).
+ * stay away for 100000 consecutive rounds). The official README's experiments use K = ∞ and K = 50 (docs/algorithms/fedau.md §2.3, §5).
  */
 export const FEDAU_NO_CUTOFF = Infinity;
 
@@ -56,9 +56,9 @@ function checkState(state: FedAuClientState, where: string): void {
 }
 
 /**
- * The aggregation weight ω_n^t of a client in round t (spec §3.1): the mean recorded interval
+ * The aggregation weight ω_n^t of a client in round t (docs/algorithms/fedau.md §2.2): the mean recorded interval
  * sum/cnt, or 1 before the first recorded interval. Call it with the state from BEFORE round t is
- * recorded, so that ω_n^t depends on rounds 0..t−1 only (spec §3.1, §8 test 3).
+ * recorded, so that ω_n^t depends on rounds 0..t−1 only (§2.2; §10, check 3).
  * The result is ≥ 1, and ≤ K when a finite cutoff is used.
  */
 export function fedauWeight(state: FedAuClientState): number {
@@ -66,14 +66,14 @@ export function fedauWeight(state: FedAuClientState): number {
 }
 
 /**
- * Records one round in a client's state (spec §3.2). Call it once per round for EVERY client,
+ * Records one round in a client's state (docs/algorithms/fedau.md §2.3). Call it once per round for EVERY client,
  * participating or not, after the round's aggregation. Pure: returns a new object.
  *
  * - A participation closes an interval of `miss + 1` rounds (the first one counts from a virtual
  *   participation at round −1, so a first participation at round r records r + 1).
  * - The K-th consecutive miss closes a "virtual" interval of K and restarts the count: a finite K
  *   bounds ω by K and lets a client that disappears fade out, at the price of under-weighting rare
- *   clients: under Bernoulli(p) ω → (1 − (1−p)^K)/p instead of 1/p (spec §3.2 point 5).
+ *   clients: under Bernoulli(p) ω → (1 − (1−p)^K)/p instead of 1/p (§2.4).
  * - The open interval (misses since the last event) is not counted in the weight.
  *
  * @param state the client's state after the previous round ({@link FEDAU_INITIAL_STATE} at the start).

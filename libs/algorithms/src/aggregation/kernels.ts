@@ -1,6 +1,6 @@
 /**
- * The hot loops of server-side aggregation, shared by {@link StreamingAggregator} and the rules in
- * `rules.ts`. Internal to the library (not exported from `src/index.ts`).
+ * The hot loops of server-side aggregation, used by the rules in `rules.ts` (and `allFinite` by the update
+ * checks in `updates.ts` and the simulators). Internal to the library (not exported from `src/index.ts`).
  *
  * Why they look the way they do (V8 in Node 20 on a shared 2-core VM; the end-to-end numbers of
  * `npm run bench -- aggregation` are in docs/results/aggregation.md):
@@ -444,7 +444,7 @@ export function createRoundSum(dimension: number, precision: 'float64' | 'float3
 
 /**
  * out[i] = global[i] + (scale · acc[i]) / divisor. Divides per element rather than multiplying by
- * 1/divisor so that γ = 1 with unit weights is exactly x + (Σ Δ)/N (spec fedau.md §8 test 4), e.g. for
+ * 1/divisor so that γ = 1 with unit weights is exactly x + (Σ Δ)/N (docs/algorithms/fedau.md §3.2; §10, check 4), e.g. for
  * N = 3 where 1/3 is inexact.
  */
 export function applyScaled(

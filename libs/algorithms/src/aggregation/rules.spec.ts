@@ -44,7 +44,7 @@ function drive(
 }
 
 describe('validateAggregationSpec', () => {
-  it('accepts every rule of spec §5 and returns a clean copy', () => {
+  it('accepts every rule of docs/algorithms/fedau.md §4 and returns a clean copy', () => {
     expect(validateAggregationSpec({ rule: 'fedau', cutoffK: null })).toEqual({ rule: 'fedau', cutoffK: null });
     expect(validateAggregationSpec({ rule: 'fedau', cutoffK: 50 })).toEqual({ rule: 'fedau', cutoffK: 50 });
     expect(validateAggregationSpec({ rule: 'known-p', p: { a: 0.5, b: 1 } })).toEqual({ rule: 'known-p', p: { a: 0.5, b: 1 } });
@@ -65,7 +65,7 @@ describe('validateAggregationSpec', () => {
     expect(() => validateAggregationSpec({ rule: 'known-p', p: { a: 1.5 } })).toThrow(/p\['a'\]/);
   });
 
-  it('exports the spec §5 learning rates', () => {
+  it('exports the learning rates of docs/algorithms/fedau.md §5', () => {
     expect(DEFAULT_LEARNING_RATES).toEqual({
       fedau: { localLr: 0.1, globalLr: 1 },
       'known-p': { localLr: 0.0562, globalLr: 1 },
@@ -79,7 +79,7 @@ describe('validateAggregationSpec', () => {
   });
 });
 
-describe('FedAU through the rule interface (spec §8 tests 1–3)', () => {
+describe('FedAU through the rule interface (docs/algorithms/fedau.md §10, checks 1–3)', () => {
   const q = [0, 0, 1, 0, 0, 0, 0, 1, 1, 0];
 
   /** Weights used at the participating rounds, read from each round's outcome, and the final state. */
@@ -97,7 +97,7 @@ describe('FedAU through the rule interface (spec §8 tests 1–3)', () => {
     };
   }
 
-  it('§8 test 1: K = 3 → [1, 3, 8/3], final (9, 4, 1); K = ∞ → [1, 3, 4], final (9, 3, 1)', () => {
+  it('check 1: K = 3 → [1, 3, 8/3], final (9, 4, 1); K = ∞ → [1, 3, 4], final (9, 3, 1)', () => {
     // Derivation in fedau.spec.ts; here the same numbers must come out of beginRound/add/finish.
     const k3 = weightsOver(3);
     expect(k3.weights[0]).toBe(1);
@@ -109,7 +109,7 @@ describe('FedAU through the rule interface (spec §8 tests 1–3)', () => {
     expect(inf.state).toEqual({ sum: 9, cnt: 3, miss: 1 });
   });
 
-  it('§8 test 3: a client participating in rounds 0 and 1 gets weight 1 in both (round 0 recorded an interval of 1)', () => {
+  it('check 3: a client participating in rounds 0 and 1 gets weight 1 in both (round 0 recorded an interval of 1)', () => {
     const rule = createAggregationRule({ rule: 'fedau', cutoffK: null });
     const { outs } = drive(rule, ['n', 'm'], [{ n: [1] }, { n: [1] }, { m: [1] }], [0]);
     expect(outs[0].weights.get('n')).toBe(1);
@@ -119,11 +119,11 @@ describe('FedAU through the rule interface (spec §8 tests 1–3)', () => {
     expect(outs[2].states.get('m')).toEqual({ miss: 0, sum: 3, cnt: 1 });
   });
 
-  it('§8 test 2: under Bernoulli(p) the weight tends to (1 − (1−p)^K)/p, within 1% over 10^6 rounds', () => {
-    // Expected 31.79, 10.0, 2.19, 12.83 (spec §8 test 2). The weight is the mean of the ≈ 10^6/ω recorded
+  it('check 2: under Bernoulli(p) the weight tends to (1 − (1−p)^K)/p, within 1% over 10^6 rounds', () => {
+    // Expected 31.79, 10.0, 2.19, 12.83 (docs/algorithms/fedau.md §2.4). The weight is the mean of the ≈ 10^6/ω recorded
     // intervals, so its relative SE is SD(interval)/(ω·sqrt(10^6/ω)): (0.1, ∞) geometric SD 9.5 over 10^5
     // intervals → 0.3%; (0.02, 50) SD < 16 over 3·10^4 → < 0.3%; (0.05, 20) SD < 7 over 8·10^4 → < 0.2%;
-    // (0.3, 3) SD < 1 → < 0.1%. The spec's 1% bound is ≥ 3 SE; fixed seeds make it deterministic.
+    // (0.3, 3) SD < 1 → < 0.1%. The 1% bound is ≥ 3 SE; fixed seeds make it deterministic.
     const cases: [number, number | null][] = [
       [0.02, 50],
       [0.1, null],
@@ -141,7 +141,7 @@ describe('FedAU through the rule interface (spec §8 tests 1–3)', () => {
   });
 });
 
-describe('rules on a hand-checked sequence (spec §5 table)', () => {
+describe('rules on a hand-checked sequence (docs/algorithms/fedau.md §4 table)', () => {
   // N = 3 clients a, b, c; x_0 = (0, 0); γ = 1; the second coordinate is −1/2 × the first in every Δ, so it
   // must stay −1/2 × the first in x. Rounds: 0: a Δ=6 · 1: a Δ=3, b Δ=12 · 2: nobody · 3: b Δ=−6, c Δ=3.
   const clients = ['a', 'b', 'c'];
@@ -205,7 +205,7 @@ describe('rules on a hand-checked sequence (spec §5 table)', () => {
 });
 
 describe('rule properties', () => {
-  it('§8 test 4: everyone participating every round, γ = 1 → fedau, known-p (p = 1), avg-all and avg-participating are all exactly FedAvg', () => {
+  it('docs/algorithms/fedau.md §10, check 4: everyone participating every round, γ = 1 → fedau, known-p (p = 1), avg-all and avg-participating are all exactly FedAvg', () => {
     // FedAU weights are 1 in round 0 (nothing recorded) and 1 afterwards (every interval is 1), so
     // Σ ω Δ / N = Σ Δ / N = Σ Δ / |S| bit for bit.
     const rng = createRng(4);
@@ -274,6 +274,52 @@ describe('rule properties', () => {
       const f32acc = drive(createAggregationRule(spec, { globalLr: 1, accumulator: 'float32' }), clients, rounds, [0]).xs;
       expect(f32acc).toEqual(f64);
     }
+  });
+
+  it('accumulates in float64 by default: 1e8 + 1 − 1e8 = 1, where a float32 accumulator gives 0', () => {
+    // float32 has a 24-bit significand: the spacing at 1e8 is 8, so 1e8 + 1 rounds back to 1e8 in float32.
+    // avg-all with N = 3 and γ = 3: x = 0 + 3 · (1e8 + 1 − 1e8) / 3.
+    const run = (accumulator: 'float64' | 'float32'): number =>
+      drive(
+        createAggregationRule({ rule: 'avg-all' }, { globalLr: 3, accumulator }),
+        ['a', 'b', 'c'],
+        [{ a: [1e8], b: [1], c: [-1e8] }],
+        [0],
+      ).xs[0][0];
+    expect(run('float64')).toBe(1);
+    expect(run('float32')).toBe(0);
+  });
+
+  it('advances every client after a round, non-participants and empty rounds included, and leaves the input states alone', () => {
+    const rule = createAggregationRule({ rule: 'fedau', cutoffK: null }, { globalLr: 1 });
+    const before = new Map<string, AggregationClientState>([
+      ['a', { miss: 1, sum: 3, cnt: 1 }],
+      ['b', FEDAU_INITIAL_STATE],
+      ['c', FEDAU_INITIAL_STATE],
+    ]);
+    const r = rule.beginRound(1, { clientStates: before });
+    r.add('a', f32([1]));
+    const out = r.finish(f32([0]));
+    expect(out.weights.get('a')).toBe(3); // sum/cnt from the state before the round
+    expect(out.model[0]).toBe(1); // 0 + γ · 3 · 1 / N, N = 3 (all clients, not |S| = 1)
+    expect(out.states.get('a')).toEqual({ miss: 0, sum: 5, cnt: 2 }); // the interval 1 + 1 = 2 closes
+    expect(out.states.get('b')).toEqual({ miss: 1, sum: 0, cnt: 0 });
+    expect(out.states.get('c')).toEqual({ miss: 1, sum: 0, cnt: 0 });
+    expect(before.get('a')).toEqual({ miss: 1, sum: 3, cnt: 1 });
+    // An empty round: the model is unchanged (in a new array), and every client still records a miss.
+    const x = f32([0.25, -1]);
+    const states = new Map<string, AggregationClientState>([
+      ['a', FEDAU_INITIAL_STATE],
+      ['b', FEDAU_INITIAL_STATE],
+    ]);
+    const empty = rule.beginRound(2, { clientStates: states }).finish(x);
+    expect(Array.from(empty.model)).toEqual([0.25, -1]);
+    expect(empty.model).not.toBe(x);
+    expect(empty.weights.size).toBe(0);
+    expect([...empty.states.values()]).toEqual([
+      { miss: 1, sum: 0, cnt: 0 },
+      { miss: 1, sum: 0, cnt: 0 },
+    ]);
   });
 
   it('with updatesValidated it skips the NaN scan but gives the same result and still checks lengths', () => {

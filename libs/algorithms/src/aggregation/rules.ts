@@ -1,11 +1,11 @@
 import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, FEDAU_NO_CUTOFF, parseFedAuState, type FedAuClientState } from './fedau';
 import { applyScaled, axpy64, BufferedAccumulator, checkBufferedUpdates, createRoundSum } from './kernels';
-import { DEFAULT_BUFFERED_UPDATES, validateUpdate, type AccumulatorPrecision } from './streaming-aggregator';
+import { validateUpdate } from './updates';
 
 /**
- * The server aggregation rules of the FedAU paper's experiments behind one interface (spec fedau.md §3, §5;
+ * The server aggregation rules of the FedAU paper's experiments behind one interface (docs/algorithms/fedau.md §3–§4;
  * S. Wang, M. Ji, ICLR 2024, and the official code IBM/fedau `main.py`, whose names are given below).
- * All rules share the clients' local update (I steps of plain SGD, §3.3); only the server step differs:
+ * All rules share the clients' local update (I steps of plain SGD, §3.1); only the server step differs:
  *
  * | rule                | server step (S = participants, N = all clients, Δ_n = client update)            | state per client          |
  * | ------------------- | ------------------------------------------------------------------------------- | ------------------------- |
@@ -26,30 +26,30 @@ import { DEFAULT_BUFFERED_UPDATES, validateUpdate, type AccumulatorPrecision } f
  */
 export type AggregationSpec =
   /**
-   * FedAU (Wang & Ji, ICLR 2024, Alg. 1 with the estimator of Alg. 2; spec §3; code name `adaptive`).
+   * FedAU (Wang & Ji, ICLR 2024, Alg. 1 with the estimator of Alg. 2; docs/algorithms/fedau.md §2–§3; code name `adaptive`).
    * `cutoffK`: the estimator's cutoff K, a positive integer, or null for K = ∞ (the code's default 100000,
-   * spec §3.2 point 4). The paper's two variants are K = ∞ and K = 50 (spec §4).
+   * §2.3 item 4). The paper's two variants are K = ∞ and K = 50 (§5).
    */
   | { rule: 'fedau'; cutoffK: number | null }
   /**
-   * FedAvg with known participation probabilities, the unbiased ideal (spec §5, code name `known_prob`).
+   * FedAvg with known participation probabilities, the unbiased ideal (docs/algorithms/fedau.md §4, code name `known_prob`).
    * `p`: each client's true long-run participation probability p_n ∈ (0, 1], by client id. Only a
    * simulation knows these; a real deployment does not, which is the point of FedAU.
    */
   | { rule: 'known-p'; p: Record<string, number> }
-  /** FedAvg over the participants, McMahan et al. 2017 (spec §5, code name `average_participating`). Biased towards Σ p_n F_n. */
+  /** FedAvg over the participants, McMahan et al. 2017 (§4, code name `average_participating`). Biased towards Σ p_n F_n. */
   | { rule: 'avg-participating' }
-  /** FedAvg dividing by all N clients (spec §5, code name `average_all`). Biased like avg-participating, with a ~N/|S| smaller step. */
+  /** FedAvg dividing by all N clients (§4, code name `average_all`). Biased like avg-participating, with a ~N/|S| smaller step. */
   | { rule: 'avg-all' }
-  /** MIFA, Gu et al., "Fast Federated Learning in the Presence of Arbitrary Device Unavailability", NeurIPS 2021 (spec §5, code name `mifa`). */
+  /** MIFA, Gu et al., "Fast Federated Learning in the Presence of Arbitrary Device Unavailability", NeurIPS 2021 (§4, code name `mifa`). */
   | { rule: 'mifa' }
-  /** FedVARP, Jhunjhunwala et al., "FedVARP: Tackling the Variance Due to Partial Client Participation in Federated Learning", UAI 2022 (spec §5, code name `fedvarp`). */
+  /** FedVARP, Jhunjhunwala et al., "FedVARP: Tackling the Variance Due to Partial Client Participation in Federated Learning", UAI 2022 (§4, code name `fedvarp`). */
   | { rule: 'fedvarp' };
 
 /** The name of an aggregation rule. */
 export type AggregationRuleName = AggregationSpec['rule'];
 
-/** All rule names, in the order of the spec's §5 table. */
+/** All rule names, in the order of the table in docs/algorithms/fedau.md §4. */
 export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.freeze([
   'fedau',
   'known-p',
@@ -59,6 +59,24 @@ export const AGGREGATION_RULE_NAMES: readonly AggregationRuleName[] = Object.fre
   'fedvarp',
 ] as const);
 
+/**
+ * Precision of a round's accumulator.
+ * - `'float64'` (the default): the sum of a round depends on the arrival order only through float64
+ *   rounding, far below the float32 rounding of the result (docs/algorithms/fedau.md §8), and 1e8 + 1 − 1e8 = 1.
+ * - `'float32'`: half the accumulator memory (4·d bytes) and less memory traffic per update, which is
+ *   what matters once d·8 bytes no longer fits in the caches (d ≳ 10^6). Each addition rounds to float32
+ *   (relative 6e-8), so the result can change in the last bits with the arrival order, and large
+ *   cancellations lose precision.
+ */
+export type AccumulatorPrecision = 'float64' | 'float32';
+
+/**
+ * The default number of updates a round's aggregation holds before folding them into its accumulator in one
+ * pass ({@link AggregationRuleOptions.bufferedUpdates}). Each fold reads and writes the d-sized accumulator once
+ * for up to this many updates instead of once per update.
+ */
+export const DEFAULT_BUFFERED_UPDATES = 8;
+
 /** A local learning rate η (client SGD) and a global learning rate γ (server step). */
 export interface LearningRates {
   localLr: number;
@@ -66,8 +84,8 @@ export interface LearningRates {
 }
 
 /**
- * The learning rates of the official code's README for CIFAR-10 (spec §5 table; the baselines' were tuned on
- * a grid with ratio 10^0.25, §4): FedAU η = 0.1, γ = 1; known-p η = 0.0562, γ = 1; avg-participating
+ * The learning rates of the official code's README for CIFAR-10 (docs/algorithms/fedau.md §5; the baselines' were tuned on
+ * a grid with ratio 10^0.25): FedAU η = 0.1, γ = 1; known-p η = 0.0562, γ = 1; avg-participating
  * η = 0.0562, γ = 1.78; avg-all η = 0.1, γ = 10; MIFA and FedVarp η = 0.0562, γ = 1. Use them as defaults;
  * other datasets and models may want their own.
  */
@@ -92,7 +110,7 @@ export type AggregationClientState = FedAuClientState | Readonly<Record<string, 
 
 /** Options of {@link createAggregationRule}. */
 export interface AggregationRuleOptions {
-  /** Server learning rate γ, finite. Default: the rule's entry in {@link DEFAULT_LEARNING_RATES} (spec §5). */
+  /** Server learning rate γ, finite. Default: the rule's entry in {@link DEFAULT_LEARNING_RATES} (docs/algorithms/fedau.md §5). */
   globalLr?: number;
   /** Precision of the round's accumulator, default `'float64'` (see {@link AccumulatorPrecision}). MIFA's and FedVarp's Σ M stays float64. */
   accumulator?: AccumulatorPrecision;
@@ -112,7 +130,7 @@ export interface AggregationRuleOptions {
 
 /** What the server keeps, in bytes, for a model of d parameters (reported by {@link AggregationRule.memoryFootprint}). */
 export interface AggregationMemory {
-  /** Scalars in the client's persistent state: FedAU 3 (miss, sum, cnt), known-p 1 (p_n, held in the spec), others 0. */
+  /** Scalars in the client's persistent state: FedAU 3 (miss, sum, cnt), known-p 1 (p_n, held in its AggregationSpec), others 0. */
   stateNumbersPerClient: number;
   /** Bytes of the client's memory vector M_n: 4·d (float32) for MIFA and FedVarp, else 0. */
   vectorBytesPerClient: number;
@@ -238,9 +256,9 @@ export interface AggregationRule {
   initialClientState(): AggregationClientState;
   /** Reads a persisted state back, checking its shape. @throws naming the rule when it does not fit the rule. */
   parseClientState(value: unknown): AggregationClientState;
-  /** The multiplier ω_n of the client's next update, from its state BEFORE the round (spec §3.1, §8 test 3). */
+  /** The multiplier ω_n of the client's next update, from its state BEFORE the round (docs/algorithms/fedau.md §2.2; §10, check 3). */
   weight(clientId: string, state: AggregationClientState): number;
-  /** Records one round in a client's state; call it for EVERY client after the round (spec §3.2). Pure. */
+  /** Records one round in a client's state; call it for EVERY client after the round (docs/algorithms/fedau.md §2.3). Pure. */
   advance(clientId: string, state: AggregationClientState, participated: boolean): AggregationClientState;
   /** The server memory this rule needs for a model of `dimension` parameters. */
   memoryFootprint(dimension: number): AggregationMemory;
@@ -416,7 +434,7 @@ class WeightedSumRule implements AggregationRule {
     const rule = this.spec.rule;
     checkDimension(`${rule} beginRound`, dimension);
     const book = new RoundBook(this, input, dimension);
-    // U = Σ_S ω_n Δ_n, the same sum as StreamingAggregator's, on an accumulator that goes back to the next round.
+    // U = Σ_S ω_n Δ_n, on an accumulator that goes back to the next round.
     const u = createRoundSum(dimension, this.accumulator, this.bufferedUpdates);
     const globalLr = this.globalLr;
     return {
@@ -435,13 +453,13 @@ class WeightedSumRule implements AggregationRule {
       finish(global, options) {
         const states = book.finish(global);
         const count = book.weights.size;
-        // avg-participating divides by |S| and skips an empty round; the others divide by N (spec §3.3, §5, §10).
+        // avg-participating divides by |S| and skips an empty round; the others divide by N (docs/algorithms/fedau.md §3.2, §4).
         const divisor = rule === 'avg-participating' ? Math.max(1, count) : book.states.size;
         let model: Float32Array;
         if (count === 0) model = modelArray(`${rule} finish`, dimension, global, options, true);
         else {
           model = modelArray(`${rule} finish`, dimension, global, options, false); // every element is written by finishInto
-          // x + γ·U/N, dividing per element (exactly FedAvg for γ = 1 and unit weights, spec §8 test 4).
+          // x + γ·U/N, dividing per element (exactly FedAvg for γ = 1 and unit weights, docs/algorithms/fedau.md §3.2; §10, check 4).
           u.finishInto(model, global, globalLr, divisor);
         }
         u.release();
@@ -564,7 +582,7 @@ class MemoryRule implements AggregationRule {
 
 /**
  * Builds a rule from its spec (checked with {@link validateAggregationSpec}).
- * @param options.globalLr γ, default from {@link DEFAULT_LEARNING_RATES} (spec §5).
+ * @param options.globalLr γ, default from {@link DEFAULT_LEARNING_RATES} (docs/algorithms/fedau.md §5).
  * @param options.accumulator the round accumulator's precision, default `'float64'`.
  * @param options.bufferedUpdates B, updates a round holds by reference before summing them in one pass, default 8
  *   (see {@link AggregationRuleOptions.bufferedUpdates}).

@@ -14,7 +14,7 @@ import { FOLD_WASM_BASE64 } from './wasm/fold-wasm';
  *   tile by tile (cache-resident). The last fold is fused with x_{t+1} = x_t + γ·U/N, so the accumulator is not
  *   written back and read again, and the first fold starts from zero instead of reading a zero-filled accumulator.
  * - {@link simdFold64}, for an accumulator that is an ordinary Float64Array (MIFA/FedVarp rounds, whose differences
- *   Δ_n − M_n it folds too, and StreamingAggregator): each tile of the accumulator and of every update (and memory) is
+ *   Δ_n − M_n it folds too): each tile of the accumulator and of every update (and memory) is
  *   copied in, folded, and the accumulator tile copied back.
  *
  * Internal to the library.

@@ -21,7 +21,7 @@ export interface AutodiffProblemSpec {
 /**
  * Builds first-order oracles for f and g by TF.js autodiff (`tf.grads`), for problems whose gradients are tedious
  * to write by hand (issue #5: "closed form or TF.js autodiff"). Only gradients are taken (no Hessians), as the
- * methods of spec §3 require. Computation is in float32 on the active backend, every call inside `tf.tidy`, so no
+ * methods of docs/algorithms/bilevel.md §1 require. Computation is in float32 on the active backend, every call inside `tf.tidy`, so no
  * tensor outlives a call. Deterministic: the oracle's `sample` is ignored (wrap with `withGradientNoise` or
  * subsample inside f/g for a stochastic version). Small problems run faster with closed-form Float64Array oracles.
  */

@@ -38,7 +38,7 @@ const CLEANING: BilevelProblemDef = {
   dataSeed: 3,
 };
 
-describe('distributed double-loop rounds (spec bilevel-penalty.md §9)', () => {
+describe('distributed double-loop rounds (docs/algorithms/bilevel.md §13)', () => {
   const cases: [string, BilevelProblemDef][] = [
     ['T1', { kind: 'test-case', name: 'T1' }],
     ['T3 (box-constrained)', { kind: 'test-case', name: 'T3' }],
@@ -87,7 +87,7 @@ describe('distributed double-loop rounds (spec bilevel-penalty.md §9)', () => {
     state = completeGradientRound(problem, state, options, first.request, evaluateGradientRequest(problem, first.request)).state;
     const second = planDistributedRound(state, options);
     if (second.kind !== 'gradients') throw new Error('expected a gradient round');
-    expect(second.request.points).toHaveLength(2); // current and previous iterate, one sample (spec §4.2)
+    expect(second.request.points).toHaveLength(2); // current and previous iterate, one sample (docs/algorithms/bilevel.md §6)
     const report = evaluateGradientRequest(problem, second.request);
     expect(() =>
       completeGradientRound(problem, state, options, second.request, { ...report, gradients: report.gradients.slice(0, 1) }),

@@ -35,7 +35,7 @@ import { toVector } from './vector';
 
 /**
  * A round of a double-loop method (penalty double loop, F2SA) split into the two independent halves that
- * agents run (spec bilevel-penalty.md §9): the y-chain with the x-gradient terms at its end point, and the
+ * agents run (docs/algorithms/bilevel.md §13): the y-chain with the x-gradient terms at its end point, and the
  * z-chain with the x-gradient term at its end point. {@link joinChainTasks} puts them back together into exactly
  * what {@link executeRound} computes in one process (same samples, same oracle-call count), so a distributed run
  * takes the same steps as `runBilevel`.
@@ -95,8 +95,8 @@ export function joinChainTasks(y: YChainTaskResult, z: ZChainTaskResult): Bileve
 }
 
 /**
- * The problems a bilevel job can name (the platform's catalogue): the closed-form test cases of spec §7 (T1–T5,
- * no data) and data hyper-cleaning (spec §8.1) on a dataset the agents hold. A plain JSON-safe description, built
+ * The problems a bilevel job can name (the platform's catalogue): the closed-form test cases of docs/algorithms/bilevel.md §11 (T1–T5,
+ * no data) and data hyper-cleaning (§12.1) on a dataset the agents hold. A plain JSON-safe description, built
  * into the same {@link BilevelProblem} on the coordinator (dimensions, sets, start) and on every agent (oracles).
  */
 export type BilevelProblemDef =
@@ -226,7 +226,7 @@ export interface DistributedBilevelOptions {
   /** z-step (V-PBGD: the w-chain step). */
   stepZ: number;
   stepScaling: PenaltyStepScaling;
-  /** Single loop: momentum β of the recursive estimators (spec §4.2), default 0.1. */
+  /** Single loop: momentum β of the recursive estimators (docs/algorithms/bilevel.md §6), default 0.1. */
   momentum?: number;
   /** Single loop: samples at (x, y) and (x, z), default 'common'. */
   sampling?: PenaltySampling;

@@ -14,20 +14,20 @@ import type { BilevelState, BilevelStepResult } from './state';
 
 /**
  * F2SA: J. Kwon, D. Kwon, S. Wright, R. Nowak, "A Fully First-Order Method for Stochastic Bilevel Optimization",
- * ICML 2023 (spec bilevel-penalty.md §6; reference implementation benchopt/benchmark_bilevel `solvers/f2sa.py`).
+ * ICML 2023 (docs/algorithms/bilevel.md §8; reference implementation benchopt/benchmark_bilevel `solvers/f2sa.py`).
  * The Lagrangian L_λ(x, y, z) = f(x, y) + λ(g(x, y) − g(x, z)) with an increasing multiplier:
  *
  *   repeat T times: z ← ProjY(z − γ_k ∇_y g(x_k, z));  y ← ProjY(y − α_k (∇_y f(x_k, y) + λ_k ∇_y g(x_k, y)))
  *   x_{k+1} = ProjX(x_k − ξ α_k gradX(x_k, y_{k+1}, z_{k+1}; λ_k)),   λ_{k+1} from the schedule
  *
- * The ICML paper is unconstrained; with projections this is the double loop of §4.1 with an increasing λ, and
+ * The ICML paper is unconstrained; with projections this is the double loop of §5 with an increasing λ, and
  * it reuses the same round plan ({@link BilevelRoundPlan}) and coordinator step ({@link completeRound}).
- * α_k = stepY·s(λ_k)·d_y(k), γ_k = stepZ·d_z(k). Defaults are the deterministic setting of spec §6 ("my finding":
- * constant steps 0.5/(1 + λ_k), z-step 0.5, ξ = 1); for noisy oracles use the polynomial decays (α ∝ k^{−5/7},
- * γ ∝ k^{−4/7}) with a polynomial λ schedule (λ ∝ k^{1/7}). The exact constants of the paper are [unverified].
+ * α_k = stepY·s(λ_k)·d_y(k), γ_k = stepZ·d_z(k). Defaults are the deterministic setting of §8 (constant
+ * steps 0.5/(1 + λ_k), z-step 0.5, ξ = 1), which converges where the decaying ones are slow; for noisy oracles use the polynomial decays (α ∝ k^{−5/7},
+ * γ ∝ k^{−4/7}) with a polynomial λ schedule (λ ∝ k^{1/7}). The paper's exact constants could not be checked (§14).
  */
 export interface F2saOptions {
-  /** λ_k. Spec §6 deterministic: linear 1 → 100; stochastic: polynomial with power 1/7. Required. */
+  /** λ_k. docs/algorithms/bilevel.md §8 deterministic (the tests): linear 1 → 100; stochastic: polynomial with power 1/7. Required. */
   penalty: PenaltySchedule;
   /** Inner steps T. Default 10 (benchopt's n_inner_steps). */
   innerSteps?: number;
@@ -35,13 +35,13 @@ export interface F2saOptions {
   stepY?: number;
   /** Base z-step: γ_k = stepZ·d_z(k). Default 0.5. */
   stepZ?: number;
-  /** ξ: the x-step is ξ·α_k. Default 1 (spec §6; benchopt's outer ratio 1). */
+  /** ξ: the x-step is ξ·α_k. Default 1 (docs/algorithms/bilevel.md §8; benchopt's outer ratio 1). */
   ratioX?: number;
   /** Decay d_y of the y-step (and so of the x-step). Default constant; noisy oracles: polynomial power 5/7. */
   decayY?: StepDecay;
   /** Decay d_z of the z-step. Default constant; noisy oracles: polynomial power 4/7. */
   decayZ?: StepDecay;
-  /** s(λ), default 'inverse-one-plus' = 1/(1+λ) (spec §4.3, §6). */
+  /** s(λ), default 'inverse-one-plus' = 1/(1+λ) (docs/algorithms/bilevel.md §4.2). */
   stepScaling?: PenaltyStepScaling;
 }
 

@@ -23,7 +23,7 @@ function blobs(rng: Rng, means: number[][], n: number): Dataset {
   return { features, labels, numFeatures: F, numClasses: K, size: n };
 }
 
-describe('hyper-cleaning problem (spec §8.1)', () => {
+describe('hyper-cleaning problem (docs/algorithms/bilevel.md §12.1)', () => {
   const rng = createRng(81);
   const means = Array.from({ length: 3 }, () => Array.from({ length: 4 }, () => 2 * rng.normal()));
   const small = blobs(rng, means, 9);

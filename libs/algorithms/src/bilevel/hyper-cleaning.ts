@@ -6,7 +6,7 @@ import type { BilevelProblem } from './problem';
 const { exp, log } = Math;
 
 /**
- * Data hyper-cleaning (Franceschi et al. 2017; spec bilevel-penalty.md §8.1) with a multinomial logistic
+ * Data hyper-cleaning (Franceschi et al. 2017; docs/algorithms/bilevel.md §12.1) with a multinomial logistic
  * (softmax-regression) model and hand-written gradients in Float64Array loops:
  *
  *   x ∈ R^n: one logit per training sample, weight σ(x_i) (sigmoid); x₀ = 0 (weight ½)
@@ -90,10 +90,10 @@ function sigmoid(v: number): number {
 
 /** Options of {@link createHyperCleaningProblem}. */
 export interface HyperCleaningOptions {
-  /** L2 weight C of the lower level on all parameters, default 1e-3 (spec §8.1's CPU stand-in). */
+  /** L2 weight C of the lower level on all parameters, default 1e-3 (docs/algorithms/bilevel.md §12.1, §14 item 10). */
   l2?: number;
   /**
-   * Minibatch size of the training-set oracles (∇g), default: full batch (spec §8.1, the V-PBGD setup). A batch
+   * Minibatch size of the training-set oracles (∇g), default: full batch (as the V-PBGD setup). A batch
    * is drawn with replacement from the oracle's `sample`, so one sample gives one batch at every point.
    */
   trainBatch?: number;
@@ -178,7 +178,7 @@ export function createHyperCleaningProblem(train: Dataset, validation: Dataset, 
 
 /**
  * Corrupts a fraction of the labels to a uniformly drawn WRONG class (issue #5; the V-PBGD code draws from all
- * classes, so about 1/K of its "corrupted" labels stay right, spec §8.1). Exactly round(fraction·n) rows, chosen
+ * classes, so about 1/K of its "corrupted" labels stay right, docs/algorithms/bilevel.md §14 item 10). Exactly round(fraction·n) rows, chosen
  * by a seeded shuffle. Returns a new dataset and the flags clean[i] = 1 for rows whose label was kept.
  */
 export function corruptLabels(ds: Dataset, fraction: number, rng: Rng): { data: Dataset; clean: Uint8Array } {
@@ -210,7 +210,7 @@ export interface SoftmaxTrainingOptions {
 
 /**
  * Fits softmax regression by full-batch Nesterov-accelerated gradient descent from zero on
- * (1/n) Σ weight_i·CE_i + (C/2)‖w‖² (the lower-level problem of spec §8.1 for fixed sample weights). Used for the
+ * (1/n) Σ weight_i·CE_i + (C/2)‖w‖² (the lower-level problem of docs/algorithms/bilevel.md §12.1 for fixed sample weights). Used for the
  * reference models: training on all (corrupted) data and on the clean subset only.
  */
 export function trainSoftmaxRegression(ds: Dataset, options: SoftmaxTrainingOptions = {}): Float64Array {
@@ -276,7 +276,7 @@ export interface CleanerMetrics {
 }
 
 /**
- * Precision, recall and F1 of the cleaner "keep i iff x_i ≥ 0" against the true flags (spec §8.1), positive class =
+ * Precision, recall and F1 of the cleaner "keep i iff x_i ≥ 0" against the true flags (docs/algorithms/bilevel.md §12.1), positive class =
  * clean. Precision is 0 when nothing is kept; F1 is 0 when precision + recall = 0.
  */
 export function cleanerMetrics(x: ArrayLike<number>, clean: ArrayLike<number>): CleanerMetrics {

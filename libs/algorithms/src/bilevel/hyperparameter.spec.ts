@@ -21,7 +21,7 @@ describe('solveSpd and gridMinimize (ground-truth helpers)', () => {
   });
 });
 
-describe('T5 (ridge-regression regularisation, spec §7)', () => {
+describe('T5 (ridge-regression regularisation, docs/algorithms/bilevel.md §11)', () => {
   const c = bilevelCaseT5();
   const xStar = c.solution.x[0];
 
@@ -70,7 +70,7 @@ describe('T5 (ridge-regression regularisation, spec §7)', () => {
   });
 });
 
-describe('logistic-regression regularisation (spec §8.2)', () => {
+describe('logistic-regression regularisation (docs/algorithms/bilevel.md §12.2)', () => {
   // Two overlapping 3-D Gaussian classes (means ±0.5·1, unit noise): 30 training rows overfit without
   // regularisation, so the validation loss has an interior optimum in x = log C.
   const rng = createRng(82);

@@ -7,7 +7,7 @@ import type { BilevelTestCase } from './test-problems';
 const { exp, log1p, sqrt } = Math;
 
 /**
- * T5 of spec bilevel-penalty.md §7 (and §8.2): choosing the ridge-regression regularisation by bilevel
+ * T5 of docs/algorithms/bilevel.md §11 (and §12.2): choosing the ridge-regression regularisation by bilevel
  * optimisation, with a ground truth from the closed-form inner solution and a dense grid.
  *
  *   x = log(regularisation) ∈ X = [lo, hi],   g(x, w) = (1/2n)‖Aw − b‖² + (eˣ/2)‖w‖²,   f(x, w) = (1/2m)‖A_v w − b_v‖².
@@ -89,7 +89,7 @@ export function gridMinimize(psi: (x: number) => number, lo: number, hi: number,
   return v <= bv ? { x, value: v } : { x: lo + bi * h, value: bv };
 }
 
-/** Options of {@link bilevelCaseT5}; defaults are the instance of spec §7 T5. */
+/** Options of {@link bilevelCaseT5}; defaults are the instance of docs/algorithms/bilevel.md §11, T5. */
 export interface RidgeCaseOptions {
   /** Training rows n, default 50. */
   n?: number;
@@ -174,7 +174,7 @@ function quadraticGrad(H: Float64Array, c: Float64Array, w: ArrayLike<number>, d
 }
 
 /**
- * T5 (spec §7): a seeded ridge instance A ∈ R^{n×d}, b = A w_true + noise·ε, validation of the same kind, with
+ * T5 (docs/algorithms/bilevel.md §11): a seeded ridge instance A ∈ R^{n×d}, b = A w_true + noise·ε, validation of the same kind, with
  * x = log(regularisation) ∈ [−6, 4]. Oracles work on the precomputed normal equations (O(d²) per call, the same
  * values as the O(nd) data form). Start: x = 0, w = 0.
  */
@@ -275,7 +275,7 @@ export interface LogisticRegularizationOptions {
   gridPoints?: number;
 }
 
-/** §8.2's logistic-regression case with its ground-truth helpers. */
+/** The logistic-regression case of docs/algorithms/bilevel.md §12.2 with its ground-truth helpers. */
 export interface LogisticRegularizationCase extends BilevelTestCase {
   /** ψ(x) = f(x, w*(x)), w*(x) by Newton's method to ‖Δw‖ ≤ 1e-12. */
   hyperObjective(x: number): number;
@@ -286,7 +286,7 @@ export interface LogisticRegularizationCase extends BilevelTestCase {
 }
 
 /**
- * Spec §8.2: choosing the L2 strength of binary logistic regression by bilevel optimisation, on a training and a
+ * docs/algorithms/bilevel.md §12.2: choosing the L2 strength of binary logistic regression by bilevel optimisation, on a training and a
  * validation set whose labels are 0/1 (numClasses 2). With a_i = (features_i, 1) and s_i = ±1,
  *
  *   g(x, w) = (1/n) Σ_i log(1 + e^{−s_i a_i·w}) + (eˣ/2)‖w‖²,   f(x, w) = (1/m) Σ_j log(1 + e^{−s_j a_j·w}),

@@ -1,5 +1,5 @@
 /**
- * Penalty methods for bilevel optimization (spec shared/specs/bilevel-penalty.md): the Kwon et al. (ICLR 2024)
+ * Penalty methods for bilevel optimization (docs/algorithms/bilevel.md): the Kwon et al. (ICLR 2024)
  * double-loop and single-loop penalty methods, V-PBGD (Shen & Chen, ICML 2023) and F2SA (Kwon et al., ICML 2023),
  * their shared building blocks, the test problems T1–T5 and data hyper-cleaning.
  */

@@ -4,9 +4,9 @@ import { mixSample, BILEVEL_SAMPLE_ROLE } from './sampling';
 import { distance2, toVector } from './vector';
 
 /**
- * The building blocks shared by all penalty-type methods (spec bilevel-penalty.md §3), each callable on its own
+ * The building blocks shared by all penalty-type methods (docs/algorithms/bilevel.md §3), each callable on its own
  * so that a coordinator can own x, λ and the outer step while agents run the y- and z-chains on their data
- * shards and send back gradient terms (spec §9):
+ * shards and send back gradient terms (§13):
  *
  *   gradX(x, y, z; λ) = ∇_x f(x, y) + λ·(∇_x g(x, y) − ∇_x g(x, z))    hyper-gradient estimate of ψ_{1/λ}
  *   gradY(x, y; λ)    = ∇_y f(x, y) + λ·∇_y g(x, y)                     y tracks argmin_Y (f + λg)(x, ·)
@@ -16,7 +16,7 @@ import { distance2, toVector } from './vector';
  * Float64Arrays plus the oracle calls spent.
  */
 
-/** One inner chain of projected gradient steps, as run by an agent in one round (spec §4.1, §9). */
+/** One inner chain of projected gradient steps, as run by an agent in one round (docs/algorithms/bilevel.md §3.2, §13). */
 export interface ChainSpec {
   /** Number of steps T ≥ 1. */
   steps: number;
@@ -26,8 +26,8 @@ export interface ChainSpec {
   sampleSeed: number;
   /**
    * Proximal weight ρ ≥ 0: adds ρ·(v − v₀) to every gradient, i.e. the term (ρ/2)‖v − v₀‖² anchored at the chain's
-   * warm start v₀. Default 0 (off). Spec §4.1: the ICLR 2024 analysis uses a Moreau envelope / ρ-dependent
-   * z-update; whether the algorithm's iterations use it is [unverified], so it is an option, off by default.
+   * warm start v₀. Default 0 (off). docs/algorithms/bilevel.md §14 item 2: the ICLR 2024 analysis uses a Moreau envelope / ρ-dependent
+   * z-update; whether the algorithm's iterations use it could not be checked, so it is an option, off by default.
    */
   proximal?: number;
 }
@@ -37,7 +37,7 @@ export interface ChainResult {
   point: Float64Array;
   /**
    * ‖v_{T−1} − v_T‖ / α: the projected-gradient mapping at the chain's second-to-last point, the inner
-   * residual of the stopping rule (spec §4.4), obtained without an extra oracle call.
+   * residual of the stopping rule (docs/algorithms/bilevel.md §9), obtained without an extra oracle call.
    */
   residual: number;
   oracleCalls: OracleCalls;
@@ -81,7 +81,7 @@ function runChain(
 }
 
 /**
- * The y-chain at fixed x (spec §4.1): T projected steps on h = f + λg, y ← ProjY(y − α·gradY(x, y; λ)),
+ * The y-chain at fixed x (docs/algorithms/bilevel.md §3.2, §5): T projected steps on h = f + λg, y ← ProjY(y − α·gradY(x, y; λ)),
  * tracking y*_λ(x) = argmin_Y (f + λg)(x, ·). Two oracle calls per step (∇_y f and ∇_y g, same sample).
  * Needs the upper-level data (∇f) and the lower-level data (∇g).
  */
@@ -107,7 +107,7 @@ export function runYChain(
 }
 
 /**
- * The z-chain at fixed x (spec §4.1, V-PBGD's w-loop §5): T projected steps z ← ProjY(z − α·∇_y g(x, z)),
+ * The z-chain at fixed x (docs/algorithms/bilevel.md §3.2, §5; V-PBGD's w-loop, §7): T projected steps z ← ProjY(z − α·∇_y g(x, z)),
  * tracking argmin_Y g(x, ·) (so g(x, z) ≈ g*(x)). One oracle call per step; needs only the lower-level data.
  */
 export function runZChain(problem: BilevelProblem, x: ArrayLike<number>, z0: ArrayLike<number>, spec: ChainSpec): ChainResult {
@@ -120,7 +120,7 @@ export function runZChain(problem: BilevelProblem, x: ArrayLike<number>, z0: Arr
 }
 
 /**
- * The three x-gradient terms an agent returns after a round (spec §9): ∇_x f(x, y), ∇_x g(x, y), ∇_x g(x, z).
+ * The three x-gradient terms an agent returns after a round (docs/algorithms/bilevel.md §13): ∇_x f(x, y), ∇_x g(x, y), ∇_x g(x, z).
  * The coordinator combines them with {@link assembleGradX}; agents holding different shards send terms that the
  * coordinator averages first (all three are linear in the data).
  */
@@ -133,7 +133,7 @@ export interface XGradientTerms {
 
 /**
  * Evaluates the x-gradient terms at (x, y) and (x, z) with independent samples (`mixSample(sampleSeed, BILEVEL_SAMPLE_ROLE.atY)` for
- * both oracles at y, `mixSample(sampleSeed, BILEVEL_SAMPLE_ROLE.atZ)` at z; spec §10: independent minibatches avoid correlated bias).
+ * both oracles at y, `mixSample(sampleSeed, BILEVEL_SAMPLE_ROLE.atZ)` at z; docs/algorithms/bilevel.md §3.2: independent minibatches avoid correlated noise).
  * Three oracle calls (∇f at y, ∇g at y, ∇g at z).
  */
 export function xGradientTerms(
@@ -159,7 +159,7 @@ export function xGradientTerms(
   return { fx, gxAtY, gxAtZ, oracleCalls: { f: 1, g: 2 } };
 }
 
-/** gradX = fx + λ·(gxAtY − gxAtZ) (spec §3). Writes into `out` when given (length dim(x)). */
+/** gradX = fx + λ·(gxAtY − gxAtZ) (docs/algorithms/bilevel.md §3.1). Writes into `out` when given (length dim(x)). */
 export function assembleGradX(
   terms: { fx: ArrayLike<number>; gxAtY: ArrayLike<number>; gxAtZ: ArrayLike<number> },
   lambda: number,
@@ -174,7 +174,7 @@ export function assembleGradX(
   return g;
 }
 
-/** gradX, gradY and gradZ of spec §3 at one point (x, y, z). */
+/** gradX, gradY and gradZ of docs/algorithms/bilevel.md §3.1 at one point (x, y, z). */
 export interface PenaltyGradients {
   gradX: Float64Array;
   gradY: Float64Array;
@@ -183,8 +183,8 @@ export interface PenaltyGradients {
 
 /**
  * How the oracle samples at (x, y) and at (x, z) relate within one evaluation:
- * - `independent`: different samples (spec §10, benchopt: independent minibatches for ∇_x g at y and at z);
- * - `common`: one sample ξ for all three oracles (the single-loop pseudo-code of spec §4.2 draws one ξ_k). With a
+ * - `independent`: different samples (docs/algorithms/bilevel.md §3.2; benchopt: independent minibatches for ∇_x g at y and at z);
+ * - `common`: one sample ξ for all three oracles (the single-loop pseudo-code of §6 draws one ξ_k). With a
  *   common sample, ∇_x g(x, y; ξ) − ∇_x g(x, z; ξ) is a control variate whose noise vanishes as y − z → 0 under
  *   mean-squared smoothness, which lowers the variance of gradX from O(λ²) to O(λ²‖y − z‖²).
  */
@@ -194,7 +194,7 @@ export type PenaltySampling = 'independent' | 'common';
  * All three penalty gradients at (x, y, z) for λ, in three oracle calls: ∇f(x, y) and ∇g(x, y) with sample
  * `mixSample(sampleSeed, BILEVEL_SAMPLE_ROLE.atY)`, ∇g(x, z) with `mixSample(sampleSeed, BILEVEL_SAMPLE_ROLE.atZ)` (`independent`, the convention of
  * {@link xGradientTerms}) or with the same sample as at y (`common`). The same seed evaluated at two points
- * draws the same minibatches (spec §4.2). Used by the single-loop method and V-PBGD. Writes into `out` when given.
+ * draws the same minibatches (docs/algorithms/bilevel.md §6). Used by the single-loop method and V-PBGD. Writes into `out` when given.
  */
 export function penaltyGradients(
   problem: BilevelProblem,

@@ -9,38 +9,38 @@ import { addOracleCalls, type BilevelState, type BilevelStepResult } from './sta
 /**
  * First-order penalty methods for nonconvex bilevel optimization: J. Kwon, D. Kwon, S. Wright, R. Nowak, "On
  * Penalty Methods for Nonconvex Bilevel Optimization and First-Order Stochastic Approximation", ICLR 2024
- * (spec bilevel-penalty.md §4). Both methods find stationary points of the penalised hyper-objective
+ * (docs/algorithms/bilevel.md §5–§6). Both methods find stationary points of the penalised hyper-objective
  *
  *   ψ_σ(x) = min_{y ∈ Y} f(x, y) + (g(x, y) − g*(x))/σ,   λ = 1/σ,
  *
  * whose distance to ψ is O(σ) in value and O(σ/μ³) in gradient under the paper's proximal error bound (§2).
  *
  * Step sizes: the y- and x-steps multiply λ, so they are `stepY·s(λ)` and `stepX·s(λ)` with s(λ) = 1/(1+λ) by
- * default (spec §4.1, §4.3, §10); the z-step `stepZ` does not depend on λ. Choose the base steps in units of
- * 1/L_g (L_g: smoothness of g in y). The paper's exact constants are [unverified]; these are the usual scalings.
+ * default (§4.2, §5); the z-step `stepZ` does not depend on λ. Choose the base steps in units of
+ * 1/L_g (L_g: smoothness of g in y). The paper's exact constants could not be checked (§14 item 1); these are the usual scalings.
  */
 
-/** Options of the double-loop method (spec §4.1). */
+/** Options of the double-loop method (docs/algorithms/bilevel.md §5). */
 export interface PenaltyDoubleLoopOptions {
-  /** λ_k. Theory: fixed λ = 1/σ with σ = Θ(ε); practice: a ramp (spec §4.3). Required. */
+  /** λ_k. Theory: fixed λ = 1/σ with σ = Θ(ε); practice: a ramp (§4.1). Required. */
   penalty: PenaltySchedule;
-  /** Inner steps T of each chain per outer step, warm-started. Default 10 (spec §7 T5 uses 10, T1 20). */
+  /** Inner steps T of each chain per outer step, warm-started. Default 10 (the §11 tests use 10 on T5, 20 on T1–T3). */
   innerSteps?: number;
-  /** Base y-step: α_y = stepY·s(λ) (spec §4.1: α_y ≈ c/(L_f + λL_g)). Default 0.5. */
+  /** Base y-step: α_y = stepY·s(λ) (§4.2: α_y ≈ c/(L_f + λL_g)). Default 0.5. */
   stepY?: number;
-  /** z-step α_z (spec §4.1: ≈ c/L_g). Default 0.5. */
+  /** z-step α_z (≈ c/L_g). Default 0.5. */
   stepZ?: number;
-  /** Base x-step: α_x = stepX·s(λ) (spec §4.1: ψ_σ is O(λ)-smooth in the worst case). Default 0.5. */
+  /** Base x-step: α_x = stepX·s(λ) (§4.2: ψ_σ is O(λ)-smooth in the worst case). Default 0.5. */
   stepX?: number;
-  /** s(λ), default 'inverse-one-plus' = 1/(1+λ) (spec §4.3). */
+  /** s(λ), default 'inverse-one-plus' = 1/(1+λ) (§4.2). */
   stepScaling?: PenaltyStepScaling;
-  /** Proximal weight ρ of both chains ({@link ChainSpec.proximal}), default 0 (off; spec §4.1 [unverified]). */
+  /** Proximal weight ρ of both chains ({@link ChainSpec.proximal}), default 0 (off; docs/algorithms/bilevel.md §14 item 2). */
   proximal?: number;
 }
 
 /**
  * One round of a double-loop method (penalty double loop or F2SA), as the coordinator would broadcast it
- * (spec §9): x_k and λ_k, the warm starts of both chains and their specs, and the x-step to apply afterwards.
+ * (docs/algorithms/bilevel.md §13): x_k and λ_k, the warm starts of both chains and their specs, and the x-step to apply afterwards.
  * A plain JSON-safe object.
  */
 export interface BilevelRoundPlan {
@@ -77,7 +77,7 @@ export interface XGradientReport {
 
 /**
  * What comes back from one round: both chains' results and the x-gradient terms at (x_k, y_{k+1}) and
- * (x_k, z_{k+1}). The chains are independent given x_k, so they can run on different agents (spec §9).
+ * (x_k, z_{k+1}). The chains are independent given x_k, so they can run on different agents (docs/algorithms/bilevel.md §13).
  * `ChainResult` and `XGradientTerms` (oracles.ts) fit these shapes.
  */
 export interface BilevelRoundOutcome {
@@ -124,7 +124,7 @@ export function roundSampleSeeds(state: BilevelState): { y: number; z: number; x
   };
 }
 
-/** The plan of round k of the penalty double loop (spec §4.1): λ_k from the schedule, steps scaled by s(λ_k). */
+/** The plan of round k of the penalty double loop (docs/algorithms/bilevel.md §5): λ_k from the schedule, steps scaled by s(λ_k). */
 export function planPenaltyRound(state: BilevelState, options: PenaltyDoubleLoopOptions): BilevelRoundPlan {
   const where = 'bilevel penalty-double-loop';
   checkStateFor(state, 'penalty-double-loop', where);
@@ -147,7 +147,7 @@ export function planPenaltyRound(state: BilevelState, options: PenaltyDoubleLoop
 
 /**
  * Runs a round's work in one process: the y-chain, the z-chain and the x-gradient terms (what agents do in a
- * distributed run, spec §9).
+ * distributed run, docs/algorithms/bilevel.md §13).
  */
 export function executeRound(problem: BilevelProblem, plan: BilevelRoundPlan): BilevelRoundOutcome {
   const y = runYChain(problem, plan.x, plan.yStart, plan.lambda, plan.yChain);
@@ -157,7 +157,7 @@ export function executeRound(problem: BilevelProblem, plan: BilevelRoundPlan): B
 }
 
 /**
- * The coordinator's half of a double-loop round (spec §4.1, §9): assembles gradX = ∇_x f + λ(∇_x g(·, y) − ∇_x g(·, z))
+ * The coordinator's half of a double-loop round (docs/algorithms/bilevel.md §5, §13): assembles gradX = ∇_x f + λ(∇_x g(·, y) − ∇_x g(·, z))
  * from the returned terms, takes x_{k+1} = ProjX(x_k − α_x·gradX) and records y_{k+1}, z_{k+1}. Pure: returns a
  * new state. Used by the penalty double loop and by F2SA.
  * @param setX the feasible set X (the coordinator owns x and its projection).
@@ -202,7 +202,7 @@ export function completeRound(
 }
 
 /**
- * One outer iteration of the double-loop penalty method (spec §4.1): T warm-started projected steps on y
+ * One outer iteration of the double-loop penalty method (docs/algorithms/bilevel.md §5): T warm-started projected steps on y
  * (target argmin_Y (f + λg)(x_k, ·)) and on z (target argmin_Y g(x_k, ·)), then
  * x_{k+1} = ProjX(x_k − α_x·gradX(x_k, y_{k+1}, z_{k+1}; λ)). Oracle calls per iteration: 3T + 3.
  */
@@ -211,7 +211,7 @@ export function penaltyDoubleLoopStep(problem: BilevelProblem, state: BilevelSta
   return completeRound(problem.setX, state, plan, executeRound(problem, plan));
 }
 
-/** Options of the single-loop momentum method (spec §4.2). */
+/** Options of the single-loop momentum method (docs/algorithms/bilevel.md §6). */
 export interface PenaltySingleLoopOptions {
   /** λ_k. Required. */
   penalty: PenaltySchedule;
@@ -220,21 +220,21 @@ export interface PenaltySingleLoopOptions {
   /** z-step α_z. Default 0.5. */
   stepZ?: number;
   /**
-   * Base x-step: α_x = stepX·s(λ). Default 0.05: x must be on the slowest time scale (spec §4.2: α_x ≪ α_y ≈ α_z/λ);
-   * the theory's step orders are [unverified], so this 10× separation is our choice.
+   * Base x-step: α_x = stepX·s(λ). Default 0.05: x must be on the slowest time scale (§6: α_x ≪ α_y ≈ α_z/λ);
+   * the theory's step orders could not be checked, so this 10× separation is our choice (§14 item 4).
    */
   stepX?: number;
   /** s(λ), default 'inverse-one-plus'. */
   stepScaling?: PenaltyStepScaling;
   /**
    * Momentum mixing β ∈ (0, 1] of the recursive (STORM-type) estimators d ← ∇(new; ξ) + (1 − β)(d − ∇(old; ξ))
-   * (spec §4.2). β = 1 is plain SGD (3 oracle calls per iteration instead of 6). Default 0.1: the paper's β_k
-   * schedule is [unverified]; a constant is our choice (spec §7 T6 finds the mean insensitive to it).
+   * (§6). β = 1 is plain SGD (3 oracle calls per iteration instead of 6). Default 0.1: the paper's β_k
+   * schedule could not be checked; a constant is our choice (on §11's T6 the mean is insensitive to it).
    */
   momentum?: number;
   /**
-   * Samples at (x, y) and (x, z) within an iteration: 'common' (default; spec §4.2 draws one ξ_k for all three
-   * estimators) or 'independent' (spec §10's advice for the double loop). See {@link PenaltySampling}.
+   * Samples at (x, y) and (x, z) within an iteration: 'common' (default; the §6 pseudo-code draws one ξ_k for all three
+   * estimators) or 'independent' (the convention of the x-gradient terms, §3.2). See {@link PenaltySampling}.
    */
   sampling?: PenaltySampling;
 }
@@ -255,7 +255,7 @@ function singleLoopDefaults(o: PenaltySingleLoopOptions, where: string): Require
 }
 
 /**
- * The recursive-momentum update d ← g_new + (1 − β)·(d − g_old), in place on d (spec §4.2). With β = 1 it is
+ * The recursive-momentum update d ← g_new + (1 − β)·(d − g_old), in place on d (docs/algorithms/bilevel.md §6). With β = 1 it is
  * d ← g_new (g_old is then not needed and may be null).
  */
 export function stormUpdate(d: Float64Array, gNew: ArrayLike<number>, gOld: ArrayLike<number> | null, beta: number): Float64Array {
@@ -269,13 +269,13 @@ export function stormUpdate(d: Float64Array, gNew: ArrayLike<number>, gOld: Arra
 }
 
 /**
- * What a gradient-based iteration (single loop, V-PBGD) asks of the data holders (spec §9): the penalty gradients
- * gradX, gradY, gradZ (spec §3) at one or two points with one sample, optionally after a warm-started chain on
+ * What a gradient-based iteration (single loop, V-PBGD) asks of the data holders (docs/algorithms/bilevel.md §13): the penalty gradients
+ * gradX, gradY, gradZ (§3.1) at one or two points with one sample, optionally after a warm-started chain on
  * argmin g (V-PBGD's w). A plain JSON-safe object; {@link evaluateGradientRequest} answers it.
  */
 export interface GradientRequest {
   lambda: number;
-  /** The sample of every gradient of the request (spec §4.2: one ξ_k at the current and the previous point). */
+  /** The sample of every gradient of the request (docs/algorithms/bilevel.md §6: one ξ_k at the current and the previous point). */
   sample: number;
   sampling: PenaltySampling;
   /** Where to evaluate; with `wChain`, each point's z is replaced by the chain's end point. */
@@ -364,7 +364,7 @@ export function planSingleLoopRound(state: BilevelState, options: PenaltySingleL
 }
 
 /**
- * The coordinator's half of single-loop iteration k (spec §4.2): recursive estimators for gradZ, gradY, gradX from
+ * The coordinator's half of single-loop iteration k (docs/algorithms/bilevel.md §6): recursive estimators for gradZ, gradY, gradX from
  * the report, then simultaneous projected steps z ← ProjY(z − α_z d_z), y ← ProjY(y − α_y d_y), x ← ProjX(x − α_x d_x).
  */
 export function completeSingleLoopRound(
@@ -429,7 +429,7 @@ export function completeSingleLoopRound(
 }
 
 /**
- * One iteration of the single-loop penalty method with momentum (spec §4.2): one sample ξ_k, evaluated at the
+ * One iteration of the single-loop penalty method with momentum (docs/algorithms/bilevel.md §6): one sample ξ_k, evaluated at the
  * current and the previous iterate (hence the mean-squared-smoothness assumption), recursive estimators for
  * gradZ, gradY, gradX, then simultaneous projected steps. The first iteration uses the plain stochastic gradients.
  * 6 oracle calls per iteration (3 when β = 1 or on the first iteration). In process: plan → evaluate → complete,

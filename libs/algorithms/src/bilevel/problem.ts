@@ -2,26 +2,26 @@ import { checkBilevelSet, type BilevelSet } from './projection';
 import { addHashedNormals, mixSample, BILEVEL_SAMPLE_ROLE } from './sampling';
 
 /**
- * The bilevel problem (spec bilevel-penalty.md §2):
+ * The bilevel problem (docs/algorithms/bilevel.md §1):
  *
  *   min_{x ∈ X} ψ(x) = min_{y ∈ S(x)} f(x, y),   S(x) = argmin_{y ∈ Y} g(x, y),
  *
- * given through first-order oracles only (no Hessians, no Hessian-vector products, spec §3).
+ * given through first-order oracles only (no Hessians, no Hessian-vector products).
  *
  * Oracle convention: `gradF(x, y, gx, gy, sample)` writes ∇_x f(x, y) into `gx` and ∇_y f(x, y) into `gy`,
  * skipping a partial whose buffer is null; `gradG` likewise for g. One call is one oracle call, whichever
  * partials it returns (they share the forward pass). `sample` names the minibatch / noise draw of a stochastic
  * oracle: two calls with the same sample must use the same minibatch (the single-loop method evaluates one
- * sample at two points, spec §4.2); deterministic oracles ignore it.
+ * sample at two points, §6); deterministic oracles ignore it.
  */
 export interface BilevelProblem {
   /** dim(x) ≥ 1. */
   readonly dimX: number;
   /** dim(y) ≥ 1; the z-chain (tracking argmin g) lives in the same space. */
   readonly dimY: number;
-  /** Feasible set X of x (spec §3). */
+  /** Feasible set X of x (docs/algorithms/bilevel.md §3.3). */
   readonly setX: BilevelSet;
-  /** Feasible set Y of y and of z: both chains are projected onto it (spec §3, §10). */
+  /** Feasible set Y of y and of z: both chains are projected onto it (docs/algorithms/bilevel.md §3.3). */
   readonly setY: BilevelSet;
   /** Upper-level value f(x, y) (for reporting; not counted as an oracle call). */
   f(x: Float64Array, y: Float64Array): number;
@@ -53,7 +53,7 @@ export function checkBilevelProblem(problem: BilevelProblem, where: string): voi
 /**
  * A stochastic version of `problem`: every partial derivative returned gets independent N(0, std²) noise,
  * drawn from the call's `sample` (so the same sample gives the same noise at any point, the mean-squared
- * smoothness the single-loop method needs, spec §4.2). This is the noise model of spec §7 T6.
+ * smoothness the single-loop method needs, docs/algorithms/bilevel.md §6). This is the noise model of §11, T6.
  * @param std noise standard deviation ≥ 0.
  */
 export function withGradientNoise(problem: BilevelProblem, std: number): BilevelProblem {
@@ -80,7 +80,7 @@ export function withGradientNoise(problem: BilevelProblem, std: number): Bilevel
   };
 }
 
-/** The same problem with other feasible sets, e.g. `setY: UNCONSTRAINED` for the negative test of spec §7 T3. */
+/** The same problem with other feasible sets, e.g. `setY: UNCONSTRAINED` for the negative test of docs/algorithms/bilevel.md §11, T3. */
 export function withBilevelSets(problem: BilevelProblem, sets: { setX?: BilevelSet; setY?: BilevelSet }): BilevelProblem {
   const out: BilevelProblem = {
     dimX: problem.dimX,

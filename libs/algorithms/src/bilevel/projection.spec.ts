@@ -2,7 +2,7 @@ import { checkBilevelSet, projectedGradientNorm, projectInPlace, UNCONSTRAINED, 
 
 const project = (set: BilevelSet, v: number[]): number[] => Array.from(projectInPlace(set, Float64Array.from(v)));
 
-describe('projections (spec §3 catalogue)', () => {
+describe('projections (docs/algorithms/bilevel.md §3.3)', () => {
   it('identity, orthant and box (scalar and per-coordinate bounds, one-sided)', () => {
     expect(project(UNCONSTRAINED, [-1, 2])).toEqual([-1, 2]);
     expect(project({ kind: 'nonnegative' }, [-1, 0, 2])).toEqual([0, 0, 2]);

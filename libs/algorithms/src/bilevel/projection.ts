@@ -1,11 +1,10 @@
 /**
- * Feasible sets of the bilevel variables and their Euclidean projections (spec bilevel-penalty.md §3,
- * "projection catalogue"). A set is a plain JSON-safe object so that a job can carry it and the
+ * Feasible sets of the bilevel variables and their Euclidean projections (docs/algorithms/bilevel.md §3.3). A set is a plain JSON-safe object so that a job can carry it and the
  * coordinator can persist it; {@link projectInPlace} applies it to a vector.
  */
 
 /**
- * A closed convex set X ⊆ R^d or Y ⊆ R^d (spec §3):
+ * A closed convex set X ⊆ R^d or Y ⊆ R^d (docs/algorithms/bilevel.md §3.3):
  * - `none`: R^d (projection = identity);
  * - `box`: [lower, upper] coordinate-wise; each bound a number (same for every coordinate) or one number per
  *   coordinate; ±Infinity allowed for a one-sided box;
@@ -121,13 +120,7 @@ export function projectInPlace(set: BilevelSet, v: Float64Array): Float64Array {
 }
 
 /**
- * Norm of the projected-gradient mapping G_β(v) = (v − Proj(v − β·grad)) / β (spec §3, the practical
- * stationarity proxy; the ICLR 2024 paper's Moreau-envelope measure is [unverified] there). Equals ‖grad‖ when
- * the set is R^d. Allocates one scratch vector unless `scratch` (length d) is given.
- * @param step β > 0.
- */
-/**
- * One projected gradient step, Proj_set(v − step · grad) (spec §3), into `out` (a new array unless given;
+ * One projected gradient step, Proj_set(v − step · grad) (docs/algorithms/bilevel.md §3.2), into `out` (a new array unless given;
  * `out` may be `v` itself). The step every method takes on x, y and z.
  */
 export function projectedStep(
@@ -142,6 +135,12 @@ export function projectedStep(
   return projectInPlace(set, w);
 }
 
+/**
+ * Norm of the projected-gradient mapping G_β(v) = (v − Proj(v − β·grad)) / β (docs/algorithms/bilevel.md §3.4, the practical
+ * stationarity measure; the ICLR 2024 paper's Moreau-envelope measure could not be checked, §14 item 3). Equals ‖grad‖ when
+ * the set is R^d. Allocates one scratch vector unless `scratch` (length d) is given.
+ * @param step β > 0.
+ */
 export function projectedGradientNorm(
   set: BilevelSet,
   v: ArrayLike<number>,

@@ -12,7 +12,7 @@ import {
 } from './state';
 import { vPbgdStep, type VPbgdOptions } from './v-pbgd';
 
-/** A method and its options: the discriminated union a job would carry (spec §4–§6). */
+/** A method and its options: the discriminated union a job would carry (docs/algorithms/bilevel.md §5–§8). */
 export type BilevelMethodOptions =
   | ({ method: 'penalty-double-loop' } & PenaltyDoubleLoopOptions)
   | ({ method: 'penalty-single-loop' } & PenaltySingleLoopOptions)
@@ -34,7 +34,7 @@ export function bilevelStep(problem: BilevelProblem, state: BilevelState, option
 }
 
 /**
- * When to stop (spec §4.4): after `maxIterations` outer iterations, when `maxOracleCalls` would be exceeded, or
+ * When to stop (docs/algorithms/bilevel.md §9): after `maxIterations` outer iterations, when `maxOracleCalls` would be exceeded, or
  * once λ has reached its final value and the step's stationarity ‖G_β(x)‖ and both inner residuals are
  * ≤ `tolerance`.
  */
@@ -43,7 +43,7 @@ export interface BilevelStoppingRule {
   maxIterations: number;
   /** Oracle-call budget (f + g calls), default unlimited. Checked after each iteration. */
   maxOracleCalls?: number;
-  /** Stationarity tolerance ε_tol, default 1e-5 (the V-PBGD toy code, spec §4.4); 0 disables the test. */
+  /** Stationarity tolerance ε_tol, default 1e-5 (the V-PBGD toy code, docs/algorithms/bilevel.md §9); 0 disables the test. */
   tolerance?: number;
 }
 
@@ -51,7 +51,7 @@ export interface BilevelStoppingRule {
 export interface BilevelRunOptions {
   stop: BilevelStoppingRule;
   /**
-   * Which iterate to return (spec §4.1): 'last' (default), or 'best' = the x_k with the smallest stationarity
+   * Which iterate to return (docs/algorithms/bilevel.md §9): 'last' (default), or 'best' = the x_k with the smallest stationarity
    * among the iterations after λ reached its final value (the theory's "best iterate"; with a ramp, earlier
    * iterates solve a different, less penalised problem and are not eligible).
    */
@@ -91,7 +91,7 @@ export interface BilevelRunResult {
 }
 
 /**
- * Runs a method from a starting point or a persisted state until the stopping rule fires (spec §4.4).
+ * Runs a method from a starting point or a persisted state until the stopping rule fires (docs/algorithms/bilevel.md §9).
  * Deterministic for a given seed; resuming from a persisted intermediate state gives the same final state as
  * an uninterrupted run.
  */

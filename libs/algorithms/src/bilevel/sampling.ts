@@ -1,7 +1,7 @@
 /**
  * Oracle-sample identifiers for the bilevel methods. Every stochastic oracle call gets a 32-bit sample id that is
  * a pure function of the run's seed, the outer iteration, the role (y-chain, z-chain, x-terms) and the inner step,
- * so a resumed run and a run split over agents draw exactly the same minibatches (spec bilevel-penalty.md §4.2, §9).
+ * so a resumed run and a run split over agents draw exactly the same minibatches (docs/algorithms/bilevel.md §3.5, §13).
  *
  * These ids are derived by integer hashing rather than with `deriveSeed`/`createRng` (random.ts) because they are
  * needed once per oracle call, millions of times in a run; the hash is a few arithmetic operations, while

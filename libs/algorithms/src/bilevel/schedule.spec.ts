@@ -1,6 +1,6 @@
 import { checkPenaltySchedule, checkStepDecay, penaltyAt, penaltyScheduleDone, penaltyStepFactor, stepDecayAt } from './schedule';
 
-describe('penalty schedules (spec §4.3, §6)', () => {
+describe('penalty schedules (docs/algorithms/bilevel.md §4)', () => {
   it('fixed, linear ramp and polynomial growth', () => {
     expect(penaltyAt({ kind: 'fixed', lambda: 7 }, 123)).toBe(7);
     const ramp = { kind: 'linear', start: 1, end: 101, steps: 100 } as const;
@@ -12,7 +12,7 @@ describe('penalty schedules (spec §4.3, §6)', () => {
     expect(penaltyAt(poly, 100)).toBe(4);
   });
 
-  it('is "done" once λ has its final value (the stationarity stop waits for it, spec §4.4)', () => {
+  it('is "done" once λ has its final value (the stationarity stop waits for it, §9)', () => {
     expect(penaltyScheduleDone({ kind: 'fixed', lambda: 1 }, 0)).toBe(true);
     expect(penaltyScheduleDone({ kind: 'linear', start: 0, end: 1, steps: 10 }, 9)).toBe(false);
     expect(penaltyScheduleDone({ kind: 'linear', start: 0, end: 1, steps: 10 }, 10)).toBe(true);
@@ -23,7 +23,7 @@ describe('penalty schedules (spec §4.3, §6)', () => {
   it('step factors s(λ): 1/(1+λ), min(1, 1/λ), 1', () => {
     expect(penaltyStepFactor('inverse-one-plus', 9)).toBeCloseTo(0.1, 15);
     expect(penaltyStepFactor('inverse-capped', 10)).toBeCloseTo(0.1, 15);
-    expect(penaltyStepFactor('inverse-capped', 0.2)).toBe(1); // V-PBGD hyper-cleaning: γ ≤ 1 ⇒ prefactor 1 (spec §5)
+    expect(penaltyStepFactor('inverse-capped', 0.2)).toBe(1); // V-PBGD hyper-cleaning: γ ≤ 1 ⇒ prefactor 1 (docs/algorithms/bilevel.md §4.2)
     expect(penaltyStepFactor('none', 100)).toBe(1);
   });
 

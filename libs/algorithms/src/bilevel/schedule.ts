@@ -1,15 +1,15 @@
 /**
  * Penalty schedules λ_k (λ = 1/σ = γ) and step-size rules shared by the penalty methods, V-PBGD and F2SA
- * (spec bilevel-penalty.md §4.3, §5, §6). All are pure functions of the outer iteration k, so a run
+ * (docs/algorithms/bilevel.md §4, §7, §8). All are pure functions of the outer iteration k, so a run
  * resumed from a persisted state continues with exactly the same λ and steps.
  */
 
 /**
  * The penalty multiplier λ_k as a function of the outer iteration k = 0, 1, …:
- * - `fixed`: λ_k = lambda (the theory of spec §4.1: σ = Θ(ε));
- * - `linear`: λ_k = start + (end − start)·min(1, k/steps), a ramp that then stays at `end` (spec §4.3; V-PBGD's
- *   hyper-cleaning code ramps 0 → γ_max, §5);
- * - `polynomial`: λ_k = min(max, start + rate·k^power) (F2SA, spec §6: power 1/7 in the paper's fully stochastic
+ * - `fixed`: λ_k = lambda (the theory of §5: σ = Θ(ε));
+ * - `linear`: λ_k = start + (end − start)·min(1, k/steps), a ramp that then stays at `end` (§4.1; V-PBGD's
+ *   hyper-cleaning code ramps 0 → γ_max);
+ * - `polynomial`: λ_k = min(max, start + rate·k^power) (F2SA, §8: power 1/7 in the paper's fully stochastic
  *   analysis; benchopt's increments δ/(t+1)^{1/7} sum to ≈ (7/6)·δ·t^{6/7}); `max` defaults to +∞.
  */
 export type PenaltySchedule =
@@ -56,7 +56,7 @@ export function penaltyAt(s: PenaltySchedule, k: number): number {
 
 /**
  * Whether λ has reached its final value at iteration k (fixed: always; linear: k ≥ steps; polynomial: when it
- * hits a finite `max`, else never). The stationarity stopping rule (spec §4.4) only fires once this holds, since
+ * hits a finite `max`, else never). The stationarity stopping rule (docs/algorithms/bilevel.md §9) only fires once this holds, since
  * a point that is stationary for a smaller λ still carries a larger O(1/λ) bias.
  */
 export function penaltyScheduleDone(s: PenaltySchedule, k: number): boolean {
@@ -71,10 +71,10 @@ export function penaltyScheduleDone(s: PenaltySchedule, k: number): boolean {
 }
 
 /**
- * How the steps that multiply λ are shrunk as λ grows (spec §4.3, §10: "otherwise increasing λ blows up the
- * iteration"): the factor s(λ) applied to the y-step and the x-step.
- * - `inverse-one-plus`: s = 1/(1 + λ) (spec §4.3; the default of the penalty methods and F2SA);
- * - `inverse-capped`: s = min(1, 1/λ) (V-PBGD's official code, §5; its default there);
+ * How the steps that multiply λ are shrunk as λ grows (docs/algorithms/bilevel.md §4.2: otherwise a growing λ makes the
+ * iteration blow up): the factor s(λ) applied to the y-step and the x-step.
+ * - `inverse-one-plus`: s = 1/(1 + λ) (the default of the penalty methods and F2SA);
+ * - `inverse-capped`: s = min(1, 1/λ) (V-PBGD's official code, §7; its default there);
  * - `none`: s = 1 (the caller scales the steps itself).
  */
 export type PenaltyStepScaling = 'inverse-one-plus' | 'inverse-capped' | 'none';
@@ -92,8 +92,8 @@ export function penaltyStepFactor(scaling: PenaltyStepScaling, lambda: number): 
 }
 
 /**
- * A multiplicative step decay d_k (spec §6):
- * - `constant`: d_k = 1 (deterministic oracles; spec §6 "my finding");
+ * A multiplicative step decay d_k (docs/algorithms/bilevel.md §4.3, §8):
+ * - `constant`: d_k = 1 (deterministic oracles, §8);
  * - `polynomial`: d_k = (1 + k/offset)^(−power), i.e. ∝ (k + offset)^(−power) and 1 at k = 0 (F2SA's fully stochastic
  *   schedules: power 5/7 for the y- and x-steps, 4/7 for the z-step; benchopt uses offset 1).
  */

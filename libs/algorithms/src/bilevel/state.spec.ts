@@ -8,7 +8,7 @@ import { bilevelCaseT1, bilevelCaseT2, bilevelCaseT3 } from './test-problems';
 
 const t1 = bilevelCaseT1();
 
-describe('building blocks (spec §3)', () => {
+describe('building blocks (docs/algorithms/bilevel.md §3)', () => {
   it('gradX = ∇_x f + λ(∇_x g(x, y) − ∇_x g(x, z)), by hand on T1', () => {
     // T1: ∇_x f = x, ∇_x g = −y. At x = 1, y = 2, z = 3, λ = 10: 1 + 10·(−2 − (−3)) = 11.
     const terms = xGradientTerms(t1.problem, [1], [2], [3], 0);
@@ -32,7 +32,7 @@ describe('building blocks (spec §3)', () => {
   });
 
   it('a proximal term (ρ/2)‖v − v₀‖² moves the chain fixed point toward the warm start', () => {
-    // z-chain on T1 at x = 1 from z₀ = 0 with ρ = 1: argmin ½(z − 1)² + ½z² = ½ (spec §4.1 option, off by default).
+    // z-chain on T1 at x = 1 from z₀ = 0 with ρ = 1: argmin ½(z − 1)² + ½z² = ½ (§3.2 option, off by default).
     const z = runZChain(t1.problem, [1], [0], { steps: 100, stepSize: 0.5, sampleSeed: 0, proximal: 1 });
     expect(z.point[0]).toBeCloseTo(0.5, 12);
   });
@@ -63,7 +63,7 @@ describe('building blocks (spec §3)', () => {
   });
 });
 
-describe('state, persistence and distribution (spec §9)', () => {
+describe('state, persistence and distribution (docs/algorithms/bilevel.md §13)', () => {
   const t2 = bilevelCaseT2();
   const noisy = withGradientNoise(t2.problem, 0.3);
   const all: BilevelMethodOptions[] = [
@@ -137,7 +137,7 @@ describe('state, persistence and distribution (spec §9)', () => {
   });
 });
 
-describe('runBilevel (spec §4.4 stopping)', () => {
+describe('runBilevel (docs/algorithms/bilevel.md §9 stopping)', () => {
   it('stops on the oracle budget, records history and can return the best iterate', () => {
     const options = { method: 'penalty-double-loop', penalty: { kind: 'fixed', lambda: 10 }, innerSteps: 20 } as const;
     // 3T + 3 = 63 calls per iteration: a 1000-call budget ends after 16 iterations (1008 calls).

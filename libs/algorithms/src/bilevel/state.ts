@@ -2,14 +2,14 @@ import type { BilevelProblem, OracleCalls } from './problem';
 import { projectInPlace } from './projection';
 import { toVector } from './vector';
 
-/** The methods of spec bilevel-penalty.md §4–§6. */
+/** The methods of docs/algorithms/bilevel.md §5–§8. */
 export type BilevelMethod = 'penalty-double-loop' | 'penalty-single-loop' | 'v-pbgd' | 'f2sa';
 
 /** The method names, in the order the benchmark reports them. */
 export const BILEVEL_METHODS: readonly BilevelMethod[] = Object.freeze(['penalty-double-loop', 'penalty-single-loop', 'v-pbgd', 'f2sa']);
 
 /**
- * The recursive-momentum buffers of the single-loop method (spec §4.2): the directions d_x, d_y, d_z and the
+ * The recursive-momentum buffers of the single-loop method (docs/algorithms/bilevel.md §6): the directions d_x, d_y, d_z and the
  * previous iterate (x⁻, y⁻, z⁻) at which the next sample is also evaluated. About 2·(dim x + 2·dim y) numbers.
  */
 export interface BilevelMomentum {
@@ -159,7 +159,7 @@ export interface BilevelStepInfo {
   /** ‖gradX‖ (V-PBGD: ‖D_x‖) at the step's evaluation point. */
   gradXNorm: number;
   /**
-   * ‖G_β(x)‖ = ‖x_k − x_{k+1}‖ / α_x, the projected-gradient mapping with β = the x-step (spec §3); for V-PBGD the
+   * ‖G_β(x)‖ = ‖x_k − x_{k+1}‖ / α_x, the projected-gradient mapping with β = the x-step (docs/algorithms/bilevel.md §3.4); for V-PBGD the
    * joint mapping in (x, y), ‖(x_k, y_k) − (x_{k+1}, y_{k+1})‖ / α.
    */
   stationarity: number;

@@ -13,21 +13,21 @@ import {
 } from './test-problems';
 
 /**
- * Spec bilevel-penalty.md §7, T1–T4 and T6 (T5 is in hyperparameter.spec.ts). Every expectation is a closed-form
- * answer (derivations in test-problems.ts) or the grid answer of spec §7, with an explicit tolerance.
- * Runs stop on the §4.4 rule (stationarity and inner residuals ≤ 1e-7), so the iterate is within ~1e-6 of the
+ * docs/algorithms/bilevel.md §11, T1–T4 and T6 (T5 is in hyperparameter.spec.ts). Every expectation is a closed-form
+ * answer (derivations in test-problems.ts) or the grid answer of §11, with an explicit tolerance.
+ * Runs stop on the §9 rule (stationarity and inner residuals ≤ 1e-7), so the iterate is within ~1e-6 of the
  * stationary point of the (linear-quadratic) penalised problem; 1e-4 leaves a wide margin.
  */
 
 const TOL = 1e-4;
 
-/** The four methods at a fixed λ with the step settings of spec §7 (F2SA ramps λ from 1 to `lambda`). */
+/** The four methods at a fixed λ with the step settings of docs/algorithms/bilevel.md §11 (F2SA ramps λ from 1 to `lambda`). */
 function methodsAt(lambda: number): BilevelMethodOptions[] {
   const fixed = { kind: 'fixed', lambda } as const;
   return [
     { method: 'penalty-double-loop', penalty: fixed, innerSteps: 20 },
     { method: 'penalty-single-loop', penalty: fixed, stepX: 0.5, momentum: 0.5 },
-    // V-PBGD's official step: α = 0.1·min(1, 1/γ) (0.01 at γ = 10, 0.001 at γ = 100, as in spec §7).
+    // V-PBGD's official step: α = 0.1·min(1, 1/γ) (0.01 at γ = 10, 0.001 at γ = 100).
     { method: 'v-pbgd', penalty: fixed },
     { method: 'f2sa', penalty: { kind: 'linear', start: 1, end: lambda, steps: 4000 }, innerSteps: 5 },
   ];
@@ -95,8 +95,8 @@ describe('T3 (constrained lower level, constraint active at the solution)', () =
 describe('T4 (nonconvex lower level, the V-PBGD toy)', () => {
   const c = bilevelCaseT4();
 
-  it('the grid local minima of ψ(x) = f(x, −x) are the ones of spec §7', () => {
-    // Spec §7 (3·10⁵-point grid): 0.3824 (ψ = 0.4427), 1.2152 (global, ψ = 0.1999), 2.8296 (ψ = 1.2435).
+  it('the grid local minima of ψ(x) = f(x, −x) are the ones of docs/algorithms/bilevel.md §11', () => {
+    // §11 (3·10⁵-point grid): 0.3824 (ψ = 0.4427), 1.2152 (global, ψ = 0.1999), 2.8296 (ψ = 1.2435).
     expect(c.localMinima).toHaveLength(3);
     [0.3824, 1.2152, 2.8296].forEach((x, i) => expect(Math.abs(c.localMinima[i] - x)).toBeLessThan(1e-4));
     expect(c.solution.x[0]).toBe(c.localMinima[1]);
@@ -107,7 +107,7 @@ describe('T4 (nonconvex lower level, the V-PBGD toy)', () => {
   });
 
   it('V-PBGD (γ = 10, α = 0.01) from 40 random starts: every run within 0.05 of a local minimiser, |x + y| < 0.05', () => {
-    // Spec §7: starts x ~ U[0, 3.5] (projected onto [0, 3]), y ~ U[−5, 8.5]; stop at joint projected gradient < 1e-5.
+    // §11: starts x ~ U[0, 3.5] (projected onto [0, 3]), y ~ U[−5, 8.5]; stop at joint projected gradient < 1e-5.
     // The O(1/γ) penalty offset is ≈ 0.02–0.03, so 0.05 separates "converged to a minimiser" from anything else.
     // The w-chain (absent from toy.py, where v ≡ 0 is known) takes one step of 0.1 < 2/L_g, L_g = max ∂²g/∂y² ≤ 2 + 2·3.
     const rng = createRng(4);
@@ -123,7 +123,7 @@ describe('T4 (nonconvex lower level, the V-PBGD toy)', () => {
       expect(Math.abs(r.x[0] + r.y[0])).toBeLessThan(0.05);
       hits.add(nearest);
     }
-    expect(hits.size).toBe(3); // all three basins are reached, as in the spec's 200-start run
+    expect(hits.size).toBe(3); // all three basins are reached
   });
 
   it('the penalty double loop, the single loop and F2SA also end within 0.05 of a local minimiser', () => {
@@ -148,9 +148,9 @@ describe('T4 (nonconvex lower level, the V-PBGD toy)', () => {
   });
 });
 
-describe('T6 (stochastic single loop, spec §4.2)', () => {
+describe('T6 (stochastic single loop, docs/algorithms/bilevel.md §6, §11)', () => {
   // T1 and T2 with N(0, 0.5²) noise on every oracle output and λ = 20: x*_λ = 20/41 and 41/61. The average of the
-  // last half of 40000 iterations must be within 0.01 of x*_λ. With one sample per iteration (spec §4.2) the noise
+  // last half of 40000 iterations must be within 0.01 of x*_λ. With one sample per iteration (§6) the noise
   // of ∇_x g at y and at z cancels in gradX and y, z see the same ∇_y g noise, so the x-average has a standard
   // error of a few 0.001 here; with independent samples (the `sampling: 'independent'` option) it is ~0.07.
   const lambda = 20;

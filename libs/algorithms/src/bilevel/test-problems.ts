@@ -2,20 +2,20 @@ import type { BilevelProblem } from './problem';
 import { UNCONSTRAINED, type BilevelSet } from './projection';
 
 /**
- * The test problems T1–T4 of spec bilevel-penalty.md §7, with closed-form oracles and their known answers.
+ * The test problems T1–T4 of docs/algorithms/bilevel.md §11, with closed-form oracles and their known answers.
  * (T5, ridge regularisation, is in `hyperparameter.ts`.) Used by the unit tests and by `bench/bilevel.ts`.
  */
 
 /** A test problem with its reference answers. */
 export interface BilevelTestCase {
-  /** Spec name, e.g. 'T1'. */
+  /** The name in docs/algorithms/bilevel.md §11, e.g. 'T1'. */
   name: string;
   problem: BilevelProblem;
   /** The bilevel solution x* (and the optimistic y* ∈ S(x*)) and ψ* = ψ(x*). */
   solution: { x: number[]; y: number[]; value: number };
   /** x*_λ, the minimiser of the penalised hyper-objective ψ_{1/λ}, where known in closed form. */
   penaltySolution?: (lambda: number) => number[];
-  /** The starting point of spec §7. */
+  /** The starting point of docs/algorithms/bilevel.md §11. */
   start: { x: number[]; y: number[] };
 }
 
@@ -34,7 +34,7 @@ function problem(
 }
 
 /**
- * T1, strongly convex lower level (spec §7): g = ½y² − xy (y*(x) = x), f = ½(y − 1)² + ½x².
+ * T1, strongly convex lower level (docs/algorithms/bilevel.md §11): g = ½y² − xy (y*(x) = x), f = ½(y − 1)² + ½x².
  * ψ(x) = ½(x − 1)² + ½x², x* = ½, y* = ½, ψ* = ¼. Penalty: y_λ(x) = (1 + λx)/(1 + λ), ψ_{1/λ}(x) = ½x² + λ(x − 1)²/(2(1 + λ)),
  * x*_λ = λ/(1 + 2λ). Start (x, y) = (2, 0).
  */
@@ -63,7 +63,7 @@ export function bilevelCaseT1(): BilevelTestCase {
 }
 
 /**
- * T2, non-unique lower-level solutions (PL, not strongly convex; spec §7): y ∈ R², g = ½(y₁ + y₂ − x)²,
+ * T2, non-unique lower-level solutions (PL, not strongly convex; docs/algorithms/bilevel.md §11): y ∈ R², g = ½(y₁ + y₂ − x)²,
  * f = ½‖y‖² + ½(x − 1)². S(x) = {y₁ + y₂ = x}; the optimistic choice is y = (x/2, x/2), ψ(x) = x²/4 + ½(x − 1)²,
  * x* = 2/3, y* = (1/3, 1/3), ψ* = 1/6. Penalty (symmetric y = (t, t), t = λx/(1 + 2λ)): ψ_{1/λ}(x) = λx²/(2(1 + 2λ)) + ½(x − 1)²,
  * x*_λ = (1 + 2λ)/(1 + 3λ). Start (x, y) = (2, (1, −1)).
@@ -100,7 +100,7 @@ export function bilevelCaseT2(): BilevelTestCase {
 }
 
 /**
- * T3, constrained lower level with the constraint active at the solution (spec §7): Y = [0, ∞), X = [−3, 3],
+ * T3, constrained lower level with the constraint active at the solution (docs/algorithms/bilevel.md §11): Y = [0, ∞), X = [−3, 3],
  * g = ½(y − x)² (y*(x) = max(x, 0)), f = ½(x + 1)² + ½(y − 1)². ψ(x) = ½(x + 1)² + ½ for x ≤ 0, so x* = −1, y* = 0,
  * ψ* = ½. For λ > 1 the penalty solution is exactly x = −1: near it y_λ = max(0, (1 + λx)/(1 + λ)) = 0 = z, so
  * gradX = x + 1. Ignoring Y moves the answer to x = −1/(1 + 2λ) ≈ 0 (the negative test). Start (x, y) = (2, 0.5).
@@ -139,7 +139,7 @@ export function t4HyperObjective(x: number): number {
 
 /**
  * The interior local minimisers of ψ on [lo, hi] found on a uniform grid of `points` values (each refined to
- * the grid spacing; spec §7 T4 uses 3·10⁵ points). Pure and deterministic.
+ * the grid spacing; docs/algorithms/bilevel.md §11, T4 uses 3·10⁵ points). Pure and deterministic.
  */
 export function gridLocalMinima(psi: (x: number) => number, lo: number, hi: number, points: number): { x: number; value: number }[] {
   if (!(hi > lo) || !(Number.isInteger(points) && points >= 3))
@@ -158,11 +158,11 @@ export function gridLocalMinima(psi: (x: number) => number, lo: number, hi: numb
 }
 
 /**
- * T4, nonconvex lower level (the V-PBGD toy, spec §7 and §5): X = [0, 3], y ∈ R, g = (x + y)² + x sin²(x + y)
+ * T4, nonconvex lower level (the V-PBGD toy, docs/algorithms/bilevel.md §11 and §7): X = [0, 3], y ∈ R, g = (x + y)² + x sin²(x + y)
  * (nonconvex in y; S(x) = {−x}, g* = 0), f = cos(4y + 2)/(1 + e^{2−4x}) + ½ ln((4x − 2)² + 1). ψ(x) = f(x, −x) has
  * interior local minima at x ≈ 0.3824, 1.2152 (global, ψ ≈ 0.1999) and 2.8296. The solution below is the global
  * one from a 3·10⁵-point grid. ∂f/∂x uses the correct derivative of 1/(1 + e^{2−4x}), 4s(1 − s), not the
- * operator-precedence slip of the official toy.py (spec §5). Start: a placeholder (the tests draw random starts).
+ * operator-precedence slip of the official toy.py (§14 item 8). Start: a placeholder (the tests draw random starts).
  */
 export function bilevelCaseT4(): BilevelTestCase & { localMinima: number[] } {
   const minima = gridLocalMinima(t4HyperObjective, 0, 3, 300_001);

@@ -8,7 +8,7 @@ import { addOracleCalls, type BilevelState, type BilevelStepResult } from './sta
 
 /**
  * V-PBGD: H. Shen, T. Chen, "On Penalty-based Bilevel Gradient Descent Method", ICML 2023, value-gap penalty
- * F_γ(x, y) = f(x, y) + γ(g(x, y) − v(x)), v = g*, descended jointly in (x, y) (spec bilevel-penalty.md §5,
+ * F_γ(x, y) = f(x, y) + γ(g(x, y) − v(x)), v = g*, descended jointly in (x, y) (docs/algorithms/bilevel.md §7,
  * checked against the official code `hanshen95/penalized-bilevel-gradient-descent`, toy.py and
  * data_hyper_clean.py). Per iteration:
  *
@@ -21,7 +21,7 @@ import { addOracleCalls, type BilevelState, type BilevelStepResult } from './sta
  * In the shared state, w is `z` and γ is `lambda`. Oracle calls per iteration: T + 3.
  */
 export interface VPbgdOptions {
-  /** γ_k. Toy (spec §5): fixed 10; hyper-cleaning: linear 0 → 0.2 over 30000 steps. Required. */
+  /** γ_k. Toy (the official toy.py): fixed 10; hyper-cleaning: linear 0 → 0.2 over 30000 steps. Required. */
   penalty: PenaltySchedule;
   /** α_x before scaling by s(γ). Default 0.1 (the code's lr_x; with γ = 10 it gives the toy's α = 0.01). */
   stepX?: number;
@@ -120,7 +120,7 @@ export function completeVPbgdRound(
   };
 }
 
-/** One V-PBGD iteration (spec §5) in process: plan → evaluate → complete. Oracle calls: T + 3. */
+/** One V-PBGD iteration (docs/algorithms/bilevel.md §7) in process: plan → evaluate → complete. Oracle calls: T + 3. */
 export function vPbgdStep(problem: BilevelProblem, state: BilevelState, options: VPbgdOptions): BilevelStepResult {
   const request = planVPbgdRound(state, options);
   return completeVPbgdRound(problem, state, options, request, evaluateGradientRequest(problem, request));

@@ -205,7 +205,7 @@ function scriptedRng(draws: number[][]): Rng {
   return { next: unused, normal: unused, gamma: unused, int: unused, dirichlet: () => draws[k++], shuffle: (xs) => xs };
 }
 
-describe('dirichletLabelSplit (spec fedau.md §6.1)', () => {
+describe('dirichletLabelSplit (docs/algorithms/fedau.md §6.1)', () => {
   it('cuts each class in contiguous chunks with shares π_{n,c}/Σ_m π_{m,c}, boundaries at rounded cumulative shares', () => {
     // Class 0 = indices 0..9, class 1 = indices 10..13. π_0 = (0.5, 0.5), π_1 = (0.25, 0.75).
     // Class 0 shares: 0.5/0.75 = 2/3 and 1/3 → boundary round(2/3 · 10) = round(6.67) = 7: client 0 gets 0..6, client 1 7..9.

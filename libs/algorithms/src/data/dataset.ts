@@ -2,7 +2,7 @@ import type { Rng } from '../random';
 
 /**
  * Pure helpers for labelled tabular data: parse and print CSV, scale features, split into train/test
- * and into non-IID client shards (spec fedau.md §6.1). No file system here: callers read and write text.
+ * and into non-IID client shards (docs/algorithms/fedau.md §6.1). No file system here: callers read and write text.
  */
 
 /** A labelled dataset in memory. */
@@ -255,7 +255,7 @@ export function trainTestSplit(ds: Dataset, testFraction: number, rng: Rng): { t
 }
 
 /**
- * The fraction of each label (the empirical label histogram h_n of spec §6.1 step 3). All zeros for no labels.
+ * The fraction of each label (the empirical label histogram h_n of docs/algorithms/fedau.md §6.1). All zeros for no labels.
  * @param labels integers in [0, numClasses).
  */
 export function labelHistogram(labels: ArrayLike<number>, numClasses: number): number[] {
@@ -277,7 +277,7 @@ export interface DirichletSplitOptions {
 }
 
 /**
- * Non-IID split by label, as in the FedAU experiments (spec fedau.md §6.1):
+ * Non-IID split by label, as in the FedAU experiments (docs/algorithms/fedau.md §6.1):
  * 1. every client n draws a label distribution π_n ~ Dirichlet(α · 1_C);
  * 2. for each class c, its indices are shuffled and cut into contiguous chunks, client n getting a share
  *    π_{n,c} / Σ_m π_{m,c}; chunk boundaries are the cumulative shares times the class size, rounded.
@@ -286,7 +286,7 @@ export interface DirichletSplitOptions {
  * @param labels integers in [0, numClasses).
  * @param numClasses C ≥ 1.
  * @param numClients N ≥ 1.
- * @param alpha Dirichlet concentration α > 0; the paper uses 0.1 (strongly non-IID, spec §4); large α (e.g. 1000) is near IID.
+ * @param alpha Dirichlet concentration α > 0; the paper uses 0.1 (strongly non-IID, docs/algorithms/fedau.md §5); large α (e.g. 1000) is near IID.
  * @param rng consumed in a fixed order (π for every client, then one shuffle per class, per attempt).
  * @returns for each client, its sample indices in increasing order.
  */

@@ -34,7 +34,7 @@ export function parameterCount(model: ModelArch, shape: ModelShape): number {
 
 /**
  * Deterministic initial parameters: Kaiming-normal weights (std = sqrt(2 / fan_in)) and zero biases,
- * as in the FedAU reference models (spec fedau.md §6.4).
+ * as in the FedAU reference models (docs/algorithms/fedau.md §6.4).
  */
 export function initialParameters(model: ModelArch, shape: ModelShape, seed: number): Float32Array {
   const shapes = parameterShapes(model, shape);
@@ -87,7 +87,7 @@ function checkInputs(where: string, model: ModelArch, data: Dataset, flat: Float
 }
 
 export interface LocalTrainingOptions {
-  /** Local SGD steps I (spec fedau.md §3.3; default there 5). */
+  /** Local SGD steps I (docs/algorithms/fedau.md §3.1; default there 5). */
   steps: number;
   /** Minibatch size b (default there 16). A dataset smaller than b trains on all of it each step. */
   batchSize: number;
@@ -107,7 +107,7 @@ export interface LocalTrainingResult {
 }
 
 /**
- * Runs I steps of plain minibatch SGD from `global` on `data` (spec fedau.md §3.3): batches follow a
+ * Runs I steps of plain minibatch SGD from `global` on `data` (docs/algorithms/fedau.md §3.1): batches follow a
  * seeded permutation, reshuffled when an epoch ends, with a short last batch dropped.
  */
 export function trainLocal(model: ModelArch, global: Float32Array, data: Dataset, opts: LocalTrainingOptions): LocalTrainingResult {

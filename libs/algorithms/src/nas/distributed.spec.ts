@@ -131,7 +131,7 @@ function reference(schedule: NasSchedule, mode: 'single-path' | 'mixture') {
   });
 }
 
-describe('distributed GM-NAS tasks (spec gm-nas.md §9) against runSplitSearch', () => {
+describe('distributed GM-NAS tasks (docs/algorithms/gm-nas.md §10) against runSplitSearch', () => {
   const schedule: NasSchedule = { splitSteps: [10, 0], finalSteps: 6, restart: 'final' };
 
   it('one score part per node: the same tree, bit-identical GM matrices and leaf weights, after JSON and float32 round trips', () => {
@@ -239,7 +239,7 @@ describe('schedule helpers', () => {
     expect(scorePartRanges(4, 1)).toEqual([[0, 4]]);
   });
 
-  it('candidateEdges: only unsplit edges with enough ops (spec §3.4)', () => {
+  it('candidateEdges: only unsplit edges with enough ops (docs/algorithms/gm-nas.md §5)', () => {
     const mask = fullMask(spec);
     mask[1] = [true, false, true, false];
     expect(candidateEdges(spec, mask, 2)).toEqual([0, 2]);
@@ -257,7 +257,7 @@ describe('schedule helpers', () => {
   });
 });
 
-describe('final selection: stand-alone training and successive halving (spec §3.8)', () => {
+describe('final selection: stand-alone training and successive halving (docs/algorithms/gm-nas.md §7.2)', () => {
   it('plans: no halving when the candidates fit on the agents, otherwise halve until they do', () => {
     expect(successiveHalvingPlan(4, 4, 20)).toEqual({ candidates: 4, slots: 4, rungs: [20], survivors: [4] });
     expect(successiveHalvingPlan(4, 3, 20)).toEqual({ candidates: 4, slots: 3, rungs: [10, 20], survivors: [4, 2] });

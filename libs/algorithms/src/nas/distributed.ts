@@ -15,12 +15,12 @@ import {
 } from './training';
 
 /**
- * The supernet-tree schedule of {@link runSplitSearch} (spec gm-nas.md §3.7, §9) cut into the tasks the
+ * The supernet-tree schedule of {@link runSplitSearch} (docs/algorithms/gm-nas.md §6.2, §10) cut into the tasks the
  * coordinator dispatches to agents, plus the bookkeeping it does between them. Each function here makes exactly
  * the choice `runSplitSearch` makes at the same point (seeds, steps, schedule lengths, batches, paths), so a
  * distributed run with the same data takes the same splits and trains bit-identical weights:
  * - `nas.train`: one node's share of the training ({@link nodeTraining}, {@link runNasTrainTask}); a leaf also
- *   derives the architecture it proposes (spec §3.8, RSPS rule).
+ *   derives the architecture it proposes (§7.1, RSPS rule).
  * - `nas.gm-score`: GM cosine sums of every candidate edge over one contiguous range of the node's R batches
  *   ({@link runNasScoreTask}); only |ops|² numbers per edge travel. The coordinator merges the parts and splits
  *   ({@link decideGmSplit}).
@@ -39,7 +39,7 @@ export interface NasSchedule {
   splitSteps: number[];
   /** Steps each leaf trains after the last split. */
   finalSteps: number;
-  /** `final` (default): children of the last split are re-initialised (spec §3.6); `none`: everything is inherited. */
+  /** `final` (default): children of the last split are re-initialised (docs/algorithms/gm-nas.md §6.1); `none`: everything is inherited. */
   restart: 'final' | 'none';
 }
 
@@ -58,7 +58,7 @@ export interface NodeTraining {
 }
 
 /**
- * The training of `node` in the schedule (spec §3.7): a node above the last level trains `splitSteps[depth]`
+ * The training of `node` in the schedule (docs/algorithms/gm-nas.md §6.2): a node above the last level trains `splitSteps[depth]`
  * steps on the lineage's schedule; a leaf trains `finalSteps`, on a fresh schedule of its own when it was
  * re-initialised at the final split (the DARTS-space `fix_sche=1` behaviour), otherwise on the lineage's.
  * @param seed the search seed.
@@ -81,19 +81,19 @@ export function nodeTraining(schedule: NasSchedule, node: Pick<NasNode, 'id' | '
 }
 
 /**
- * The weights a root or re-initialised node starts from (spec §3.6), as `runSplitSearch` draws them; null for an
+ * The weights a root or re-initialised node starts from (docs/algorithms/gm-nas.md §6.1), as `runSplitSearch` draws them; null for an
  * `inherit` node, which starts from its parent's trained state (weights, momentum and schedule position).
  */
 export function nodeInitialState(spec: SupernetSpec, node: Pick<NasNode, 'id' | 'init'>, seed: number): TrainingState | null {
   return node.init === 'inherit' ? null : initialTrainingState(spec, deriveSeed(seed, 'init', node.id));
 }
 
-/** Whether the children of a split at `depth` are re-initialised: the last split with restart = 'final' (spec §3.6). */
+/** Whether the children of a split at `depth` are re-initialised: the last split with restart = 'final' (docs/algorithms/gm-nas.md §6.1). */
 export function splitReinitialises(schedule: NasSchedule, depth: number): boolean {
   return schedule.restart === 'final' && depth === schedule.splitSteps.length - 1;
 }
 
-/** The edges GM scores for a node (spec §3.4): every unsplit edge with at least `groups` ops, in edge order. */
+/** The edges GM scores for a node (docs/algorithms/gm-nas.md §5): every unsplit edge with at least `groups` ops, in edge order. */
 export function candidateEdges(spec: SupernetSpec, mask: Mask, groups: number): number[] {
   return mask.map((_, e) => e).filter((e) => isUnsplit(mask, e) && spec.edges[e].ops.length >= groups);
 }
@@ -118,7 +118,7 @@ export function scorePartRanges(batches: number, parts: number): [number, number
 
 /** How an agent builds the samples of a NAS job from its file. */
 export interface NasDataSplit {
-  /** Fraction of each class held out as the selection split (spec §3.7's α / validation half); in (0, 1). */
+  /** Fraction of each class held out as the selection split (docs/algorithms/gm-nas.md §9: the official code's architecture half); in (0, 1). */
   selectionFraction: number;
   /** Seed of the stratified split. */
   seed: number;
@@ -141,7 +141,7 @@ export interface NasTrainTask extends NodeTraining {
   node: string;
   mask: Mask;
   training: NasTrainingSettings;
-  /** For a leaf: derive the proposed architecture on the selection split (spec §3.8); null above the leaves. */
+  /** For a leaf: derive the proposed architecture on the selection split (docs/algorithms/gm-nas.md §7.1); null above the leaves. */
   derive: DeriveOptions | null;
 }
 
@@ -182,7 +182,7 @@ export function runNasTrainTask(
   return { state: r.state, meanLoss: Number.isFinite(r.meanLoss) ? r.meanLoss : null, candidate, evaluated };
 }
 
-/** The seed of a node's derivation (spec §3.8: random distinct candidates when the mask holds too many). */
+/** The seed of a node's derivation (docs/algorithms/gm-nas.md §7.1: random distinct candidates when the mask holds too many). */
 export function deriveSeedFor(seed: number, nodeId: string): number {
   return deriveSeed(seed, 'derive', nodeId);
 }
@@ -204,7 +204,7 @@ export interface NasScoreTask {
 }
 
 /**
- * Runs a `nas.gm-score` task (spec §3.2, one agent's share; §9: only |ops| × |ops| sums per edge leave the
+ * Runs a `nas.gm-score` task (docs/algorithms/gm-nas.md §3.2, one agent's share; §10: only |ops| × |ops| sums per edge leave the
  * agent). The node's R batches are `randomBatches` from its split seed, as in `runSplitSearch`, and this part
  * scores batches [from, to). In single-path mode the path of batch r is the r-th draw of the edge's path stream;
  * the draws before `from` are replayed, so every part sees the paths one process would. Each batch is scored
@@ -260,7 +260,7 @@ export interface GmSplitDecision {
 
 /**
  * Merges the score parts of a node (`combineScores` per edge, parts in batch order), selects the edge and its
- * groups (`selectEdge`, spec §3.3–3.5) and splits the node (`splitNode`, §3.6), as `runSplitSearch` does.
+ * groups (`selectEdge`, docs/algorithms/gm-nas.md §4–§5) and splits the node (`splitNode`, §6.1), as `runSplitSearch` does.
  * @param parts one entry per score task, each with one {@link GmScoreSums} per candidate edge (in edge order).
  */
 export function decideGmSplit(
@@ -286,7 +286,7 @@ export function decideGmSplit(
 }
 
 /**
- * Successive halving over stand-alone training (spec §3.8, `successive_halving.py`, here with η = 2 and
+ * Successive halving over stand-alone training (docs/algorithms/gm-nas.md §7.2; official `successive_halving.py`, here with η = 2 and
  * rungs in steps): all candidates train, the better half (rounded up) goes on, until the survivors fit on the
  * `slots` agents, which then finish the budget. With no more candidates than slots it is plain stand-alone
  * training of all of them for `totalSteps`.
@@ -344,7 +344,7 @@ export function rankCandidates(scores: readonly RungScore[], metric: 'accuracy' 
     .map((x) => x.i);
 }
 
-/** The fresh weights of a stand-alone candidate (spec §3.8: "train from scratch"). */
+/** The fresh weights of a stand-alone candidate (docs/algorithms/gm-nas.md §7.2: trained from scratch). */
 export function standaloneInitialState(spec: SupernetSpec, seed: number, candidate: number): TrainingState {
   return initialTrainingState(spec, standaloneInitSeed(seed, candidate));
 }

@@ -72,7 +72,7 @@ const handSpec: SupernetSpec = {
 const batchX0: Samples = { inputs: Float32Array.from([1, 0]), targets: Float32Array.from([1]), size: 1 };
 const batchX1: Samples = { inputs: Float32Array.from([0, 1]), targets: Float32Array.from([1]), size: 1 };
 
-describe('GM scores (spec §3.2)', () => {
+describe('GM scores (docs/algorithms/gm-nas.md §3.2)', () => {
   it('are the per-batch cosines of the shared gradients, averaged over batches', () => {
     const params = new Float32Array(2); // W = 0
     const r = gmMatrix(handSpec, params, fullMask(handSpec), 0, [batchX0, batchX1], { sharedWeights: 'all' });
@@ -199,7 +199,7 @@ function orthogonal(n: number, rng: Rng): number[][] {
 
 const plusNoise = (m: number[][], rng: Rng): number[][] => m.map((row) => row.map((v) => v + 0.05 * rng.normal()));
 
-/** The spec §8.2 toy regression: y = B·x + 0.1·noise, x ∈ R^16 ~ N(0, I), B ∈ R^{4×16}. */
+/** The toy regression of docs/algorithms/gm-nas.md §12, check 5: y = B·x + 0.1·noise, x ∈ R^16 ~ N(0, I), B ∈ R^{4×16}. */
 function toySamples(n: number, b: number[][], rng: Rng): Samples {
   const inputs = Float32Array.from({ length: n * 16 }, () => rng.normal());
   const targets = new Float32Array(n * 4);
@@ -213,7 +213,7 @@ function toySamples(n: number, b: number[][], rng: Rng): Samples {
   return { inputs, targets, size: n };
 }
 
-describe('spec §8.2 toy supernet', () => {
+describe('docs/algorithms/gm-nas.md §12, check 5: toy supernet', () => {
   // Edge 0: [P, P + 0.05N, Q, Q + 0.05N] (two clusters); edge 1: [R + 0.05N₁..₄] (one cluster);
   // the only shared weight is the readout W (4×16, init 0.01·N(0,1)).
   const rng = createRng(82);

@@ -15,7 +15,7 @@ import {
 import { checkSamples, SupernetSession, type Samples } from './supernet';
 
 /**
- * Gradient-matching (GM) scores (spec gm-nas.md §3.1–3.2): for one edge e, how well the gradients of
+ * Gradient-matching (GM) scores (docs/algorithms/gm-nas.md §3): for one edge e, how well the gradients of
  * the shared weights Ω_e agree when e is fixed to each of its enabled ops in turn. High cosine =
  * the ops want the same shared weights, so sharing does little harm; the split separates ops that
  * disagree.
@@ -25,25 +25,25 @@ import { checkSamples, SupernetSession, type Samples } from './supernet';
  * gradient vectors travel), and the coordinator merges them with {@link combineScores}.
  */
 
-/** Guard in the cosine denominator, as in the official code's `match_loss` (spec §3.2). */
+/** Guard in the cosine denominator, as in the official code's `match_loss` (docs/algorithms/gm-nas.md §3.2). */
 export const GM_COSINE_EPSILON = 1e-6;
 
 /** Options of {@link gmScoreSums}. */
 export interface GmScoreOptions {
   /**
-   * How the other edges are weighted while edge e is fixed to one op (spec §3.2, θ):
+   * How the other edges are weighted while edge e is fixed to one op (docs/algorithms/gm-nas.md §3.3):
    * - `mixture` (default): the masked softmax of `alpha` over the enabled ops; with α frozen (the
-   *   split phase, spec §3.7) this is the uniform mixture. DARTS/SNAS mode, and the spec's toy (§8.2).
+   *   split phase of the official code) this is the uniform mixture. DARTS/SNAS mode, and the toy of check 5 (§12).
    * - `single-path`: a fresh random one-hot per edge and batch (RSPS mode), the same for all ops of
-   *   the batch, redrawn while the path is disconnected (§2.1).
+   *   the batch, redrawn while the path is disconnected (§2).
    */
   mode?: 'mixture' | 'single-path';
   /** Architecture parameters for `mixture` (edges × ops); default all zero, i.e. uniform. */
   alpha?: number[][];
   /**
-   * Which weights form Ω_e (spec §3.1): `cells` (default, as the official code) = the parameters
+   * Which weights form Ω_e (docs/algorithms/gm-nas.md §3.1): `cells` (default, as the official code) = the parameters
    * of every op on the other edges; `all` = every parameter except the ops on edge e, i.e. also the
-   * stem and the readout (needed when the cell has no trainable ops, as in the toy of §8.2).
+   * stem and the readout (needed when the cell has no trainable ops, as in the toy of check 5, §12).
    */
   sharedWeights?: 'cells' | 'all';
   /** Seed of the single-path draws (default 0). */
@@ -62,12 +62,12 @@ export interface GmScoreSums {
   /**
    * Batches in which every op's shared gradient vanished (‖g‖² ≤ {@link GM_COSINE_EPSILON}, so every
    * cosine is dominated by the guard and ≈ 0): e.g. a mixture on another edge that averages to
-   * zero (spec §8.2, degenerate case). Callers should warn when this is not 0.
+   * zero (docs/algorithms/gm-nas.md §3.2, degenerate batches). Callers should warn when this is not 0.
    */
   degenerateBatches: number;
 }
 
-/** The averaged GM matrix of one edge: GM(i, j) = mean cosine over the batches (spec §3.2). */
+/** The averaged GM matrix of one edge: GM(i, j) = mean cosine over the batches (docs/algorithms/gm-nas.md §3.2). */
 export interface GmScores {
   edge: number;
   ops: number[];
@@ -79,7 +79,7 @@ export interface GmScores {
 
 /**
  * Index ranges [start, end) of the flat parameter vector that form Ω_e, the shared weights of edge
- * e (spec §3.1): all op parameters of the other edges, plus stem and readout for `all`. The ops of
+ * e (docs/algorithms/gm-nas.md §3.1): all op parameters of the other edges, plus stem and readout for `all`. The ops of
  * edge e itself are never included: each op's gradient would live in different coordinates.
  */
 export function sharedWeightRanges(spec: SupernetSpec, edge: number, sharedWeights: 'cells' | 'all' = 'cells'): [number, number][] {
@@ -98,7 +98,7 @@ export function sharedWeightRanges(spec: SupernetSpec, edge: number, sharedWeigh
 }
 
 /**
- * Sums of per-batch GM cosines for one edge over the given batches (spec §3.2, one agent's share).
+ * Sums of per-batch GM cosines for one edge over the given batches (docs/algorithms/gm-nas.md §3.2, one agent's share).
  * For every batch, θ for the other edges is fixed (mixture or one random path), then for each
  * enabled op o of the edge: θ_e = one-hot(o), g_o = ∂loss/∂Ω_e on that SAME batch; the batch adds
  * cos(g_i, g_j) = ⟨g_i, g_j⟩ / (‖g_i‖‖g_j‖ + 1e-6) to `sums[i][j]`. Weights are not changed.
@@ -179,7 +179,7 @@ function dot(a: Float32Array, b: Float32Array): number {
 
 /**
  * Merges cosine sums of the same edge (from several agents or several calls) into the GM matrix:
- * Σ sums / Σ batches, the mean per-batch cosine of spec §3.2 (not the cosine of averaged gradients).
+ * Σ sums / Σ batches, the mean per-batch cosine of docs/algorithms/gm-nas.md §3.2 (not the cosine of averaged gradients).
  * @throws when the parts disagree on the edge or its ops, or a part is malformed.
  */
 export function combineScores(parts: readonly GmScoreSums[]): GmScores {

@@ -1,6 +1,6 @@
 /**
  * GM-NAS: few-shot neural architecture search with gradient-matching supernet splitting
- * (Hu et al., ICLR 2022; spec shared/specs/gm-nas.md).
+ * (Hu et al., ICLR 2022; docs/algorithms/gm-nas.md).
  */
 export * from './search-space';
 export {

@@ -6,12 +6,12 @@ function gm(n: number, f: (i: number, j: number) => number): number[][] {
   return Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : f(i, j))));
 }
 
-// Spec §8.1 case 1: two clusters, 0.9 within {0,1}, 0.8 within {2,3,4}, −0.2 across.
+// docs/algorithms/gm-nas.md §12, check 1: two clusters, 0.9 within {0,1}, 0.8 within {2,3,4}, −0.2 across.
 const clustered = gm(5, (i, j) => (i < 2 === j < 2 ? (i < 2 ? 0.9 : 0.8) : -0.2));
-// Spec §8.1 case 2: every pair at 0.9.
+// Check 2: every pair at 0.9.
 const flat = gm(5, () => 0.9);
 
-describe('balanced partition (spec §3.3)', () => {
+describe('balanced partition (docs/algorithms/gm-nas.md §4)', () => {
   it('case 1: finds the two clusters; min-cut −1.2, NB201 score 7.2', () => {
     const p = balancedPartition(clustered);
     expect(p.groups).toEqual([
@@ -123,7 +123,7 @@ describe('balanced partition (spec §3.3)', () => {
   });
 });
 
-describe('edge selection (spec §3.5)', () => {
+describe('edge selection (docs/algorithms/gm-nas.md §5)', () => {
   it('case 3: minCut picks the clustered edge, minWithinDistance the flat one', () => {
     const candidates = [
       { edge: 0, ops: [0, 1, 2, 3, 4], matrix: clustered },

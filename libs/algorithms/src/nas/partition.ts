@@ -1,15 +1,15 @@
 import type { Rng } from '../random';
 
 /**
- * Splitting decisions from GM matrices (spec gm-nas.md §3.3–3.5): the balanced exhaustive partition
+ * Splitting decisions from GM matrices (docs/algorithms/gm-nas.md §4–§5): the balanced exhaustive partition
  * of one edge's ops (graph min-cut on the similarity graph) and the choice of the edge to split.
  * Pure functions on small matrices (|ops| ≤ 12).
  */
 
-/** Partition objective (spec §3.3). */
+/** Partition objective (docs/algorithms/gm-nas.md §4). */
 export type PartitionObjective = 'cut' | 'withinDistance';
 
-/** Edge-selection rule (spec §3.5). */
+/** Edge-selection rule (docs/algorithms/gm-nas.md §5). */
 export type EdgeRule = 'minCut' | 'minWithinDistance';
 
 /** Options of {@link balancedPartition}. */
@@ -18,14 +18,14 @@ export interface PartitionOptions {
   groups?: number;
   /**
    * Smallest allowed group (default min(2, ⌊n / groups⌋)). With 2 groups this reproduces every
-   * size rule of the official code (spec §3.3): NB201's 5 ops → exactly {2, 3}; DARTS' 7 ops →
+   * size rule of the official code (docs/algorithms/gm-nas.md §4): NB201's 5 ops → exactly {2, 3}; DARTS' 7 ops →
    * 2/5 or 3/4; ProxylessNAS 2-way → smaller group 2..⌊n/2⌋; 3-way → every group ≥ 2.
    */
   minGroupSize?: number;
   /**
    * `cut` (default; paper / NB201 semantics): minimise Σ GM(i, j) over pairs in different groups.
    * `withinDistance` (DARTS-space code): minimise Σ (1 − GM(i, j)) over pairs in the same group.
-   * Equivalent for a single size pattern; they can differ when several are allowed (spec §3.3).
+   * Equivalent for a single size pattern; they can differ when several are allowed (§4).
    */
   objective?: PartitionObjective;
 }
@@ -101,7 +101,7 @@ function* combinations(items: number[], k: number, start = 0, prefix: number[] =
 }
 
 /**
- * Every partition of n ops allowed by the options, in the spec's tie-breaking order (§3.3): size
+ * Every partition of n ops allowed by the options, in the tie-breaking order of docs/algorithms/gm-nas.md §4: size
  * patterns smaller-first, then combinations in lexicographic order, group by group. An unordered
  * partition whose equal-sized groups come out in another order is skipped (its first occurrence,
  * with the group holding the smallest op first, has already been listed).
@@ -162,7 +162,7 @@ export function partitionCosts(matrix: readonly (readonly number[])[], groups: r
 
 /**
  * The balanced partition of one edge's ops with the best objective, by exhaustive enumeration
- * (spec §3.3: graph min-cut on the complete graph whose edge weights are the GM similarities).
+ * (docs/algorithms/gm-nas.md §4: graph min-cut on the complete graph whose edge weights are the GM similarities).
  * Ties keep the first partition in {@link allowedPartitions} order. The official 3-way enumerator's
  * bug (a running sum never reset) is not reproduced.
  * @param matrix the GM matrix of the edge (|ops| × |ops|, 2 ≤ |ops| ≤ 12); group indices refer to its rows.
@@ -180,7 +180,7 @@ export function balancedPartition(matrix: readonly (readonly number[])[], option
   return best;
 }
 
-/** A uniformly random allowed partition (the random-split ablation, spec §5). */
+/** A uniformly random allowed partition (the random-split ablation, docs/algorithms/gm-nas.md §8.1). */
 export function randomPartition(n: number, rng: Rng, options: PartitionOptions = {}): number[][] {
   const all = [...allowedPartitions(n, options)];
   return all[rng.int(all.length)];
@@ -216,14 +216,14 @@ export interface SelectEdgeOptions extends PartitionOptions {
    * `minCut` (default; NB201 code, the paper's "lowest min-cut cost"): the edge with the largest
    * crossDistance of its best partition (= total distance − within distance), strict ">", so ties go
    * to the earliest candidate. `minWithinDistance` (DARTS-space and ProxylessNAS code): the edge with
-   * the smallest withinDistance of its best partition, ties to the earliest (spec §3.5).
+   * the smallest withinDistance of its best partition, ties to the earliest (docs/algorithms/gm-nas.md §5).
    */
   rule?: EdgeRule;
 }
 
 /**
- * Chooses the edge to split and its groups from the GM matrices of the candidate edges (spec §3.5).
- * Candidates should be the unsplit edges of the sub-supernet (§3.4); they are compared in the order given.
+ * Chooses the edge to split and its groups from the GM matrices of the candidate edges (docs/algorithms/gm-nas.md §5).
+ * Candidates should be the unsplit edges of the sub-supernet (§5); they are compared in the order given.
  */
 export function selectEdge(candidates: readonly EdgeScores[], options: SelectEdgeOptions = {}): EdgeSelection {
   if (candidates.length === 0) throw new Error('selectEdge: needs at least one candidate edge');

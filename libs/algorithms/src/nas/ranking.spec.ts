@@ -1,6 +1,6 @@
 import { kendallTau, top1Regret } from './ranking';
 
-describe('ranking metrics (spec §8.3)', () => {
+describe('ranking metrics (docs/algorithms/gm-nas.md §8.2)', () => {
   it('Kendall τ: 1 for the same order, −1 reversed, hand-counted otherwise', () => {
     expect(kendallTau([1, 2, 3, 4], [10, 20, 30, 40])).toBe(1);
     expect(kendallTau([1, 2, 3, 4], [4, 3, 2, 1])).toBe(-1);

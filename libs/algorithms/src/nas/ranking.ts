@@ -1,5 +1,5 @@
 /**
- * How well a supernet ranks architectures (spec gm-nas.md §8.3): Kendall τ between estimated and
+ * How well a supernet ranks architectures (docs/algorithms/gm-nas.md §8.2): Kendall τ between estimated and
  * true scores, and the regret of the estimator's top-1 pick.
  */
 

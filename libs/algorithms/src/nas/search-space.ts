@@ -1,7 +1,7 @@
 import { createRng, type Rng } from '../random';
 
 /**
- * The GM-NAS search space (spec gm-nas.md §2): a weight-sharing supernet made of one cell, a small
+ * The GM-NAS search space (docs/algorithms/gm-nas.md §2): a weight-sharing supernet made of one cell, a small
  * DAG whose edges each hold a list of candidate operations, between an optional linear stem and a
  * linear readout. Everything here is plain data and pure functions; the TensorFlow.js forward and
  * backward passes live in `supernet.ts`.
@@ -14,9 +14,9 @@ import { createRng, type Rng } from '../random';
  * One candidate operation on an edge, acting on row vectors of `width` values.
  * - `zero`: outputs nothing (the edge is cut); `skip`: identity.
  * - `linear`: h·W + b. `relu-linear`: relu(h)·W + b. `tanh-linear`: tanh(h)·W + b. The activation
- *   comes first, as in NAS-Bench-201's ReLU–Conv–BN (spec §2.1), so ops can be chained freely.
+ *   comes first, as in NAS-Bench-201's ReLU–Conv–BN (docs/algorithms/gm-nas.md §2), so ops can be chained freely.
  * - `fixed`: h·M with a constant `width × width` matrix M (row-major), no parameters: used by the
- *   spec's toy supernet (§8.2), whose only trainable weights are the readout.
+ *   toy supernet of docs/algorithms/gm-nas.md §12, check 5, whose only trainable weights are the readout.
  */
 export type OpSpec =
   | { kind: 'zero' }
@@ -61,7 +61,7 @@ export interface SupernetSpec {
 }
 
 /**
- * A sub-supernet's encoding mask (spec §2 `enc`): `mask[e][o]` tells whether op o of edge e is
+ * A sub-supernet's encoding mask (docs/algorithms/gm-nas.md §1; `enc` in the official code): `mask[e][o]` tells whether op o of edge e is
  * enabled. JSON-safe.
  */
 export type Mask = boolean[][];
@@ -70,7 +70,7 @@ export type Mask = boolean[][];
 export type Architecture = number[];
 
 /**
- * Per-edge op weights θ (spec §3.1): `weights[e][o]` multiplies op o's output on edge e. A one-hot
+ * Per-edge op weights θ (docs/algorithms/gm-nas.md §2): `weights[e][o]` multiplies op o's output on edge e. A one-hot
  * row is a single path; a row of 1/k over the k enabled ops is the uniform mixture.
  */
 export type OpWeights = number[][];
@@ -175,7 +175,7 @@ export function supernetLayout(spec: SupernetSpec): SupernetLayout {
 /**
  * Deterministic initial parameters: normal weights with std = gain · sqrt(1 / fanIn) (gain √2 for
  * `relu-linear`, 1 elsewhere: Kaiming / LeCun) and zero biases. Used for the root supernet, for
- * children re-initialised at the final split (spec §3.6) and for stand-alone training.
+ * children re-initialised at the final split (docs/algorithms/gm-nas.md §6.1) and for stand-alone training.
  */
 export function initialSupernetParameters(spec: SupernetSpec, seed: number): Float32Array {
   const layout = supernetLayout(spec);
@@ -218,14 +218,9 @@ export function enabledOps(mask: Mask, edge: number): number[] {
   return out;
 }
 
-/** Whether every op of the edge is enabled: the only edges that may still be split (spec §3.4). */
+/** Whether every op of the edge is enabled: the only edges that may still be split (docs/algorithms/gm-nas.md §5). */
 export function isUnsplit(mask: Mask, edge: number): boolean {
   return mask[edge].every((on) => on);
-}
-
-/** Whether the architecture's ops are all enabled in the mask. */
-export function maskContains(mask: Mask, arch: Architecture): boolean {
-  return arch.length === mask.length && arch.every((o, e) => mask[e][o] === true);
 }
 
 /**
@@ -243,7 +238,7 @@ export function architecturesInMask(mask: Mask): Architecture[] {
   return out;
 }
 
-/** The uniform mixture over the enabled ops of every edge (the frozen-α mixture of spec §3.2). */
+/** The uniform mixture over the enabled ops of every edge (the frozen-α mixture of docs/algorithms/gm-nas.md §3.3). */
 export function uniformWeights(mask: Mask): OpWeights {
   return mask.map((row) => {
     const k = row.filter((on) => on).length;
@@ -252,7 +247,7 @@ export function uniformWeights(mask: Mask): OpWeights {
 }
 
 /**
- * The masked softmax of architecture parameters α (spec §2): a softmax over the enabled ops of each
+ * The masked softmax of architecture parameters α (docs/algorithms/gm-nas.md §2): a softmax over the enabled ops of each
  * edge, 0 for disabled ops.
  */
 export function maskedSoftmax(alpha: number[][], mask: Mask): OpWeights {
@@ -273,7 +268,7 @@ export function pathWeights(spec: SupernetSpec, arch: Architecture): OpWeights {
 /**
  * Whether the output depends on the input along the architecture, i.e. some path of non-`zero` ops
  * leads from node 0 to the last node. Random single paths are resampled until this holds
- * (NAS-Bench-201's validity check, spec §2.1).
+ * (NAS-Bench-201's validity check, docs/algorithms/gm-nas.md §2).
  */
 export function isConnected(spec: SupernetSpec, arch: Architecture): boolean {
   const reached = new Array<boolean>(spec.nodes).fill(false);
@@ -292,7 +287,7 @@ const MAX_PATH_DRAWS = 100;
 
 /**
  * A uniformly random single path inside the mask (one enabled op per edge), redrawn while it is
- * disconnected (spec §2.1), at most 100 times; a mask without a connected path gives its last draw.
+ * disconnected (docs/algorithms/gm-nas.md §2), at most 100 times; a mask without a connected path gives its last draw.
  * @param fixed an edge whose op is not drawn (the scored edge during GM scoring). With
  *   `countsAsConnected` the validity check treats it as a non-`zero` op, because the caller varies it.
  */
@@ -325,9 +320,9 @@ export interface ChainSupernetOptions {
   inputSize: number;
   width: number;
   outputSize: number;
-  /** Number of edges in the chain 0 → 1 → … → edges (default 3, as in spec §8.3). */
+  /** Number of edges in the chain 0 → 1 → … → edges (default 3, docs/algorithms/gm-nas.md §2). */
   edges?: number;
-  /** Candidate ops of every edge (default linear, relu-linear, tanh-linear, skip: spec §8.3). */
+  /** Candidate ops of every edge (default linear, relu-linear, tanh-linear, skip: docs/algorithms/gm-nas.md §2). */
   ops?: OpKind[];
   /** Default true (a linear stem to `width`). */
   stem?: boolean;
@@ -337,7 +332,7 @@ export interface ChainSupernetOptions {
   loss?: SupernetSpec['loss'];
 }
 
-/** The spec §8.3 search space: a chain of edges with the same candidate ops on every edge. */
+/** The search space of docs/algorithms/gm-nas.md §2: a chain of edges with the same candidate ops on every edge. */
 export function chainSupernet(opts: ChainSupernetOptions): SupernetSpec {
   const n = opts.edges ?? 3;
   if (!(Number.isInteger(n) && n >= 1)) throw new Error(`chainSupernet: edges must be a positive integer, got ${n}`);

@@ -29,7 +29,7 @@ const base = {
   seed: 7,
 } satisfies Omit<SplitSearchOptions, 'method'>;
 
-describe('supernet-tree search (spec §3.7)', () => {
+describe('supernet-tree search (docs/algorithms/gm-nas.md §6.2)', () => {
   it('GM: two binary levels give 4 re-initialised leaves that partition the space, within the budget', () => {
     const before = tf.memory().numTensors;
     const r = runSplitSearch(spec, train, { ...base, method: 'gm' });

@@ -7,31 +7,31 @@ import { rootNode, splitNode, type NasNode, type StoredEdgeScores } from './tree
 import { initialTrainingState, spawnTrainingState, trainSupernet, type TrainingState, type TrainSupernetOptions } from './training';
 
 /**
- * The whole supernet-tree schedule of spec gm-nas.md §3.7 in one process: the reference the
+ * The whole supernet-tree schedule of docs/algorithms/gm-nas.md §6.2 in one process: the reference the
  * coordinator's distributed version must agree with, and the engine of `bench/nas.ts`. It runs GM-NAS
- * and its baselines (§5) with the same training code:
+ * and its baselines (§8.1) with the same training code:
  * - `none`: one-shot, the root trained for `finalSteps`;
  * - `few-shot`: one edge split into singletons before any training (Few-Shot NAS scripts: split at epoch 0);
  * - `random`: like `gm`, but a random unsplit edge and a random balanced partition (the random-split ablation);
  * - `gm`: GM scores on every unsplit edge, {@link selectEdge}, split.
  */
 
-/** Splitting method (spec §5). */
+/** Splitting method (docs/algorithms/gm-nas.md §8.1). */
 export type SplitMethod = 'none' | 'few-shot' | 'random' | 'gm';
 
 /** Options of {@link runSplitSearch}. */
 export interface SplitSearchOptions {
   method: SplitMethod;
   /**
-   * Steps each node of a level trains before its split, one entry per split level (spec §3.7
-   * checkpoints, in steps instead of epochs). `[500, 0]`: the root warms up 500 steps, its two
+   * Steps each node of a level trains before its split, one entry per split level (docs/algorithms/gm-nas.md §6.2;
+   * the official checkpoints, in steps instead of epochs). `[500, 0]`: the root warms up 500 steps, its two
    * children are scored at once. Few-shot needs exactly one level; ignored for `none`.
    */
   splitSteps: number[];
   /** Steps each leaf trains after the last split (for `none`: the root's whole budget). */
   finalSteps: number;
   /**
-   * `final` (default; every reported run, spec §3.6): the children of the last split are
+   * `final` (default; every reported run, docs/algorithms/gm-nas.md §6.1): the children of the last split are
    * re-initialised and get a new cosine schedule of `finalSteps` (the DARTS-space `fix_sche=1`
    * behaviour). `none`: everything is inherited and one schedule spans the lineage.
    */
@@ -40,10 +40,10 @@ export interface SplitSearchOptions {
   groups?: number;
   /** The edge that few-shot splits (default 0, as in the Few-Shot scripts). */
   fewShotEdge?: number;
-  /** Partition objective, size rule and edge rule for `gm` (spec §3.3–3.5; defaults cut / minCut). */
+  /** Partition objective, size rule and edge rule for `gm` (docs/algorithms/gm-nas.md §4–§5; defaults cut / minCut). */
   selection?: SelectEdgeOptions;
   /**
-   * GM scoring (spec §3.2): `batches` R (default 100) random minibatches of `batchSize` (default
+   * GM scoring (docs/algorithms/gm-nas.md §3): `batches` R (default 100) random minibatches of `batchSize` (default
    * the training batch size, 64) per node, the same batches for every candidate edge of the node;
    * plus the {@link GmScoreOptions} shared-weight set and mode. The mode defaults to the training
    * mode (single-path training → RSPS-style single-path scoring; mixture → mixture), as in the
@@ -69,7 +69,7 @@ export interface SplitSearchResult {
   leaves: SearchLeaf[];
   /** Optimiser steps summed over all nodes: the training budget spent. */
   trainingSteps: number;
-  /** Forward/backward passes spent on GM scoring (R × |ops| per scored edge, spec §3.2). */
+  /** Forward/backward passes spent on GM scoring (R × |ops| per scored edge, docs/algorithms/gm-nas.md §3.2). */
   gmPasses: number;
   /** GM batches in which all shared gradients vanished (see `GmScoreSums.degenerateBatches`), summed over scored edges. */
   degenerateBatches: number;
@@ -80,7 +80,7 @@ function checkSteps(name: string, v: number): void {
 }
 
 /**
- * Runs the supernet tree of spec §3.7 on local data: train each node of a level, split it, spawn the
+ * Runs the supernet tree of docs/algorithms/gm-nas.md §6 on local data: train each node of a level, split it, spawn the
  * children (inherit, or re-initialise at the final split), and finally train the leaves.
  * @param train the weight-training split.
  */
@@ -179,7 +179,7 @@ export function runSplitSearch(spec: SupernetSpec, train: Samples, options: Spli
 }
 
 /**
- * The supernet's estimate of every architecture covered by the leaves (spec §8.3): each
+ * The supernet's estimate of every architecture covered by the leaves (docs/algorithms/gm-nas.md §8.2): each
  * architecture is evaluated with the weights of the leaf whose mask contains it, on `samples`
  * (the selection split). Leaves' masks partition the space, so every architecture appears once.
  */

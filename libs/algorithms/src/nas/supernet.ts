@@ -13,7 +13,7 @@ import {
 } from './search-space';
 
 /**
- * The supernet on TensorFlow.js (spec gm-nas.md §2): the forward pass for any op weights θ
+ * The supernet on TensorFlow.js (docs/algorithms/gm-nas.md §2): the forward pass for any op weights θ
  * (single path = one-hot rows, mixture = fractional rows), the loss, and the gradient of the loss
  * with respect to the flat parameter vector. TF.js is used for the forward and backward passes
  * only; optimisers and the GM cosines run on Float32Arrays.
@@ -69,8 +69,8 @@ export function sampleRows(spec: SupernetSpec, samples: Samples, indices: ArrayL
 }
 
 /**
- * `count` independent minibatches of `batchSize` distinct rows each, drawn uniformly (spec §3.2:
- * "a fresh random minibatch" per GM repeat). A batch size above the sample count takes every row.
+ * `count` independent minibatches of `batchSize` distinct rows each, drawn uniformly (docs/algorithms/gm-nas.md §3.2:
+ * a fresh random minibatch per GM batch). A batch size above the sample count takes every row.
  */
 export function randomBatches(spec: SupernetSpec, samples: Samples, count: number, batchSize: number, rng: Rng): Samples[] {
   checkSamples(spec, samples, 'randomBatches');
@@ -231,7 +231,7 @@ function targetTensor(spec: SupernetSpec, batch: Samples): tf.Tensor {
 
 /**
  * A supernet with its parameters uploaded once, for many gradient evaluations at fixed parameters
- * (GM scoring, spec §3.2). Internal: call {@link SupernetSession.dispose} when done.
+ * (GM scoring, docs/algorithms/gm-nas.md §3.2). Internal: call {@link SupernetSession.dispose} when done.
  */
 export class SupernetSession {
   readonly layout: SupernetLayout;
@@ -360,7 +360,7 @@ export interface ArchitectureScore {
 }
 
 /**
- * Evaluates single-path architectures with the shared weights (spec §3.8, RSPS rule: the
+ * Evaluates single-path architectures with the shared weights (docs/algorithms/gm-nas.md §7.1, RSPS rule: the
  * supernet's estimate of each candidate). All architectures must lie inside `mask` when one is given.
  */
 export function evaluateArchitectures(

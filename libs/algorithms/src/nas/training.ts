@@ -26,7 +26,7 @@ import {
 import type { NasNode } from './tree';
 
 /**
- * Training of (sub-)supernets and of stand-alone architectures (spec gm-nas.md §3.6–3.8, §4), on
+ * Training of (sub-)supernets and of stand-alone architectures (docs/algorithms/gm-nas.md §6–§7, §9), on
  * flat parameters: TF.js computes the gradients, the optimiser runs on Float32Arrays so that its
  * state is a plain vector the coordinator can store and hand to children.
  */
@@ -52,7 +52,7 @@ export function copyTrainingState(state: TrainingState): TrainingState {
 }
 
 /**
- * The training state a child of the supernet tree starts from (spec §3.6): a copy of the parent's
+ * The training state a child of the supernet tree starts from (docs/algorithms/gm-nas.md §6.1): a copy of the parent's
  * weights, momentum and schedule position for `inherit`; fresh weights from `seed`, zero momentum
  * and a new schedule for `reinit` (and `root`).
  */
@@ -61,8 +61,8 @@ export function spawnTrainingState(spec: SupernetSpec, parent: TrainingState, ch
 }
 
 /**
- * SGD with momentum, as the official weight optimiser (spec §4, NB201 scripts). Defaults are the
- * spec's: lr 0.025 cosine-annealed to 0.001, momentum 0.9, Nesterov, weight decay 5e-4, gradient
+ * SGD with momentum, as the official weight optimiser (docs/algorithms/gm-nas.md §6.3; NB201 scripts). Defaults are the
+ * official ones (§9): lr 0.025 cosine-annealed to 0.001, momentum 0.9, Nesterov, weight decay 5e-4, gradient
  * clipping at global norm 5.
  */
 export interface SgdOptions {
@@ -84,10 +84,10 @@ export interface SgdOptions {
 export interface TrainSupernetOptions {
   /** Optimiser steps in this call. */
   steps: number;
-  /** Minibatch size (default 64, spec §4). A smaller dataset trains on all of it each step. */
+  /** Minibatch size (default 64, docs/algorithms/gm-nas.md §9). A smaller dataset trains on all of it each step. */
   batchSize?: number;
   /**
-   * Forward mode (spec §3.7): `single-path` (default; RSPS, the one-shot training of spec §8.3): a
+   * Forward mode (docs/algorithms/gm-nas.md §6.3): `single-path` (default; RSPS, the one-shot training of §8): a
    * uniformly random connected path inside the mask per step; `mixture`: the masked softmax of
    * `alpha` (uniform when absent), i.e. DARTS with α frozen as in the split phase. α is not learned.
    */
@@ -137,7 +137,7 @@ function resolveSgd(o: SgdOptions = {}): Required<SgdOptions> {
 }
 
 /**
- * Trains a (sub-)supernet for `steps` SGD steps on `samples` (spec §3.7, one node's share of the
+ * Trains a (sub-)supernet for `steps` SGD steps on `samples` (docs/algorithms/gm-nas.md §6.3, one node's share of the
  * schedule). Batches follow a seeded permutation, reshuffled at each epoch, short last batch
  * dropped. Parameters the step's loss does not depend on (ops off the sampled path) are left
  * untouched, including their momentum and weight decay (PyTorch skips parameters without a
@@ -243,8 +243,8 @@ export interface TrainStandaloneOptions extends Omit<TrainSupernetOptions, 'mode
 }
 
 /**
- * Trains one architecture alone from fresh parameters: the ground truth of spec §8.3 and the
- * stand-alone training of the final candidates (§3.8). The returned parameters are a full supernet
+ * Trains one architecture alone from fresh parameters: the ground truth of docs/algorithms/gm-nas.md §8.2 and the
+ * stand-alone training of the final candidates (§7.2). The returned parameters are a full supernet
  * vector in which only the path's ops are meaningful.
  */
 export function trainStandalone(
@@ -267,7 +267,7 @@ export function trainStandalone(
 /** Options of {@link deriveArchitecture}. */
 export interface DeriveOptions {
   /**
-   * At most this many candidates are evaluated (default 200, spec §3.8 RSPS): all the mask's
+   * At most this many candidates are evaluated (default 200, docs/algorithms/gm-nas.md §7.1, RSPS): all the mask's
    * architectures when there are no more, otherwise this many distinct random connected ones.
    */
   maxCandidates?: number;
@@ -278,7 +278,7 @@ export interface DeriveOptions {
 }
 
 /**
- * The architecture a (sub-)supernet proposes (spec §3.8, RSPS rule): evaluate candidate single
+ * The architecture a (sub-)supernet proposes (docs/algorithms/gm-nas.md §7.1, RSPS rule): evaluate candidate single
  * paths inside its mask with the shared weights on `samples` (the selection split) and keep the
  * best; ties go to the earliest candidate (lexicographic order when all are evaluated). α-argmax
  * derivation (DARTS/SNAS) does not apply because α is not learned here.

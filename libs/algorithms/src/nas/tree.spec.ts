@@ -3,7 +3,7 @@ import { parseNasNode, rootNode, splitNode } from './tree';
 
 const spec = chainSupernet({ inputSize: 4, width: 4, outputSize: 2, edges: 3 });
 
-describe('supernet tree (spec §3.6)', () => {
+describe('supernet tree (docs/algorithms/gm-nas.md §6.1)', () => {
   it('splits a node into one child per group, masking only the split edge', () => {
     const root = rootNode(spec);
     const { parent, children } = splitNode(

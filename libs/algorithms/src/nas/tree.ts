@@ -1,13 +1,13 @@
 import { checkMask, enabledOps, fullMask, type Mask, type SupernetSpec } from './search-space';
 
 /**
- * The supernet tree of GM-NAS (spec gm-nas.md §3.6–3.7): every node is a (sub-)supernet given by
+ * The supernet tree of GM-NAS (docs/algorithms/gm-nas.md §6): every node is a (sub-)supernet given by
  * its mask; a split turns a node into one child per group of ops on the split edge. Nodes are plain
  * JSON-safe objects so the coordinator can persist them as they are and read them back with
  * {@link parseNasNode}. Weights are not part of a node: they travel as flat Float32Array blobs.
  */
 
-/** How a node's weights start (spec §3.6). */
+/** How a node's weights start (docs/algorithms/gm-nas.md §6.1). */
 export type NodeInit =
   /** The root: fresh parameters. */
   | 'root'
@@ -63,7 +63,7 @@ export interface SplitNodeOptions {
   /** GM matrices to store with the decision (default none). */
   scores?: StoredEdgeScores[];
   /**
-   * Whether the children are re-initialised (spec §3.6: true at the final split with
+   * Whether the children are re-initialised (docs/algorithms/gm-nas.md §6.1: true at the final split with
    * restart = 'final', the setting of every reported run; false at intermediate splits, where
    * children inherit weights, optimiser and scheduler state).
    */
@@ -71,7 +71,7 @@ export interface SplitNodeOptions {
 }
 
 /**
- * Splits a node on `edge` into one child per group (spec §3.6): child.mask = parent.mask with row
+ * Splits a node on `edge` into one child per group (docs/algorithms/gm-nas.md §6.1): child.mask = parent.mask with row
  * `edge` set to the group's indicator. Pure: returns the parent with its split recorded and the
  * children; the input node is not modified.
  * @param groups a partition of the enabled ops of `edge` into ≥ 2 non-empty groups.

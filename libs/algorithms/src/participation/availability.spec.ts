@@ -9,8 +9,8 @@ function rate(spec: AvailabilitySpec, seed: number, rounds: number): number {
   return on / rounds;
 }
 
-describe('participation patterns (spec fedau.md §6.3)', () => {
-  // §8 test 7: long-run frequency ≈ p (Bernoulli, Markov) or A/(A+B) (cyclic), ±0.01 over 10^5 rounds.
+describe('participation patterns (docs/algorithms/fedau.md §6.3)', () => {
+  // §10, check 7: long-run frequency ≈ p (Bernoulli, Markov) or A/(A+B) (cyclic), ±0.01 over 10^5 rounds.
   // Noise: a two-state chain with λ = 1 − a − b has Var(mean of T rounds) ≈ p(1−p)/T · (1+λ)/(1−λ)
   // (λ = 0 for Bernoulli). Each case notes its SD; all are ≤ 0.0025, so ±0.01 is ≥ 4 SD.
   it.each<[string, AvailabilitySpec, number, number]>([
@@ -27,7 +27,7 @@ describe('participation patterns (spec fedau.md §6.3)', () => {
     ['cyclic p=0.004: A=max(1, 0)=1, B=99', { kind: 'cyclic', p: 0.004 }, 1 / 100, 1e5],
     ['cyclic p=0.3, L=20: A=6, B=14', { kind: 'cyclic', p: 0.3, cycleLength: 20 }, 6 / 20, 1e5],
     ['always', { kind: 'always' }, 1, 1e5],
-  ])('§8 test 7: %s', (_name, spec, expected, rounds) => {
+  ])('check 7: %s', (_name, spec, expected, rounds) => {
     expect(stationaryRate(spec)).toBeCloseTo(expected, 12);
     expect(Math.abs(rate(spec, 11, rounds) - expected)).toBeLessThan(0.01);
   });

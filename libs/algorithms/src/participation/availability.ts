@@ -1,7 +1,7 @@
 import type { Rng } from '../random';
 
 /**
- * Participation patterns of the FedAU experiments (spec fedau.md §6.3; IBM/fedau `util/util.py`), one
+ * Participation patterns of the FedAU experiments (docs/algorithms/fedau.md §6.3; IBM/fedau `util/util.py`), one
  * independent generator per client. In Flotilla the agents follow them (an agent declines a round it
  * is "unavailable" for); the coordinator never sees the pattern, only who answered, which is exactly
  * the "unknown participation statistics" setting of the paper.
@@ -9,16 +9,16 @@ import type { Rng } from '../random';
 export type AvailabilitySpec =
   /** Participates in every round (p = 1). */
   | { kind: 'always' }
-  /** Independently each round with probability p ∈ (0, 1] (spec §6.3 "Bernoulli"). */
+  /** Independently each round with probability p ∈ (0, 1] (§6.3 "Bernoulli"). */
   | { kind: 'bernoulli'; p: number }
   /**
-   * Two-state Markov chain with stationary P(active) = p ∈ (0, 1] (spec §6.3 "markov-0.05").
+   * Two-state Markov chain with stationary P(active) = p ∈ (0, 1] (§6.3, the official `markov-0.05`).
    * `activation` = P(inactive → active), in (0, 1], default 0.05; P(active → inactive) = activation · (1/p − 1).
    */
   | { kind: 'markov'; p: number; activation?: number }
   /**
    * Active for A = max(1, round(L·p)) consecutive rounds, then inactive for B = max(1, L − A), with a
-   * random phase (spec §6.3 "cyclic-100"). `cycleLength` L is an integer ≥ 2, default 100.
+   * random phase (§6.3, the official `cyclic-100`). `cycleLength` L is an integer ≥ 2, default 100.
    */
   | { kind: 'cyclic'; p: number; cycleLength?: number };
 
@@ -28,9 +28,9 @@ export interface Availability {
   next(): boolean;
 }
 
-/** Default P(inactive → active) of the Markov pattern (spec §6.3, `markov-0.05`). */
+/** Default P(inactive → active) of the Markov pattern (docs/algorithms/fedau.md §6.3, `markov-0.05`). */
 export const DEFAULT_MARKOV_ACTIVATION = 0.05;
-/** Default cycle length L of the cyclic pattern (spec §6.3, `cyclic-100`). */
+/** Default cycle length L of the cyclic pattern (docs/algorithms/fedau.md §6.3, `cyclic-100`). */
 export const DEFAULT_CYCLE_LENGTH = 100;
 
 /**
@@ -60,21 +60,21 @@ export function validateAvailability(spec: AvailabilitySpec): void {
   }
 }
 
-/** The Markov transition probabilities (a, b) = (P(off→on), P(on→off)) of spec §6.3, after the b > 1 rescaling. */
+/** The Markov transition probabilities (a, b) = (P(off→on), P(on→off)) of docs/algorithms/fedau.md §6.3, after the b > 1 rescaling. */
 function markovRates(p: number, activation: number): { a: number; b: number } {
   const b = activation * (1 / p - 1);
   // b > 1 is not a probability: scale both down by b, which keeps a/(a + b) = p.
   return b > 1 ? { a: activation / b, b: 1 } : { a: activation, b };
 }
 
-/** Active and inactive run lengths (A, B) of the cyclic pattern (spec §6.3). */
+/** Active and inactive run lengths (A, B) of the cyclic pattern (docs/algorithms/fedau.md §6.3). */
 function cyclicLengths(p: number, cycleLength: number): { A: number; B: number } {
   const A = Math.max(1, Math.round(cycleLength * p));
   return { A, B: Math.max(1, cycleLength - A) };
 }
 
 /**
- * Creates one client's participation generator (spec §6.3). Draws only from `rng`, so give every
+ * Creates one client's participation generator (docs/algorithms/fedau.md §6.3). Draws only from `rng`, so give every
  * client its own stream (`createRng(deriveSeed(seed, 'availability', clientIndex))`).
  *
  * - bernoulli: q = [U < p] every round.
@@ -123,7 +123,7 @@ export function createAvailability(spec: AvailabilitySpec, rng: Rng): Availabili
 /**
  * The long-run participation frequency of a pattern: p for Bernoulli and Markov, A/(A + B) for cyclic
  * (which differs from p by the rounding of L·p), 1 for always. FedAU's weight with K = ∞ tends to its
- * inverse (spec §3.2 point 6).
+ * inverse (docs/algorithms/fedau.md §2.4).
  */
 export function stationaryRate(spec: AvailabilitySpec): number {
   validateAvailability(spec);

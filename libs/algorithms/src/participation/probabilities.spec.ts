@@ -8,7 +8,7 @@ function fixedDirichlet(m: number[]): Rng {
   return { ...base, dirichlet: () => m.slice() };
 }
 
-describe('participation probabilities tied to the data (spec fedau.md §6.2)', () => {
+describe('participation probabilities tied to the data (docs/algorithms/fedau.md §6.2)', () => {
   it('p_n = min(1, max(p_min, C · p̄ · ⟨h_n, m⟩)) with the defaults p̄ = 0.1, p_min = 0.02', () => {
     // C = 2, m = (0.75, 0.25):
     //   h = (1, 0)     → 2 · 0.1 · 0.75 = 0.15
@@ -33,7 +33,7 @@ describe('participation probabilities tied to the data (spec fedau.md §6.2)', (
     expect(r.clippedAtOne).toBe(0);
   });
 
-  it('clips at 1 (spec §6.2 point 6) and counts the clipped clients', () => {
+  it('clips at 1 (§6.2) and counts the clipped clients', () => {
     // mean 0.9: h = (1, 0) → 2 · 0.9 · 0.75 = 1.35 → 1; h = (0, 1) → 2 · 0.9 · 0.25 = 0.45.
     const r = participationProbabilities(
       [
@@ -73,7 +73,7 @@ describe('participation probabilities tied to the data (spec fedau.md §6.2)', (
   });
 });
 
-describe('patternSpecs (spec §6.3)', () => {
+describe('patternSpecs (docs/algorithms/fedau.md §6.3)', () => {
   it('maps p_n to the agents’ generators with the experiment parameters', () => {
     expect(PARTICIPATION_PATTERNS).toEqual(['bernoulli', 'markov', 'cyclic']);
     expect(patternSpecs('bernoulli', [0.2])).toEqual([{ kind: 'bernoulli', p: 0.2 }]);
@@ -82,7 +82,7 @@ describe('patternSpecs (spec §6.3)', () => {
     expect(() => patternSpecs('weekly' as 'cyclic', [0.2])).toThrow(/unknown pattern 'weekly'/);
   });
 
-  it('§8 test 7 for p_n drawn as in §6.2: each client’s long-run frequency is its stationary rate ± 0.01', () => {
+  it('§10, check 7 for p_n drawn as in §6.2: each client’s long-run frequency is its stationary rate ± 0.01', () => {
     // The drawn p_n are 0.020 … 0.245. The slowest-mixing case is Markov with p = 0.245: a = 0.05,
     // b = 0.05 · (1/p − 1) = 0.154, λ = 1 − a − b = 0.80, SD of the mean over T rounds
     // = sqrt(p(1−p)/T · (1+λ)/(1−λ)) = 0.004 at T = 10^5, so 4·10^5 rounds (SD 0.002, the bound is 5 SD).

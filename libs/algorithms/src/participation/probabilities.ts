@@ -2,13 +2,13 @@ import type { Rng } from '../random';
 import { DEFAULT_CYCLE_LENGTH, DEFAULT_MARKOV_ACTIVATION, type AvailabilitySpec } from './availability';
 
 /**
- * Participation probabilities tied to the clients' data, as in the FedAU experiments (spec fedau.md §6.2;
+ * Participation probabilities tied to the clients' data, as in the FedAU experiments (docs/algorithms/fedau.md §6.2;
  * IBM/fedau `util/util.py`): one "participation weight" per class m ~ Dirichlet(α · 1_C), and
  * p_n = min(1, max(p_min, C · p_mean · ⟨h_n, m⟩)) where h_n is client n's label histogram. Clients rich in
  * the favoured classes participate more, which is what biases plain FedAvg towards Σ p_n F_n.
  */
 
-/** Options of {@link participationProbabilities}; defaults are the official code's (spec §4). */
+/** Options of {@link participationProbabilities}; defaults are the official code's (docs/algorithms/fedau.md §5). */
 export interface ParticipationProbabilityOptions {
   /** Dirichlet concentration of the class weights m, default 0.1 (`-participation-dirichlet-alpha`). */
   alpha?: number;
@@ -24,7 +24,7 @@ export interface ParticipationProbabilities {
   p: number[];
   /** The class weights m (sum 1). */
   classWeights: number[];
-  /** How many p_n were clipped at 1 (spec §6.2 point 6: the code does not clip; with many classes values above 1 are possible). */
+  /** How many p_n were clipped at 1 (docs/algorithms/fedau.md §6.2: the official code does not clip; with many classes values above 1 are possible). */
   clippedAtOne: number;
   /** How many p_n were raised to p_min. */
   raisedToMin: number;
@@ -32,7 +32,7 @@ export interface ParticipationProbabilities {
 
 /**
  * Draws the class weights m ~ Dir(α · 1_C) from `rng` (C draws, nothing else) and returns every client's p_n
- * (spec §6.2 steps 4–6).
+ * (docs/algorithms/fedau.md §6.2).
  * @param histograms one label histogram h_n per client (C non-negative fractions; an empty client's all-zero
  *   histogram gives p_min).
  * @throws naming the argument when a histogram has the wrong length or an option is out of range.
@@ -70,17 +70,17 @@ export function participationProbabilities(
   return { p, classWeights: m, clippedAtOne, raisedToMin };
 }
 
-/** The three participation patterns of the paper's experiments (spec §6.3). */
+/** The three participation patterns of the paper's experiments (docs/algorithms/fedau.md §6.3). */
 export type ParticipationPattern = 'bernoulli' | 'markov' | 'cyclic';
 
-/** The patterns in the order of the spec's tables. */
+/** The patterns in the order of the result tables (docs/results/fedau.md). */
 export const PARTICIPATION_PATTERNS: readonly ParticipationPattern[] = Object.freeze(['bernoulli', 'markov', 'cyclic'] as const);
 
 /** Options of {@link patternSpecs}. */
 export interface PatternOptions {
-  /** Markov P(inactive → active), default 0.05 (`markov-0.05`, spec §6.3). */
+  /** Markov P(inactive → active), default 0.05 (`markov-0.05`, docs/algorithms/fedau.md §6.3). */
   markovActivation?: number;
-  /** Cyclic cycle length L, default 100 (`cyclic-100`, spec §6.3). */
+  /** Cyclic cycle length L, default 100 (`cyclic-100`, docs/algorithms/fedau.md §6.3). */
   cycleLength?: number;
 }
 

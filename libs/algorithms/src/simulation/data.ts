@@ -24,7 +24,7 @@ export function prepareCsvDataset(text: string, options: CsvPreparationOptions =
   return { train: scaleFeatures(train, range), test: scaleFeatures(test, range) };
 }
 
-/** Options of {@link syntheticClassification}; defaults are the spec's §7.2b setup. */
+/** Options of {@link syntheticClassification}; defaults are the setup of docs/algorithms/fedau.md §7.2. */
 export interface SyntheticClassificationOptions {
   /** N, default 100. */
   numClients?: number;
@@ -44,7 +44,7 @@ export interface SyntheticClassificationOptions {
 }
 
 /**
- * The synthetic softmax-regression task of spec fedau.md §7.2b: C Gaussian classes with means μ_c ~ N(0, s² I)
+ * The synthetic softmax-regression task of docs/algorithms/fedau.md §7.2: C Gaussian classes with means μ_c ~ N(0, s² I)
  * and unit noise; client n draws its labels from π_n ~ Dir(α) and holds `perClient` samples; the test set is
  * balanced. Overlapping classes make the achievable accuracy low (≈ 40% for the defaults), so the bias of
  * plain FedAvg shows clearly.

@@ -2,7 +2,7 @@ import { prepareCsvDataset, syntheticClassification } from './data';
 import { DEFAULT_ALGORITHMS, federatedSetup, parseAlgorithm, simulateFederated } from './federated';
 
 describe('simulateFederated', () => {
-  // A small instance of the spec's §7.2b task: 20 clients, 30 rounds.
+  // A small instance of the task of docs/algorithms/fedau.md §7.2: 20 clients, 30 rounds.
   const data = syntheticClassification({ seed: 5, numClients: 20, perClient: 30, testSize: 200 });
   const base = { pattern: 'bernoulli' as const, seed: 5, rounds: 30, evalEvery: 10, meanParticipation: 0.3 };
 
@@ -15,7 +15,7 @@ describe('simulateFederated', () => {
     expect(a.divergedAtRound).toBeNull();
     // Training helps: the pooled training loss falls below that of the initial model.
     expect(a.curve[3].trainLoss).toBeLessThan(a.curve[0].trainLoss);
-    expect(a.localLr).toBe(0.1); // spec §5 default for FedAU
+    expect(a.localLr).toBe(0.1); // docs/algorithms/fedau.md §5 default for FedAU
   });
 
   it('gives every algorithm the same participation and the same local work for a seed and pattern', () => {
@@ -35,10 +35,10 @@ describe('simulateFederated', () => {
     expect(simulateFederated(data, { ...base, algorithm: 'fedau', pattern: 'cyclic' }).meanParticipants).not.toBe(runs[0].meanParticipants);
   });
 
-  it('§8 test 6 (reduced, spec §7.2b task): FedAU beats avg-participating by > 3 points and is within 2.5 of FedVarp (Bernoulli, 3 seeds)', () => {
-    // Spec §7.2b: N = 100, 50 samples each, Dir(0.1) labels, p_n as in §6.2, I = 5, η = 0.1, γ = 1, b = 16;
-    // the spec's numbers after 500 rounds: FedAU 40.2, avg-participating 34.4, FedVarp 41.7. 300 rounds here
-    // keep the test short; the expected gaps (≈ 5.5 and ≈ 1.5 points) hold already (measured 5.7 and 1.6).
+  it('docs/algorithms/fedau.md §10, check 6 (reduced, §7.2 task): FedAU beats avg-participating by > 3 points and is within 2.5 of FedVarp (Bernoulli, 3 seeds)', () => {
+    // §7.2: N = 100, 50 samples each, Dir(0.1) labels, p_n as in §6.2, I = 5, η = 0.1, γ = 1, b = 16;
+    // docs/results/fedau.md §2 after 500 rounds (Bernoulli): FedAU 39.8, avg-participating 34.3, FedVarp 41.3. 300 rounds
+    // here keep the test short; the expected gaps (≈ 5.5 and ≈ 1.5 points) hold already (measured 5.7 and 1.6).
     const mean = (algorithm: string): number => {
       let s = 0;
       for (const seed of [1, 2, 3]) {
@@ -112,7 +112,7 @@ describe('prepareCsvDataset', () => {
   });
 });
 
-describe('syntheticClassification (spec §7.2b)', () => {
+describe('syntheticClassification (docs/algorithms/fedau.md §7.2)', () => {
   it('gives each client perClient rows and a balanced test set', () => {
     const d = syntheticClassification({ seed: 1, numClients: 7, perClient: 11, numFeatures: 3, numClasses: 4, testSize: 40 });
     expect(d.clients.map((c) => c.length)).toEqual(new Array(7).fill(11));

@@ -3,11 +3,11 @@ import {
   AGGREGATION_RULE_NAMES,
   createAggregationRule,
   DEFAULT_LEARNING_RATES,
+  type AccumulatorPrecision,
   type AggregationClientState,
   type AggregationRuleName,
   type AggregationSpec,
 } from '../aggregation/rules';
-import type { AccumulatorPrecision } from '../aggregation/streaming-aggregator';
 import { dirichletLabelSplit, labelHistogram, subset, type Dataset } from '../data/dataset';
 import { initialParameters, type LocalTrainingOptions, type LocalTrainingResult, type ModelArch } from '../models/model';
 import { createAvailability, stationaryRate } from '../participation/availability';
@@ -17,7 +17,7 @@ import { createFastModel } from './fast-model';
 
 /**
  * The in-process federated simulator behind `npm run simulate`: N virtual clients on a non-IID split
- * (spec fedau.md §6.1), participation probabilities tied to their label mix (§6.2) and a participation
+ * (docs/algorithms/fedau.md §6.1), participation probabilities tied to their label mix (§6.2) and a participation
  * pattern (§6.3), aggregated by the SAME rule objects the coordinator uses (`aggregation/rules.ts`).
  * Pure and deterministic: everything random derives from `seed`, nothing reads a file or the clock.
  *
@@ -25,7 +25,7 @@ import { createFastModel } from './fast-model';
  * minibatch orders are the same for every algorithm, so algorithms are compared on identical draws.
  */
 
-/** The algorithm variants of the paper's comparison (spec §4–5): FedAU with K = ∞ and K = 50, and the five baselines. */
+/** The algorithm variants of the paper's comparison (docs/algorithms/fedau.md §4–§5): FedAU with K = ∞ and K = 50, and the five baselines. */
 export const DEFAULT_ALGORITHMS: readonly string[] = Object.freeze([
   'fedau',
   'fedau-k50',
@@ -93,27 +93,27 @@ export interface FederatedSimulationConfig {
   rounds?: number;
   /** Default softmax. */
   model?: ModelArch;
-  /** Local SGD steps I, default 5 (spec §4). */
+  /** Local SGD steps I, default 5 (docs/algorithms/fedau.md §5). */
   localSteps?: number;
-  /** Minibatch size b, default 16 (spec §4). */
+  /** Minibatch size b, default 16 (§5). */
   batchSize?: number;
-  /** Local learning rate η; default per rule from DEFAULT_LEARNING_RATES (spec §5). */
+  /** Local learning rate η; default per rule from DEFAULT_LEARNING_RATES (§5). */
   localLr?: number;
-  /** Global learning rate γ; default per rule from DEFAULT_LEARNING_RATES (spec §5). */
+  /** Global learning rate γ; default per rule from DEFAULT_LEARNING_RATES (§5). */
   globalLr?: number;
-  /** Dirichlet α of the label split, default 0.1 (spec §6.1). */
+  /** Dirichlet α of the label split, default 0.1 (§6.1). */
   dataAlpha?: number;
-  /** Dirichlet α of the class participation weights, default 0.1 (spec §6.2). */
+  /** Dirichlet α of the class participation weights, default 0.1 (§6.2). */
   participationAlpha?: number;
-  /** Mean participation probability, default 0.1 (spec §6.2). */
+  /** Mean participation probability, default 0.1 (§6.2). */
   meanParticipation?: number;
-  /** Minimum participation probability, default 0.02 (spec §6.2). */
+  /** Minimum participation probability, default 0.02 (§6.2). */
   minParticipation?: number;
-  /** Markov P(inactive → active), default 0.05 (spec §6.3). */
+  /** Markov P(inactive → active), default 0.05 (§6.3). */
   markovActivation?: number;
-  /** Cyclic cycle length, default 100 (spec §6.3). */
+  /** Cyclic cycle length, default 100 (§6.3). */
   cycleLength?: number;
-  /** Evaluate every this many rounds (and after the last), default 10 (the code evaluates every 10 rounds, spec §4). */
+  /** Evaluate every this many rounds (and after the last), default 10 (the official code evaluates every 10 rounds, §5). */
   evalEvery?: number;
   /** Minimum training rows per client in the split, default 1 (the split is redrawn until it holds, see dirichletLabelSplit). */
   minSamplesPerClient?: number;
@@ -155,7 +155,7 @@ export interface FederatedRunResult {
 export interface FederatedSetup {
   /** Each client's training rows. */
   clients: number[][];
-  /** p_n (spec §6.2). */
+  /** p_n (docs/algorithms/fedau.md §6.2). */
   p: number[];
   /** How many p_n were clipped at 1. */
   clippedAtOne: number;
@@ -202,8 +202,8 @@ function resolve(config: Omit<FederatedSimulationConfig, 'algorithm' | 'pattern'
 }
 
 /**
- * Splits the training set over the clients (Dirichlet by label, spec §6.1, unless `clients` is given) and
- * draws p_n from their label histograms (spec §6.2). Depends only on the data, the seed and these options.
+ * Splits the training set over the clients (Dirichlet by label, docs/algorithms/fedau.md §6.1, unless `clients` is given) and
+ * draws p_n from their label histograms (§6.2). Depends only on the data, the seed and these options.
  * @param clients a fixed split (rows of `train` per client), e.g. from {@link syntheticClassification}.
  */
 export function federatedSetup(
@@ -243,7 +243,7 @@ export interface SimulationHooks {
 }
 
 /**
- * Runs one simulated federated training (spec §3.3 with the chosen rule) and returns its learning curve.
+ * Runs one simulated federated training (docs/algorithms/fedau.md §3 with the chosen rule) and returns its learning curve.
  * @param data the scaled training and test sets; `clients` optionally fixes the split.
  */
 export function simulateFederated(

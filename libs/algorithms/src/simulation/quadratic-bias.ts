@@ -6,14 +6,14 @@ import { createRng, deriveSeed } from '../random';
 import { algorithmSpec, parseAlgorithm } from './federated';
 
 /**
- * The quadratic bias experiment of spec fedau.md §7.2a: a problem whose optimum is known in closed form, so
+ * The quadratic bias experiment of docs/algorithms/fedau.md §7.1: a problem whose optimum is known in closed form, so
  * the bias of each rule is a distance. Client n minimises F_n(x) = ½‖x − c_n‖² with c_n = Σ_c h_{n,c} μ_c,
  * μ_c ~ N(0, s² I), h_n ~ Dir(α); p_n from h_n as in §6.2. The target f = (1/N) Σ F_n has its optimum at
  * x* = mean(c_n); plain FedAvg drifts to the participation-weighted point x_p = Σ p_n c_n / Σ p_n.
  * Local steps use stochastic gradients (x − c_n) + N(0, σ² I). Deterministic for a seed, pure.
  */
 
-/** Options of the quadratic experiment; defaults are the spec's §7.2a setup. */
+/** Options of the quadratic experiment; defaults are the setup of docs/algorithms/fedau.md §7.1. */
 export interface QuadraticBiasOptions {
   seed: number;
   /** N, default 100. */
@@ -26,7 +26,7 @@ export interface QuadraticBiasOptions {
   meanStd?: number;
   /** Dirichlet α of h_n and of the class participation weights, default 0.1. */
   alpha?: number;
-  /** Mean / minimum participation probability, defaults 0.1 / 0.02 (spec §6.2). */
+  /** Mean / minimum participation probability, defaults 0.1 / 0.02 (§6.2). */
   meanParticipation?: number;
   minParticipation?: number;
   /** T, default 3000. */
@@ -35,7 +35,7 @@ export interface QuadraticBiasOptions {
   averageLast?: number;
   /** Local SGD steps I, default 5. */
   localSteps?: number;
-  /** Local learning rate η, default 0.05 (the same for every rule in §7.2a). */
+  /** Local learning rate η, default 0.05 (the same for every rule in §7.1). */
   localLr?: number;
   /** σ, the gradient noise standard deviation, default 1. */
   noiseStd?: number;
@@ -74,7 +74,7 @@ function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(s);
 }
 
-/** Draws the instance of spec §7.2a for a seed (independent of the rule and the pattern). */
+/** Draws the instance of docs/algorithms/fedau.md §7.1 for a seed (independent of the rule and the pattern). */
 export function quadraticInstance(options: QuadraticBiasOptions): QuadraticInstance {
   const N = options.numClients ?? 100;
   const d = options.dimension ?? 10;
@@ -112,7 +112,7 @@ export function quadraticInstance(options: QuadraticBiasOptions): QuadraticInsta
 /**
  * Runs one rule under one pattern on the instance, with the shared rule objects of `aggregation/rules.ts`.
  * @param algorithm as `parseAlgorithm` (`fedau`, `fedau-k50`, `known-p`, …).
- * @param globalLr γ, default 1 for every rule (spec §7.2a; the spec adds avg-all with γ = 10 as an extra row).
+ * @param globalLr γ, default 1 for every rule (§7.1, which adds avg-all with γ = 10 as an extra case).
  */
 export function runQuadraticBias(
   instance: QuadraticInstance,
