@@ -24,7 +24,7 @@ import {
   type CoordinatorProcess,
 } from './lib/stack';
 
-/** Availability patterns (spec fedau.md §6.3) cycled over the agents: participation is heterogeneous and unknown to the coordinator. */
+/** Availability patterns (docs/algorithms/fedau.md §6.3) cycled over the agents: participation is heterogeneous and unknown to the coordinator. */
 const PATTERNS = [
   'always',
   'bernoulli:0.8',

@@ -8,16 +8,16 @@
  *   --dataset FILE          label-last CSV (required); features are min-max scaled with the training range
  *   --clients N             virtual clients (default 100)
  *   --rounds T              rounds (default 300)
- *   --pattern LIST          bernoulli,markov,cyclic (default all three; spec fedau.md §6.3)
+ *   --pattern LIST          bernoulli,markov,cyclic (default all three; docs/algorithms/fedau.md §6.3)
  *   --algorithms LIST       default fedau,fedau-k50,known-p,avg-participating,avg-all,mifa,fedvarp
  *   --seeds N               seeds 1..N (default 3)
  *   --model softmax|mlp     default softmax; --hidden H for the MLP (default 32)
  *   --local-steps I         default 5        --batch B     default 16
- *   --local-lr X | ALG=X,…  default per rule from the spec's §5 table (DEFAULT_LEARNING_RATES)
+ *   --local-lr X | ALG=X,…  default per rule (DEFAULT_LEARNING_RATES, docs/algorithms/fedau.md §5)
  *   --global-lr X | ALG=X,… same
  *   --eval-every R          default 10       --test-fraction F  default 0.2   --split-seed S  default 1
  *   --data-alpha, --participation-alpha (0.1), --mean-p (0.1), --min-p (0.02), --markov-activation (0.05),
- *   --cycle-length (100), --min-samples (1)   the §6 protocol's knobs
+ *   --cycle-length (100), --min-samples (1)   the knobs of docs/algorithms/fedau.md §6
  *   --workers W             default: all cores      --trainer fast|tfjs   default fast (see docs/results/fedau.md)
  *   --accumulator float64|float32   server accumulator precision (default float64)
  *   --out FILE              default results.json; the plot goes to the same name with .svg
@@ -70,7 +70,7 @@ export function planTasks(plan: SimulationPlan): FederatedSimulationConfig[] {
 
 /**
  * Reads `--local-lr 0.05` (all algorithms) or `--local-lr fedau=0.1,mifa=0.03` (per algorithm or per rule;
- * the rest keep the §5 defaults) into one rate per algorithm.
+ * the rest keep the defaults of docs/algorithms/fedau.md §5) into one rate per algorithm.
  */
 export function parseRates(text: string | undefined, algorithms: string[], which: 'localLr' | 'globalLr'): Record<string, number> {
   const out: Record<string, number> = {};

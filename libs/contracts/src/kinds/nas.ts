@@ -20,14 +20,14 @@ import { defineTask } from '../tasks';
  * selection trains the leaves' architectures stand-alone.
  */
 
-/** Candidate operations a NAS search space can offer on every edge (libs/algorithms `OpKind`, spec gm-nas.md §8.3). */
+/** Candidate operations a NAS search space can offer on every edge (libs/algorithms `OpKind`, docs/algorithms/gm-nas.md §2). */
 export const NAS_OP_KINDS = ['linear', 'relu-linear', 'tanh-linear', 'skip', 'zero'] as const;
 export type NasOpKind = (typeof NAS_OP_KINDS)[number];
 
 const Steps = z.number().int().min(0).max(1_000_000);
 
 /**
- * A GM-NAS job (issue #4, spec gm-nas.md §3.7, §9): a chain supernet on the dataset's features, trained as a tree of
+ * A GM-NAS job (docs/algorithms/gm-nas.md §6.2, §10): a chain supernet on the dataset's features, trained as a tree of
  * sub-supernets split by gradient matching, then a final selection among the leaves' architectures. Budgets are
  * in optimiser steps; `{kind: 'nas', dataset}` is a complete job with the defaults below.
  */
@@ -49,22 +49,22 @@ export const CreateNasJobSchema = z
         width: z.number().int().min(1).max(512).default(16),
       })
       .prefault({}),
-    /** Steps the root trains before its split (the warm-up, spec §3.7's first checkpoint). */
+    /** Steps the root trains before its split (the warm-up, docs/algorithms/gm-nas.md §6.2). */
     warmupSteps: Steps.default(200),
-    /** Split levels (spec §3.7 checkpoints): the tree ends with groups^splits leaves. */
+    /** Split levels (docs/algorithms/gm-nas.md §6.2): the tree ends with groups^splits leaves. */
     splits: z.number().int().min(1).max(4).default(2),
-    /** Steps each child trains before it is split in turn (0: scored at once, as spec §8.3 proposes). */
+    /** Steps each child trains before it is split in turn (0: scored at once, as in docs/algorithms/gm-nas.md §8.2). */
     stepsBetweenSplits: Steps.default(0),
     /** Steps each leaf trains after the last split (the final phase). */
     finalSteps: Steps.default(200),
-    /** Children per split (spec §3.3: 2 for GM-NAS). */
+    /** Children per split (docs/algorithms/gm-nas.md §4: 2 for GM-NAS). */
     groups: z.number().int().min(2).max(4).default(2),
-    /** `final`: children of the last split are re-initialised (spec §3.6, every reported run); `none`: inherit everything. */
+    /** `final`: children of the last split are re-initialised (docs/algorithms/gm-nas.md §6.1, every reported run); `none`: inherit everything. */
     restart: z.enum(['final', 'none']).default('final'),
-    /** GM scoring (spec §3.2). */
+    /** GM scoring (docs/algorithms/gm-nas.md §3). */
     gm: z
       .strictObject({
-        /** R: batches per node, shared by all its candidate edges (spec default 100). */
+        /** R: batches per node, shared by all its candidate edges (the paper's and the library's default is 100, docs/algorithms/gm-nas.md §9). */
         batches: z.number().int().min(1).max(1000).default(20),
         batchSize: z.number().int().min(1).max(4096).default(64),
         /** Forward mode on the other edges; default the training mode (as in the official code). */
@@ -75,11 +75,11 @@ export const CreateNasJobSchema = z
         parts: z.number().int().min(1).max(64).optional(),
       })
       .prefault({}),
-    /** Edge selection (spec §3.5): `minCut` (paper / NB201) or `minWithinDistance` (DARTS-space code). */
+    /** Edge selection (docs/algorithms/gm-nas.md §5): `minCut` (paper / NB201) or `minWithinDistance` (DARTS-space code). */
     edgeRule: z.enum(['minCut', 'minWithinDistance']).default('minCut'),
-    /** Partition objective (spec §3.3). */
+    /** Partition objective (docs/algorithms/gm-nas.md §4). */
     partitionObjective: z.enum(['cut', 'withinDistance']).default('cut'),
-    /** Weight training of every node and candidate (spec §4; lr raised for short runs as in bench/nas.ts). */
+    /** Weight training of every node and candidate (docs/algorithms/gm-nas.md §6.3, §9; lr raised for short runs as in bench/nas.ts). */
     training: z
       .strictObject({
         batchSize: z.number().int().min(1).max(4096).default(64),
@@ -94,7 +94,7 @@ export const CreateNasJobSchema = z
       })
       .prefault({})
       .refine((t) => t.lrMin <= t.lr, { message: 'lrMin must be <= lr', path: ['lrMin'] }),
-    /** Final selection (spec §3.8). */
+    /** Final selection (docs/algorithms/gm-nas.md §7.2). */
     selection: z
       .strictObject({
         /**
@@ -107,7 +107,7 @@ export const CreateNasJobSchema = z
         standaloneSteps: z.number().int().min(1).max(1_000_000).default(300),
         /** Ranking on the selection split: accuracy (ties by loss) or loss (ties by accuracy). */
         metric: z.enum(['accuracy', 'loss']).default('accuracy'),
-        /** At most this many architectures a leaf evaluates to propose one (spec §3.8 RSPS: 200). */
+        /** At most this many architectures a leaf evaluates to propose one (docs/algorithms/gm-nas.md §7.1, RSPS: 200). */
         maxCandidates: z.number().int().min(1).max(10_000).default(200),
       })
       .prefault({}),
@@ -322,7 +322,7 @@ function checkScores(scores: GmScoreSums[], edges: number[], mask: boolean[][], 
   });
 }
 
-/** GM matrix of one candidate edge of a node and its best partition (GET /jobs/:id/nas, spec §3.2–3.5). */
+/** GM matrix of one candidate edge of a node and its best partition (GET /jobs/:id/nas, docs/algorithms/gm-nas.md §3–§5). */
 export interface NasEdgeScoreView {
   edge: number;
   /** Op indices the matrix rows stand for, and their kinds. */
@@ -331,7 +331,7 @@ export interface NasEdgeScoreView {
   /** Mean per-batch cosine GM(i, j) over `batches` batches. */
   matrix: number[][];
   batches: number;
-  /** Batches in which every shared gradient vanished (spec §8.2's degenerate case). */
+  /** Batches in which every shared gradient vanished (docs/algorithms/gm-nas.md §3.2, degenerate batches). */
   degenerateBatches: number;
   /** The best balanced partition of the edge's ops (op indices) and its costs. */
   groups: number[][];

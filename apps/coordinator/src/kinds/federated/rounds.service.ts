@@ -139,7 +139,7 @@ export class RoundsService implements OnModuleInit {
     const stored = await this.rounds.clientStates(jobId);
     const states = new Map<string, AggregationClientState>(stored.map((s) => [s.agentId, rule.parseClientState(s.state)]));
     const memoryHashes = new Map<string, string | null>(stored.map((s) => [s.agentId, s.memoryHash]));
-    // N is every client the job has ever asked (spec §3.3 divides by all clients, not by participants).
+    // N is every client the job has ever asked (docs/algorithms/fedau.md §3.2 divides by all clients, not by participants; what N is in a job: §8).
     for (const id of r.eligibleAgentIds) if (!states.has(id)) states.set(id, rule.initialClientState());
 
     const global = await this.blobs.getFloat32(r.inputModelHash);
@@ -154,7 +154,7 @@ export class RoundsService implements OnModuleInit {
     const trainLosses: number[] = [];
     for (const agentId of r.eligibleAgentIds) {
       const a = answers.get(agentId);
-      // The multiplier of this client's update, from its state before the round (spec §3.1).
+      // The multiplier of this client's update, from its state before the round (docs/algorithms/fedau.md §2.2).
       const weight = rule.weight(agentId, states.get(agentId)!);
       if (a?.blobHash) {
         // Streaming: at most DEFAULT_BUFFERED_UPDATES updates (and, for MIFA/FedVarp, their previous memories) are held

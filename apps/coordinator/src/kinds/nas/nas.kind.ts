@@ -362,7 +362,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
   }
 
   /**
-   * The final selection (spec §3.8). `standalone`: the leaves' architectures are trained from scratch rung by rung
+   * The final selection (docs/algorithms/gm-nas.md §7.2). `standalone`: the leaves' architectures are trained from scratch rung by rung
    * (successive halving while they outnumber the agents that were online when it started, `successiveHalvingPlan`),
    * the better half by selection-split accuracy going on; `supernet`: the best leaf estimate wins at once.
    */
