@@ -172,6 +172,8 @@ async function main(): Promise<void> {
       initialAccuracy: round4(job.initialMetrics!.testAccuracy),
       finalAccuracy: round4(job.latestMetrics!.testAccuracy),
       participation: rates.map((r) => round4(r.rate)),
+      // The final model's sha256: a rerun with the same options gives the same model bit for bit.
+      modelHash: job.modelHash,
       jobId,
     };
     say('');

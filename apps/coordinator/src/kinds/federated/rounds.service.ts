@@ -152,7 +152,12 @@ export class RoundsService implements OnModuleInit {
     });
     const participation: ParticipationRow[] = [];
     const trainLosses: number[] = [];
-    for (const agentId of r.eligibleAgentIds) {
+    // Updates are folded in the order of their content hashes (floating-point sums depend on their order): the new
+    // model is a function of the set of updates, not of the order in which agents registered or answered, so a job
+    // run twice on the same data, seeds and participation gives the same model bit for bit.
+    const hashOf = (agentId: string): string => answers.get(agentId)?.blobHash ?? '';
+    const order = [...r.eligibleAgentIds].sort((x, y) => hashOf(x).localeCompare(hashOf(y)) || x.localeCompare(y));
+    for (const agentId of order) {
       const a = answers.get(agentId);
       // The multiplier of this client's update, from its state before the round (docs/algorithms/fedau.md §2.2).
       const weight = rule.weight(agentId, states.get(agentId)!);
