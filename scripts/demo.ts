@@ -103,7 +103,6 @@ async function main(): Promise<void> {
           name: `agent-${i}`,
           coordinatorUrl: c.url,
           joinToken: c.joinToken,
-          redisUrl: redis.url,
           dataFile: files[i],
           availability: PATTERNS[i % PATTERNS.length],
           seed: seed * 100 + i,

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -81,20 +82,41 @@ interface EmbeddedPg {
   createDatabase(name: string): Promise<void>;
 }
 
-/** REDIS_URL when given; else 127.0.0.1:6379, starting a private redis-server there if nothing listens. */
-export async function ensureRedis(given: string | undefined, log: (s: string) => void): Promise<Service> {
-  if (given) return { url: given, stop: () => Promise.resolve() };
-  if (await canConnect('127.0.0.1', 6379)) return { url: 'redis://127.0.0.1:6379', stop: () => Promise.resolve() };
+/** A Redis only this process's children know how to reach: a free port, a random password (`requirepass`). */
+export interface PrivateRedis extends Service {
+  port: number;
+  password: string;
+}
+
+/**
+ * Starts a throw-away `redis-server` on a free loopback port with a random password and no persistence (the
+ * coordinator is its only client; agents never get its address). Throws with install hints when there is no binary.
+ */
+export async function startPrivateRedis(): Promise<PrivateRedis> {
   const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   if (which.status !== 0) {
     throw new Error(
-      'Redis is needed and nothing listens on 127.0.0.1:6379. Install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL=redis://host:port.',
+      'redis-server is not installed (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis); or set REDIS_URL=redis://:password@host:port',
     );
   }
-  log('starting a private redis-server on 127.0.0.1:6379');
-  const proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  for (let i = 0; i < 50 && !(await canConnect('127.0.0.1', 6379)); i++) await sleep(100);
-  return { url: 'redis://127.0.0.1:6379', stop: async () => void (await stopProcess(proc)) };
+  const port = await freePort();
+  const password = randomBytes(24).toString('hex');
+  // The password goes in on stdin (a config file), not on the command line where `ps` would show it.
+  const proc = spawn('redis-server', ['-'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  proc.stdin.end(`bind 127.0.0.1\nport ${port}\nrequirepass ${password}\nsave ""\nappendonly no\n`);
+  for (let i = 0; i < 100 && !(await canConnect('127.0.0.1', port)); i++) {
+    if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
+    await sleep(50);
+  }
+  return { url: `redis://:${password}@127.0.0.1:${port}`, port, password, stop: async () => void (await stopProcess(proc)) };
+}
+
+/** REDIS_URL when given; else a private password-protected redis-server only the coordinator knows. */
+export async function ensureRedis(given: string | undefined, log: (s: string) => void): Promise<Service> {
+  if (given) return { url: given, stop: () => Promise.resolve() };
+  const redis = await startPrivateRedis();
+  log(`started a private redis-server on 127.0.0.1:${redis.port} with a random password (only the coordinator gets it)`);
+  return redis;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { sleep, stopProcess } from './services';
 
 /** The repository root (where nx.json is), whether this file runs compiled or from source. */
@@ -51,14 +52,19 @@ export async function startCoordinatorProcess(
   };
   proc.stdout.on('data', collect);
   proc.stderr.on('data', collect);
-  const url = `http://127.0.0.1:${port}`;
+  // With TLS_CERT_FILE the coordinator serves HTTPS; a self-signed certificate is its own CA.
+  const tls = env.TLS_CERT_FILE ? new UndiciAgent({ connect: { ca: readFileSync(env.TLS_CERT_FILE) } }) : undefined;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     if (proc.exitCode !== null) throw new Error(`coordinator exited with ${proc.exitCode}:\n${output.slice(-30).join('\n')}`);
-    const ok = await fetch(`${url}/health`).then(
+    const ok = await undiciFetch(`${url}/health`, { dispatcher: tls }).then(
       (r) => r.ok,
       () => false,
     );
-    if (ok) return { url, adminToken, joinToken, proc, output };
+    if (ok) {
+      await tls?.close();
+      return { url, adminToken, joinToken, proc, output };
+    }
     await sleep(100);
   }
   await stopProcess(proc);
@@ -75,12 +81,15 @@ export function startAgentProcess(args: {
   name: string;
   coordinatorUrl: string;
   joinToken: string;
-  redisUrl: string;
   dataFile: string;
   availability?: string;
   seed?: number;
   heartbeatMs?: number;
   identityFile?: string;
+  /** PEM of a CA for an HTTPS coordinator. */
+  caFile?: string;
+  /** More environment for the agent process (it gets no Redis address: it needs none). */
+  env?: Record<string, string>;
 }): AgentProcess {
   const output: string[] = [];
   const proc = spawn(
@@ -90,8 +99,6 @@ export function startAgentProcess(args: {
       '--coordinator',
       args.coordinatorUrl,
       `--join-token=${args.joinToken}`, // '=' form: a random token may start with '-'
-      '--redis-url',
-      args.redisUrl,
       '--data',
       args.dataFile,
       '--name',
@@ -103,8 +110,9 @@ export function startAgentProcess(args: {
       '--heartbeat-ms',
       String(args.heartbeatMs ?? 2000),
       ...(args.identityFile ? ['--identity', args.identityFile] : []),
+      ...(args.caFile ? ['--ca-file', args.caFile] : []),
     ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv(args.env) },
   );
   const collect = (chunk: Buffer): void => {
     for (const line of chunk.toString().split('\n')) if (line) output.push(line);
@@ -112,6 +120,16 @@ export function startAgentProcess(args: {
   proc.stdout.on('data', collect);
   proc.stderr.on('data', collect);
   return { name: args.name, proc, output };
+}
+
+/**
+ * An agent process's environment: this process's, minus anything that would let it reach Redis or the database (an
+ * agent must work with the coordinator's address alone), plus `extra`.
+ */
+function agentEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^(REDIS|DATABASE|TEST_REDIS|TEST_DATABASE)/.test(k)) delete env[k];
+  return { ...env, ...extra };
 }
 
 /** A tiny admin client for scripts and tests. */

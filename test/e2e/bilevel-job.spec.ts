@@ -14,9 +14,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from '../../scripts/lib/services';
+import { freePort, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
 import { ROOT, startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
-import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, toFloat32, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
 
@@ -53,6 +53,7 @@ function expectSameCurve(got: number[], want: number[]): void {
  */
 describe('bilevel jobs (real processes)', () => {
   let db: TestDatabase;
+  let redis: PrivateRedis;
   let work: string;
   let port: number;
   let env: Record<string, string>;
@@ -73,14 +74,15 @@ describe('bilevel jobs (real processes)', () => {
     );
 
   beforeAll(async () => {
+    redis = await startPrivateRedis();
     db = await freshDatabase({ migrate: false });
     work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-bilevel-'));
     port = await freePort();
-    env = coordinatorEnv(db, work, prefix, { AGENT_OFFLINE_AFTER_MS: '4000' });
+    env = coordinatorEnv(db, redis, work, prefix, { AGENT_OFFLINE_AFTER_MS: '4000' });
     coordinator = await startCoordinatorProcess(env, port);
   }, 60_000);
 
-  afterAll(() => stopStack({ agents, coordinator, prefix, db, work }));
+  afterAll(() => stopStack({ agents, coordinator, redis, db, work }));
 
   it('refuses invalid bilevel jobs with field errors', async () => {
     const bad = [
@@ -127,7 +129,6 @@ describe('bilevel jobs (real processes)', () => {
           name,
           coordinatorUrl: base(),
           joinToken: env.JOIN_TOKEN,
-          redisUrl: TEST_REDIS_URL,
           dataFile: DIGITS_FILE,
           heartbeatMs: 500,
         }),

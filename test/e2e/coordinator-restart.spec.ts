@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from '../../scripts/lib/services';
+import { freePort, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
 import {
   startAgentProcess,
   startCoordinatorProcess,
@@ -9,7 +9,7 @@ import {
   type AgentProcess,
   type CoordinatorProcess,
 } from '../../scripts/lib/stack';
-import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
 
@@ -23,6 +23,7 @@ const ROUNDS = 6;
  */
 describe('coordinator crash and restart (real processes)', () => {
   let db: TestDatabase;
+  let redis: PrivateRedis;
   let work: string;
   let port: number;
   let env: Record<string, string>;
@@ -31,10 +32,11 @@ describe('coordinator crash and restart (real processes)', () => {
   const prefix = uniquePrefix('restart');
 
   beforeAll(async () => {
+    redis = await startPrivateRedis();
     db = await freshDatabase({ migrate: false });
     work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-restart-'));
     port = await freePort();
-    env = coordinatorEnv(db, work, prefix, { AGENT_OFFLINE_AFTER_MS: '10000' });
+    env = coordinatorEnv(db, redis, work, prefix, { AGENT_OFFLINE_AFTER_MS: '10000' });
     coordinator = await startCoordinatorProcess(env, port);
     writeDigitsShards(work, 3, { alpha: 1.0, seed: 4, minPerClient: 50 }).files.forEach((file, i) => {
       agents.push(
@@ -42,7 +44,6 @@ describe('coordinator crash and restart (real processes)', () => {
           name: `r-${i}`,
           coordinatorUrl: coordinator.url,
           joinToken: env.JOIN_TOKEN,
-          redisUrl: TEST_REDIS_URL,
           dataFile: file,
           heartbeatMs: 500,
         }),
@@ -50,7 +51,7 @@ describe('coordinator crash and restart (real processes)', () => {
     });
   }, 60_000);
 
-  afterAll(() => stopStack({ agents, coordinator, prefix, db, work }));
+  afterAll(() => stopStack({ agents, coordinator, redis, db, work }));
 
   it('resumes the job after a SIGKILL and completes every round exactly once', async () => {
     const admin = env.ADMIN_TOKEN;

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from '../../scripts/lib/services';
+import { freePort, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
 import {
   startAgentProcess,
   startCoordinatorProcess,
@@ -9,7 +9,7 @@ import {
   type AgentProcess,
   type CoordinatorProcess,
 } from '../../scripts/lib/stack';
-import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, floats, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
 
@@ -22,6 +22,7 @@ const DEADLINE_MS = 4000;
  */
 describe('federated job end to end (coordinator + 3 agent processes)', () => {
   let db: TestDatabase;
+  let redis: PrivateRedis;
   let work: string;
   let coordinator: CoordinatorProcess;
   const agents: AgentProcess[] = [];
@@ -31,21 +32,21 @@ describe('federated job end to end (coordinator + 3 agent processes)', () => {
     name: `e2e-${i}`,
     coordinatorUrl: coordinator.url,
     joinToken: coordinator.joinToken,
-    redisUrl: TEST_REDIS_URL,
     dataFile: path.join(work, `agent-${i}.csv`),
     identityFile: path.join(work, `agent-${i}.identity.json`),
     heartbeatMs: 500,
   });
 
   beforeAll(async () => {
+    redis = await startPrivateRedis();
     db = await freshDatabase({ migrate: false }); // the coordinator migrates on start
     work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-e2e-'));
-    coordinator = await startCoordinatorProcess(coordinatorEnv(db, work, prefix), await freePort());
+    coordinator = await startCoordinatorProcess(coordinatorEnv(db, redis, work, prefix), await freePort());
     const { files } = writeDigitsShards(work, 3, { alpha: 1.0, seed: 3, minPerClient: 50 });
     files.forEach((_, i) => agents.push(startAgentProcess(agentArgs(i))));
   }, 60_000);
 
-  afterAll(() => stopStack({ agents, coordinator, prefix, db, work }));
+  afterAll(() => stopStack({ agents, coordinator, redis, db, work }));
 
   it('runs 5 rounds, survives a SIGKILLed agent, refuses a bad upload, and improves the model', async () => {
     const admin = coordinator.adminToken;

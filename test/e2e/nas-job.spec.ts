@@ -2,7 +2,7 @@ import type { NasView, TaskView } from '@flotilla/contracts';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from '../../scripts/lib/services';
+import { freePort, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
 import {
   startAgentProcess,
   startCoordinatorProcess,
@@ -10,7 +10,7 @@ import {
   type AgentProcess,
   type CoordinatorProcess,
 } from '../../scripts/lib/stack';
-import { coordinatorEnv, freshDatabase, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '../support/database';
+import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
 
@@ -34,6 +34,7 @@ const JOB = {
 
 describe('NAS job end to end (coordinator + 3 agent processes)', () => {
   let db: TestDatabase;
+  let redis: PrivateRedis;
   let work: string;
   let port: number;
   let env: Record<string, string>;
@@ -60,10 +61,11 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     });
 
   beforeAll(async () => {
+    redis = await startPrivateRedis();
     db = await freshDatabase({ migrate: false });
     work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-nas-'));
     port = await freePort();
-    env = coordinatorEnv(db, work, prefix, { AGENT_OFFLINE_AFTER_MS: '3000' });
+    env = coordinatorEnv(db, redis, work, prefix, { AGENT_OFFLINE_AFTER_MS: '3000' });
     coordinator = await startCoordinatorProcess(env, port);
     // One client holding every non-held-out row: the same file (and sha256) for all three agents.
     const [file] = writeDigitsShards(work, 1, { alpha: 1, seed: 1, minPerClient: 1 }).files;
@@ -73,7 +75,6 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
           name: `nas-${i}`,
           coordinatorUrl: coordinator.url,
           joinToken: env.JOIN_TOKEN,
-          redisUrl: TEST_REDIS_URL,
           dataFile: file,
           identityFile: path.join(work, `nas-${i}.identity.json`),
           heartbeatMs: 500,
@@ -87,7 +88,7 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     );
   }, 60_000);
 
-  afterAll(() => stopStack({ agents, coordinator, prefix, db, work }));
+  afterAll(() => stopStack({ agents, coordinator, redis, db, work }));
 
   it('refuses invalid NAS specs with a 400 that names the field', async () => {
     const post = (json: unknown) =>

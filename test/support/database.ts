@@ -39,13 +39,20 @@ export function uniquePrefix(tag: string): string {
 }
 
 /**
- * The environment of a coordinator process under test: its own database, blob directory and queue prefix on the
- * shared Redis, fresh tokens, the shipped datasets. `extra` overrides or adds settings.
+ * The environment of a coordinator process under test: its own database, blob directory, password-protected Redis
+ * (only the coordinator gets its URL) and queue prefix, fresh tokens, the shipped datasets. `extra` overrides or adds
+ * settings.
  */
-export function coordinatorEnv(db: TestDatabase, work: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+export function coordinatorEnv(
+  db: TestDatabase,
+  redis: { url: string },
+  work: string,
+  prefix: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     DATABASE_URL: db.url,
-    REDIS_URL: TEST_REDIS_URL,
+    REDIS_URL: redis.url,
     ADMIN_TOKEN: token(),
     JOIN_TOKEN: token(),
     BLOB_DIR: path.join(work, 'blobs'),

@@ -8,18 +8,15 @@ import {
   type AvailabilitySpec,
   type Dataset,
 } from '@flotilla/algorithms';
-import { AgentJobName, type AgentTask, type TrainTask } from '@flotilla/contracts';
-import { Worker, type Job } from 'bullmq';
-import IORedis from 'ioredis';
+import type { AgentTask, AgentWork, TrainTask } from '@flotilla/contracts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CoordinatorClient, CoordinatorError } from './coordinator-client';
+import { CoordinatorClient, CoordinatorError, isTransient } from './coordinator-client';
 import { readIdentity, writeIdentity } from './identity';
 import { TASK_HANDLERS, type TaskContext } from './tasks';
 
 export interface AgentOptions {
   coordinatorUrl: string;
-  redisUrl: string;
   joinToken: string;
   name: string;
   dataset: string;
@@ -29,32 +26,47 @@ export interface AgentOptions {
   heartbeatMs: number;
   /** Where the agent keeps its id and secret between runs; without it every start registers a new client. */
   identityFile?: string;
+  /** A new secret at start (written to the identity file); the old one stops working. */
+  rotateSecret?: boolean;
+  /** PEM file of a CA to trust for the coordinator's certificate. */
+  caFile?: string;
+  /** How long one poll for work may wait at the coordinator (default 25 s). */
+  pollWaitMs?: number;
   log: (line: string) => void;
 }
 
 /** How long a computed task result is retried while the coordinator is unreachable (e.g. restarting). */
 const RESULT_RETRY_MS = 60_000;
+/** Pauses between polls while the coordinator cannot be reached: doubling from the first to the last. */
+const RECONNECT_MS = [250, 10_000];
 
 export type TaskOutcome = 'uploaded' | 'declined' | 'expired' | 'refused' | 'failed';
 
+/** The coordinator refused this agent's credentials (revoked, or an identity from another deployment): it must stop. */
+export class CredentialsRefused extends Error {}
+
 /**
- * A client agent: registers with the join token, consumes its own BullMQ queue, trains each task
- * locally with TensorFlow.js and uploads the update. When its availability pattern says it is away,
- * it declines the round, so the coordinator sees it as a non-participant without waiting for the deadline.
+ * A client agent: registers with the join token (or rejoins with its identity file), then asks the coordinator for
+ * work over HTTP(S) in a loop (a long poll: it waits at the coordinator until there is work), computes it — a round
+ * of a federated job trained locally with TensorFlow.js, or a task — and answers. It needs nothing but the
+ * coordinator's address: no route to Redis or anything else. When its availability pattern says it is away, it
+ * declines the round, so the coordinator sees it as a non-participant without waiting for the deadline.
+ * Network errors and restarts of the coordinator are ridden out: the agent keeps asking, with growing pauses.
  */
 export class ClientAgent {
   private readonly client: CoordinatorClient;
   private readonly csv: string;
   private readonly scaled = new Map<string, Dataset>();
   private readonly availability: Availability;
-  private worker?: Worker;
-  private connection?: IORedis;
   private heartbeat?: NodeJS.Timeout;
   private busy = false;
+  private stopping = false;
+  private readonly stopPolling = new AbortController();
+  private loop?: Promise<void>;
   agentId?: string;
 
   constructor(private readonly opts: AgentOptions) {
-    this.client = new CoordinatorClient(opts.coordinatorUrl);
+    this.client = new CoordinatorClient(opts.coordinatorUrl, { caFile: opts.caFile });
     this.csv = readFileSync(opts.dataFile, 'utf8');
     this.dataHash = createHash('sha256').update(this.csv).digest('hex');
     // Parse once up front so a bad file stops the agent before it registers.
@@ -67,23 +79,24 @@ export class ClientAgent {
   /** sha256 of the data file: tasks that need the same data on two agents (bilevel chains) are matched by it. */
   readonly dataHash: string;
 
+  /** Joins and starts asking for work; `done()` settles when the agent stops (or fails for good). */
   async start(): Promise<void> {
     const reg = (await this.rejoin()) ?? (await this.register());
     this.agentId = reg.agentId;
-    this.connection = new IORedis(this.opts.redisUrl, { maxRetriesPerRequest: null });
-    this.worker = new Worker(reg.queueName, (job: Job) => this.process(job), {
-      connection: this.connection,
-      prefix: reg.queuePrefix,
-      concurrency: 1,
-    });
-    this.worker.on('failed', (job, err) => this.opts.log(`task ${job?.id} failed: ${err.message}`));
+    // A poll counts as a heartbeat; these keep an agent that computes for long visible as online.
     this.heartbeat = setInterval(() => {
-      this.client.heartbeat(this.busy ? 'busy' : 'idle').catch((e: Error) => this.opts.log(`heartbeat failed: ${e.message}`));
+      if (this.busy) this.client.heartbeat('busy').catch((e: Error) => this.opts.log(`heartbeat failed: ${e.message}`));
     }, this.opts.heartbeatMs);
+    this.loop = this.pollForWork();
+  }
+
+  /** Settles when the polling loop ends: after stop(), or rejecting when the coordinator refused the credentials. */
+  done(): Promise<void> {
+    return this.loop ?? Promise.resolve();
   }
 
   /** Rejoins with the identity file's credentials, if there is one and the coordinator still accepts them. */
-  private async rejoin(): Promise<{ agentId: string; queueName: string; queuePrefix: string } | undefined> {
+  private async rejoin(): Promise<{ agentId: string } | undefined> {
     const file = this.opts.identityFile;
     const identity = file ? readIdentity(file, this.opts.coordinatorUrl) : undefined;
     if (!identity) return undefined;
@@ -92,16 +105,20 @@ export class ClientAgent {
       await this.client.heartbeat('idle', { [this.opts.dataset]: this.dataHash });
     } catch (e) {
       if (e instanceof CoordinatorError && (e.status === 401 || e.status === 404)) {
-        this.opts.log(`identity ${identity.agentId} from ${file} was refused (${e.status}); registering anew`);
+        this.opts.log(`identity ${identity.agentId} from ${file} was refused (${e.body.message ?? e.status}); registering anew`);
         return undefined;
       }
       throw e;
     }
-    this.opts.log(`rejoined as ${identity.agentId} (identity ${file}), queue ${identity.queueName}, ${this.exampleCount} examples`);
+    if (this.opts.rotateSecret) {
+      writeIdentity(file!, this.opts.coordinatorUrl, await this.client.rotateSecret());
+      this.opts.log(`rotated the secret of ${identity.agentId} (identity ${file})`);
+    }
+    this.opts.log(`rejoined as ${identity.agentId} (identity ${file}), ${this.exampleCount} examples`);
     return identity;
   }
 
-  private async register(): Promise<{ agentId: string; queueName: string; queuePrefix: string }> {
+  private async register(): Promise<{ agentId: string }> {
     const reg = await this.client.register({
       joinToken: this.opts.joinToken,
       name: this.opts.name,
@@ -110,14 +127,36 @@ export class ClientAgent {
       datasetHashes: { [this.opts.dataset]: this.dataHash },
     });
     if (this.opts.identityFile) writeIdentity(this.opts.identityFile, this.opts.coordinatorUrl, reg);
-    this.opts.log(`registered as ${reg.agentId}, queue ${reg.queueName}, ${this.exampleCount} examples`);
+    this.opts.log(`registered as ${reg.agentId}, ${this.exampleCount} examples`);
     return reg;
   }
 
-  private async process(job: Job): Promise<TaskOutcome> {
-    if (job.name === AgentJobName.Train) return this.train(job.data as TrainTask);
-    if (job.name === AgentJobName.Task) return this.runTask(job.data as AgentTask);
-    throw new Error(`unknown queue job '${job.name}'`);
+  /** Asks for work until stopped; transient errors (no answer, 5xx, 429) only pause it. */
+  private async pollForWork(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        const work = await this.client.nextWork(this.opts.pollWaitMs ?? 25_000, this.stopPolling.signal);
+        if (failures) this.opts.log(`coordinator reachable again after ${failures} failed ${failures === 1 ? 'try' : 'tries'}`);
+        failures = 0;
+        if (work && !this.stopping) await this.process(work);
+      } catch (e) {
+        if (this.stopping) break;
+        if (e instanceof CoordinatorError && e.status === 401) {
+          throw new CredentialsRefused(`the coordinator refused this agent's credentials: ${e.body.message ?? ''}`);
+        }
+        if (!isTransient(e) && !(e instanceof CoordinatorError)) throw e;
+        // A refusal of the poll itself (4xx other than 401) or a transient error: wait and ask again.
+        if (failures === 0) this.opts.log(`cannot get work (${(e as Error).message}); retrying`);
+        failures++;
+        const pause = e instanceof CoordinatorError && e.retryAfterMs !== null ? e.retryAfterMs : backoff(failures);
+        await sleep(pause, this.stopPolling.signal);
+      }
+    }
+  }
+
+  private process(work: AgentWork): Promise<TaskOutcome> {
+    return work.kind === 'train' ? this.train(work.train) : this.runTask(work.task);
   }
 
   /**
@@ -144,6 +183,7 @@ export class ClientAgent {
       }
       // A late result is still accepted while the task is open, so keep trying past the deadline for a while.
       await this.client.taskResult(task.taskId, result, Date.now() - started, Date.now() + RESULT_RETRY_MS);
+      this.opts.log(`task ${task.kind} ${task.taskId} (attempt ${task.attempt}) done in ${Date.now() - started} ms`);
       return 'uploaded';
     } catch (e) {
       if (e instanceof CoordinatorError && e.status >= 400 && e.status < 500) {
@@ -167,31 +207,49 @@ export class ClientAgent {
     };
   }
 
-  /** One round: decline when away, else download, train, upload. */
+  /**
+   * One round: decline when away, else download, train, upload. A training that fails here is declined with the
+   * reason, so the round does not wait for this agent until its deadline.
+   */
   async train(task: TrainTask): Promise<TaskOutcome> {
-    if (Date.parse(task.deadline) < Date.now()) return 'expired';
+    const deadline = Date.parse(task.deadline);
+    if (deadline < Date.now()) return 'expired';
     const available = this.availability.next();
     try {
       if (!available) {
-        await this.client.decline(task.jobId, task.round, 'unavailable');
+        await this.client.decline(task.jobId, task.round, 'unavailable', undefined, deadline);
         return 'declined';
       }
       this.busy = true;
       const started = Date.now();
-      const global = await this.client.weights(task.modelHash, task.parameterCount);
-      const data = this.dataFor(task);
-      const result = trainLocal(task.model, global, data, {
-        steps: task.localSteps,
-        batchSize: task.batchSize,
-        lr: task.localLr,
-        seed: task.seed,
-      });
+      let update: { delta: Float32Array; examples: number; meanLoss: number };
+      try {
+        const global = await this.client.weights(task.modelHash, task.parameterCount);
+        const data = this.dataFor(task);
+        const r = trainLocal(task.model, global, data, {
+          steps: task.localSteps,
+          batchSize: task.batchSize,
+          lr: task.localLr,
+          seed: task.seed,
+        });
+        update = { delta: r.delta, examples: r.examples, meanLoss: r.meanLoss };
+      } catch (e) {
+        if (e instanceof CoordinatorError || isTransient(e)) throw e;
+        const message = e instanceof Error ? e.message : String(e);
+        this.opts.log(`round ${task.round} of ${task.jobId}: cannot train: ${message}`);
+        await this.client.decline(task.jobId, task.round, 'error', message, deadline);
+        return 'failed';
+      }
+      const durationMs = Date.now() - started;
       await this.client.upload(
         task.jobId,
         task.round,
-        result.delta,
-        { exampleCount: result.examples, trainLoss: result.meanLoss, durationMs: Date.now() - started },
-        Date.parse(task.deadline),
+        update.delta,
+        { exampleCount: update.examples, trainLoss: update.meanLoss, durationMs },
+        deadline,
+      );
+      this.opts.log(
+        `round ${task.round} of ${task.jobId}: ${update.examples} examples, loss ${update.meanLoss.toFixed(4)}, ${durationMs} ms`,
       );
       return 'uploaded';
     } catch (e) {
@@ -216,10 +274,27 @@ export class ClientAgent {
     return ds;
   }
 
-  /** Graceful stop: finish the task in hand, then close the worker and the connection. */
+  /** Graceful stop: the poll in flight is abandoned, the work in hand finished, then the connections closed. */
   async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopPolling.abort();
     if (this.heartbeat) clearInterval(this.heartbeat);
-    await this.worker?.close();
-    await this.connection?.quit().catch(() => undefined);
+    await this.loop?.catch(() => undefined);
+    await this.client.close();
   }
+}
+
+function backoff(failures: number): number {
+  const [first, last] = RECONNECT_MS;
+  return Math.min(last, first * 2 ** Math.min(failures - 1, 10));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }

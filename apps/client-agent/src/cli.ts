@@ -1,36 +1,42 @@
 #!/usr/bin/env node
 import { parseAvailability, type AvailabilitySpec } from '@flotilla/algorithms';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ClientAgent } from './agent';
+import { ClientAgent, CredentialsRefused } from './agent';
 import { selectBackend } from './tf-backend';
 
 const USAGE = `flotilla-agent --coordinator URL --join-token TOKEN --data FILE.csv [options]
 
-  --coordinator URL     coordinator base URL (env FLOTILLA_COORDINATOR_URL)
-  --join-token TOKEN    join token issued by the operator (env FLOTILLA_JOIN_TOKEN)
-  --data FILE           local dataset, CSV with the label in the last column
-  --dataset NAME        dataset name this file belongs to (default uci-digits)
-  --name NAME           agent name shown to operators (default agent-<pid>)
-  --redis-url URL       Redis the coordinator's queues live in (env REDIS_URL, default redis://127.0.0.1:6379)
-  --availability SPEC   always | bernoulli:P | markov:P[:A] | cyclic:P[:L] (default always)
-  --seed N              seed of the availability pattern (default 0)
-  --heartbeat-ms N      heartbeat interval (default 5000)
-  --identity FILE       keep the agent id and secret here (mode 0600) and rejoin as the same client after a
-                        restart (env FLOTILLA_IDENTITY_FILE); without it every start is a new client`;
+  --coordinator URL       coordinator base URL, http:// or https:// (env FLOTILLA_COORDINATOR_URL); the agent
+                          needs no other address: it opens every connection itself
+  --join-token TOKEN      join token issued by the operator (env FLOTILLA_JOIN_TOKEN)
+  --join-token-file FILE  read the join token from a file instead (keeps it out of the process list)
+  --data FILE             local dataset, CSV with the label in the last column
+  --dataset NAME          dataset name this file belongs to (default uci-digits)
+  --name NAME             agent name shown to operators (default agent-<pid>)
+  --ca-file FILE          PEM certificate of a CA to trust for the coordinator's HTTPS certificate
+  --identity FILE         keep the agent id and secret here (mode 0600) and rejoin as the same client after a
+                          restart (env FLOTILLA_IDENTITY_FILE); without it every start is a new client
+  --rotate-secret         with --identity: get a new secret at start (the old one stops working)
+  --availability SPEC     always | bernoulli:P | markov:P[:A] | cyclic:P[:L] (default always)
+  --seed N                seed of the availability pattern (default 0)
+  --heartbeat-ms N        heartbeat interval while computing (default 5000)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       coordinator: { type: 'string' },
       'join-token': { type: 'string' },
+      'join-token-file': { type: 'string' },
       data: { type: 'string' },
       dataset: { type: 'string', default: 'uci-digits' },
       name: { type: 'string', default: `agent-${process.pid}` },
-      'redis-url': { type: 'string' },
+      'ca-file': { type: 'string' },
+      identity: { type: 'string' },
+      'rotate-secret': { type: 'boolean', default: false },
       availability: { type: 'string', default: 'always' },
       seed: { type: 'string', default: '0' },
       'heartbeat-ms': { type: 'string', default: '5000' },
-      identity: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -38,12 +44,23 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE + '\n');
     return;
   }
-  const coordinatorUrl = values.coordinator ?? process.env.FLOTILLA_COORDINATOR_URL;
-  const joinToken = values['join-token'] ?? process.env.FLOTILLA_JOIN_TOKEN;
   const problems: string[] = [];
+  const coordinatorUrl = values.coordinator ?? process.env.FLOTILLA_COORDINATOR_URL;
+  let joinToken = values['join-token'] ?? process.env.FLOTILLA_JOIN_TOKEN;
+  if (values['join-token-file']) {
+    try {
+      joinToken = readFileSync(values['join-token-file'], 'utf8').trim();
+    } catch (e) {
+      problems.push(`--join-token-file: ${(e as Error).message}`);
+    }
+  }
   if (!coordinatorUrl) problems.push('--coordinator is required');
-  if (!joinToken) problems.push('--join-token is required');
+  else if (!/^https?:\/\//.test(coordinatorUrl)) problems.push('--coordinator must be an http:// or https:// URL');
+  if (!joinToken && !problems.some((p) => p.startsWith('--join-token-file')))
+    problems.push('--join-token (or --join-token-file) is required');
   if (!values.data) problems.push('--data is required');
+  const identityFile = values.identity ?? process.env.FLOTILLA_IDENTITY_FILE;
+  if (values['rotate-secret'] && !identityFile) problems.push('--rotate-secret needs --identity (the new secret is kept there)');
   const seed = Number(values.seed);
   const heartbeatMs = Number(values['heartbeat-ms']);
   if (!Number.isInteger(seed)) problems.push('--seed must be an integer');
@@ -65,7 +82,6 @@ async function main(): Promise<void> {
   log(`tfjs backend: ${await selectBackend()}`);
   const agent = new ClientAgent({
     coordinatorUrl: coordinatorUrl!,
-    redisUrl: values['redis-url'] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     joinToken: joinToken!,
     name,
     dataset: values.dataset,
@@ -73,7 +89,9 @@ async function main(): Promise<void> {
     availability: availability!,
     seed,
     heartbeatMs,
-    identityFile: values.identity ?? process.env.FLOTILLA_IDENTITY_FILE,
+    identityFile,
+    rotateSecret: values['rotate-secret'],
+    caFile: values['ca-file'],
     log,
   });
   await agent.start();
@@ -81,7 +99,7 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: finishing the task in hand and leaving`);
+    log(`${signal}: finishing the work in hand and leaving`);
     agent.stop().then(
       () => process.exit(0),
       (e: Error) => {
@@ -92,6 +110,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  await agent.done().catch((e: unknown) => {
+    if (e instanceof CredentialsRefused) {
+      log(`${e.message}; stopping (was this agent revoked? register it again with a join token, without --identity)`);
+      process.exit(3);
+    }
+    throw e;
+  });
 }
 
 main().catch((e: unknown) => {

@@ -8,12 +8,11 @@ import { z } from 'zod';
  * client: FedAU estimates each client's participation from its history, and a fresh id would start
  * that history over. The secret is stored only here (mode 0600) and hashed at the coordinator.
  */
-const IdentitySchema = z.strictObject({
+// Not strict: files written by earlier versions also hold the agent's queue name and prefix, which are ignored now.
+const IdentitySchema = z.object({
   coordinatorUrl: z.string().min(1),
   agentId: z.string().uuid(),
   agentSecret: z.string().min(16),
-  queueName: z.string().min(1),
-  queuePrefix: z.string().min(1),
 });
 export type AgentIdentity = z.infer<typeof IdentitySchema>;
 
@@ -39,13 +38,7 @@ export function readIdentity(file: string, coordinatorUrl: string): AgentIdentit
 
 /** Writes the identity atomically (temp file + rename), readable by the owner only. */
 export function writeIdentity(file: string, coordinatorUrl: string, reg: RegisterAgentResponse): AgentIdentity {
-  const identity: AgentIdentity = {
-    coordinatorUrl,
-    agentId: reg.agentId,
-    agentSecret: reg.agentSecret,
-    queueName: reg.queueName,
-    queuePrefix: reg.queuePrefix,
-  };
+  const identity: AgentIdentity = { coordinatorUrl, agentId: reg.agentId, agentSecret: reg.agentSecret };
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(identity, null, 2) + '\n', { mode: 0o600 });

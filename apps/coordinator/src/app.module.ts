@@ -3,6 +3,7 @@ import { AgentGuard } from './agents/agent.guard';
 import { AgentsController } from './agents/agents.controller';
 import { AgentsRepository } from './agents/agents.repository';
 import { AgentsService } from './agents/agents.service';
+import { PresenceService } from './agents/presence.service';
 import { BlobsModule } from './blobs/blobs.module';
 import { AdminGuard } from './common/admin.guard';
 import { MetricsRegistry } from './common/metrics.registry';
@@ -24,6 +25,7 @@ import { QueueService } from './queue/queue.service';
 import { AgentTasksController, JobTasksController } from './tasks/tasks.controller';
 import { TasksRepository } from './tasks/tasks.repository';
 import { TasksService } from './tasks/tasks.service';
+import { TransportModule } from './transport/transport.module';
 
 /** What every feature module may use: configuration, storage, queues, agents, the job and task machinery. */
 @Global()
@@ -41,6 +43,7 @@ class CoreModule {
       AgentGuard,
       AgentsRepository,
       AgentsService,
+      PresenceService,
       JobKindRegistry,
       JobsRepository,
       JobRunner,
@@ -61,7 +64,7 @@ export class AppModule {
   static forConfig(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forConfig(config), BlobsModule, FederatedModule, BilevelModule, NasModule],
+      imports: [CoreModule.forConfig(config), BlobsModule, TransportModule, FederatedModule, BilevelModule, NasModule],
       controllers: [AgentsController, JobsController, AgentTasksController, JobTasksController, HealthController, DashboardController],
     };
   }

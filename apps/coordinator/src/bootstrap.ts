@@ -3,7 +3,9 @@ import { Logger, type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { useWasmBackend } from '@flotilla/algorithms';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import * as express from 'express';
+import { readFileSync } from 'node:fs';
 import { AppModule } from './app.module';
 import { ErrorFilter } from './common/error.filter';
 import { requestId } from './common/request-id.middleware';
@@ -20,10 +22,25 @@ export async function startCoordinator(config: AppConfig): Promise<INestApplicat
     if (applied.length) logger.log(`applied migrations: ${applied.join(', ')}`);
   }
   logger.log(`tfjs backend: ${await useWasmBackend()}`);
-  const app = await NestFactory.create(AppModule.forConfig(config), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), {
     bodyParser: false,
     logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
+    ...(config.TLS_CERT_FILE && config.TLS_KEY_FILE
+      ? { httpsOptions: { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) } }
+      : {}),
   });
+  app.set('trust proxy', trustProxy(config.TRUST_PROXY));
+  if (config.CORS_ORIGINS.length) {
+    // Browser pages on these origins may call the API (a browser agent, a dashboard served elsewhere); credentials
+    // travel in the Authorization header, never in cookies.
+    app.enableCors({
+      origin: config.CORS_ORIGINS,
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      exposedHeaders: ['x-request-id', 'x-model-hash', 'x-model-round', 'retry-after'],
+      maxAge: 600,
+    });
+  }
   app.use(requestId);
   app.use(express.json({ limit: '1mb' }));
   app.use('/api/v1/jobs/:jobId/rounds/:round/update', express.raw({ type: () => true, limit: config.MAX_UPDATE_BYTES }));
@@ -38,4 +55,10 @@ export async function startCoordinator(config: AppConfig): Promise<INestApplicat
   SwaggerModule.setup('api/docs', app, doc);
   await app.listen(config.PORT, config.HOST);
   return app;
+}
+
+/** TRUST_PROXY as Express takes it: a boolean, a hop count, or addresses. */
+function trustProxy(value: string): boolean | number | string {
+  if (value === 'true' || value === 'false') return value === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }

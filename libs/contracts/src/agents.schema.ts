@@ -14,14 +14,22 @@ export const RegisterAgentSchema = z.strictObject({
 });
 export type RegisterAgent = z.infer<typeof RegisterAgentSchema>;
 
-export interface RegisterAgentResponse {
-  agentId: string;
+/** An agent's credentials: `Authorization: Bearer <agentId>.<agentSecret>` on every call (see {@link agentBearer}). */
+export const AgentCredentialsSchema = z.strictObject({
+  agentId: z.string().uuid(),
   /** Shown once; the coordinator stores only its hash. */
-  agentSecret: string;
-  queueName: string;
-  /** BullMQ key prefix the coordinator uses; the agent's worker must use the same. */
-  queuePrefix: string;
-}
+  agentSecret: z.string().regex(/^[A-Za-z0-9_-]{16,128}$/),
+});
+export type RegisterAgentResponse = z.infer<typeof AgentCredentialsSchema>;
+
+/** POST /agents/me/secret: a new secret for the calling agent; the old one stops working at once. */
+export type RotateSecretResponse = RegisterAgentResponse;
+
+/** GET /agents/me/work: how long the coordinator may hold the request open when there is no work (long poll). */
+export const WorkQuerySchema = z.strictObject({
+  waitMs: z.coerce.number().int().min(0).max(30_000).default(25_000),
+});
+export type WorkQuery = z.infer<typeof WorkQuerySchema>;
 
 export const HeartbeatSchema = z.strictObject({
   status: z.enum(['idle', 'busy']).default('idle'),
@@ -38,6 +46,8 @@ export interface AgentView {
   lastHeartbeatAt: string | null;
   /** When a task last timed out on the agent; while it is later than lastHeartbeatAt, other agents get tasks first. */
   lastTaskTimeoutAt: string | null;
+  /** When an admin revoked the agent (DELETE /agents/:id): its credentials no longer work; its history stays. */
+  revokedAt: string | null;
   createdAt: string;
 }
 

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { TrainTaskSchema } from './kinds/federated';
+import { AgentTaskSchema } from './tasks';
 
 /**
  * The queue catalogue: every BullMQ queue and job name used between the coordinator and the agents, and the
@@ -58,6 +60,17 @@ export const ControlJobSchemas = {
 export type ControlJobData<N extends ControlJobName> = z.infer<(typeof ControlJobSchemas)[N]>;
 
 export type ControlJob = { [N in ControlJobName]: { name: N; data: ControlJobData<N> } }[ControlJobName];
+
+/**
+ * What GET /agents/me/work hands an agent: the oldest work item of its queue that is still useful (a round of a
+ * federated job, or an attempt of a task). An item stays there until the agent answers it (an update, a decline,
+ * a task result or failure) or it expires, so an agent that lost a response gets the same item again.
+ */
+export const AgentWorkSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('train'), id: z.string(), queuedAt: z.number(), train: TrainTaskSchema }),
+  z.strictObject({ kind: z.literal('task'), id: z.string(), queuedAt: z.number(), task: AgentTaskSchema }),
+]);
+export type AgentWork = z.infer<typeof AgentWorkSchema>;
 
 /** Job ids are idempotency keys: enqueuing the same train task twice is a no-op. */
 export function trainTaskId(jobId: string, round: number, agentId: string): string {

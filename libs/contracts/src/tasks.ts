@@ -34,18 +34,19 @@ export type TaskResult<C> = C extends TaskContract<string, unknown, infer R> ? R
 export const TASK_STATUSES = ['pending', 'running', 'done', 'failed'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
-/** What the coordinator enqueues on an agent's queue (BullMQ job name `task`). */
-export interface AgentTask {
-  taskId: string;
-  jobId: string;
+/** One attempt of a task as an agent receives it (a work item of kind `task`). */
+export const AgentTaskSchema = z.strictObject({
+  taskId: z.string().uuid(),
+  jobId: z.string().uuid(),
   /** A {@link TaskContract}'s kind; the agent parses `payload` with that contract. */
-  kind: string;
+  kind: z.string().min(1),
   /** 1 for the first assignment; each reassignment adds one. */
-  attempt: number;
+  attempt: z.number().int().min(1),
   /** ISO time after which the coordinator reassigns the task; a late result is still accepted while it is open. */
-  deadline: string;
-  payload: unknown;
-}
+  deadline: z.string().datetime(),
+  payload: z.unknown(),
+});
+export type AgentTask = z.infer<typeof AgentTaskSchema>;
 
 /** POST /api/v1/tasks/:id/result. The result is checked against the task kind's result schema. */
 export const TaskResultBodySchema = z.strictObject({

@@ -1,14 +1,16 @@
-import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HeartbeatSchema,
   RegisterAgentSchema,
+  UuidParam,
   type AgentView,
   type Heartbeat,
   type RegisterAgent,
   type RegisterAgentResponse,
 } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
+import type { Request } from 'express';
 import { AdminGuard } from '../common/admin.guard';
 import { jsonSchema } from '../common/openapi';
 import { ZodPipe } from '../common/zod.pipe';
@@ -21,27 +23,52 @@ export class AgentsController {
   constructor(private readonly agents: AgentsService) {}
 
   @Post('register')
-  @ApiOperation({ summary: 'Register an agent with the join token; returns its id and secret (shown once)' })
+  @ApiOperation({ summary: 'Register an agent with a join token; returns its id and secret (shown once). Rate-limited per source address' })
   @ApiBody({ schema: jsonSchema(RegisterAgentSchema) })
-  register(@Body(new ZodPipe(RegisterAgentSchema, 'agent registration')) body: RegisterAgent): Promise<RegisterAgentResponse> {
-    return this.agents.register(body);
+  register(
+    @Body(new ZodPipe(RegisterAgentSchema, 'agent registration')) body: RegisterAgent,
+    @Req() req: Request,
+  ): Promise<RegisterAgentResponse> {
+    return this.agents.register(body, req.ip ?? 'unknown');
   }
 
   @Post('heartbeat')
   @HttpCode(204)
   @UseGuards(AgentGuard)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'Agent heartbeat; agents without one for AGENT_OFFLINE_AFTER_MS are not asked to train' })
+  @ApiOperation({
+    summary:
+      'Agent heartbeat while it computes (a waiting poll counts as one); agents without one for AGENT_OFFLINE_AFTER_MS are not asked to compute',
+  })
   @ApiBody({ schema: jsonSchema(HeartbeatSchema) })
   async heartbeat(@CurrentAgent() agent: Agent, @Body(new ZodPipe(HeartbeatSchema, 'heartbeat')) body: Heartbeat): Promise<void> {
-    await this.agents.heartbeat(agent.id, body.datasetHashes);
+    if (body.datasetHashes) await this.agents.rejoined(agent.id, body.datasetHashes);
+  }
+
+  @Post('me/secret')
+  @HttpCode(200)
+  @UseGuards(AgentGuard)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'A new secret for the calling agent (shown once); the old one stops working at once' })
+  rotate(@CurrentAgent() agent: Agent): Promise<RegisterAgentResponse> {
+    return this.agents.rotateSecret(agent.id);
   }
 
   @Get()
   @UseGuards(AdminGuard)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'List agents (admin)' })
+  @ApiOperation({ summary: 'List agents: online, suspect after a task timeout, offline, revoked' })
   list(): Promise<AgentView[]> {
     return this.agents.list();
+  }
+
+  @Delete(':id')
+  @UseGuards(AdminGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Revoke an agent: its credentials stop working at once, its tasks go to other agents, its history stays',
+  })
+  revoke(@Param('id', new ZodPipe(UuidParam, 'agent id')) id: string): Promise<AgentView> {
+    return this.agents.revoke(id);
   }
 }

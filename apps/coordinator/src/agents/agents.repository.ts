@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import type { Agent, Prisma } from '@prisma/client';
 import { PrismaService } from '../database/prisma.service';
 
+/** Agents that may be asked to compute: not revoked, with a heartbeat newer than `since`. */
+const active = (since: Date): Prisma.AgentWhereInput => ({ revokedAt: null, lastHeartbeatAt: { gte: since } });
+
 @Injectable()
 export class AgentsRepository {
   constructor(private readonly prisma: PrismaService) {}
@@ -20,8 +23,14 @@ export class AgentsRepository {
     return this.prisma.agent.findUnique({ where: { id } });
   }
 
-  async touch(id: string, at = new Date(), datasetHashes?: Prisma.InputJsonValue): Promise<void> {
-    await this.prisma.agent.update({ where: { id }, data: { lastHeartbeatAt: at, ...(datasetHashes ? { datasetHashes } : {}) } });
+  /** Records a heartbeat now with the datasets' hashes an agent re-reports when it rejoins. */
+  async rejoined(id: string, datasetHashes: Prisma.InputJsonValue): Promise<void> {
+    await this.prisma.agent.updateMany({ where: { id, revokedAt: null }, data: { lastHeartbeatAt: new Date(), datasetHashes } });
+  }
+
+  /** Many heartbeats in one statement (PresenceService batches them). */
+  async touchMany(ids: string[], at: Date): Promise<void> {
+    if (ids.length) await this.prisma.agent.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { lastHeartbeatAt: at } });
   }
 
   /** A task timed out on the agent at `at` (it is suspect until its next heartbeat). */
@@ -29,24 +38,33 @@ export class AgentsRepository {
     await this.prisma.agent.updateMany({ where: { id }, data: { lastTaskTimeoutAt: at } });
   }
 
+  /** Revokes the agent; false when it does not exist or was revoked already. */
+  async revoke(id: string, at = new Date()): Promise<boolean> {
+    const r = await this.prisma.agent.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
+    return r.count === 1;
+  }
+
+  /** A new secret for an agent that is not revoked; false otherwise. */
+  async setSecret(id: string, secretHash: string): Promise<boolean> {
+    const r = await this.prisma.agent.updateMany({ where: { id, revokedAt: null }, data: { secretHash } });
+    return r.count === 1;
+  }
+
   list(): Promise<Agent[]> {
     return this.prisma.agent.findMany({ orderBy: { createdAt: 'asc' } });
   }
 
-  /** Agents holding `dataset` with a heartbeat newer than `since`, in a stable order. */
+  /** Agents holding `dataset` that may compute (not revoked, heartbeat newer than `since`), in a stable order. */
   online(dataset: string, since: Date): Promise<Agent[]> {
-    return this.prisma.agent.findMany({
-      where: { datasets: { has: dataset }, lastHeartbeatAt: { gte: since } },
-      orderBy: { createdAt: 'asc' },
-    });
+    return this.prisma.agent.findMany({ where: { datasets: { has: dataset }, ...active(since) }, orderBy: { createdAt: 'asc' } });
   }
 
-  /** Every agent with a heartbeat newer than `since`, in a stable order. */
+  /** Every agent that may compute, in a stable order. */
   onlineAny(since: Date): Promise<Agent[]> {
-    return this.prisma.agent.findMany({ where: { lastHeartbeatAt: { gte: since } }, orderBy: { createdAt: 'asc' } });
+    return this.prisma.agent.findMany({ where: active(since), orderBy: { createdAt: 'asc' } });
   }
 
   countOnline(since: Date): Promise<number> {
-    return this.prisma.agent.count({ where: { lastHeartbeatAt: { gte: since } } });
+    return this.prisma.agent.count({ where: active(since) });
   }
 }

@@ -1,27 +1,53 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { agentQueueName, type AgentView, type RegisterAgent, type RegisterAgentResponse } from '@flotilla/contracts';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import type { AgentView, RegisterAgent, RegisterAgentResponse } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import { createHash, randomBytes } from 'node:crypto';
 import { safeEqual } from '../common/admin.guard';
-import { UnauthorizedError } from '../common/errors';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../common/errors';
+import { RateLimiter } from '../common/rate-limiter';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { QueueService } from '../queue/queue.service';
 import { AgentsRepository } from './agents.repository';
 
 /** Agent secrets are 256 random bits, so a plain sha256 is a sufficient one-way store (no password stretching needed). */
-export function hashSecret(secret: string): string {
+function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/** How long a verified agent is trusted without reading its row again (a revocation or rotation clears it at once). */
+const AUTH_CACHE_MS = 30_000;
+const AUTH_CACHE_SIZE = 20_000;
+
+/**
+ * Agents: registration with a join token, authentication of every agent call (`Bearer <agentId>.<secret>`), and
+ * what admins do to them (list, revoke) or they do to themselves (rotate the secret). Verified agents are cached for
+ * a short while so that thousands of polling agents cost no database read per call; a revocation or rotation on
+ * any coordinator process clears the entry everywhere (the `agents` channel) before its response is sent.
+ */
 @Injectable()
-export class AgentsService {
+export class AgentsService implements OnModuleInit {
+  private readonly logger = new Logger(AgentsService.name);
+  private readonly verified = new Map<string, { agent: Agent; secretHash: string; until: number }>();
+  private readonly revokedListeners: { name: string; run: (agentId: string) => Promise<void> }[] = [];
+  private readonly registrations: RateLimiter;
+
   constructor(
     private readonly agents: AgentsRepository,
+    private readonly queues: QueueService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.registrations = new RateLimiter(config.REGISTER_RATE_PER_MINUTE / 60, config.REGISTER_RATE_PER_MINUTE, 10_000);
+  }
 
-  async register(input: RegisterAgent): Promise<RegisterAgentResponse> {
+  onModuleInit(): void {
+    this.queues.subscribe('agents', (agentId) => this.verified.delete(agentId));
+  }
+
+  /** A new agent, if the join token is valid; at most REGISTER_RATE_PER_MINUTE registrations per source address. */
+  async register(input: RegisterAgent, source: string): Promise<RegisterAgentResponse> {
+    this.registrations.take(source, 'registrations from this address');
     if (!safeEqual(input.joinToken, this.config.JOIN_TOKEN)) throw new UnauthorizedError('Invalid join token');
-    const secret = randomBytes(32).toString('base64url');
+    const secret = newSecret();
     const agent = await this.agents.create({
       name: input.name,
       secretHash: hashSecret(secret),
@@ -29,33 +55,87 @@ export class AgentsService {
       ...(input.exampleCounts ? { exampleCounts: input.exampleCounts } : {}),
       ...(input.datasetHashes ? { datasetHashes: input.datasetHashes } : {}),
     });
-    return { agentId: agent.id, agentSecret: secret, queueName: agentQueueName(agent.id), queuePrefix: this.config.QUEUE_PREFIX };
+    this.logger.log(`agent ${agent.id} (${agent.name}) registered for ${agent.datasets.join(', ')}`);
+    return { agentId: agent.id, agentSecret: secret };
   }
 
-  /** Resolves `Bearer <agentId>.<secret>` to the agent, or throws 401. */
+  /** Resolves `Bearer <agentId>.<secret>` to the agent, or throws 401 (unknown, wrong secret, revoked). */
   async authenticate(token: string | null): Promise<Agent> {
     const m = token ? /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{16,128})$/.exec(token) : null;
     if (!m) throw new UnauthorizedError('Missing or malformed agent credentials (expected Bearer <agentId>.<secret>)');
-    const agent = await this.agents.findById(m[1]);
-    if (!agent || !safeEqual(agent.secretHash, hashSecret(m[2]))) throw new UnauthorizedError('Invalid agent credentials');
+    const [, id, secret] = m;
+    const hash = hashSecret(secret);
+    const cached = this.verified.get(id);
+    if (cached && cached.until > Date.now() && safeEqual(cached.secretHash, hash)) return cached.agent;
+    const agent = await this.agents.findById(id);
+    if (!agent || !safeEqual(agent.secretHash, hash)) throw new UnauthorizedError('Invalid agent credentials');
+    if (agent.revokedAt) throw new UnauthorizedError(`Agent ${id} was revoked at ${agent.revokedAt.toISOString()}`);
+    if (this.verified.size >= AUTH_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(id, { agent, secretHash: hash, until: Date.now() + AUTH_CACHE_MS });
     return agent;
   }
 
-  /** Marks the agent online; a rejoining agent also re-reports its datasets' hashes (its files may have changed). */
-  async heartbeat(agentId: string, datasetHashes?: Record<string, string>): Promise<void> {
-    await this.agents.touch(agentId, new Date(), datasetHashes);
+  /** A rejoining agent re-reports its datasets' hashes (its files may have changed since it registered). */
+  async rejoined(agentId: string, datasetHashes: Record<string, string>): Promise<void> {
+    await this.agents.rejoined(agentId, datasetHashes);
+  }
+
+  /**
+   * Revokes an agent: its credentials stop working at once on every coordinator process (an open poll gets 401), the
+   * work waiting for it is dropped, and the job kinds let go of what it holds (its tasks go to other agents, open rounds
+   * stop waiting for it). Its participation history stays.
+   */
+  async revoke(agentId: string): Promise<AgentView> {
+    const agent = await this.agents.findById(agentId);
+    if (!agent) throw new NotFoundError(`Agent ${agentId} not found`);
+    if (!(await this.agents.revoke(agentId))) throw new ConflictError(`Agent ${agentId} was already revoked`);
+    await this.forget(agentId);
+    await this.queues.removeAgentWork(agentId);
+    for (const l of this.revokedListeners) {
+      await l.run(agentId).catch((e: Error) => this.logger.error(`after revoking agent ${agentId}, ${l.name} failed: ${e.message}`));
+    }
+    this.logger.log(`agent ${agentId} (${agent.name}) revoked`);
+    return this.view((await this.agents.findById(agentId))!);
+  }
+
+  /** A new secret for the calling agent; the old one stops working at once. */
+  async rotateSecret(agentId: string): Promise<RegisterAgentResponse> {
+    const secret = newSecret();
+    if (!(await this.agents.setSecret(agentId, hashSecret(secret)))) throw new UnauthorizedError(`Agent ${agentId} was revoked`);
+    await this.forget(agentId);
+    return { agentId, agentSecret: secret };
+  }
+
+  /** What a job kind or the task dispatcher must do when an agent is revoked (registered at module init). */
+  onRevoked(name: string, run: (agentId: string) => Promise<void>): void {
+    this.revokedListeners.push({ name, run });
   }
 
   async list(): Promise<AgentView[]> {
+    return (await this.agents.list()).map((a) => this.view(a));
+  }
+
+  /** Drops the agent's verified entry here and, through the `agents` channel, on every other process. */
+  private async forget(agentId: string): Promise<void> {
+    this.verified.delete(agentId);
+    await this.queues.publish('agents', agentId);
+  }
+
+  private view(a: Agent): AgentView {
     const since = Date.now() - this.config.AGENT_OFFLINE_AFTER_MS;
-    return (await this.agents.list()).map((a) => ({
+    return {
       id: a.id,
       name: a.name,
       datasets: a.datasets,
-      online: a.lastHeartbeatAt !== null && a.lastHeartbeatAt.getTime() >= since,
+      online: a.revokedAt === null && a.lastHeartbeatAt !== null && a.lastHeartbeatAt.getTime() >= since,
       lastHeartbeatAt: a.lastHeartbeatAt?.toISOString() ?? null,
       lastTaskTimeoutAt: a.lastTaskTimeoutAt?.toISOString() ?? null,
+      revokedAt: a.revokedAt?.toISOString() ?? null,
       createdAt: a.createdAt.toISOString(),
-    }));
+    };
   }
+}
+
+function newSecret(): string {
+  return randomBytes(32).toString('base64url');
 }

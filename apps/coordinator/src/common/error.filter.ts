@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { ErrorBody } from '@flotilla/contracts';
 import type { Request, Response } from 'express';
-import { DomainError } from './errors';
+import { DomainError, TooManyRequestsError } from './errors';
 
 /** The one exit for errors: domain errors keep their status and message, anything else is a 500. */
 @Catch()
@@ -30,6 +30,7 @@ export class ErrorFilter implements ExceptionFilter {
       this.logger.error(`request ${requestId} failed: ${exception instanceof Error ? exception.stack : String(exception)}`);
       body = { statusCode: 500, code: 'internal', message: 'Internal server error', requestId };
     }
+    if (exception instanceof TooManyRequestsError) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
     res.status(body.statusCode).json(body);
   }
 }

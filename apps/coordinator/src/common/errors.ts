@@ -63,3 +63,14 @@ export class TaskClosedError extends DomainError {
   readonly status = 409;
   readonly code = 'task_closed';
 }
+/** A caller over its rate limit: 429 with Retry-After. */
+export class TooManyRequestsError extends DomainError {
+  readonly status = 429;
+  readonly code = 'rate_limited';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}

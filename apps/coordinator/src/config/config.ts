@@ -36,6 +36,34 @@ export const ConfigSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/)
     .default('bull'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug']).default('log'),
+  /** Browser origins allowed to call the API (CORS), comma-separated; empty: none (same-origin pages only). */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'each origin must be scheme://host[:port]'))),
+  /** PEM certificate chain and private key: both set, the coordinator serves HTTPS only. */
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * Express's `trust proxy`: which proxies' X-Forwarded-For to believe for the client's address (rate limits by
+   * source). `false` (default: the TCP peer is the client), `true`, a hop count, or addresses/`loopback`.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(false|true|\d+|[0-9A-Za-z.:/, ]+)$/, 'false, true, a hop count or addresses')
+    .default('false'),
+  /** Registrations per minute from one source address (HTTP 429 beyond; a burst of as many is allowed). */
+  REGISTER_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  /** Calls per second of one agent on the agent data plane (a burst of twice as many is allowed). */
+  AGENT_RATE_PER_SECOND: z.coerce.number().int().min(1).default(50),
+  /** How often the agents seen (polls, heartbeats) are written to the database, in one statement. */
+  PRESENCE_FLUSH_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
 });
 
 export type AppConfig = z.infer<typeof ConfigSchema>;
@@ -51,7 +79,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
-  return result.data;
+  const c = result.data;
+  if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError(['TLS_CERT_FILE and TLS_KEY_FILE: set both (HTTPS) or neither (HTTP)']);
+  }
+  return c;
 }
 
 /** Injection token for the typed config object. */

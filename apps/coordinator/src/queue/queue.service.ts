@@ -1,12 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import {
   AgentJobName,
+  AgentTaskSchema,
   CONTROL_QUEUE,
   ControlJobName,
+  TrainTaskSchema,
   agentQueueName,
   agentTaskId,
   trainTaskId,
   type AgentTask,
+  type AgentWork,
   type ControlJob,
   type TrainTask,
 } from '@flotilla/contracts';
@@ -16,6 +19,15 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 
 /** Retry policy of control jobs: a handler that throws (e.g. the database is briefly away) runs again later. */
 const CONTROL_ATTEMPTS = 5;
+
+/** Agent queues kept open at once (a Queue object costs no connection, but 10,000 of them cost memory). */
+const AGENT_QUEUE_CACHE = 1000;
+
+/** Work items read per look at an agent's queue (expired ones are removed and the look repeated). */
+const WORK_SCAN = 10;
+
+/** The pub/sub channels between coordinator processes: work for an agent, and an agent's credentials changed. */
+export type Channel = 'work' | 'agents';
 
 /**
  * The one enqueue facade over BullMQ: owns the Redis connections, every job id and deduplication id (idempotency
@@ -30,6 +42,10 @@ export class QueueService implements OnApplicationShutdown {
   private readonly agentQueues = new Map<string, Queue>();
   private worker?: Worker;
   private workerConnection?: IORedis;
+  private subscriber?: IORedis;
+  private readonly listeners = new Map<string, ((message: string) => void)[]>();
+  /** Agents with work enqueued in this tick: one `work` message names them all. */
+  private pendingWork: Set<string> | null = null;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.connection = new IORedis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -54,12 +70,12 @@ export class QueueService implements OnApplicationShutdown {
       removeOnComplete: true,
       removeOnFail: 1000,
     });
+    this.notifyWork(agentId);
   }
 
-  /** Removes a waiting train task (the round closed before the agent picked it up). */
+  /** Removes a train task from the agent's queue (the agent answered it, or the round closed). */
   async removeTrain(agentId: string, jobId: string, round: number): Promise<void> {
-    const job = await this.agentQueue(agentId).getJob(trainTaskId(jobId, round, agentId));
-    if (job && (await job.isWaiting())) await job.remove().catch(() => undefined);
+    await this.agentQueue(agentId).remove(trainTaskId(jobId, round, agentId));
   }
 
   /** Enqueues one attempt of a task on the agent's queue; the same (task, attempt) twice is a no-op. */
@@ -71,12 +87,79 @@ export class QueueService implements OnApplicationShutdown {
       removeOnComplete: true,
       removeOnFail: 1000,
     });
+    this.notifyWork(agentId);
   }
 
-  /** Removes a task attempt that its agent has not started (it was reassigned or finished elsewhere). */
-  async removeTask(agentId: string, taskId: string, attempt: number): Promise<void> {
-    const job = await this.agentQueue(agentId).getJob(agentTaskId(taskId, attempt));
-    if (job && (await job.isWaiting())) await job.remove().catch(() => undefined);
+  /** Removes attempts 1…`upTo` of a task from the agent's queue (it answered, or the task went elsewhere). */
+  async removeTask(agentId: string, taskId: string, upTo: number): Promise<void> {
+    const q = this.agentQueue(agentId);
+    for (let attempt = 1; attempt <= upTo; attempt++) await q.remove(agentTaskId(taskId, attempt));
+  }
+
+  /** Everything waiting for an agent (it was revoked). */
+  async removeAgentWork(agentId: string): Promise<void> {
+    const q = this.agentQueue(agentId);
+    await q.obliterate({ force: true });
+    this.agentQueues.delete(agentQueueName(agentId));
+    await q.close();
+  }
+
+  /**
+   * The oldest work item of the agent's queue that is still useful, or null. An item stays in the queue when it is
+   * handed out (it is removed when the agent answers it, or when its round closes or its task goes elsewhere), so an
+   * agent that lost a response gets it again on its next look; items past their deadline are removed here.
+   */
+  async nextWork(agentId: string, now = Date.now()): Promise<AgentWork | null> {
+    const q = this.agentQueue(agentId);
+    for (;;) {
+      const jobs = await q.getJobs(['waiting'], 0, WORK_SCAN - 1, true);
+      if (!jobs.length) return null;
+      for (const job of jobs) {
+        const work = toWork(job);
+        const deadline = work ? Date.parse(work.kind === 'train' ? work.train.deadline : work.task.deadline) : 0;
+        if (work && deadline > now) return work;
+        if (!work) this.logger.warn(`dropping malformed work item ${job.id} of agent ${agentId}`);
+        if (job.id) await q.remove(job.id);
+      }
+    }
+  }
+
+  /** Tells every coordinator process (pub/sub) that these agents have new work, in one message per tick. */
+  private notifyWork(agentId: string): void {
+    if (!this.pendingWork) {
+      this.pendingWork = new Set();
+      setImmediate(() => {
+        const ids = [...this.pendingWork!];
+        this.pendingWork = null;
+        this.publish('work', ids.join(',')).catch((e: Error) => this.logger.warn(`work notification lost: ${e.message}`));
+      });
+    }
+    this.pendingWork.add(agentId);
+  }
+
+  async publish(channel: Channel, message: string): Promise<void> {
+    await this.connection.publish(this.channelName(channel), message);
+  }
+
+  /** Calls `listener` with every message on `channel` from any coordinator process (one subscriber connection in all). */
+  subscribe(channel: Channel, listener: (message: string) => void): void {
+    const name = this.channelName(channel);
+    if (!this.subscriber) {
+      this.subscriber = this.connection.duplicate();
+      this.subscriber.on('error', (e) => this.logger.warn(`redis subscriber: ${e.message}`));
+      this.subscriber.on('message', (ch: string, message: string) => {
+        for (const l of this.listeners.get(ch) ?? []) l(message);
+      });
+    }
+    if (!this.listeners.has(name)) {
+      this.listeners.set(name, []);
+      this.subscriber.subscribe(name).catch((e: Error) => this.logger.error(`cannot subscribe to ${name}: ${e.message}`));
+    }
+    this.listeners.get(name)!.push(listener);
+  }
+
+  private channelName(channel: Channel): string {
+    return `${this.config.QUEUE_PREFIX}:flotilla:${channel}`;
   }
 
   /**
@@ -115,8 +198,12 @@ export class QueueService implements OnApplicationShutdown {
     });
   }
 
+  /**
+   * Done or failed, a control job is removed: its id is free again, so the same job can be scheduled anew (a failed
+   * round close re-armed by the next advance). Failures are logged by the consumer.
+   */
   private controlRetries() {
-    return { attempts: CONTROL_ATTEMPTS, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: 1000 };
+    return { attempts: CONTROL_ATTEMPTS, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: true };
   }
 
   /** Starts consuming the control queue (one job at a time) with `handle`; the ControlService routes by name. */
@@ -129,13 +216,21 @@ export class QueueService implements OnApplicationShutdown {
     this.worker.on('failed', (job, err) => this.logger.error(`control job ${job?.name} ${job?.id} failed: ${err.message}`));
   }
 
+  /** The agent's queue object (least recently used ones are closed: they share the one connection). */
   private agentQueue(agentId: string): Queue {
     const name = agentQueueName(agentId);
     let q = this.agentQueues.get(name);
-    if (!q) {
+    if (q) {
+      this.agentQueues.delete(name);
+    } else {
       q = new Queue(name, { connection: this.connection, prefix: this.config.QUEUE_PREFIX });
-      this.agentQueues.set(name, q);
+      if (this.agentQueues.size >= AGENT_QUEUE_CACHE) {
+        const [oldest, evicted] = this.agentQueues.entries().next().value!;
+        this.agentQueues.delete(oldest);
+        evicted.close().catch(() => undefined);
+      }
     }
+    this.agentQueues.set(name, q);
     return q;
   }
 
@@ -143,7 +238,21 @@ export class QueueService implements OnApplicationShutdown {
     await this.worker?.close();
     await Promise.all([this.control.close(), ...[...this.agentQueues.values()].map((q) => q.close())]);
     // BullMQ never closes a connection it was given, so both are quit here.
-    const connections = this.workerConnection ? [this.workerConnection, this.connection] : [this.connection];
+    const connections = [this.workerConnection, this.subscriber, this.connection].filter((c): c is IORedis => c !== undefined);
     await Promise.all(connections.map((c) => c.quit().catch(() => undefined)));
   }
+}
+
+/** A job of an agent's queue as the work item the agent receives; null when its data is not what its name says. */
+function toWork(job: Pick<Job, 'id' | 'name' | 'data' | 'timestamp'>): AgentWork | null {
+  const id = job.id ?? '';
+  if (job.name === AgentJobName.Train) {
+    const train = TrainTaskSchema.safeParse(job.data);
+    return train.success ? { kind: 'train', id, queuedAt: job.timestamp, train: train.data } : null;
+  }
+  if (job.name === AgentJobName.Task) {
+    const task = AgentTaskSchema.safeParse(job.data);
+    return task.success ? { kind: 'task', id, queuedAt: job.timestamp, task: task.data } : null;
+  }
+  return null;
 }

@@ -14,6 +14,7 @@ function agent(id: string, heartbeat: number, timeout: number | null = null): Ag
     datasetHashes: null,
     lastHeartbeatAt: at(heartbeat),
     lastTaskTimeoutAt: timeout === null ? null : at(timeout),
+    revokedAt: null,
     createdAt: t0,
   };
 }

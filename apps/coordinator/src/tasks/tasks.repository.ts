@@ -62,6 +62,14 @@ export class TasksRepository {
     });
   }
 
+  /** Tasks running on an agent (of running jobs). */
+  runningOn(agentId: string): Promise<Omit<Task, 'payload' | 'result'>[]> {
+    return this.prisma.task.findMany({
+      where: { agentId, status: 'running', job: { status: 'running' } },
+      omit: { payload: true, result: true },
+    });
+  }
+
   /** Running tasks per agent (how busy each agent is). */
   async runningCounts(): Promise<Map<string, number>> {
     const rows = await this.prisma.task.groupBy({

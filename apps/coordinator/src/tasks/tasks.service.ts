@@ -14,6 +14,7 @@ import {
 import type { Agent, Task } from '@prisma/client';
 import type { z } from 'zod';
 import { AgentsRepository } from '../agents/agents.repository';
+import { AgentsService } from '../agents/agents.service';
 import { InvalidResultError, NotFoundError, TaskClosedError } from '../common/errors';
 import { MetricsRegistry } from '../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -100,6 +101,7 @@ export class TasksService implements OnModuleInit {
     private readonly kinds: JobKindRegistry,
     private readonly runner: JobRunner,
     private readonly agents: AgentsRepository,
+    private readonly agentsService: AgentsService,
     private readonly queues: QueueService,
     private readonly control: ControlService,
     private readonly metrics: MetricsRegistry,
@@ -110,6 +112,12 @@ export class TasksService implements OnModuleInit {
     this.control.handle(ControlJobName.TaskTimeout, (ref) => this.timeout(ref));
     this.control.handle(ControlJobName.AssignTask, (ref) => this.assign(ref.taskId));
     this.control.onResume('task deadlines', () => this.resume());
+    this.agentsService.onRevoked('tasks', (agentId) => this.releaseAgent(agentId));
+  }
+
+  /** A revoked agent's running tasks go to other agents at once (it does not count as a failure of theirs). */
+  async releaseAgent(agentId: string): Promise<void> {
+    for (const task of await this.tasks.runningOn(agentId)) await this.release(task, `agent ${agentId} was revoked`);
   }
 
   /** After a restart: re-arm deadlines of running tasks and look for agents for pending ones. */
@@ -119,7 +127,7 @@ export class TasksService implements OnModuleInit {
       if (t.status === 'running') {
         await this.queues.scheduleControl({ name: ControlJobName.TaskTimeout, data: ref }, (t.deadlineAt?.getTime() ?? 0) - Date.now());
       } else {
-        await this.queues.scheduleControl({ name: ControlJobName.AssignTask, data: ref }, 0, `resume${Date.now()}`);
+        await this.queues.scheduleControl({ name: ControlJobName.AssignTask, data: ref }, 0, 'resume');
       }
     }
   }
@@ -161,7 +169,8 @@ export class TasksService implements OnModuleInit {
       await this.queues.scheduleControl(
         { name: ControlJobName.AssignTask, data: { jobId: task.jobId, taskId, attempt: task.attempt } },
         WAIT_FOR_AGENT_MS,
-        `wait${Date.now()}`,
+        // One look-again per task attempt at a time, however often it is asked for.
+        'wait',
       );
       return;
     }
@@ -218,6 +227,7 @@ export class TasksService implements OnModuleInit {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.metrics.inc('flotilla_task_results_rejected_total');
+      await this.queues.removeTask(agentId, task.id, task.attempt);
       if (task.status === 'running' && task.agentId === agentId)
         await this.release(task, `invalid result from agent ${agentId}: ${message}`);
       throw e instanceof InvalidResultError ? e : new InvalidResultError(message);
@@ -226,7 +236,9 @@ export class TasksService implements OnModuleInit {
       throw new TaskClosedError(`Task ${taskId} is already finished`);
     }
     this.metrics.inc('flotilla_tasks_completed_total');
-    if (task.agentId && task.agentId !== agentId) this.queues.removeTask(task.agentId, task.id, task.attempt).catch(() => undefined);
+    // Answered: no agent gets this task again (the current assignee, if another agent answered first).
+    await this.queues.removeTask(agentId, task.id, task.attempt);
+    if (task.agentId && task.agentId !== agentId) await this.queues.removeTask(task.agentId, task.id, task.attempt);
     await this.runner.wake(task.jobId);
     return { status: 'accepted' };
   }
@@ -238,6 +250,7 @@ export class TasksService implements OnModuleInit {
   /** The agent could not compute the task: it goes to another agent (or fails for good after TASK_MAX_ATTEMPTS). */
   async fail(agentId: string, taskId: string, body: TaskFailureBody): Promise<{ status: 'reassigned' | 'failed' | 'ignored' }> {
     const { task } = await this.requireOpen(agentId, taskId);
+    await this.queues.removeTask(agentId, task.id, task.attempt);
     if (task.status !== 'running' || task.agentId !== agentId) return { status: 'ignored' };
     return { status: await this.release(task, `agent ${agentId}: ${body.message}`) };
   }
@@ -246,15 +259,16 @@ export class TasksService implements OnModuleInit {
   async timeout(ref: TaskRef): Promise<void> {
     const task = await this.tasks.find(ref.taskId);
     if (!task || task.status !== 'running' || task.attempt !== ref.attempt) return;
-    this.queues.removeTask(task.agentId!, task.id, task.attempt).catch(() => undefined);
+    await this.queues.removeTask(task.agentId!, task.id, task.attempt);
+    if ((await this.release(task, `timed out after ${task.timeoutMs} ms on agent ${task.agentId}`)) === 'ignored') return;
     // The agent may have died: until it heartbeats again, other agents get tasks first (chooseAgent).
     await this.agents.markTaskTimeout(task.agentId!);
-    await this.release(task, `timed out after ${task.timeoutMs} ms on agent ${task.agentId}`);
   }
 
-  private async release(task: Omit<Task, 'payload' | 'result'>, error: string): Promise<'reassigned' | 'failed'> {
+  /** The attempt ends: the task is assigned again, or fails for good; 'ignored' when the attempt had ended already. */
+  private async release(task: Omit<Task, 'payload' | 'result'>, error: string): Promise<'reassigned' | 'failed' | 'ignored'> {
     const giveUp = task.attempt >= this.config.TASK_MAX_ATTEMPTS;
-    if (!(await this.tasks.release(task.id, task.attempt, task.agentId!, error, giveUp))) return giveUp ? 'failed' : 'reassigned';
+    if (!(await this.tasks.release(task.id, task.attempt, task.agentId!, error, giveUp))) return 'ignored';
     this.metrics.inc('flotilla_task_retries_total');
     this.logger.warn(
       `task ${task.key} of job ${task.jobId} (attempt ${task.attempt}): ${error}${giveUp ? '; giving up' : '; reassigning'}`,

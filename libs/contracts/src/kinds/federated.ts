@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DatasetNameSchema, FiniteSchema, SeedSchema } from '../common';
+import { DatasetNameSchema, FiniteSchema, SeedSchema, Sha256Schema } from '../common';
 import type { JobViewBase } from '../jobs.schema';
 
 /**
@@ -58,27 +58,28 @@ export const CreateFederatedJobSchema = z.strictObject({
 });
 export type CreateFederatedJob = z.infer<typeof CreateFederatedJobSchema>;
 
-/** What an agent receives for one round of one federated job (BullMQ job name `train` on its queue). */
-export interface TrainTask {
-  jobId: string;
-  round: number;
+/** What an agent receives for one round of one federated job (a work item of kind `train`). */
+export const TrainTaskSchema = z.strictObject({
+  jobId: z.string().uuid(),
+  round: z.number().int().min(0),
   /** sha256 of the global weights the agent must start from (GET /api/v1/blobs/:hash). */
-  modelHash: string;
+  modelHash: Sha256Schema,
   /** Number of float32 parameters; the agent checks the downloaded blob against it. */
-  parameterCount: number;
-  model: ModelSpec;
-  dataset: string;
+  parameterCount: z.number().int().min(1),
+  model: ModelSpecSchema,
+  dataset: DatasetNameSchema,
   /** Features are scaled to [0, 1] with this range (from the dataset manifest), identically everywhere. */
-  featureRange: [number, number];
-  numClasses: number;
-  localSteps: number;
-  batchSize: number;
-  localLr: number;
+  featureRange: z.tuple([FiniteSchema, FiniteSchema]),
+  numClasses: z.number().int().min(2),
+  localSteps: z.number().int().min(1),
+  batchSize: z.number().int().min(1),
+  localLr: z.number().positive(),
   /** ISO timestamp after which an upload is refused (the round is closed without it). */
-  deadline: string;
+  deadline: z.string().datetime(),
   /** Seed for the agent's minibatch order this round (reproducibility). */
-  seed: number;
-}
+  seed: SeedSchema,
+});
+export type TrainTask = z.infer<typeof TrainTaskSchema>;
 
 /** Metadata of an update upload, sent as query parameters next to the binary body. */
 export const UpdateMetaSchema = z.strictObject({

@@ -76,9 +76,9 @@ export class RoundsRepository {
     return this.prisma.round.findMany({ where: { jobId }, orderBy: { index: 'asc' } });
   }
 
-  /** Rounds left open or half-closed by a previous coordinator process. */
-  unfinished(): Promise<Round[]> {
-    return this.prisma.round.findMany({ where: { status: { in: ['open', 'closing'] } } });
+  /** Open rounds that asked this agent. */
+  openRoundsOf(agentId: string): Promise<Round[]> {
+    return this.prisma.round.findMany({ where: { status: 'open', eligibleAgentIds: { has: agentId } } });
   }
 
   /** Creates the round unless it exists; returns the stored row either way. */

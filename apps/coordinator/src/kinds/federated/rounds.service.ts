@@ -10,6 +10,7 @@ import {
 import { ControlJobName, type CloseReason, type Decline, type RoundMetrics, type RoundRef, type UpdateMeta } from '@flotilla/contracts';
 import type { Round } from '@prisma/client';
 import { AgentsRepository } from '../../agents/agents.repository';
+import { AgentsService } from '../../agents/agents.service';
 import { BLOB_STORE, BlobStore, bytesToFloat32 } from '../../blobs/blob-store';
 import { ConflictError, InvalidUpdateError, NotEligibleError, NotFoundError, RoundClosedError } from '../../common/errors';
 import { MetricsRegistry } from '../../common/metrics.registry';
@@ -40,6 +41,7 @@ export class RoundsService implements OnModuleInit {
     private readonly jobs: JobsRepository,
     private readonly runner: JobRunner,
     private readonly agents: AgentsRepository,
+    private readonly agentsService: AgentsService,
     private readonly queues: QueueService,
     private readonly control: ControlService,
     private readonly catalog: DatasetCatalog,
@@ -50,6 +52,16 @@ export class RoundsService implements OnModuleInit {
 
   onModuleInit(): void {
     this.control.handle(ControlJobName.CloseRound, (ref) => this.closeRound(ref, ref.reason));
+    this.agentsService.onRevoked('open rounds', (agentId) => this.declineOpenRounds(agentId));
+  }
+
+  /** A revoked agent will not answer: it declines every open round it was asked in, so none waits for it. */
+  async declineOpenRounds(agentId: string): Promise<void> {
+    for (const r of await this.rounds.openRoundsOf(agentId)) {
+      if ((await this.rounds.recordAnswer({ jobId: r.jobId, round: r.index, agentId, declined: true })) === 'recorded') {
+        await this.closeIfAllAnswered(r.jobId, r.index, r.eligibleAgentIds.length);
+      }
+    }
   }
 
   /** The federated job of a round, or undefined when it does not exist (or is not federated). */
@@ -237,6 +249,21 @@ export class RoundsService implements OnModuleInit {
     body: Buffer,
     meta: UpdateMeta,
   ): Promise<{ status: 'accepted' | 'duplicate'; hash: string }> {
+    try {
+      return await this.acceptUpdate(agentId, jobId, round, body, meta);
+    } finally {
+      // Answered, even if refused: the agent is not handed this round again.
+      await this.queues.removeTrain(agentId, jobId, round);
+    }
+  }
+
+  private async acceptUpdate(
+    agentId: string,
+    jobId: string,
+    round: number,
+    body: Buffer,
+    meta: UpdateMeta,
+  ): Promise<{ status: 'accepted' | 'duplicate'; hash: string }> {
     const { r } = await this.answerable(agentId, jobId, round);
     const { parameterCount } = await this.rounds.model(jobId);
     const expectedBytes = parameterCount * 4;
@@ -274,6 +301,7 @@ export class RoundsService implements OnModuleInit {
 
   /** An agent says it will not train this round (unavailable): it is a non-participant, and the round need not wait for it. */
   async decline(agentId: string, jobId: string, round: number, _body: Decline): Promise<{ status: 'declined' | 'duplicate' }> {
+    await this.queues.removeTrain(agentId, jobId, round);
     const { r } = await this.answerable(agentId, jobId, round);
     const outcome = await this.rounds.recordAnswer({ jobId, round, agentId, declined: true });
     if (outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);

@@ -1,0 +1,54 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { AgentsRepository } from './agents.repository';
+
+/**
+ * Agents' heartbeats without a database write per call: every poll and heartbeat marks its agent as seen here, and
+ * every PRESENCE_FLUSH_MS one statement writes the time for all agents seen since the last flush (and for every agent
+ * that holds a poll open right now, which the transport reports). One timer per process, not per agent.
+ */
+@Injectable()
+export class PresenceService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(PresenceService.name);
+  private seenSince = new Set<string>();
+  private readonly sources: (() => Iterable<string>)[] = [];
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly agents: AgentsRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => void this.flush(), this.config.PRESENCE_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  seen(agentId: string): void {
+    this.seenSince.add(agentId);
+  }
+
+  /** Agents that count as seen at every flush while they are connected (e.g. those holding a poll open). */
+  addSource(source: () => Iterable<string>): void {
+    this.sources.push(source);
+  }
+
+  /** Writes the agents seen since the last flush; a failed write is logged and its agents kept for the next one. */
+  async flush(): Promise<void> {
+    const ids = this.seenSince;
+    this.seenSince = new Set();
+    for (const source of this.sources) for (const id of source()) ids.add(id);
+    if (!ids.size) return;
+    try {
+      await this.agents.touchMany([...ids], new Date());
+    } catch (e) {
+      for (const id of ids) this.seenSince.add(id);
+      this.logger.warn(`could not record ${ids.size} agents' heartbeats: ${(e as Error).message}`);
+    }
+  }
+}

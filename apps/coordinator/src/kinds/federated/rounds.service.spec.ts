@@ -1,0 +1,511 @@
+import { evaluate, useWasmBackend, type FedAuClientState } from '@flotilla/algorithms';
+import { createHash } from 'node:crypto';
+import { ConflictError, InvalidUpdateError, NotEligibleError, NotFoundError, RoundClosedError } from '../../common/errors';
+import { freezeClock } from '../../testing/fakes';
+import { newRoundsService, TINY } from '../../testing/services';
+
+/**
+ * The round loop's decisions (RoundsService), on in-memory fakes of its repositories, queues and blob store: which
+ * round opens and for whom, when it closes, what a close writes, and which answers count. The same loop against
+ * PostgreSQL and Redis: test/integration/round-loop.spec.ts.
+ *
+ * The model is a softmax on the `tiny` dataset (2 features, 2 classes): 2×2 weights + 2 biases = 6 parameters.
+ */
+const T0 = new Date('2026-03-02T09:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const P = 6;
+
+const floats = (...v: number[]) => Float32Array.from(v);
+const bytes = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+const sha256 = (v: Float32Array) => createHash('sha256').update(bytes(v)).digest('hex');
+const meta = { exampleCount: 10, trainLoss: 0.5, durationMs: 30 };
+/** Rows in agent order (the world's agent ids grow in creation order). */
+const byAgent = <R extends { agentId: string }>(rows: R[]) => [...rows].sort((x, y) => x.agentId.localeCompare(y.agentId));
+
+describe('RoundsService', () => {
+  let t: ReturnType<typeof newRoundsService>;
+  let clock: { advance(ms: number): void };
+
+  // The held-out evaluation of every closed round runs on the tfjs backend the coordinator boots with (bootstrap.ts).
+  beforeAll(() => useWasmBackend());
+  beforeEach(() => {
+    clock = freezeClock(T0);
+    t = newRoundsService();
+  });
+  afterEach(() => jest.useRealTimers());
+
+  const online = (name: string, heartbeatAgoMs = 0) => t.world.addAgent(name, { datasets: [TINY.dataset], heartbeatAgoMs });
+
+  /** Submits a job, brings `agents` online and opens its round in progress (through `advance`); the queue log starts empty. */
+  async function openRound(spec: Parameters<typeof t.submitJob>[0], names: string[], x0?: Float32Array) {
+    const submitted = await t.submitJob(spec, x0);
+    const agents = names.map((n) => online(n));
+    await t.service.advance(submitted);
+    t.queue.clear();
+    const job = await t.job(submitted.id);
+    return { job, agents, round: t.world.round(job.id, job.progressDone)! };
+  }
+
+  describe('advance: the round in progress', () => {
+    it('opens round r = progressDone for exactly the online agents holding the dataset, sends each a train task, and schedules the close at the deadline', async () => {
+      const submitted = await t.submitJob({
+        rounds: 5,
+        seed: 2 ** 31 - 1,
+        roundDeadlineMs: 20_000,
+        minAgents: 2,
+        localSteps: 3,
+        batchSize: 4,
+        localLr: 0.05,
+      });
+      await t.jobs.setProgress(submitted.id, 2); // rounds 0 and 1 closed
+      const a = online('a', 29_999); // last heartbeat just inside AGENT_OFFLINE_AFTER_MS (30 s)
+      t.world.addAgent('other-data', { datasets: ['uci-digits'] });
+      online('offline', 30_001);
+      t.world.addAgent('never-heard-from', { datasets: [TINY.dataset], heartbeatAgoMs: null });
+      const d = t.world.addAgent('d', { datasets: ['uci-digits', TINY.dataset] });
+      const job = await t.job(submitted.id);
+      const { modelHash } = t.world.federatedJobs.get(job.id)!;
+
+      await t.service.advance(job);
+
+      expect(t.world.rounds).toEqual([
+        expect.objectContaining({ jobId: job.id, index: 2, status: 'open', eligibleAgentIds: [a.id, d.id], inputModelHash: modelHash }),
+      ]);
+      expect(t.world.rounds[0].deadlineAt).toEqual(at(20_000));
+      const train = (agentId: string) => ({
+        op: 'enqueueTrain',
+        agentId,
+        id: `train.${job.id}.2.${agentId}`,
+        task: {
+          jobId: job.id,
+          round: 2,
+          modelHash,
+          parameterCount: P,
+          model: { arch: 'softmax' },
+          dataset: 'tiny',
+          featureRange: [0, 4],
+          numClasses: 2,
+          localSteps: 3,
+          batchSize: 4,
+          localLr: 0.05,
+          deadline: '2026-03-02T09:00:20.000Z',
+          // (seed · 1 000 003 + round) mod 2^31, with seed = 2^31 − 1 ≡ −1: 2^31 − 1 000 003 + 2.
+          seed: 2_146_483_647,
+        },
+      });
+      expect(t.queue.calls).toEqual([
+        train(a.id),
+        train(d.id),
+        {
+          op: 'scheduleControl',
+          name: 'round.close',
+          data: { jobId: job.id, round: 2, reason: 'deadline' },
+          delayMs: 20_000,
+          suffix: '',
+          id: `round.close.${job.id}.2`,
+        },
+      ]);
+      expect(t.runner.calls).toEqual([]);
+    });
+
+    it('with fewer online agents than minAgents, opens nothing and asks to look again in a second', async () => {
+      const job = await t.submitJob({ minAgents: 2 });
+      online('a');
+      online('gone', 60_000);
+
+      await t.service.advance(job);
+
+      expect(t.world.rounds).toEqual([]);
+      expect(t.queue.calls).toEqual([]);
+      expect(t.runner.calls).toEqual([{ op: 'wakeLater', jobId: job.id, delayMs: 1000 }]);
+    });
+
+    it('with the round open, only schedules its close again at the same deadline: no new round, no new train tasks, no latecomers', async () => {
+      const { job, agents } = await openRound({ roundDeadlineMs: 20_000 }, ['a']);
+      clock.advance(5_000);
+      online('latecomer');
+
+      await t.service.advance(job);
+
+      expect(t.world.rounds).toHaveLength(1);
+      expect(t.world.rounds[0].eligibleAgentIds).toEqual([agents[0].id]);
+      expect(t.queue.calls).toEqual([
+        {
+          op: 'scheduleControl',
+          name: 'round.close',
+          data: { jobId: job.id, round: 0, reason: 'deadline' },
+          delayMs: 15_000,
+          suffix: '',
+          id: `round.close.${job.id}.0`,
+        },
+      ]);
+    });
+
+    it('with the round closing (a close that stopped half-way), schedules an immediate close to finish it', async () => {
+      const { job } = await openRound({}, ['a']);
+      await t.rounds.beginClosing(job.id, 0);
+
+      await t.service.advance(job);
+
+      expect(t.queue.calls).toEqual([
+        {
+          op: 'scheduleControl',
+          name: 'round.close',
+          data: { jobId: job.id, round: 0, reason: 'resume' },
+          delayMs: 0,
+          suffix: 'resume',
+          id: `round.close.${job.id}.0.resume`,
+        },
+      ]);
+    });
+
+    it('does nothing for a job whose rounds are all done', async () => {
+      const submitted = await t.submitJob({ rounds: 2 });
+      await t.jobs.complete(submitted.id, { progressDone: 2 });
+      online('a');
+
+      await t.service.advance(await t.job(submitted.id));
+
+      expect(t.world.rounds).toEqual([]);
+      expect(t.queue.calls).toEqual([]);
+      expect(t.runner.calls).toEqual([]);
+    });
+  });
+
+  describe('closeRound', () => {
+    it('aggregates x_{t+1} = x_t + γ Σ ω_n Δ_n / N with FedAU weights from the states before the round, writes participation, client states, checkpoint and progress, and wakes the job', async () => {
+      // Round 4 of 6 (rounds 0–3 closed), γ = 2.5. The FedAU states after round 3 (docs/algorithms/fedau.md §2.1):
+      //   a took part in rounds 1 and 3: intervals 2, 2 → {miss 0, sum 4, cnt 2}, ω_a = 4/2 = 2;
+      //   b took part in rounds 0 and 2: intervals 1, 2, then missed 3 → {miss 1, sum 3, cnt 2}, ω_b = 3/2 = 1.5;
+      //   d took part in round 0 only → {miss 3, sum 1, cnt 1}; d is offline now, so it is not asked this round;
+      //   c and e have no state yet: ω = 1.
+      // N counts every client the job ever asked: {a, b, d} ∪ {a, b, c, e} = 5, so γ/N = 0.5.
+      // a and b upload, c declines, e says nothing:
+      //   x_5 = x_4 + 0.5 · (2 · Δa + 1.5 · Δb)
+      //   Δa = (0.5, −1,  0, 0.25, 1,   2) → 2 · Δa   = (1,   −2,    0, 0.5, 2,    4)
+      //   Δb = (1,    1, −2, 0,    0.5, −1) → 1.5 · Δb = (1.5,  1.5, −3, 0,   0.75, −1.5)
+      //   sum = (2.5, −0.5, −3, 0.5, 2.75, 2.5), × 0.5 = (1.25, −0.25, −1.5, 0.25, 1.375, 1.25)
+      //   x_4 = (1, 2, 3, 4, 5, 6) → x_5 = (2.25, 1.75, 1.5, 4.25, 6.375, 7.25)   (all exact in float32)
+      const x4 = floats(1, 2, 3, 4, 5, 6);
+      const submitted = await t.submitJob({ rounds: 6, globalLr: 2.5, roundDeadlineMs: 10_000 }, x4);
+      await t.jobs.setProgress(submitted.id, 4);
+      const [a, b, c] = [online('a'), online('b'), online('c')];
+      const d = online('d', 60_000);
+      const e = online('e');
+      const state = (agentId: string, s: FedAuClientState) => ({ jobId: submitted.id, agentId, state: { ...s }, memoryHash: null });
+      t.world.clientStates.push(
+        state(a.id, { miss: 0, sum: 4, cnt: 2 }),
+        state(b.id, { miss: 1, sum: 3, cnt: 2 }),
+        state(d.id, { miss: 3, sum: 1, cnt: 1 }),
+      );
+      const job = await t.job(submitted.id);
+      await t.service.advance(job);
+      expect(t.world.round(job.id, 4)!.eligibleAgentIds).toEqual([a.id, b.id, c.id, e.id]);
+      const da = floats(0.5, -1, 0, 0.25, 1, 2);
+      const db = floats(1, 1, -2, 0, 0.5, -1);
+      await t.service.submitUpdate(a.id, job.id, 4, bytes(da), { exampleCount: 10, trainLoss: 0.5, durationMs: 30 });
+      await t.service.submitUpdate(b.id, job.id, 4, bytes(db), { exampleCount: 20, trainLoss: 0.75, durationMs: 40 });
+      await t.service.decline(c.id, job.id, 4, { reason: 'busy' });
+      clock.advance(10_000);
+      t.queue.clear();
+
+      await t.service.closeRound({ jobId: job.id, round: 4 }, 'deadline');
+
+      const x5 = floats(2.25, 1.75, 1.5, 4.25, 6.375, 7.25);
+      const e5 = evaluate({ arch: 'softmax' }, x5, t.catalog.get('tiny').test);
+      const metrics = { testAccuracy: e5.accuracy, testLoss: e5.loss, trainLoss: 0.625 }; // (0.5 + 0.75) / 2
+      const hash = sha256(x5);
+      expect(await t.blobs.getFloat32(hash)).toEqual(x5);
+      expect(t.world.round(job.id, 4)).toMatchObject({
+        status: 'closed',
+        closedAt: at(10_000),
+        outputModelHash: hash,
+        participants: 2,
+        weightMin: 1.5,
+        weightMax: 2,
+        metrics,
+      });
+      // One row per eligible agent (keyed by agent: the order they are written in is not part of the decision).
+      const absent = { participated: false, weight: 1, updateNorm: null, exampleCount: null, trainLoss: null, durationMs: null };
+      expect(byAgent(t.world.participation)).toEqual([
+        {
+          jobId: job.id,
+          round: 4,
+          agentId: a.id,
+          participated: true,
+          weight: 2,
+          updateNorm: Math.sqrt(0.25 + 1 + 0.0625 + 1 + 4),
+          exampleCount: 10,
+          trainLoss: 0.5,
+          durationMs: 30,
+          absence: null,
+        },
+        {
+          jobId: job.id,
+          round: 4,
+          agentId: b.id,
+          participated: true,
+          weight: 1.5,
+          updateNorm: Math.sqrt(1 + 1 + 4 + 0.25 + 1),
+          exampleCount: 20,
+          trainLoss: 0.75,
+          durationMs: 40,
+          absence: null,
+        },
+        { jobId: job.id, round: 4, agentId: c.id, ...absent, absence: 'declined' },
+        { jobId: job.id, round: 4, agentId: e.id, ...absent, absence: 'timeout' },
+      ]);
+      // Every client's state advances by one round (§2.3): a participation closes an interval of miss + 1.
+      const states = new Map(t.world.clientStates.map((s) => [s.agentId, s.state]));
+      expect(states).toEqual(
+        new Map([
+          [a.id, { miss: 0, sum: 5, cnt: 3 }],
+          [b.id, { miss: 0, sum: 5, cnt: 3 }],
+          [d.id, { miss: 4, sum: 1, cnt: 1 }],
+          [c.id, { miss: 1, sum: 0, cnt: 0 }],
+          [e.id, { miss: 1, sum: 0, cnt: 0 }],
+        ]),
+      );
+      expect(t.world.checkpoint(job.id, 4)).toMatchObject({ hash, metrics, memorySumHash: null });
+      expect(t.world.federatedJobs.get(job.id)!.modelHash).toBe(hash);
+      expect(t.world.jobs.get(job.id)).toMatchObject({ status: 'running', progressDone: 5 });
+      // The absent agents' train tasks are taken off their queues; the next round opens on the job's next advance.
+      expect(byAgent(t.queue.of('removeTrain'))).toEqual([
+        { op: 'removeTrain', agentId: c.id, jobId: job.id, round: 4 },
+        { op: 'removeTrain', agentId: e.id, jobId: job.id, round: 4 },
+      ]);
+      expect(t.queue.calls).toHaveLength(2);
+      expect(t.runner.calls).toEqual([{ op: 'wake', jobId: job.id }]);
+    });
+
+    it("'all-answered' while answers are missing leaves the round open and writes nothing", async () => {
+      const { job, agents } = await openRound({ minAgents: 2 }, ['a', 'b']);
+      await t.service.submitUpdate(agents[0].id, job.id, 0, bytes(new Float32Array(P).fill(0.1)), meta);
+      t.queue.clear();
+
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'all-answered');
+
+      expect(t.world.round(job.id, 0)!.status).toBe('open');
+      expect(t.world.participation).toEqual([]);
+      expect(t.world.checkpoints.map((c) => c.round)).toEqual([-1]);
+      expect(t.world.jobs.get(job.id)!.progressDone).toBe(0);
+      expect([...t.queue.calls, ...t.runner.calls]).toEqual([]);
+      // The deadline close of the same round does close it.
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'deadline');
+      expect(t.world.round(job.id, 0)!.status).toBe('closed');
+    });
+
+    it('abandons the round of a job that is no longer running: closed, with nothing aggregated or written', async () => {
+      const { job, agents } = await openRound({}, ['a']);
+      await t.service.submitUpdate(agents[0].id, job.id, 0, bytes(new Float32Array(P).fill(0.1)), meta);
+      const { modelHash } = t.world.federatedJobs.get(job.id)!;
+      await t.jobs.cancel(job.id);
+      t.queue.clear();
+
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'deadline');
+
+      expect(t.world.round(job.id, 0)).toMatchObject({ status: 'closed', closedAt: T0, outputModelHash: null, participants: 0 });
+      expect(t.world.participation).toEqual([]);
+      expect(t.world.clientStates).toEqual([]);
+      expect(t.world.checkpoints.map((c) => c.round)).toEqual([-1]);
+      expect(t.world.federatedJobs.get(job.id)!.modelHash).toBe(modelHash);
+      expect(t.world.jobs.get(job.id)).toMatchObject({ status: 'cancelled', progressDone: 0 });
+      expect([...t.queue.calls, ...t.runner.calls]).toEqual([]);
+    });
+
+    it('the last round completes the job and does not wake it', async () => {
+      const { job, agents } = await openRound({ rounds: 1 }, ['a']);
+      await t.service.submitUpdate(agents[0].id, job.id, 0, bytes(new Float32Array(P).fill(0.1)), meta);
+
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'all-answered');
+
+      expect(t.world.round(job.id, 0)!.status).toBe('closed');
+      expect(t.world.jobs.get(job.id)).toMatchObject({ status: 'completed', progressDone: 1, finishedAt: T0 });
+      expect(t.world.checkpoints.map((c) => c.round)).toEqual([-1, 0]);
+      expect(t.runner.calls).toEqual([]);
+    });
+
+    it('closing the same round a second time writes nothing twice', async () => {
+      const { job, agents } = await openRound({ minAgents: 2 }, ['a', 'b']);
+      await t.service.submitUpdate(agents[0].id, job.id, 0, bytes(new Float32Array(P).fill(0.1)), meta);
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'all-answered'); // b has not answered: nothing yet
+      await t.service.decline(agents[1].id, job.id, 0, { reason: 'unavailable' });
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'all-answered');
+      const once = structuredClone({
+        participation: t.world.participation,
+        checkpoints: t.world.checkpoints,
+        states: t.world.clientStates,
+      });
+      t.queue.clear();
+      t.runner.calls.length = 0;
+
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'deadline');
+
+      expect({ participation: t.world.participation, checkpoints: t.world.checkpoints, states: t.world.clientStates }).toEqual(once);
+      expect(t.world.jobs.get(job.id)!.progressDone).toBe(1);
+      expect([...t.queue.calls, ...t.runner.calls]).toEqual([]);
+    });
+
+    it('two closes of the same round at once (the deadline and the last answer) write it once and wake the job once', async () => {
+      const { job, agents } = await openRound({}, ['a']);
+      await t.service.submitUpdate(agents[0].id, job.id, 0, bytes(new Float32Array(P).fill(0.1)), meta);
+
+      await Promise.all([
+        t.service.closeRound({ jobId: job.id, round: 0 }, 'deadline'),
+        t.service.closeRound({ jobId: job.id, round: 0 }, 'all-answered'),
+      ]);
+
+      expect(t.world.participation).toHaveLength(1);
+      expect(t.world.checkpoints.map((c) => c.round)).toEqual([-1, 0]);
+      expect(t.world.jobs.get(job.id)!.progressDone).toBe(1);
+      expect(t.runner.calls).toEqual([{ op: 'wake', jobId: job.id }]);
+    });
+
+    it("finishes a round that a previous close left 'closing' (the resume close)", async () => {
+      const { job, agents } = await openRound({}, ['a']);
+      await t.service.submitUpdate(agents[0].id, job.id, 0, bytes(new Float32Array(P).fill(0.1)), meta);
+      await t.rounds.beginClosing(job.id, 0);
+
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'resume');
+
+      expect(t.world.round(job.id, 0)).toMatchObject({ status: 'closed', participants: 1 });
+      expect(t.world.jobs.get(job.id)!.progressDone).toBe(1);
+    });
+  });
+
+  describe('submitUpdate and decline: which answers count', () => {
+    let job: Awaited<ReturnType<typeof openRound>>['job'];
+    let a: string;
+    let b: string;
+    const update = floats(0.5, -1, 0, 0.25, 1, 2);
+
+    beforeEach(async () => {
+      const opened = await openRound({ minAgents: 2, roundDeadlineMs: 10_000 }, ['a', 'b']);
+      job = opened.job;
+      [a, b] = opened.agents.map((x) => x.id);
+    });
+
+    it('stores an accepted update under its sha256, with its norm and metadata', async () => {
+      expect(await t.service.submitUpdate(a, job.id, 0, bytes(update), meta)).toEqual({ status: 'accepted', hash: sha256(update) });
+
+      expect(await t.blobs.getFloat32(sha256(update))).toEqual(update);
+      expect(t.world.answers).toEqual([
+        expect.objectContaining({
+          agentId: a,
+          round: 0,
+          blobHash: sha256(update),
+          declined: false,
+          updateNorm: Math.sqrt(6.3125),
+          ...meta,
+        }),
+      ]);
+    });
+
+    it('refuses an update of the wrong byte length (InvalidUpdateError) and stores nothing', async () => {
+      await expect(t.service.submitUpdate(a, job.id, 0, bytes(new Float32Array(P - 1)), meta)).rejects.toThrow(InvalidUpdateError);
+      await expect(t.service.submitUpdate(a, job.id, 0, Buffer.alloc(P * 4 + 1), meta)).rejects.toThrow(
+        /25 bytes; this job's model has 6 float32 parameters \(24 bytes\)/,
+      );
+
+      expect(t.world.answers).toEqual([]);
+      expect(t.blobs.blobs.size).toBe(1); // x0 only
+      expect(t.metrics.render({})).toMatch(/^flotilla_updates_rejected_total 2$/m);
+    });
+
+    it('refuses an update holding NaN or ±Infinity (InvalidUpdateError) and stores nothing', async () => {
+      const nan = floats(0, 0, 0, NaN, 0, 0);
+      const inf = floats(0, -Infinity, 0, 0, 0, 0);
+
+      await expect(t.service.submitUpdate(a, job.id, 0, bytes(nan), meta)).rejects.toThrow(InvalidUpdateError);
+      await expect(t.service.submitUpdate(a, job.id, 0, bytes(nan), meta)).rejects.toThrow(/NaN at index 3/);
+      await expect(t.service.submitUpdate(a, job.id, 0, bytes(inf), meta)).rejects.toThrow(InvalidUpdateError);
+
+      expect(t.world.answers).toEqual([]);
+      expect(t.blobs.blobs.size).toBe(1);
+    });
+
+    it('refuses answers from an agent that was not asked to train in the round (NotEligibleError)', async () => {
+      const latecomer = online('latecomer').id;
+
+      await expect(t.service.submitUpdate(latecomer, job.id, 0, bytes(update), meta)).rejects.toThrow(NotEligibleError);
+      await expect(t.service.decline(latecomer, job.id, 0, { reason: 'busy' })).rejects.toThrow(NotEligibleError);
+      expect(t.world.answers).toEqual([]);
+    });
+
+    it('refuses answers for a job or round that does not exist (NotFoundError)', async () => {
+      await expect(t.service.submitUpdate(a, job.id, 1, bytes(update), meta)).rejects.toThrow(NotFoundError);
+      await expect(t.service.decline(a, '00000000-0000-4000-8000-00000000ffff', 0, { reason: 'busy' })).rejects.toThrow(NotFoundError);
+    });
+
+    it('accepts answers up to the deadline and refuses them after it (RoundClosedError), without storing the late update', async () => {
+      clock.advance(10_000);
+      expect((await t.service.submitUpdate(a, job.id, 0, bytes(update), meta)).status).toBe('accepted');
+
+      clock.advance(1);
+      const late = floats(1, 1, 1, 1, 1, 1);
+      await expect(t.service.submitUpdate(b, job.id, 0, bytes(late), meta)).rejects.toThrow(RoundClosedError);
+      await expect(t.service.decline(b, job.id, 0, { reason: 'busy' })).rejects.toThrow(RoundClosedError);
+      expect(t.world.answers.map((x) => x.agentId)).toEqual([a]);
+      expect(await t.blobs.has(sha256(late))).toBe(false);
+    });
+
+    it('refuses answers once the round is closing or closed (RoundClosedError)', async () => {
+      await t.rounds.beginClosing(job.id, 0);
+      await expect(t.service.submitUpdate(a, job.id, 0, bytes(update), meta)).rejects.toThrow(RoundClosedError);
+
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'resume');
+      expect(t.world.round(job.id, 0)!.status).toBe('closed');
+      await expect(t.service.submitUpdate(a, job.id, 0, bytes(update), meta)).rejects.toThrow(RoundClosedError);
+      await expect(t.service.decline(b, job.id, 0, { reason: 'busy' })).rejects.toThrow(RoundClosedError);
+      expect(t.world.answers).toEqual([]);
+    });
+
+    it('the same update twice is a duplicate with the same hash, recorded once', async () => {
+      await t.service.submitUpdate(a, job.id, 0, bytes(update), meta);
+
+      expect(await t.service.submitUpdate(a, job.id, 0, bytes(update), meta)).toEqual({ status: 'duplicate', hash: sha256(update) });
+      expect(await t.service.decline(a, job.id, 0, { reason: 'busy' })).toEqual({ status: 'duplicate' });
+      expect(t.world.answers).toHaveLength(1);
+    });
+
+    it('a different second update is a ConflictError and the first one stands', async () => {
+      await t.service.submitUpdate(a, job.id, 0, bytes(update), meta);
+
+      await expect(t.service.submitUpdate(a, job.id, 0, bytes(floats(1, 1, 1, 1, 1, 1)), meta)).rejects.toThrow(ConflictError);
+      expect(t.world.answers).toEqual([expect.objectContaining({ agentId: a, blobHash: sha256(update) })]);
+      // An update after a decline conflicts too: the decline stands.
+      await t.service.decline(b, job.id, 0, { reason: 'busy' });
+      await expect(t.service.submitUpdate(b, job.id, 0, bytes(update), meta)).rejects.toThrow(ConflictError);
+      expect(t.world.answer(job.id, 0, b)).toMatchObject({ declined: true, blobHash: null });
+    });
+
+    it("the last eligible answer (here a decline) schedules an immediate 'all-answered' close; earlier answers do not", async () => {
+      await t.service.submitUpdate(a, job.id, 0, bytes(update), meta);
+      expect(t.queue.sent()).toEqual([]);
+
+      await t.service.decline(b, job.id, 0, { reason: 'unavailable' });
+
+      expect(t.queue.sent()).toEqual([
+        {
+          op: 'scheduleControl',
+          name: 'round.close',
+          data: { jobId: job.id, round: 0, reason: 'all-answered' },
+          delayMs: 0,
+          suffix: 'answered',
+          id: `round.close.${job.id}.0.answered`,
+        },
+      ]);
+    });
+
+    it('the last eligible answer being an update schedules the close as well', async () => {
+      await t.service.decline(b, job.id, 0, { reason: 'unavailable' });
+      expect(t.queue.sent()).toEqual([]);
+
+      await t.service.submitUpdate(a, job.id, 0, bytes(update), meta);
+
+      expect(t.queue.of('scheduleControl')).toEqual([
+        expect.objectContaining({ data: { jobId: job.id, round: 0, reason: 'all-answered' } }),
+      ]);
+    });
+  });
+});

@@ -1,0 +1,125 @@
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { AgentWork } from '@flotilla/contracts';
+import { PresenceService } from '../agents/presence.service';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { QueueService } from '../queue/queue.service';
+
+/** Why a waiting poll woke up. */
+type Wake = 'work' | 'credentials' | 'timeout' | 'gone';
+
+/** One poll held open: woken by a `work` or `agents` message for its agent, by its deadline, or by the client leaving. */
+interface Waiter {
+  agentId: string;
+  deadline: number;
+  /** Set by a wake that came while the poll was not waiting (between two looks at the queue). */
+  pending: Wake | null;
+  resolve: ((why: Wake) => void) | null;
+}
+
+/** How often the one sweep timer ends polls whose time is up. */
+const SWEEP_MS = 100;
+
+/**
+ * Long polls of agents for work (GET /agents/me/work), built for many thousands of connected agents on one process:
+ * no Redis connection, BullMQ worker or timer per agent. A waiting poll is an entry in a map; work enqueued on any
+ * coordinator process is announced on the `work` channel (one subscriber connection per process), which wakes the
+ * polls of those agents at once; one sweep timer ends polls whose time is up. Whatever wakes it, a poll looks at its
+ * agent's queue again, so a wake-up that races with a look is never lost: the poll registers before it looks.
+ */
+@Injectable()
+export class WorkHub implements OnModuleInit, OnModuleDestroy {
+  private readonly waiting = new Map<string, Set<Waiter>>();
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(
+    private readonly queues: QueueService,
+    private readonly presence: PresenceService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.queues.subscribe('work', (ids) => {
+      for (const id of ids.split(',')) this.wake(id, 'work');
+    });
+    // A revoked agent's or rotated secret's open polls check their credentials again (the service forgot them first).
+    this.queues.subscribe('agents', (id) => this.wake(id, 'credentials'));
+    // An agent holding a poll open is connected: it counts as seen at every presence flush.
+    this.presence.addSource(() => this.waiting.keys());
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweeper);
+    for (const set of this.waiting.values()) for (const w of set) this.settle(w, 'gone');
+  }
+
+  /** Polls held open now (for /metrics and the fleet benchmark). */
+  get openPolls(): number {
+    let n = 0;
+    for (const set of this.waiting.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * The agent's next work item, waiting up to `waitMs` for one; null when none came. `stillValid` re-checks the
+   * agent's credentials when they changed meanwhile (it throws a 401 for a revoked agent or a rotated secret), and
+   * `gone` ends the wait when the client disconnects.
+   */
+  async next(agentId: string, waitMs: number, stillValid: () => Promise<void>, gone: AbortSignal): Promise<AgentWork | null> {
+    // A poll must end before the agent would count as offline, whatever the client asked.
+    const deadline = Date.now() + Math.min(waitMs, Math.floor(this.config.AGENT_OFFLINE_AFTER_MS / 2));
+    const w: Waiter = { agentId, deadline, pending: null, resolve: null };
+    this.add(w);
+    const onGone = () => this.settle(w, 'gone');
+    gone.addEventListener('abort', onGone);
+    try {
+      for (;;) {
+        const why = w.pending;
+        w.pending = null;
+        if (why === 'credentials') await stillValid();
+        if (why === 'gone') return null;
+        const work = await this.queues.nextWork(agentId);
+        if (work) return work;
+        if (w.pending) continue; // woken while looking: look again
+        if (Date.now() >= w.deadline) return null;
+        w.pending = await new Promise<Wake>((resolve) => (w.resolve = resolve));
+        if (w.pending === 'timeout') return null;
+      }
+    } finally {
+      gone.removeEventListener('abort', onGone);
+      this.remove(w);
+    }
+  }
+
+  private wake(agentId: string, why: Wake): void {
+    for (const w of this.waiting.get(agentId) ?? []) this.settle(w, why);
+  }
+
+  private settle(w: Waiter, why: Wake): void {
+    if (w.resolve) {
+      const resolve = w.resolve;
+      w.resolve = null;
+      resolve(why);
+    } else if (w.pending !== 'gone' && w.pending !== 'credentials') {
+      w.pending = why;
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const set of this.waiting.values()) for (const w of set) if (w.deadline <= now && w.resolve) this.settle(w, 'timeout');
+  }
+
+  private add(w: Waiter): void {
+    let set = this.waiting.get(w.agentId);
+    if (!set) this.waiting.set(w.agentId, (set = new Set()));
+    set.add(w);
+  }
+
+  private remove(w: Waiter): void {
+    const set = this.waiting.get(w.agentId);
+    set?.delete(w);
+    if (set?.size === 0) this.waiting.delete(w.agentId);
+  }
+}
