@@ -175,12 +175,20 @@ export class QueueService implements OnApplicationShutdown {
     );
   }
 
-  /** An advance of the job after `delayMs` (e.g. to look for agents again); at most one such is pending per job. */
+  /**
+   * An advance of the job after `delayMs` (e.g. to look for agents again); at most one such is pending per job. Asked
+   * for from inside such an advance (still no agent), it is kept and scheduled when that one ends (keepLastIfActive):
+   * without it, the request would be dropped as a duplicate of the running job, and the job would never look again.
+   */
   async wakeLater(jobId: string, delayMs: number): Promise<void> {
     await this.control.add(
       ControlJobName.AdvanceJob,
       { jobId },
-      { deduplication: { id: `advance-later.${jobId}` }, delay: Math.max(0, Math.round(delayMs)), ...this.controlRetries() },
+      {
+        deduplication: { id: `advance-later.${jobId}`, keepLastIfActive: true },
+        delay: Math.max(0, Math.round(delayMs)),
+        ...this.controlRetries(),
+      },
     );
   }
 
