@@ -97,7 +97,7 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     // A wrong token: the API's reason is shown, nothing else.
     await page.fill('#token', 'not-the-admin-token-000000');
     await page.click('#signin button');
-    await page.waitForSelector('#error:has-text("Invalid admin token")');
+    await page.waitForSelector('#error:has-text("Invalid API key")');
     expect(await page.isVisible('#jobs-section')).toBe(false);
 
     await page.fill('#token', ADMIN);

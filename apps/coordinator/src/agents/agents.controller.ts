@@ -9,7 +9,7 @@ import {
   type RegisterAgentResponse,
 } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
-import { AdminGuard } from '../common/admin.guard';
+import { RequireRole } from '../auth/role.guard';
 import { jsonSchema } from '../common/openapi';
 import { ZodPipe } from '../common/zod.pipe';
 import { AgentGuard, CurrentAgent } from './agent.guard';
@@ -38,9 +38,8 @@ export class AgentsController {
   }
 
   @Get()
-  @UseGuards(AdminGuard)
-  @ApiBearerAuth()
-  @ApiOperation({ summary: 'List agents (admin)' })
+  @RequireRole('viewer')
+  @ApiOperation({ summary: 'List agents with their online state' })
   list(): Promise<AgentView[]> {
     return this.agents.list();
   }

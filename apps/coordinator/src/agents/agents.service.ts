@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { agentQueueName, type AgentView, type RegisterAgent, type RegisterAgentResponse } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import { createHash, randomBytes } from 'node:crypto';
-import { safeEqual } from '../common/admin.guard';
+import { JoinTokensService } from '../auth/join-tokens.service';
+import { safeEqual } from '../common/bearer';
 import { UnauthorizedError } from '../common/errors';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { AgentsRepository } from './agents.repository';
@@ -16,11 +17,12 @@ export function hashSecret(secret: string): string {
 export class AgentsService {
   constructor(
     private readonly agents: AgentsRepository,
+    private readonly joinTokens: JoinTokensService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async register(input: RegisterAgent): Promise<RegisterAgentResponse> {
-    if (!safeEqual(input.joinToken, this.config.JOIN_TOKEN)) throw new UnauthorizedError('Invalid join token');
+    await this.joinTokens.admit(input.joinToken);
     const secret = randomBytes(32).toString('base64url');
     const agent = await this.agents.create({
       name: input.name,
