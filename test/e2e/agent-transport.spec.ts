@@ -137,7 +137,7 @@ describe('agent transport: HTTPS, a reverse proxy, and a Redis only the coordina
     const done = await runJob(c.url, c.adminToken, tls);
     await tls.close();
     expect(done).toMatchObject({ status: 'completed', progress: { done: 3 } });
-    await waitFor('the agent without the CA to give up', async () => untrusting.proc.exitCode !== null, 30_000);
+    await waitFor('the agent without the CA to give up', () => Promise.resolve(untrusting.proc.exitCode !== null), 30_000);
     expect(untrusting.proc.exitCode).toBe(1);
     expect(untrusting.output.join('\n')).toMatch(/certificate|fetch failed/i);
     // Plain HTTP to an HTTPS coordinator is refused (no silent downgrade).

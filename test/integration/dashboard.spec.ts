@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { issueApiKey } from '../support/auth';
 import { call, floats, waitFor } from '../support/http';
 import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
 
@@ -97,12 +98,13 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     // A wrong token: the API's reason is shown, nothing else.
     await page.fill('#token', 'not-the-admin-token-000000');
     await page.click('#signin button');
-    await page.waitForSelector('#error:has-text("Invalid admin token")');
+    await page.waitForSelector('#error:has-text("Invalid API key")');
     expect(await page.isVisible('#jobs-section')).toBe(false);
 
     await page.fill('#token', ADMIN);
     await page.click('#signin button');
     await page.waitForSelector('#agents tbody tr >> nth=1');
+    expect(await page.textContent('#whoami')).toBe('ADMIN_TOKEN (bootstrap) · admin');
     expect(await page.textContent('#agents-summary')).toBe('(2 of 2 online)');
     expect((await texts('#agents tbody tr td:first-child')).sort()).toEqual(['edge-a', 'edge-b']);
     await page.waitForSelector(`#jobs tr[data-job="${jobId}"]`);
@@ -153,8 +155,47 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
 
     // Signing out forgets the token.
     await page.click('#signout');
-    expect(await page.evaluate("sessionStorage.getItem('flotilla-admin-token')")).toBeNull();
+    expect(await page.evaluate("sessionStorage.getItem('flotilla-api-key')")).toBeNull();
     expect(await page.isVisible('#agents-section')).toBe(false);
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('shows a key only what its role may do: a viewer neither cancels nor sweeps, a submitter cancels, and neither calls what it may not', async () => {
+    const viewer = await issueApiKey(base, 'viewer', 'wall screen');
+    const submitter = await issueApiKey(base, 'submitter', 'ci');
+    // A job that waits for more agents than there are, so it stays running.
+    const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 3, minAgents: 50 },
+    });
+    expect(job.status).toBe(201);
+    const jobId = job.body.id;
+
+    const signInAndOpenJob = async (key: string) => {
+      await page.goto(`${base}/dashboard`);
+      await page.fill('#token', key);
+      await page.click('#signin button');
+      await page.click(`#jobs tr[data-job="${jobId}"]`);
+      await page.waitForSelector(`#job-id:has-text("${jobId}")`);
+      await page.waitForSelector('#job-summary dd:has-text("running")');
+    };
+
+    await signInAndOpenJob(viewer.key);
+    expect(await page.textContent('#whoami')).toBe('wall screen · viewer');
+    expect(await page.isVisible('#agents-section')).toBe(true);
+    expect(await page.isVisible('#cancel')).toBe(false);
+    expect(await page.isVisible('#sweep-preview')).toBe(false);
+    await page.click('#signout');
+
+    await signInAndOpenJob(submitter.key);
+    expect(await page.textContent('#whoami')).toBe('ci · submitter');
+    expect(await page.isVisible('#sweep-preview')).toBe(false);
+    await page.waitForSelector('#cancel', { state: 'visible' });
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#cancel');
+    await page.waitForSelector(`#jobs tr[data-job="${jobId}"] td:has-text("cancelled")`);
+    await page.click('#signout');
+    // A 403 would show as a console error: neither key was made to call what its role may not.
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });

@@ -4,8 +4,8 @@ import { AgentsController } from './agents/agents.controller';
 import { AgentsRepository } from './agents/agents.repository';
 import { AgentsService } from './agents/agents.service';
 import { PresenceService } from './agents/presence.service';
+import { AuthModule } from './auth/auth.module';
 import { BlobsModule } from './blobs/blobs.module';
-import { AdminGuard } from './common/admin.guard';
 import { MetricsRegistry } from './common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { ControlService } from './control/control.service';
@@ -39,7 +39,6 @@ class CoreModule {
       ControlService,
       MetricsRegistry,
       DatasetCatalog,
-      AdminGuard,
       AgentGuard,
       AgentsRepository,
       AgentsService,
@@ -64,7 +63,7 @@ export class AppModule {
   static forConfig(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [CoreModule.forConfig(config), BlobsModule, TransportModule, FederatedModule, BilevelModule, NasModule],
+      imports: [CoreModule.forConfig(config), AuthModule, BlobsModule, TransportModule, FederatedModule, BilevelModule, NasModule],
       controllers: [AgentsController, JobsController, AgentTasksController, JobTasksController, HealthController, DashboardController],
     };
   }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 const LAYERS: string[][] = [
   ['config'],
   ['common', 'database'],
+  ['auth'],
   ['queue', 'datasets'],
   ['agents', 'control'],
   ['blobs', 'transport'],

@@ -10,3 +10,4 @@ export * from './agents.schema';
 export * from './errors';
 export * from './datasets';
 export * from './admin.schema';
+export * from './auth.schema';

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
 import type { Agent } from '@prisma/client';
 import type { Request } from 'express';
-import { bearerToken } from '../common/admin.guard';
+import { bearerToken } from '../common/bearer';
 import { RateLimiter } from '../common/rate-limiter';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { AgentsService } from './agents.service';

@@ -11,7 +11,7 @@ import {
 } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import type { Request } from 'express';
-import { AdminGuard } from '../common/admin.guard';
+import { RequireRole } from '../auth/role.guard';
 import { jsonSchema } from '../common/openapi';
 import { ZodPipe } from '../common/zod.pipe';
 import { AgentGuard, CurrentAgent } from './agent.guard';
@@ -55,16 +55,14 @@ export class AgentsController {
   }
 
   @Get()
-  @UseGuards(AdminGuard)
-  @ApiBearerAuth()
+  @RequireRole('viewer')
   @ApiOperation({ summary: 'List agents: online, suspect after a task timeout, offline, revoked' })
   list(): Promise<AgentView[]> {
     return this.agents.list();
   }
 
   @Delete(':id')
-  @UseGuards(AdminGuard)
-  @ApiBearerAuth()
+  @RequireRole('admin')
   @ApiOperation({
     summary: 'Revoke an agent: its credentials stop working at once, its tasks go to other agents, its history stays',
   })

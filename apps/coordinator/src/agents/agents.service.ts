@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { AgentView, RegisterAgent, RegisterAgentResponse } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import { createHash, randomBytes } from 'node:crypto';
-import { safeEqual } from '../common/admin.guard';
+import { JoinTokensService } from '../auth/join-tokens.service';
+import { safeEqual } from '../common/bearer';
 import { ConflictError, NotFoundError, UnauthorizedError } from '../common/errors';
 import { RateLimiter } from '../common/rate-limiter';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -34,6 +35,7 @@ export class AgentsService implements OnModuleInit {
   constructor(
     private readonly agents: AgentsRepository,
     private readonly queues: QueueService,
+    private readonly joinTokens: JoinTokensService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.registrations = new RateLimiter(config.REGISTER_RATE_PER_MINUTE / 60, config.REGISTER_RATE_PER_MINUTE, 10_000);
@@ -43,10 +45,13 @@ export class AgentsService implements OnModuleInit {
     this.queues.subscribe('agents', (agentId) => this.verified.delete(agentId));
   }
 
-  /** A new agent, if the join token is valid; at most REGISTER_RATE_PER_MINUTE registrations per source address. */
+  /**
+   * A new agent, if the join token admits it (the bootstrap JOIN_TOKEN, or one issued through the API: not expired,
+   * used up or revoked); at most REGISTER_RATE_PER_MINUTE registrations per source address.
+   */
   async register(input: RegisterAgent, source: string): Promise<RegisterAgentResponse> {
     this.registrations.take(source, 'registrations from this address');
-    if (!safeEqual(input.joinToken, this.config.JOIN_TOKEN)) throw new UnauthorizedError('Invalid join token');
+    await this.joinTokens.admit(input.joinToken);
     const secret = newSecret();
     const agent = await this.agents.create({
       name: input.name,

@@ -21,8 +21,16 @@ export const BLOB_REFERENCING_TABLES = [
   'nas_candidates',
   'bilevel_runs',
 ] as const;
-/** Tables that hold no blob names (agents' secret_hash and dataset_hashes are not blobs). */
-export const TABLES_WITHOUT_BLOBS = ['agents', 'participations', 'bilevel_points', 'updates', '_flotilla_migrations'] as const;
+/** Tables that hold no blob names (the secret_hash of agents, join tokens and API keys and dataset_hashes are not blobs). */
+export const TABLES_WITHOUT_BLOBS = [
+  'agents',
+  'participations',
+  'bilevel_points',
+  'updates',
+  'join_tokens',
+  'api_keys',
+  '_flotilla_migrations',
+] as const;
 
 /** What one sweep did (or, dry, would do). */
 export interface BlobSweepReport {

@@ -1,14 +1,13 @@
-import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { BlobSweepRequestSchema, type BlobSweepRequest } from '@flotilla/contracts';
-import { AdminGuard } from '../common/admin.guard';
+import { RequireRole } from '../auth/role.guard';
 import { jsonSchema } from '../common/openapi';
 import { ZodPipe } from '../common/zod.pipe';
 import { BlobGcService, type BlobSweepReport } from './blob-gc.service';
 
 @ApiTags('admin')
-@ApiBearerAuth()
-@UseGuards(AdminGuard)
+@RequireRole('admin')
 @Controller('admin/blobs')
 export class BlobsAdminController {
   constructor(private readonly gc: BlobGcService) {}

@@ -24,7 +24,15 @@ describe('coordinator config', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const fields = error!.problems.map((p) => p.split(':')[0]);
-    expect(fields.sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'JOIN_TOKEN', 'PORT', 'REDIS_URL']);
+    expect(fields.sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'PORT', 'REDIS_URL']);
     expect(() => loadConfig({ ...valid, ADMIN_TOKEN: 'short' })).toThrow(/ADMIN_TOKEN: must be at least 16/);
+  });
+
+  it('takes JOIN_TOKEN as an optional bootstrap join token, still at least 16 characters when given', () => {
+    const { JOIN_TOKEN: _omitted, ...withoutJoinToken } = valid;
+    expect(loadConfig(withoutJoinToken).JOIN_TOKEN).toBeUndefined();
+    expect(loadConfig(valid).JOIN_TOKEN).toBe('j'.repeat(16));
+    expect(() => loadConfig({ ...valid, JOIN_TOKEN: 'short' })).toThrow(/JOIN_TOKEN: must be at least 16/);
+    expect(() => loadConfig({ ...valid, JOIN_TOKEN: '' })).toThrow(/JOIN_TOKEN: must be at least 16/);
   });
 });

@@ -7,8 +7,10 @@ import { z } from 'zod';
 export const ConfigSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  /** The bootstrap admin key (role admin, cannot be revoked through the API). */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
-  JOIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  /** A bootstrap join token that never expires; without it agents join only with tokens issued by POST /join-tokens. */
+  JOIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   BLOB_DIR: z.string().min(1).default('.flotilla/blobs'),

@@ -1,8 +1,8 @@
-import { Body, Controller, Get, Header, Param, Post, Query, Res, StreamableFile, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Header, Param, Post, Query, Res, StreamableFile } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { CreateJobSchema, ListJobsQuerySchema, UuidParam, type CreateJob, type ListJobsQuery } from '@flotilla/contracts';
 import type { Response } from 'express';
-import { AdminGuard } from '../common/admin.guard';
+import { RequireRole } from '../auth/role.guard';
 import { jsonSchema } from '../common/openapi';
 import { ZodPipe } from '../common/zod.pipe';
 import { JobsService } from './jobs.service';
@@ -10,13 +10,13 @@ import { JobsService } from './jobs.service';
 const JobId = new ZodPipe(UuidParam, 'job id');
 
 @ApiTags('jobs')
-@ApiBearerAuth()
-@UseGuards(AdminGuard)
+@RequireRole('viewer')
 @Controller('jobs')
 export class JobsController {
   constructor(private readonly jobs: JobsService) {}
 
   @Post()
+  @RequireRole('submitter')
   @ApiOperation({ summary: 'Submit a job: federated (FedAU), bilevel or nas (see the README for each kind)' })
   @ApiBody({ schema: jsonSchema(CreateJobSchema) })
   submit(@Body(new ZodPipe(CreateJobSchema, 'job spec')) spec: CreateJob) {
@@ -38,6 +38,7 @@ export class JobsController {
   }
 
   @Post(':id/cancel')
+  @RequireRole('submitter')
   @ApiOperation({ summary: "Cancel a running job (a federated job's open round closes without aggregation)" })
   cancel(@Param('id', JobId) id: string) {
     return this.jobs.cancel(id);

@@ -11,7 +11,7 @@ import {
 } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import { AgentGuard, CurrentAgent } from '../agents/agent.guard';
-import { AdminGuard } from '../common/admin.guard';
+import { RequireRole } from '../auth/role.guard';
 import { jsonSchema } from '../common/openapi';
 import { ZodPipe } from '../common/zod.pipe';
 import { TasksService } from './tasks.service';
@@ -53,8 +53,7 @@ export class AgentTasksController {
 
 /** The admin side: what a job's tasks are doing. */
 @ApiTags('jobs')
-@ApiBearerAuth()
-@UseGuards(AdminGuard)
+@RequireRole('viewer')
 @Controller('jobs')
 export class JobTasksController {
   constructor(private readonly tasks: TasksService) {}

@@ -1,7 +1,7 @@
-import { Controller, Get, Param, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { UuidParam, type ParticipationView, type RoundView } from '@flotilla/contracts';
-import { AdminGuard } from '../../common/admin.guard';
+import { RequireRole } from '../../auth/role.guard';
 import { ValidationError } from '../../common/errors';
 import { ZodPipe } from '../../common/zod.pipe';
 import { isJobOf, type JobOf } from '../../jobs/job-kind';
@@ -12,8 +12,7 @@ const JobId = new ZodPipe(UuidParam, 'job id');
 
 /** What a federated job's rounds did: per-round metrics, and who participated with which FedAU weight. */
 @ApiTags('jobs')
-@ApiBearerAuth()
-@UseGuards(AdminGuard)
+@RequireRole('viewer')
 @Controller('jobs')
 export class RoundsController {
   constructor(

@@ -1,7 +1,7 @@
-import { Controller, Get, Param, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { UuidParam, type NasView } from '@flotilla/contracts';
-import { AdminGuard } from '../../common/admin.guard';
+import { RequireRole } from '../../auth/role.guard';
 import { ValidationError } from '../../common/errors';
 import { ZodPipe } from '../../common/zod.pipe';
 import { isJobOf } from '../../jobs/job-kind';
@@ -9,8 +9,7 @@ import { JobsService } from '../../jobs/jobs.service';
 import { NasJobKind } from './nas.kind';
 
 @ApiTags('jobs')
-@ApiBearerAuth()
-@UseGuards(AdminGuard)
+@RequireRole('viewer')
 @Controller('jobs')
 export class NasController {
   constructor(
