@@ -21,8 +21,11 @@ export interface InProcessCoordinator {
   stop(): Promise<void>;
 }
 
-/** Starts one on an ephemeral port with real PostgreSQL and Redis (the suite's `tag` names its queue prefix). */
-export async function startInProcessCoordinator(tag: string): Promise<InProcessCoordinator> {
+/**
+ * Starts one on an ephemeral port with real PostgreSQL and Redis (the suite's `tag` names its queue prefix); `extra`
+ * adds or overrides settings.
+ */
+export async function startInProcessCoordinator(tag: string, extra: Record<string, string> = {}): Promise<InProcessCoordinator> {
   const db = await freshDatabase();
   const blobDir = mkdtempSync(path.join(os.tmpdir(), 'flotilla-blobs-'));
   const prefix = uniquePrefix(tag);
@@ -38,6 +41,7 @@ export async function startInProcessCoordinator(tag: string): Promise<InProcessC
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'error',
       MIGRATE_ON_START: 'false',
+      ...extra,
     }),
   );
   return {

@@ -4,7 +4,8 @@ import { AgentsRepository } from './agents.repository';
 
 /**
  * Agents' heartbeats without a database write per call: every poll and heartbeat marks its agent as seen here, and
- * every PRESENCE_FLUSH_MS one statement writes the time for all agents seen since the last flush (and for every agent
+ * every PRESENCE_FLUSH_MS (at most a quarter of AGENT_OFFLINE_AFTER_MS) one statement writes the time for all agents
+ * seen since the last flush (and for every agent
  * that holds a poll open right now, which the transport reports). One timer per process, not per agent.
  */
 @Injectable()
@@ -20,7 +21,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.timer = setInterval(() => void this.flush(), this.config.PRESENCE_FLUSH_MS);
+    // Often enough that an agent seen just after a flush is written long before it would count as offline.
+    const every = Math.min(this.config.PRESENCE_FLUSH_MS, Math.floor(this.config.AGENT_OFFLINE_AFTER_MS / 4));
+    this.timer = setInterval(() => void this.flush(), every);
     this.timer.unref();
   }
 

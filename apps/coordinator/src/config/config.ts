@@ -64,6 +64,11 @@ export const ConfigSchema = z.object({
   REGISTER_RATE_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   /** Calls per second of one agent on the agent data plane (a burst of twice as many is allowed). */
   AGENT_RATE_PER_SECOND: z.coerce.number().int().min(1).default(50),
+  /**
+   * Lock of a running control job (renewed every half of it): a coordinator that dies in the middle of a step is
+   * taken over after one to two times this. Handlers must not block the event loop this long.
+   */
+  CONTROL_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
   /** How often the agents seen (polls, heartbeats) are written to the database, in one statement. */
   PRESENCE_FLUSH_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
 });

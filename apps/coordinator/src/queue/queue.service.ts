@@ -11,6 +11,7 @@ import {
   type AgentTask,
   type AgentWork,
   type ControlJob,
+  type TaskRef,
   type TrainTask,
 } from '@flotilla/contracts';
 import { Queue, Worker, type Job } from 'bullmq';
@@ -193,10 +194,27 @@ export class QueueService implements OnApplicationShutdown {
   }
 
   /**
-   * A control job other than an advance, idempotent by (name, ids, suffix): scheduling one that is still pending
+   * Another look for an agent for a pending task attempt after `delayMs`; at most one is pending per attempt, and one
+   * asked for from inside a running look is kept for when it ends (keepLastIfActive: with a plain job id it would be
+   * dropped as a duplicate of the running job, and the task would wait for ever).
+   */
+  async retryAssign(ref: TaskRef, delayMs: number): Promise<void> {
+    await this.control.add(ControlJobName.AssignTask, ref, {
+      deduplication: { id: `assign.${ref.taskId}.${ref.attempt}`, keepLastIfActive: true },
+      delay: Math.max(0, Math.round(delayMs)),
+      ...this.controlRetries(),
+    });
+  }
+
+  /**
+   * A control job other than an advance or a task's assignment, idempotent by (name, ids, suffix): scheduling one that is still pending
    * does nothing. Round closes and task deadlines are such jobs, delayed until their time.
    */
-  async scheduleControl(job: Exclude<ControlJob, { name: typeof ControlJobName.AdvanceJob }>, delayMs = 0, suffix = ''): Promise<void> {
+  async scheduleControl(
+    job: Exclude<ControlJob, { name: typeof ControlJobName.AdvanceJob | typeof ControlJobName.AssignTask }>,
+    delayMs = 0,
+    suffix = '',
+  ): Promise<void> {
     const d = job.data;
     const ids = 'round' in d ? [d.jobId, d.round] : [d.jobId, d.taskId, d.attempt];
     await this.control.add(job.name, d, {
@@ -214,12 +232,20 @@ export class QueueService implements OnApplicationShutdown {
     return { attempts: CONTROL_ATTEMPTS, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: true };
   }
 
-  /** Starts consuming the control queue (one job at a time) with `handle`; the ControlService routes by name. */
+  /**
+   * Starts consuming the control queue (one job at a time) with `handle`; the ControlService routes by name. A control
+   * job whose process died is picked up again once its lock has lapsed (CONTROL_LOCK_MS, checked every half of it):
+   * until then the wake-ups of its job wait behind it, so the lock is short. Handlers are idempotent, so a job run
+   * again after a lost lock (or after a crash, up to 5 times) does nothing twice.
+   */
   consumeControl(handle: (name: string, data: unknown) => Promise<void>): void {
     this.worker = new Worker(CONTROL_QUEUE, (job: Job) => handle(job.name, job.data), {
       connection: (this.workerConnection = this.connection.duplicate()),
       prefix: this.config.QUEUE_PREFIX,
       concurrency: 1,
+      lockDuration: this.config.CONTROL_LOCK_MS,
+      stalledInterval: Math.ceil(this.config.CONTROL_LOCK_MS / 2),
+      maxStalledCount: 5,
     });
     this.worker.on('failed', (job, err) => this.logger.error(`control job ${job?.name} ${job?.id} failed: ${err.message}`));
   }

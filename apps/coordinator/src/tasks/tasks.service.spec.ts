@@ -157,26 +157,19 @@ describe('TasksService', () => {
       expect(t.queue.sent()).toEqual([]);
     });
 
-    it('with no fitting agent online, leaves the task pending and schedules one task.assign retry in a second (one id per attempt); the retry assigns it once an agent is there', async () => {
+    it('with no fitting agent online, leaves the task pending and schedules one task.assign retry in a second (deduplicated per attempt); the retry assigns it once an agent is there', async () => {
       agent('other-copy', { datasetHashes: { [DATA]: H2 } });
 
       const [task] = await t.service.dispatch(jobId, [request()]);
 
       expect(t.world.task(task.id)).toMatchObject({ status: 'pending', attempt: 0, agentId: null });
       expect(t.queue.sent()).toEqual([
-        {
-          op: 'scheduleControl',
-          name: 'task.assign',
-          data: { jobId, taskId: task.id, attempt: 0 },
-          delayMs: 1000,
-          suffix: 'wait',
-          id: `task.assign.${jobId}.${task.id}.0.wait`,
-        },
+        { op: 'retryAssign', ref: { jobId, taskId: task.id, attempt: 0 }, delayMs: 1000, dedup: `assign.${task.id}.0` },
       ]);
-      // Asked again while still pending: the same job id, so BullMQ keeps one retry (not a second chain of them).
+      // Asked again while still pending: the same deduplication id, so BullMQ keeps one retry (not a second chain).
       t.queue.clear();
       await t.service.assign(task.id);
-      expect(t.queue.sent().map((c) => ('id' in c ? c.id : null))).toEqual([`task.assign.${jobId}.${task.id}.0.wait`]);
+      expect(t.queue.sent().map((c) => ('dedup' in c ? c.dedup : null))).toEqual([`assign.${task.id}.0`]);
 
       const b = agent('b');
       t.queue.clear();

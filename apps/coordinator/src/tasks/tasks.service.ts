@@ -127,7 +127,7 @@ export class TasksService implements OnModuleInit {
       if (t.status === 'running') {
         await this.queues.scheduleControl({ name: ControlJobName.TaskTimeout, data: ref }, (t.deadlineAt?.getTime() ?? 0) - Date.now());
       } else {
-        await this.queues.scheduleControl({ name: ControlJobName.AssignTask, data: ref }, 0, 'resume');
+        await this.queues.retryAssign(ref, 0);
       }
     }
   }
@@ -166,12 +166,8 @@ export class TasksService implements OnModuleInit {
     if (!job || job.status !== 'running') return;
     const agent = await this.pickAgent(task);
     if (!agent) {
-      await this.queues.scheduleControl(
-        { name: ControlJobName.AssignTask, data: { jobId: task.jobId, taskId, attempt: task.attempt } },
-        WAIT_FOR_AGENT_MS,
-        // One look-again per task attempt at a time, however often it is asked for.
-        'wait',
-      );
+      // One look-again per task attempt at a time, however often it is asked for.
+      await this.queues.retryAssign({ jobId: task.jobId, taskId, attempt: task.attempt }, WAIT_FOR_AGENT_MS);
       return;
     }
     const deadlineAt = new Date(Date.now() + task.timeoutMs);

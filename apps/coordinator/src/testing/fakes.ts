@@ -9,6 +9,7 @@ import {
   type CreateFederatedJob,
   type CreateJob,
   type RoundMetrics,
+  type TaskRef,
   type TrainTask,
 } from '@flotilla/contracts';
 import type {
@@ -596,8 +597,8 @@ export class FakeAgentsRepository implements Pick<
   }
 }
 
-/** A control job other than an advance (what scheduleControl takes). */
-export type ScheduledControl = Exclude<ControlJob, { name: typeof ControlJobName.AdvanceJob }>;
+/** A control job other than an advance or an assignment retry (what scheduleControl takes). */
+export type ScheduledControl = Exclude<ControlJob, { name: typeof ControlJobName.AdvanceJob | typeof ControlJobName.AssignTask }>;
 
 /** One call of the QueueService, with the BullMQ job id the real one would use (its idempotency key). */
 export type QueueCall =
@@ -607,12 +608,13 @@ export type QueueCall =
   | { op: 'removeTask'; agentId: string; taskId: string; upTo: number }
   | { op: 'wake'; jobId: string }
   | { op: 'wakeLater'; jobId: string; delayMs: number }
+  | { op: 'retryAssign'; ref: TaskRef; delayMs: number; dedup: string }
   | ({ op: 'scheduleControl'; delayMs: number; suffix: string; id: string } & ScheduledControl);
 
 /** The QueueService, recording every call in order (nothing is delivered anywhere). */
 export class RecordingQueue implements Pick<
   QueueService,
-  'enqueueTrain' | 'removeTrain' | 'enqueueTask' | 'removeTask' | 'wake' | 'wakeLater' | 'scheduleControl'
+  'enqueueTrain' | 'removeTrain' | 'enqueueTask' | 'removeTask' | 'wake' | 'wakeLater' | 'retryAssign' | 'scheduleControl'
 > {
   readonly calls: QueueCall[] = [];
 
@@ -659,6 +661,12 @@ export class RecordingQueue implements Pick<
 
   wakeLater(jobId: string, delayMs: number): Promise<void> {
     this.calls.push({ op: 'wakeLater', jobId, delayMs });
+    return Promise.resolve();
+  }
+
+  /** `dedup` is the deduplication id the real one uses: one pending retry per task attempt. */
+  retryAssign(ref: TaskRef, delayMs: number): Promise<void> {
+    this.calls.push({ op: 'retryAssign', ref: { ...ref }, delayMs, dedup: `assign.${ref.taskId}.${ref.attempt}` });
     return Promise.resolve();
   }
 

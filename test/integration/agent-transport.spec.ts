@@ -1,0 +1,176 @@
+import type { AgentView, AgentWork } from '@flotilla/contracts';
+import { call, waitFor } from '../support/http';
+import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
+
+const ADMIN = TEST_ADMIN_TOKEN;
+
+/**
+ * The agents' transport on a real coordinator (in-process), PostgreSQL and Redis: the long poll for work, what
+ * registration hands out, revocation and rotation, rate limits, CORS. Agents here are plain HTTP clients.
+ */
+describe('agent transport (long poll over HTTP, coordinator in-process)', () => {
+  let c: InProcessCoordinator;
+  let base: string;
+
+  beforeAll(async () => {
+    c = await startInProcessCoordinator('transport', { CORS_ORIGINS: 'https://console.example.org', REGISTER_RATE_PER_MINUTE: '30' });
+    base = c.base;
+  }, 60_000);
+  afterAll(() => c?.stop());
+  // Each test's agents leave with it (revoked), so no later round counts them as eligible.
+  const registered: string[] = [];
+  afterEach(async () => {
+    for (const id of registered.splice(0)) await call(base, 'DELETE', `/api/v1/agents/${id}`, { token: ADMIN });
+  });
+
+  async function register(name: string): Promise<{ id: string; token: string }> {
+    const r = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/register', {
+      json: { joinToken: TEST_JOIN_TOKEN, name, datasets: ['uci-digits'] },
+    });
+    if (r.status !== 201) throw new Error(`register ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+    registered.push(r.body.agentId);
+    return { id: r.body.agentId, token: `${r.body.agentId}.${r.body.agentSecret}` };
+  }
+  const poll = (token: string, waitMs: number) => call<AgentWork>(base, 'GET', `/api/v1/agents/me/work?waitMs=${waitMs}`, { token });
+  const submit = (minAgents: number) =>
+    call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 2, roundDeadlineMs: 60_000, minAgents },
+    });
+
+  it('hands out credentials only (nothing about Redis), and answers an empty poll with 204', async () => {
+    const r = await call<Record<string, unknown>>(base, 'POST', '/api/v1/agents/register', {
+      json: { joinToken: TEST_JOIN_TOKEN, name: 'plain', datasets: ['other-data'] },
+    });
+    expect(r.status).toBe(201);
+    expect(Object.keys(r.body).sort()).toEqual(['agentId', 'agentSecret']);
+    const empty = await poll(`${String(r.body.agentId)}.${String(r.body.agentSecret)}`, 0);
+    expect(empty.status).toBe(204);
+  });
+
+  it('wakes a waiting poll when work arrives (a job submitted before its agent), hands the item out until it is answered', async () => {
+    const job = await submit(1);
+    expect(job.status).toBe(201);
+    const a = await register('poller');
+    // The job waits for an agent; the agent's poll waits for work: the round opens and the poll returns with it.
+    const first = await poll(a.token, 20_000);
+    expect(first.status).toBe(200);
+    expect(first.body.kind).toBe('train');
+    if (first.body.kind !== 'train') return;
+    expect(first.body.train).toMatchObject({ jobId: job.body.id, round: 0, dataset: 'uci-digits' });
+    expect(first.body.queuedAt).toBeLessThanOrEqual(Date.now());
+    // Not answered yet: a second look gets the same item (an agent that lost the response gets it again).
+    const again = await poll(a.token, 0);
+    expect(again.body).toEqual(first.body);
+    // Answered (declined): it is gone.
+    const declined = await call(base, 'POST', `/api/v1/jobs/${job.body.id}/rounds/0/decline`, { token: a.token, json: {} });
+    expect(declined.status).toBe(200);
+    const next = await poll(a.token, 20_000);
+    // The decline closed round 0 (the only eligible agent answered), so round 1's item is next.
+    expect(next.body).toMatchObject({ kind: 'train', train: { jobId: job.body.id, round: 1 } });
+    await call(base, 'POST', `/api/v1/jobs/${job.body.id}/cancel`, { token: ADMIN });
+  }, 60_000);
+
+  it('revokes an agent: its waiting poll gets 401 at once, every later call too, and the list shows it revoked', async () => {
+    const keep = await register('keeper');
+    const gone = await register('revoked');
+    const job = await submit(2);
+    // Both are asked in round 0; the keeper answers, the other is revoked while it waits for more work.
+    await waitFor('round 0 open', async () => (await poll(keep.token, 0)).status === 200, 20_000);
+    expect((await poll(gone.token, 0)).status).toBe(200);
+    await call(base, 'POST', `/api/v1/jobs/${job.body.id}/rounds/0/decline`, { token: gone.token, json: {} }).then(() => undefined);
+    const waiting = poll(gone.token, 25_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const del = await call<AgentView>(base, 'DELETE', `/api/v1/agents/${gone.id}`, { token: ADMIN });
+    expect(del.status).toBe(200);
+    expect(del.body.revokedAt).not.toBeNull();
+    const held = await waiting;
+    expect([held.status, (held.body as unknown as { message: string }).message]).toEqual([401, expect.stringMatching(/revoked/)]);
+    expect((await call(base, 'POST', '/api/v1/agents/heartbeat', { token: gone.token, json: {} })).status).toBe(401);
+    expect((await call(base, 'DELETE', `/api/v1/agents/${gone.id}`, { token: ADMIN })).status).toBe(409);
+    const list = await call<AgentView[]>(base, 'GET', '/api/v1/agents', { token: ADMIN });
+    expect(list.body.find((x) => x.id === gone.id)).toMatchObject({ online: false, revokedAt: del.body.revokedAt });
+    await call(base, 'POST', `/api/v1/jobs/${job.body.id}/cancel`, { token: ADMIN });
+  }, 60_000);
+
+  it('revoking an agent declines the open rounds it was asked in, so they close without waiting for the deadline', async () => {
+    const a = await register('stays');
+    const b = await register('leaves');
+    const job = await submit(2);
+    await waitFor('round 0 open', async () => (await poll(a.token, 0)).status === 200, 20_000);
+    await call(base, 'POST', `/api/v1/jobs/${job.body.id}/rounds/0/decline`, { token: a.token, json: {} });
+    expect((await call(base, 'DELETE', `/api/v1/agents/${b.id}`, { token: ADMIN })).status).toBe(200);
+    // The round's deadline is a minute away: it closes now because b counts as having declined.
+    const rounds = await waitFor(
+      'round 0 closed',
+      async () => {
+        const r = await call<{ status: string }[]>(base, 'GET', `/api/v1/jobs/${job.body.id}/rounds`, { token: ADMIN });
+        return r.body[0]?.status === 'closed' ? r.body : undefined;
+      },
+      10_000,
+    );
+    expect(rounds[0]).toMatchObject({ participants: 0, eligible: 2 });
+    const part = await call<{ agents: string[]; rounds: { row: (number | null)[] }[] }>(
+      base,
+      'GET',
+      `/api/v1/jobs/${job.body.id}/participation`,
+      { token: ADMIN },
+    );
+    // b's history stays: it was asked in round 0 and did not participate.
+    expect(part.body.agents).toContain(b.id);
+    await call(base, 'POST', `/api/v1/jobs/${job.body.id}/cancel`, { token: ADMIN });
+  }, 60_000);
+
+  it('rotates an agent secret: the old one stops working at once, the new one works', async () => {
+    const a = await register('rotator');
+    const r = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/me/secret', { token: a.token });
+    expect(r.status).toBe(200);
+    expect(r.body.agentId).toBe(a.id);
+    expect((await poll(a.token, 0)).status).toBe(401);
+    expect((await poll(`${a.id}.${r.body.agentSecret}`, 0)).status).toBe(204);
+  });
+
+  it('limits registrations per source address (429 + Retry-After); a flood of bad ones leaves other agents unaffected', async () => {
+    const honest = await register('honest');
+    // The coordinator is behind no proxy here (TRUST_PROXY=false), so every request comes from 127.0.0.1, whatever
+    // X-Forwarded-For says: one source, 30 registrations a minute, good or bad alike.
+    const statuses = new Map<number, number>();
+    let retryAfter: string | null = null;
+    let polls = 0;
+    const flood = Array.from({ length: 1000 }, async (_, i) => {
+      const res = await fetch(`${base}/api/v1/agents/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.0.${i >> 8}.${i & 255}` },
+        body: JSON.stringify({ joinToken: `wrong-token-${i}-0123456789`, name: `flood-${i}`, datasets: ['uci-digits'] }),
+      });
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (res.status === 429) retryAfter = res.headers.get('retry-after');
+    });
+    const honestCalls = (async () => {
+      for (let i = 0; i < 20; i++) {
+        expect((await poll(honest.token, 0)).status).toBe(204);
+        polls++;
+      }
+    })();
+    await Promise.all([...flood, honestCalls]);
+    expect(polls).toBe(20);
+    expect([...statuses.keys()].sort()).toEqual([401, 429]);
+    expect(statuses.get(429)).toBeGreaterThanOrEqual(1000 - 30);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    // The honest agent's data plane is not rate-limited by the flood of another source's registrations.
+    expect((await call(base, 'POST', '/api/v1/agents/heartbeat', { token: honest.token, json: {} })).status).toBe(204);
+  }, 60_000);
+
+  it('answers CORS preflights for the configured origins only', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${base}/api/v1/agents/me/work`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+      });
+    const ok = await preflight('https://console.example.org');
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://console.example.org');
+    expect(ok.headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    const other = await preflight('https://evil.example.com');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
