@@ -1,6 +1,6 @@
 // Lint with zero warnings. Module boundaries are enforced by Nx project tags:
 //   libs (type:lib) import only libs, never @nestjs/*, @prisma/client, bullmq, ioredis or tfjs-node;
-//   apps never import apps.
+//   apps never import apps; the agent imports no Redis, database or server package.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
@@ -37,6 +37,8 @@ export default tseslint.config(
           depConstraints: [
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'], bannedExternalImports: forbiddenInLibs },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
+            // An agent reaches the coordinator over HTTP(S) only: no broker, no database, no server framework.
+            { sourceTag: 'scope:agent', bannedExternalImports: ['bullmq', 'ioredis', '@prisma/client', 'pg', '@nestjs/*', 'express'] },
             { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
           ],
         },

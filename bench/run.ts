@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Bench> = {
   simulate: () => (require('./simulate') as { bench: Bench }).bench,
   nas: () => (require('./nas') as { bench: Bench }).bench,
   bilevel: () => (require('./bilevel') as { bench: Bench }).bench,
+  fleet: () => (require('./fleet') as { bench: Bench }).bench,
 };
 
 async function main(): Promise<void> {

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { MetricsRegistry } from '../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { AgentsRepository } from './agents.repository';
 
@@ -12,11 +13,14 @@ import { AgentsRepository } from './agents.repository';
 export class PresenceService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(PresenceService.name);
   private seenSince = new Set<string>();
+  /** When each agent's heartbeat was last written by this process. */
+  private readonly written = new Map<string, number>();
   private readonly sources: (() => Iterable<string>)[] = [];
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly agents: AgentsRepository,
+    private readonly metrics: MetricsRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -41,14 +45,32 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     this.sources.push(source);
   }
 
-  /** Writes the agents seen since the last flush; a failed write is logged and its agents kept for the next one. */
+  /**
+   * Writes the agents seen since the last flush whose heartbeat this process has not written for a third of
+   * AGENT_OFFLINE_AFTER_MS (often enough that none looks offline, rarely enough that a connected agent costs one row
+   * update per third of that window, not one per flush); a failed write is logged and its agents kept for the next.
+   */
   async flush(): Promise<void> {
-    const ids = this.seenSince;
+    const seen = this.seenSince;
     this.seenSince = new Set();
-    for (const source of this.sources) for (const id of source()) ids.add(id);
+    for (const source of this.sources) for (const id of source()) seen.add(id);
+    const now = Date.now();
+    const stale = now - Math.floor(this.config.AGENT_OFFLINE_AFTER_MS / 3);
+    const ids = new Set([...seen].filter((id) => (this.written.get(id) ?? 0) <= stale));
     if (!ids.size) return;
     try {
-      await this.agents.touchMany([...ids], new Date());
+      await this.agents.touchMany([...ids], new Date(now));
+      for (const id of ids) {
+        this.written.delete(id); // re-inserted last: the map stays ordered by write time
+        this.written.set(id, now);
+      }
+      // Agents not written for a whole window are forgotten (they are offline now, or written by another process).
+      for (const [id, at] of this.written) {
+        if (at > now - this.config.AGENT_OFFLINE_AFTER_MS) break;
+        this.written.delete(id);
+      }
+      this.metrics.inc('flotilla_presence_writes_total');
+      this.metrics.inc('flotilla_presence_agents_written_total', ids.size);
     } catch (e) {
       for (const id of ids) this.seenSince.add(id);
       this.logger.warn(`could not record ${ids.size} agents' heartbeats: ${(e as Error).message}`);

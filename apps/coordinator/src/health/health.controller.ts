@@ -7,6 +7,7 @@ import { PrismaService } from '../database/prisma.service';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { QueueService } from '../queue/queue.service';
 import { MetricsRegistry } from '../common/metrics.registry';
+import { WorkHub } from '../transport/work-hub.service';
 
 @ApiTags('operations')
 @Controller()
@@ -17,6 +18,7 @@ export class HealthController {
     private readonly metrics: MetricsRegistry,
     private readonly jobs: JobsRepository,
     private readonly agents: AgentsRepository,
+    private readonly hub: WorkHub,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -46,6 +48,7 @@ export class HealthController {
     return this.metrics.render({
       flotilla_jobs: { help: 'Jobs by status', samples: JOB_STATUSES.map((s) => ({ labels: { status: s }, value: byStatus.get(s) ?? 0 })) },
       flotilla_agents_online: { help: 'Agents with a recent heartbeat', samples: [{ value: online }] },
+      flotilla_open_polls: { help: 'Agents waiting for work on this process (long polls held open)', samples: [{ value: this.hub.openPolls }] },
     });
   }
 }

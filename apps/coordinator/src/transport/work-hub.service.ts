@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { AgentWork } from '@flotilla/contracts';
 import { PresenceService } from '../agents/presence.service';
+import { MetricsRegistry } from '../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { QueueService } from '../queue/queue.service';
 
@@ -34,6 +35,7 @@ export class WorkHub implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly queues: QueueService,
     private readonly presence: PresenceService,
+    private readonly metrics: MetricsRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -80,7 +82,10 @@ export class WorkHub implements OnModuleInit, OnModuleDestroy {
         if (why === 'credentials') await stillValid();
         if (why === 'gone') return null;
         const work = await this.queues.nextWork(agentId);
-        if (work) return work;
+        if (work) {
+          this.metrics.inc('flotilla_work_delivered_total');
+          return work;
+        }
         if (w.pending) continue; // woken while looking: look again
         if (Date.now() >= w.deadline) return null;
         w.pending = await new Promise<Wake>((resolve) => (w.resolve = resolve));
