@@ -11,15 +11,22 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { RENDERERS, RESULTS_NAMES, serialize, type ResultsName } from './results/index';
+import { serialize } from './results/index';
 import { startRun } from './results/meta';
 import type { Bench } from './run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** How each document's JSON `result` is produced. */
-const RUNS: Record<ResultsName, (say: (line: string) => void) => Promise<unknown>> = {
-  bilevel: (say) => (require('./bilevel') as { bench: Bench }).bench.run([], say),
+/** Each document: how its JSON `result` is produced, and its renderer (both loaded only when used). */
+const DOCS: Record<string, { run: (say: (line: string) => void) => Promise<unknown>; render: () => (json: never) => string }> = {
+  bilevel: {
+    run: (say) => (require('./bilevel') as { bench: Bench }).bench.run([], say),
+    render: () => (require('./results/bilevel') as typeof import('./results/bilevel')).renderBilevel,
+  },
+  nas: {
+    run: (say) => (require('./nas') as typeof import('./nas')).runNasSuite(say),
+    render: () => (require('./results/nas') as typeof import('./results/nas')).renderNas,
+  },
 };
 
 async function main(): Promise<void> {
@@ -28,11 +35,11 @@ async function main(): Promise<void> {
     const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'dist', 'reproduce-fedau.js'), ...rest], { stdio: 'inherit' });
     process.exit(r.status ?? 1);
   }
-  if (!name || !(RESULTS_NAMES as string[]).includes(name)) {
-    process.stderr.write(`usage: npm run results -- <${[...RESULTS_NAMES, 'fedau'].join('|')}> [--render-only] [--out DIR]\n`);
+  if (!name || !Object.hasOwn(DOCS, name)) {
+    process.stderr.write(`usage: npm run results -- <${[...Object.keys(DOCS), 'fedau'].join('|')}> [--render-only] [--out DIR]\n`);
     process.exit(name ? 2 : 0);
   }
-  const doc = name as ResultsName;
+  const doc = name;
   const { values } = parseArgs({
     args: rest,
     options: { 'render-only': { type: 'boolean', default: false }, out: { type: 'string', default: path.join(ROOT, 'docs', 'results') } },
@@ -44,14 +51,14 @@ async function main(): Promise<void> {
   if (!values['render-only']) {
     const run = startRun(`npm run results -- ${doc}`);
     say(`results ${doc}: running the benchmark (load average ${run.loadAverage1m.toFixed(2)})`);
-    const result = await RUNS[doc](say);
+    const result = await DOCS[doc].run(say);
     const meta = run.finish();
     mkdirSync(dir, { recursive: true });
     writeFileSync(jsonPath, serialize({ meta, result }));
     say(`wrote ${path.relative(ROOT, jsonPath)} (${(meta.durationSeconds / 60).toFixed(1)} min)`);
   }
-  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as unknown;
-  writeFileSync(mdPath, RENDERERS[doc](json));
+  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as never;
+  writeFileSync(mdPath, DOCS[doc].render()(json));
   say(`wrote ${path.relative(ROOT, mdPath)}`);
 }
 

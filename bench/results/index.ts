@@ -1,6 +1,7 @@
 /**
- * The results documents rendered from committed JSON: docs/results/<name>.md from docs/results/<name>.json, by a
- * pure function each. This module only renders (no benchmark code is loaded), so the unit test can import it.
+ * The committed results documents rendered from JSON: docs/results/<name>.md from docs/results/<name>.json, by a
+ * pure function each. bench/results.spec.ts checks every entry against the committed files; an entry is added
+ * with its first committed JSON. This module only renders (no benchmark code is loaded), so the test can import it.
  * fedau.md is rendered by scripts/reproduce-fedau.ts (its own project), with its own unit test.
  */
 import { renderBilevel, type BilevelResultsJson } from './bilevel';
