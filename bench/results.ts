@@ -19,6 +19,10 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Each document: how its JSON `result` is produced, and its renderer (both loaded only when used). */
 const DOCS: Record<string, { run: (say: (line: string) => void) => Promise<unknown>; render: () => (json: never) => string }> = {
+  aggregation: {
+    run: (say) => (require('./aggregation') as { bench: Bench }).bench.run([], say),
+    render: () => (require('./results/aggregation') as typeof import('./results/aggregation')).renderAggregation,
+  },
   bilevel: {
     run: (say) => (require('./bilevel') as { bench: Bench }).bench.run([], say),
     render: () => (require('./results/bilevel') as typeof import('./results/bilevel')).renderBilevel,
