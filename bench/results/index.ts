@@ -5,9 +5,11 @@
  * fedau.md is rendered by scripts/reproduce-fedau.ts (its own project), with its own unit test.
  */
 import { renderBilevel, type BilevelResultsJson } from './bilevel';
+import { renderNas, type NasResultsJson } from './nas';
 
 export const RENDERERS = {
   bilevel: (json: unknown): string => renderBilevel(json as BilevelResultsJson),
+  nas: (json: unknown): string => renderNas(json as NasResultsJson),
 } satisfies Record<string, (json: unknown) => string>;
 
 export type ResultsName = keyof typeof RENDERERS;
