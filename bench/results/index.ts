@@ -4,10 +4,12 @@
  * with its first committed JSON. This module only renders (no benchmark code is loaded), so the test can import it.
  * fedau.md is rendered by scripts/reproduce-fedau.ts (its own project), with its own unit test.
  */
+import { renderAggregation, type AggregationResultsJson } from './aggregation';
 import { renderBilevel, type BilevelResultsJson } from './bilevel';
 import { renderNas, type NasResultsJson } from './nas';
 
 export const RENDERERS = {
+  aggregation: (json: unknown): string => renderAggregation(json as AggregationResultsJson),
   bilevel: (json: unknown): string => renderBilevel(json as BilevelResultsJson),
   nas: (json: unknown): string => renderNas(json as NasResultsJson),
 } satisfies Record<string, (json: unknown) => string>;
