@@ -389,7 +389,7 @@ function logisticSection(r: BilevelBenchResult, line: (s?: string) => void): voi
   const best = lr.methods.reduce((a, m) => (m.error < a.error ? m : a));
   line();
   line(
-    `${unconverged} of ${plural(lr.methods.length, 'method')} ${unconverged === 1 ? 'was' : 'were'} still running when the budget ran out; the worst returned x is ${worstLoss.toFixed(4)} above ψ*, the closest to x* is ${best.name}'s.`,
+    `${unconverged} of ${plural(lr.methods.length, 'method')} ${unconverged === 1 ? 'was' : 'were'} still running when the budget ran out; the worst returned x has a validation loss ${worstLoss.toFixed(4)} above ψ*; the closest to x* is ${best.name}'s.`,
   );
   line(
     `At x* the lower level is only e^{x*} = ${Math.exp(lr.xStar).toExponential(1)} strongly convex, so the inner chains with steps 1/L_g need many steps`,
