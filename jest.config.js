@@ -1,4 +1,7 @@
-/** Three tiers share one config: unit specs live next to the code, integration and e2e under test/. */
+/**
+ * Three tiers share one config: unit specs live next to the code (including bench/ and scripts/, whose specs check
+ * that docs/results/*.md are the renderings of their committed JSON), integration and e2e under test/.
+ */
 const swc = [
   '@swc/jest',
   {
@@ -20,7 +23,17 @@ const common = {
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: [
+        '<rootDir>/libs/**/*.spec.ts',
+        '<rootDir>/apps/**/*.spec.ts',
+        '<rootDir>/bench/**/*.spec.ts',
+        '<rootDir>/scripts/**/*.spec.ts',
+      ],
+      testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+    },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.spec.ts'] },
   ],

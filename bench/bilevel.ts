@@ -1,16 +1,20 @@
 /**
- * Penalty methods for bilevel optimization (spec shared/specs/bilevel-penalty.md): the Kwon et al. double loop
- * and single loop (§4), V-PBGD (§5) and F2SA (§6), on
- * - the test problems T1–T5 of §7: error of the returned x to the bilevel answer x* (closed form, or grid for
- *   T4/T5) and the oracle calls it took to get there;
- * - data hyper-cleaning (§8.1) on the shipped UCI digits with 50% of the training labels flipped to a wrong class,
- *   next to training on all (corrupted) data and training on the clean subset only;
- * - logistic-regression regularisation (§8.2): x = log L2 strength of a digit-parity classifier, against x* from a
- *   grid of Newton-solved inner problems, under a fixed oracle budget.
+ * Penalty methods for bilevel optimization (docs/algorithms/bilevel.md): the Kwon et al. double loop and single
+ * loop, V-PBGD and F2SA, on
+ * - the deterministic test problems T1–T5: error of the returned x to the bilevel answer x* (closed form, or grid
+ *   for T4/T5) and the oracle calls it took to get there;
+ * - T6, the stochastic single loop: T1 and T2 with Gaussian noise on every oracle output, the tail average of x over
+ *   several seeds, with one sample per iteration shared by all estimators ('common') and with independent samples;
+ * - data hyper-cleaning on the shipped UCI digits with half of the training labels flipped to a wrong class, next to
+ *   training on all (corrupted) data and training on the clean subset only;
+ * - logistic-regression regularisation: x = log L2 strength of a digit-parity classifier, against x* from a grid
+ *   of Newton-solved inner problems, under a fixed oracle budget.
  *
  * "Oracle calls" count evaluations of ∇f or ∇g at one point (both partials in one call). "Calls to reach" is the
- * count at the first iteration after which the error stays within 10% (plus 1e-6) of the final error; the table
- * also shows the calls spent until the §4.4 stopping rule (or the budget) ended the run.
+ * count at the first iteration after which the error stays within REACH.relative (plus REACH.absolute) of the final
+ * error; the table also shows the calls spent until the stopping rule (or the budget) ended the run.
+ * The JSON result carries every setting (method options, budgets, seeds), so docs/results/bilevel.md can be rendered
+ * from it alone (bench/results/bilevel.ts).
  */
 import {
   bilevelCaseT1,
@@ -33,21 +37,26 @@ import {
   totalOracleCalls,
   trainSoftmaxRegression,
   trainTestSplit,
+  withGradientNoise,
   type BilevelMethod,
   type BilevelMethodOptions,
   type BilevelTestCase,
   type Dataset,
   type HeldOutSpec,
 } from '@flotilla/algorithms';
-import { readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Bench } from './run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-interface MethodResult {
+/** "Calls to reach": the error stays ≤ (1 + relative)·final + absolute from that iteration on. */
+const REACH = { relative: 0.1, absolute: 1e-6 };
+/** Tolerance of the stopping rule (stationarity and both inner residuals), once λ has reached its final value. */
+const STOP_TOLERANCE = 1e-7;
+
+export interface MethodResult {
   name: BilevelMethod;
   error: number;
   oracleCalls: number;
@@ -57,22 +66,31 @@ interface MethodResult {
   errorToPenaltySolution?: number;
 }
 
-interface ProblemResult {
+export interface ProblemResult {
   name: string;
   lambda: number;
   xStar: number;
   /** |x*_λ − x*|: the O(1/λ) bias every penalty method inherits (T1–T3 closed form, T5 grid). */
   penaltyBias?: number;
+  settings: {
+    maxIterations: number;
+    /** Each method's options as passed to `runBilevel` (options left out take the library defaults). */
+    methods: BilevelMethodOptions[];
+    /** T4: random starts, x ~ U[x[0], x[1]] (projected onto X), y ~ U[y[0], y[1]]; error = worst over the starts. */
+    starts?: { count: number; seed: number; x: [number, number]; y: [number, number]; localMinima: number[] };
+    /** T5: the instance's options (`bilevelCaseT5`) and 1/L_g, the unit its steps are given in. */
+    instance?: { seed: number; n: number; m: number; d: number; stepUnit: number };
+  };
   methods: MethodResult[];
 }
 
-interface Stat {
+export interface Stat {
   mean: number;
   std: number;
 }
 
 /** One seed of the hyper-cleaning benchmark: the references and every method's numbers. */
-interface SeedRow {
+export interface SeedRow {
   seed: number;
   trainOnAll: number;
   cleanOracle: number;
@@ -90,7 +108,7 @@ interface SeedRow {
   }[];
 }
 
-interface HyperCleaningMethod {
+export interface HyperCleaningMethod {
   name: BilevelMethod;
   testAccuracy: Stat;
   f1: Stat;
@@ -102,10 +120,10 @@ interface HyperCleaningMethod {
   oracleCalls: number;
 }
 
-/** The settings of each test problem: λ, the method options and the budget (spec §7 where it gives them). */
+/** The settings of each test problem: λ, the method options and the budget. */
 function problemSettings(name: string, c: BilevelTestCase): { lambda: number; methods: BilevelMethodOptions[]; maxIterations: number } {
   if (name === 'T4') {
-    // Spec §7 T4: γ = 10; steps 0.1 ≤ 1/L_g (L_g ≤ 2 + 2·3 on X), x slowest in the single loop.
+    // γ = 10; steps 0.1 ≤ 1/L_g (L_g ≤ 2 + 2·3 on X), x slowest in the single loop.
     const fixed = { kind: 'fixed', lambda: 10 } as const;
     return {
       lambda: 10,
@@ -143,8 +161,8 @@ function problemSettings(name: string, c: BilevelTestCase): { lambda: number; me
       ],
     };
   }
-  // T1–T3: spec §7's settings (double loop T = 20, steps 0.5/(1+λ) and 0.5; V-PBGD α = 0.1·min(1, 1/γ);
-  // F2SA constant steps, λ ramped 1 → 100 over 40000 iterations with T = 5).
+  // T1–T3: double loop T = 20 with the default steps; V-PBGD with its defaults; F2SA with constant steps and λ
+  // ramped 1 → 100 over 40000 iterations with T = 5.
   return {
     lambda,
     maxIterations: 100_000,
@@ -167,24 +185,29 @@ function traceRun(
 ): { x: number[]; final: number; trace: [number, number][]; calls: number; stoppedBy: string } {
   const trace: [number, number][] = [];
   const r = runBilevel(c.problem, options, start, {
-    stop: { maxIterations, tolerance: 1e-7 },
+    stop: { maxIterations, tolerance: STOP_TOLERANCE },
     onStep: ({ state }) => void trace.push([totalOracleCalls(state.oracleCalls), error(state.x)]),
   });
   return { x: r.x, final: error(r.x), trace, calls: totalOracleCalls(r.state.oracleCalls), stoppedBy: r.stoppedBy };
 }
 
-/** Oracle calls at the first point after which the error stays ≤ 1.1·final + 1e-6. */
+/** Oracle calls at the first point after which the error stays ≤ (1 + REACH.relative)·final + REACH.absolute. */
 function callsToReach(trace: [number, number][], final: number): number {
-  const bound = 1.1 * final + 1e-6;
+  const bound = (1 + REACH.relative) * final + REACH.absolute;
   let calls = trace.length ? trace[trace.length - 1][0] : 0;
   for (let i = trace.length - 1; i >= 0 && trace[i][1] <= bound; i--) calls = trace[i][0];
   return calls;
 }
 
+/** T4's random starts: x ~ U[0, 3.5] (projected onto X = [0, 3]), y ~ U[−5, 8.5], from one seeded stream per method. */
+const T4_STARTS = { seed: 4, x: [0, 3.5] as [number, number], y: [-5, 8.5] as [number, number] };
+/** T5's instance. */
+const T5_INSTANCE = { seed: 5, n: 50, m: 50, d: 20 };
+
 function runProblems(say: (line: string) => void, t4Starts: number): ProblemResult[] {
-  const cases: BilevelTestCase[] = [bilevelCaseT1(), bilevelCaseT2(), bilevelCaseT3(), bilevelCaseT4(), bilevelCaseT5()];
+  const cases: BilevelTestCase[] = [bilevelCaseT1(), bilevelCaseT2(), bilevelCaseT3(), bilevelCaseT4(), bilevelCaseT5(T5_INSTANCE)];
   const out: ProblemResult[] = [];
-  say('Test problems (spec §7): |x − x*| of the returned x; oracle calls to reach that error (and in total)');
+  say('Test problems: |x − x*| of the returned x; oracle calls to reach that error (and in total)');
   say('problem  λ     method                 |x − x*|     |x − x*_λ|   calls to reach   calls total   stopped by');
   for (const c of cases) {
     const settings = problemSettings(c.name, c);
@@ -193,17 +216,19 @@ function runProblems(say: (line: string) => void, t4Starts: number): ProblemResu
     for (const options of settings.methods) {
       let result: MethodResult;
       if (c.name === 'T4') {
-        // Nonconvex: random starts as in spec §7 (x ~ U[0, 3.5] projected onto [0, 3], y ~ U[−5, 8.5]); the error is
-        // the largest distance from a local minimiser of ψ over the starts, the calls their mean.
+        // Nonconvex: random starts; the error is the largest distance from a local minimiser of ψ over the starts,
+        // the calls their mean.
         const minima = (c as ReturnType<typeof bilevelCaseT4>).localMinima;
-        const rng = createRng(4);
+        const rng = createRng(T4_STARTS.seed);
         const err = (x: number[]): number => Math.min(...minima.map((m) => Math.abs(m - x[0])));
         let worst = 0;
         let reach = 0;
         let total = 0;
         const stops = new Set<string>();
+        const [x0, x1] = T4_STARTS.x;
+        const [y0, y1] = T4_STARTS.y;
         for (let s = 0; s < t4Starts; s++) {
-          const start = { x: [3.5 * rng.next()], y: [-5 + 13.5 * rng.next()] };
+          const start = { x: [x0 + (x1 - x0) * rng.next()], y: [y0 + (y1 - y0) * rng.next()] };
           const r = traceRun(c, options, start, settings.maxIterations, err);
           worst = Math.max(worst, r.final);
           reach += callsToReach(r.trace, r.final) / t4Starts;
@@ -240,39 +265,134 @@ function runProblems(say: (line: string) => void, t4Starts: number): ProblemResu
       lambda: settings.lambda,
       xStar,
       ...(xLambda === undefined ? {} : { penaltyBias: Math.abs(xLambda - xStar) }),
+      settings: {
+        maxIterations: settings.maxIterations,
+        methods: settings.methods,
+        ...(c.name === 'T4'
+          ? { starts: { count: t4Starts, ...T4_STARTS, localMinima: (c as ReturnType<typeof bilevelCaseT4>).localMinima } }
+          : {}),
+        ...(c.name === 'T5' ? { instance: { ...T5_INSTANCE, stepUnit: 1 / (c as ReturnType<typeof bilevelCaseT5>).smoothness.g } } : {}),
+      },
       methods,
     });
   }
   return out;
 }
 
-/** Digits (scaled to [0, 1]) with parity labels: 1 for odd digits, 0 for even. */
-function digits(): { pool: Dataset; test: Dataset } {
-  const dir = path.join(ROOT, 'data', 'uci-digits');
-  const spec = JSON.parse(readFileSync(path.join(dir, 'dataset.json'), 'utf8')) as HeldOutSpec;
-  const { train, test } = splitHeldOut(readFileSync(path.join(dir, 'digits.csv'), 'utf8'), spec);
-  return { pool: scaleToUnit(train, spec.featureRange), test: scaleToUnit(test, spec.featureRange) };
+/** T6's settings: the single loop on T1 and T2 with N(0, noise²) on every oracle output. */
+const T6 = { noise: 0.5, lambda: 20, iterations: 40_000, stepX: 0.02, momentum: 0.1, tolerance: 0.01 };
+
+export interface T6Result {
+  noise: number;
+  lambda: number;
+  iterations: number;
+  /** The tail average is over iterations > iterations / 2. */
+  stepX: number;
+  momentum: number;
+  /** The unit test's bound on |tail average − x*_λ|. */
+  tolerance: number;
+  seeds: number[];
+  problems: {
+    name: string;
+    /** x*_λ (closed form). */
+    xLambda: number;
+    sampling: { mode: 'common' | 'independent'; tailAverages: number[] }[];
+  }[];
 }
 
-function runLogistic(
-  say: (line: string) => void,
-  trainRows: number,
-  budget: number,
-): {
+function runT6(say: (line: string) => void, seedCount: number): T6Result {
+  const seeds = Array.from({ length: seedCount }, (_, i) => i + 1);
+  const problems: T6Result['problems'] = [];
+  say('');
+  say(
+    `T6: single loop on T1, T2 with N(0, ${T6.noise}²) oracle noise, λ = ${T6.lambda}, ${T6.iterations} iterations, tail average of the last half`,
+  );
+  say('problem  sampling      mean |avg − x*_λ|   std of avg   worst |avg − x*_λ|');
+  for (const c of [bilevelCaseT1(), bilevelCaseT2()]) {
+    const xLambda = c.penaltySolution!(T6.lambda)[0];
+    const sampling: T6Result['problems'][number]['sampling'] = [];
+    for (const mode of ['common', 'independent'] as const) {
+      const tailAverages = seeds.map((seed) => {
+        let sum = 0;
+        runBilevel(
+          withGradientNoise(c.problem, T6.noise),
+          {
+            method: 'penalty-single-loop',
+            penalty: { kind: 'fixed', lambda: T6.lambda },
+            stepX: T6.stepX,
+            momentum: T6.momentum,
+            sampling: mode,
+          },
+          { ...c.start, seed },
+          {
+            stop: { maxIterations: T6.iterations, tolerance: 0 },
+            onStep: ({ state }) => void (state.iteration > T6.iterations / 2 && (sum += state.x[0])),
+          },
+        );
+        return sum / (T6.iterations / 2);
+      });
+      sampling.push({ mode, tailAverages });
+      const errors = tailAverages.map((a) => Math.abs(a - xLambda));
+      const s = stat(tailAverages);
+      say(
+        `${c.name.padEnd(8)} ${mode.padEnd(12)}  ${(errors.reduce((a, b) => a + b, 0) / errors.length).toExponential(2).padStart(17)}   ${s.std.toFixed(4).padStart(10)}   ${Math.max(
+          ...errors,
+        )
+          .toExponential(2)
+          .padStart(18)}`,
+      );
+    }
+    problems.push({ name: c.name, xLambda, sampling });
+  }
+  return { ...T6, seeds, problems };
+}
+
+/** The UCI digits files and their held-out split. */
+function digitsFiles(): { pool: Dataset; test: Dataset; featureRange: [number, number] } {
+  const dir = path.join(ROOT, 'data', 'uci-digits');
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'dataset.json'), 'utf8')) as HeldOutSpec;
+  const { train, test } = splitHeldOut(readFileSync(path.join(dir, 'digits.csv'), 'utf8'), manifest);
+  return {
+    pool: scaleToUnit(train, manifest.featureRange),
+    test: scaleToUnit(test, manifest.featureRange),
+    featureRange: [...manifest.featureRange] as [number, number],
+  };
+}
+
+/** Share of the (non-test) pool that becomes the clean validation set, in both digits experiments. */
+const VALIDATION_FRACTION = 0.4;
+/** The logistic-regression case's x-bounds and ground-truth grid. */
+const LOGISTIC_CASE = { bounds: [-10, 2] as [number, number], gridPoints: 121 };
+
+export interface LogisticResult {
   xStar: number;
   optimalValidationLoss: number;
   lambda: number;
   trainRows: number;
+  validationRows: number;
+  validationFraction: number;
+  bounds: [number, number];
+  gridPoints: number;
+  /** 1/L_g, the unit of the y/z steps. */
+  stepUnit: number;
+  options: BilevelMethodOptions[];
+  oracleBudget: number;
   methods: (MethodResult & { validationLoss: number })[];
-} {
+}
+
+function runLogistic(say: (line: string) => void, trainRows: number, budget: number): LogisticResult {
   const parity = (ds: Dataset): Dataset => ({ ...ds, labels: Int32Array.from(ds.labels, (l) => l % 2), numClasses: 2 });
-  const { train: pool, test: validation } = trainTestSplit(parity(digits().pool), 0.4, createRng(deriveSeed(0, 'bilevel-logistic')));
+  const { train: pool, test: validation } = trainTestSplit(
+    parity(digitsFiles().pool),
+    VALIDATION_FRACTION,
+    createRng(deriveSeed(0, 'bilevel-logistic')),
+  );
   // A small training set makes the regularisation matter (with all 863 rows x* ≈ −8, i.e. almost none).
   const train = subset(
     pool,
     Array.from({ length: Math.min(trainRows, pool.size) }, (_, i) => i),
   );
-  const c = logisticRegularizationCase(train, validation);
+  const c = logisticRegularizationCase(train, validation, LOGISTIC_CASE);
   const xStar = c.solution.x[0];
   const lambda = 100;
   const fixed = { kind: 'fixed', lambda } as const;
@@ -285,14 +405,14 @@ function runLogistic(
   ];
   say('');
   say(
-    `Logistic-regression regularisation (spec §8.2): digit parity, ${train.size} training / ${validation.size} validation rows, x = log C ∈ [−10, 2]; grid x* = ${xStar.toFixed(4)} (validation loss ${c.solution.value.toFixed(4)}); λ = ${lambda}, budget ${budget} oracle calls`,
+    `Logistic-regression regularisation: digit parity, ${train.size} training / ${validation.size} validation rows, x = log C ∈ [${LOGISTIC_CASE.bounds.join(', ')}]; grid x* = ${xStar.toFixed(4)} (validation loss ${c.solution.value.toFixed(4)}); λ = ${lambda}, budget ${budget} oracle calls`,
   );
   say('method                 |x − x*|     calls to reach   calls total   validation loss at w*(x)');
   const methods: (MethodResult & { validationLoss: number })[] = [];
   for (const o of options) {
     const trace: [number, number][] = [];
     const r = runBilevel(c.problem, o, c.start, {
-      stop: { maxIterations: 1_000_000, maxOracleCalls: budget, tolerance: 1e-7 },
+      stop: { maxIterations: 1_000_000, maxOracleCalls: budget, tolerance: STOP_TOLERANCE },
       recordEvery: 1_000_000,
       onStep: ({ state }) => void trace.push([totalOracleCalls(state.oracleCalls), Math.abs(state.x[0] - xStar)]),
     });
@@ -315,6 +435,12 @@ function runLogistic(
     optimalValidationLoss: round4(c.solution.value),
     lambda,
     trainRows: train.size,
+    validationRows: validation.size,
+    validationFraction: VALIDATION_FRACTION,
+    ...LOGISTIC_CASE,
+    stepUnit: s,
+    options,
+    oracleBudget: budget,
     methods: methods.map((m) => ({ ...m, error: Number(m.error.toPrecision(4)) })),
   };
 }
@@ -327,11 +453,16 @@ function stat(values: number[]): Stat {
 
 /** L2 strengths tried for the tuned train-on-all reference. */
 const TUNING_GRID = [1e-4, 1e-3, 1e-2, 1e-1];
+/** Fraction of the training rows whose label is replaced by a uniformly drawn wrong class. */
+const CORRUPTED_FRACTION = 0.5;
+/** Issue #5's targets: test accuracy ≥ minGain above training on the corrupted data, and cleaner F1 ≥ minF1. */
+const TARGETS = { minGain: 0.05, minF1: 0.9 };
+/** The references' training: full-batch Nesterov steps of `trainSoftmaxRegression`. */
+const REFERENCE_TRAINING = { steps: 3000, stepSize: 0.5 };
 
 /** The hyper-cleaning settings of each method, all with the same oracle budget. */
 function hyperCleaningOptions(): BilevelMethodOptions[] {
-  // ∂g/∂x_i = σ'(x_i)·CE_i/n is O(1/n), hence x-steps of O(n) (spec §8.1: "outer lr 10" for its n = 1000 sum-scaled
-  // loss); y/z steps ≈ 1/L_g for features in [0, 1].
+  // ∂g/∂x_i = σ'(x_i)·CE_i/n is O(1/n), hence x-steps of O(n); y/z steps ≈ 1/L_g for features in [0, 1].
   return [
     { method: 'penalty-double-loop', penalty: { kind: 'fixed', lambda: 5 }, innerSteps: 5, stepY: 1, stepZ: 1, stepX: 2000 },
     { method: 'penalty-single-loop', penalty: { kind: 'fixed', lambda: 5 }, stepY: 1, stepZ: 1, stepX: 500, momentum: 0.5 },
@@ -340,22 +471,29 @@ function hyperCleaningOptions(): BilevelMethodOptions[] {
   ];
 }
 
-function runHyperCleaning(
-  say: (line: string) => void,
-  seeds: number,
-  budget: number,
-  l2: number,
-): {
+export interface HyperCleaningResult {
+  seeds: number;
+  oracleBudget: number;
+  l2: number;
+  corruptedFraction: number;
+  validationFraction: number;
+  tuningGrid: number[];
+  targets: { minGain: number; minF1: number };
+  referenceTraining: { steps: number; stepSize: number };
+  featureRange: [number, number];
+  options: BilevelMethodOptions[];
   trainOnAll: number;
   cleanOracle: number;
   trainOnAllStd: number;
   cleanOracleStd: number;
   trainOnAllTunedC: Stat & { chosenC: number[] };
-  sizes: Record<string, number>;
+  sizes: { train: number; validation: number; test: number; features: number; classes: number };
   methods: HyperCleaningMethod[];
   perSeed: SeedRow[];
-} {
-  const { pool: scaledPool, test } = digits();
+}
+
+function runHyperCleaning(say: (line: string) => void, seeds: number, budget: number, l2: number): HyperCleaningResult {
+  const { pool: scaledPool, test, featureRange } = digitsFiles();
   const all: number[] = [];
   const oracle: number[] = [];
   const tuned: number[] = [];
@@ -365,18 +503,25 @@ function runHyperCleaning(
     BilevelMethod,
     { acc: number[]; accY: number[]; f1: number[]; p: number[]; r: number[]; kept: number[]; calls: number }
   >();
-  let sizes: Record<string, number> = {};
+  let sizes = { train: 0, validation: 0, test: 0, features: 0, classes: 0 };
+  const options = hyperCleaningOptions();
   say('');
-  say(`Data hyper-cleaning (spec §8.1): UCI digits, 50% of training labels flipped to a wrong class, softmax regression, C = ${l2}`);
+  say(
+    `Data hyper-cleaning: UCI digits, ${100 * CORRUPTED_FRACTION}% of training labels flipped to a wrong class, softmax regression, C = ${l2}`,
+  );
   say('seed  reference / method      test acc (z)  test acc (y)  precision  recall   F1      kept   oracle calls');
   for (let seed = 0; seed < seeds; seed++) {
-    const { train: clean0, test: validation } = trainTestSplit(scaledPool, 0.4, createRng(deriveSeed(seed, 'bilevel-split')));
-    const { data: train, clean } = corruptLabels(clean0, 0.5, createRng(deriveSeed(seed, 'bilevel-corrupt')));
-    sizes = { train: train.size, validation: validation.size, test: test.size };
-    const accAll = softmaxRegressionAccuracy(trainSoftmaxRegression(train, { l2 }), test);
+    const { train: clean0, test: validation } = trainTestSplit(
+      scaledPool,
+      VALIDATION_FRACTION,
+      createRng(deriveSeed(seed, 'bilevel-split')),
+    );
+    const { data: train, clean } = corruptLabels(clean0, CORRUPTED_FRACTION, createRng(deriveSeed(seed, 'bilevel-corrupt')));
+    sizes = { train: train.size, validation: validation.size, test: test.size, features: train.numFeatures, classes: train.numClasses };
+    const accAll = softmaxRegressionAccuracy(trainSoftmaxRegression(train, { l2, ...REFERENCE_TRAINING }), test);
     const cleanRows: number[] = [];
     clean.forEach((c, i) => void (c && cleanRows.push(i)));
-    const accClean = softmaxRegressionAccuracy(trainSoftmaxRegression(subset(train, cleanRows), { l2 }), test);
+    const accClean = softmaxRegressionAccuracy(trainSoftmaxRegression(subset(train, cleanRows), { l2, ...REFERENCE_TRAINING }), test);
     all.push(accAll);
     oracle.push(accClean);
     say(`${String(seed).padEnd(4)}  train on all (corrupted) ${accAll.toFixed(4).padStart(11)}`);
@@ -386,7 +531,7 @@ function runHyperCleaning(
     let bestTest = 0;
     let bestC = 0;
     for (const C of TUNING_GRID) {
-      const w = trainSoftmaxRegression(train, { l2: C });
+      const w = trainSoftmaxRegression(train, { l2: C, ...REFERENCE_TRAINING });
       const v = softmaxRegressionAccuracy(w, validation);
       if (v > bestVal) {
         bestVal = v;
@@ -402,10 +547,10 @@ function runHyperCleaning(
     const row: SeedRow = { seed, trainOnAll: accAll, cleanOracle: accClean, tunedC: bestC, trainOnAllTunedC: bestTest, methods: [] };
     perSeed.push(row);
     const problem = createHyperCleaningProblem(train, validation, { l2 });
-    for (const options of hyperCleaningOptions()) {
+    for (const o of options) {
       const r = runBilevel(
         problem,
-        options,
+        o,
         { x: new Array<number>(problem.dimX).fill(0), y: new Array<number>(problem.dimY).fill(0), seed },
         { stop: { maxIterations: 1_000_000, maxOracleCalls: budget, tolerance: 0 }, recordEvery: 1_000_000 },
       );
@@ -413,7 +558,7 @@ function runHyperCleaning(
       const acc = softmaxRegressionAccuracy(r.z, test);
       const accY = softmaxRegressionAccuracy(r.y, test);
       const calls = totalOracleCalls(r.state.oracleCalls);
-      const e = per.get(options.method) ?? { acc: [], accY: [], f1: [], p: [], r: [], kept: [], calls: 0 };
+      const e = per.get(o.method) ?? { acc: [], accY: [], f1: [], p: [], r: [], kept: [], calls: 0 };
       e.acc.push(acc);
       e.accY.push(accY);
       e.f1.push(m.f1);
@@ -421,9 +566,9 @@ function runHyperCleaning(
       e.r.push(m.recall);
       e.kept.push(m.keptFraction);
       e.calls = Math.max(e.calls, calls);
-      per.set(options.method, e);
+      per.set(o.method, e);
       row.methods.push({
-        name: options.method,
+        name: o.method,
         testAccuracy: acc,
         testAccuracyY: accY,
         precision: m.precision,
@@ -433,7 +578,7 @@ function runHyperCleaning(
         oracleCalls: calls,
       });
       say(
-        `${String(seed).padEnd(4)}  ${options.method.padEnd(24)} ${acc.toFixed(4).padStart(11)}  ${accY.toFixed(4).padStart(12)}  ${m.precision.toFixed(3).padStart(9)}  ${m.recall.toFixed(3).padStart(6)}  ${m.f1.toFixed(3).padStart(6)}  ${m.keptFraction.toFixed(3).padStart(5)}  ${String(calls).padStart(12)}`,
+        `${String(seed).padEnd(4)}  ${o.method.padEnd(24)} ${acc.toFixed(4).padStart(11)}  ${accY.toFixed(4).padStart(12)}  ${m.precision.toFixed(3).padStart(9)}  ${m.recall.toFixed(3).padStart(6)}  ${m.f1.toFixed(3).padStart(6)}  ${m.keptFraction.toFixed(3).padStart(5)}  ${String(calls).padStart(12)}`,
       );
     }
   }
@@ -460,14 +605,24 @@ function runHyperCleaning(
   say(`train on all, tuned C    ${fmt(stat(tuned))}`);
   for (const m of methods) say(`${m.name.padEnd(24)} ${fmt(m.testAccuracy)}   ${fmt(m.f1)}   ${fmt(m.testAccuracyY)}`);
   return {
-    perSeed,
-    trainOnAllTunedC: { ...stat(tuned), chosenC },
+    seeds,
+    oracleBudget: budget,
+    l2,
+    corruptedFraction: CORRUPTED_FRACTION,
+    validationFraction: VALIDATION_FRACTION,
+    tuningGrid: TUNING_GRID,
+    targets: TARGETS,
+    referenceTraining: REFERENCE_TRAINING,
+    featureRange,
+    options,
     trainOnAll: sAll.mean,
     cleanOracle: sOracle.mean,
     trainOnAllStd: sAll.std,
     cleanOracleStd: sOracle.std,
+    trainOnAllTunedC: { ...stat(tuned), chosenC },
     sizes,
     methods,
+    perSeed,
   };
 }
 
@@ -479,224 +634,21 @@ function round4(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }
 
-type HyperCleaningResult = ReturnType<typeof runHyperCleaning> & { seeds: number; oracleBudget: number; l2: number };
-type LogisticResult = ReturnType<typeof runLogistic> & { oracleBudget: number };
-
-/** The JSON printed with --json (issue #5's shape, plus extra fields). */
-interface BenchResult {
+/** The JSON printed with --json (issue #5's shape, plus the settings and extra parts). */
+export interface BilevelBenchResult {
+  /** How "calls to reach" and the stopping rule are defined. */
+  definitions: { reachRelative: number; reachAbsolute: number; stopTolerance: number };
   problems: ProblemResult[];
+  t6: T6Result | null;
   hyperCleaning: HyperCleaningResult | null;
   logisticRegularisation: LogisticResult | null;
 }
 
-const pct = (v: number): string => (100 * v).toFixed(1);
-const pm = (s: Stat): string => `${pct(s.mean)} ± ${pct(s.std)}`;
-const sci = (v: number): string => (v === 0 ? '0' : v.toExponential(2));
-
-/**
- * docs/results/bilevel.md from one run: every number in it comes from `r`; the prose around the numbers
- * states the settings (fixed in this file) and compares the numbers with the issue's targets.
- */
-function renderMarkdown(r: BenchResult, meta: { command: string; seconds: number }): string {
-  const cpus = os.cpus();
-  const out: string[] = [];
-  const line = (text = ''): number => out.push(text);
-  line('# Bilevel penalty methods: benchmark results');
-  line();
-  line(`Generated by \`${meta.command}\` in ${(meta.seconds / 60).toFixed(1)} minutes on ${cpus[0]?.model ?? 'unknown CPU'}`);
-  line(
-    `(${os.availableParallelism()} cores usable, Node ${process.version}, single-threaded). Everything below is computed by that command;`,
-  );
-  line('regenerate rather than edit. Spec: shared/specs/bilevel-penalty.md. Code: libs/algorithms/src/bilevel/ (methods, test');
-  line('problems, hyper-cleaning), bench/bilevel.ts (settings, this report). Add `--json` for the machine-readable result.');
-  line();
-  line('An oracle call is one evaluation of ∇f or ∇g at one point (both partials together). "Calls to reach" is the count at');
-  line('the first iteration after which the error stays within 10% (+1e-6) of its final value; "calls total" is what the run');
-  line('spent until the spec §4.4 rule stopped it (stationarity and both inner residuals ≤ 1e-7, once λ is final) or the budget.');
-  if (r.problems.length) {
-    line();
-    line('## 1. Test problems T1–T5 (spec §7)');
-    line();
-    line('Settings: T1–T3 as in spec §7 (double loop T = 20, steps 0.5/(1+λ) for y and x, 0.5 for z; single loop the same');
-    line('steps with β = 0.5; V-PBGD α = 0.1·min(1, 1/γ) and w-step 0.5; F2SA constant steps 0.5/(1+λ_k), z-step 0.5, ξ = 1,');
-    line('λ ramped linearly 1 → 100 over 40000 iterations, T = 5). T4: γ = 10, steps 0.1 (≤ 1/L_g), 20 random starts');
-    line('x ~ U[0, 3.5], y ~ U[−5, 8.5]; its error is the largest distance over the starts to the nearest of the three grid local');
-    line('minimisers of ψ, its calls the mean per start. T5 (seed 5, n = m = 50, d = 20): steps 1/L_g, x-step 10·s(λ) (V-PBGD');
-    line('0.3·s(λ), see bench/bilevel.ts), F2SA ramp 1 → 100 over 4000 iterations. Starts: spec §7 (T5: x = 0, w = 0).');
-    line();
-    line(
-      '| problem | λ | x* | \\|x*_λ − x*\\| (bias) | method | \\|x − x*\\| | \\|x − x*_λ\\| | calls to reach | calls total | stopped by |',
-    );
-    line('|---|---:|---:|---:|---|---:|---:|---:|---:|---|');
-    for (const p of r.problems) {
-      for (const m of p.methods) {
-        line(
-          `| ${p.name} | ${p.lambda} | ${p.xStar.toFixed(4)} | ${p.penaltyBias === undefined ? '—' : sci(p.penaltyBias)} | ${m.name} | ${sci(m.error)} | ${m.errorToPenaltySolution === undefined ? '—' : sci(m.errorToPenaltySolution)} | ${m.oracleCalls} | ${m.totalOracleCalls} | ${m.stoppedBy} |`,
-        );
-      }
-    }
-    const known = r.problems.flatMap((p) => p.methods.map((m) => m.errorToPenaltySolution ?? 0));
-    const t4 = r.problems.find((p) => p.name === 'T4');
-    const t5 = r.problems.find((p) => p.name === 'T5');
-    const allStopped = r.problems.every((p) => p.methods.every((m) => m.stoppedBy === 'tolerance'));
-    line();
-    line(
-      `${allStopped ? 'Every method stopped on the tolerance rule' : 'Not every run stopped on the tolerance rule (see the table)'} and returned x within ${sci(Math.max(...known))} of the penalty solution x*_λ`,
-    );
-    line('(closed form for T1–T3, grid for T5), so its error to the bilevel answer x* is the O(1/λ) penalty bias itself: at');
-    line('λ = 100 that is 1/(2(1 + 2λ)) on T1 and 1/(3(1 + 3λ)) on T2, exactly 0 on T3 (the constrained lower level, where');
-    line(
-      `λ > 1 already gives x = −1) and ${t5?.penaltyBias === undefined ? 'the grid bias' : sci(t5.penaltyBias)} (grid) on T5. Removing ProjY on T3 moves every method to`,
-    );
-    const cheapest = r.problems.map(
-      (p) => `${p.name} ${p.methods.reduce((a, m) => (m.totalOracleCalls < a.totalOracleCalls ? m : a)).name}`,
-    );
-    line('x = −1/(1 + 2λ) ≈ 0 instead (unit test). The methods differ in cost only; fewest calls in total:');
-    line(`${cheapest.join(', ')}. One step of each chain per x-step (single loop, V-PBGD) is enough on these deterministic`);
-    line('problems; the double loop pays for its T inner steps (20 on T1–T3), and F2SA for its λ ramp (the spec §6 schedule:');
-    line('its error reaches the λ = 100 bias only when the ramp ends; on T3 it is exact as soon as λ > 1).');
-    if (t4) {
-      line(
-        `On T4 (nonconvex lower level) every run of every method ended within ${sci(Math.max(...t4.methods.map((m) => m.error)))} of a local minimiser of ψ, the spec's`,
-      );
-      line('expected O(1/γ) offset of 0.02–0.03 at γ = 10; which minimiser depends on the start, as in the spec.');
-    }
-  }
-  const h = r.hyperCleaning;
-  if (h) {
-    line();
-    line('## 2. Data hyper-cleaning (spec §8.1)');
-    line();
-    line(`UCI digits (data/uci-digits): the held-out 20% (${h.sizes.test} rows) is the test set; the other rows are split per seed`);
-    line(`(stratified, 60/40) into ${h.sizes.train} training rows, of which exactly half get a label drawn uniformly from the 9 wrong`);
-    line(
-      `classes, and ${h.sizes.validation} clean validation rows. Features scaled to [0, 1]; softmax regression (64·10 + 10 parameters);`,
-    );
-    line(`lower level g = (1/n) Σ σ(x_i)·CE_i + (C/2)‖w‖² with C = ${h.l2}, upper level f = validation cross-entropy; x = 0 at the`);
-    line(`start (weights ½). Every method gets the same budget of ${h.oracleBudget} oracle calls (full batch): double loop λ = 5, T = 5,`);
-    line('steps 1·s(λ) for y, 1 for z, x-step 2000·s(λ) (∂g/∂x_i is O(1/n)); single loop λ = 5, x-step 500·s(λ), β = 0.5;');
-    line('V-PBGD γ ramped 0 → 5 over 500 iterations, steps 1 (y) and 2000 (x) times min(1, 1/γ), one w-step of 1; F2SA λ');
-    line('ramped 1 → 10 over 300 iterations, T = 5, ξ = 2000. References: softmax regression trained by 3000 full-batch');
-    line(`Nesterov steps (the same C) on all training rows, and on the clean rows only (the "oracle"); and on all rows with C`);
-    line(`chosen from {${TUNING_GRID.join(', ')}} by validation accuracy (a stronger "train on all" reference).`);
-    line();
-    line('"Test acc (z)" is the accuracy of z, the iterate that tracks argmin_w g(x, ·): the model trained on the weighted');
-    line('training rows only. "Test acc (y)" is the penalised y = argmin (f + λg)(x, ·), which also fits the validation set');
-    line('through f/λ; it is shown for comparison but is not the headline number, since the references never see the');
-    line('validation rows. The cleaner keeps row i iff x_i ≥ 0; precision/recall/F1 treat "clean" as the positive class.');
-    line();
-    line('| seed | reference / method | test acc (z) % | test acc (y) % | precision | recall | F1 | kept |');
-    line('|---:|---|---:|---:|---:|---:|---:|---:|');
-    for (const s of h.perSeed) {
-      line(`| ${s.seed} | train on all (corrupted), C = ${h.l2} | ${pct(s.trainOnAll)} | | | | | |`);
-      line(`| ${s.seed} | train on all, tuned C = ${s.tunedC} | ${pct(s.trainOnAllTunedC)} | | | | | |`);
-      line(`| ${s.seed} | clean subset only (oracle) | ${pct(s.cleanOracle)} | | | | | |`);
-      for (const m of s.methods) {
-        line(
-          `| ${s.seed} | ${m.name} | ${pct(m.testAccuracy)} | ${pct(m.testAccuracyY)} | ${m.precision.toFixed(3)} | ${m.recall.toFixed(3)} | ${m.f1.toFixed(3)} | ${m.keptFraction.toFixed(3)} |`,
-        );
-      }
-    }
-    line();
-    line(`Mean ± sample standard deviation over seeds 0–${h.seeds - 1}:`);
-    line();
-    line('| reference / method | test acc (z) % | F1 | precision | recall | test acc (y) % |');
-    line('|---|---:|---:|---:|---:|---:|');
-    line(`| train on all (corrupted), C = ${h.l2} | ${pct(h.trainOnAll)} ± ${pct(h.trainOnAllStd)} | | | | |`);
-    line(`| train on all, tuned C | ${pm(h.trainOnAllTunedC)} | | | | |`);
-    line(`| clean subset only (oracle) | ${pct(h.cleanOracle)} ± ${pct(h.cleanOracleStd)} | | | | |`);
-    for (const m of h.methods) {
-      line(
-        `| ${m.name} | ${pm(m.testAccuracy)} | ${m.f1.mean.toFixed(3)} ± ${m.f1.std.toFixed(3)} | ${m.precision.mean.toFixed(3)} | ${m.recall.mean.toFixed(3)} | ${pm(m.testAccuracyY)} |`,
-      );
-    }
-    const gains = h.methods.map((m) => m.testAccuracy.mean - h.trainOnAll);
-    const tunedGains = h.methods.map((m) => m.testAccuracy.mean - h.trainOnAllTunedC.mean);
-    const minF1 = Math.min(...h.methods.map((m) => m.f1.mean));
-    const vsOracle = h.methods.map((m) => m.testAccuracy.mean - h.cleanOracle);
-    const met = Math.min(...gains) >= 0.05 && minF1 >= 0.9;
-    const spread = Math.max(
-      ...h.perSeed.map((s) => Math.max(...s.methods.map((m) => m.testAccuracy)) - Math.min(...s.methods.map((m) => m.testAccuracy))),
-    );
-    const precisionFirst = h.methods.every((m) => m.precision.mean > m.recall.mean);
-    line();
-    line(
-      `Issue #5's targets (≥ 5 points over training on the corrupted data, cleaner F1 ≥ 0.9): ${met ? 'met by every method' : 'NOT met by every method'}.`,
-    );
-    line(
-      `The methods gain ${pct(Math.min(...gains))}–${pct(Math.max(...gains))} points over training on all rows with the same C and reach a mean F1 of at least ${minF1.toFixed(3)};`,
-    );
-    line(
-      `compared with the clean-subset oracle they are ${pct(Math.min(...vsOracle))} to ${pct(Math.max(...vsOracle))} points ${Math.min(...vsOracle) >= 0 ? 'higher' : 'higher (negative: lower)'}. Against the`,
-    );
-    line(
-      `stronger reference (C tuned on the validation set; chosen C per seed: ${h.trainOnAllTunedC.chosenC.join(', ')}) the gain is ${pct(Math.min(...tunedGains))}–${pct(Math.max(...tunedGains))} points:`,
-    );
-    line('a better-regularised model already resists much of the label noise, so part of the headline gain is the weak');
-    line(`C of the plain baseline. Per seed the four methods land within ${pct(spread)} points of each other (one test row is`);
-    line(`${pct(1 / h.sizes.test)} points): they solve the same penalised problem, and the seed-to-seed spread (different splits and`);
-    line('corruptions) is larger than the differences between methods.');
-    if (precisionFirst) line('Every cleaner has precision above recall: it drops a few clean rows rather than keep corrupted ones.');
-  }
-  const lr = r.logisticRegularisation;
-  if (lr) {
-    line();
-    line('## 3. Logistic-regression regularisation (spec §8.2)');
-    line();
-    line(`Digit parity (odd = 1) with binary logistic regression on ${lr.trainRows} training rows and the same kind of clean validation`);
-    line('split, x = log C ∈ [−10, 2] for g = mean logistic loss + (eˣ/2)‖w‖², f = validation logistic loss. Ground truth: a');
-    line(
-      `121-point grid of Newton-solved inner problems refined by golden section: x* = ${lr.xStar}. λ = ${lr.lambda}, ${lr.oracleBudget} oracle calls per`,
-    );
-    line('method, steps 1/L_g for y and z; x-steps 30·s(λ) (double loop, F2SA via ξ), 10·s(λ) (single loop), 3·min(1, 1/γ) (V-PBGD).');
-    line();
-    line('| method | \\|x − x*\\| | calls to reach | calls total | stopped by | validation loss ψ(x) |');
-    line('|---|---:|---:|---:|---|---:|');
-    for (const m of lr.methods)
-      line(`| ${m.name} | ${sci(m.error)} | ${m.oracleCalls} | ${m.totalOracleCalls} | ${m.stoppedBy} | ${m.validationLoss.toFixed(4)} |`);
-    const unconverged = lr.methods.filter((m) => m.stoppedBy !== 'tolerance').length;
-    const worstLoss = Math.max(...lr.methods.map((m) => m.validationLoss - lr.optimalValidationLoss));
-    line();
-    line(
-      `${unconverged} of ${lr.methods.length} methods ${unconverged === 1 ? 'was' : 'were'} still running when the budget ran out (ψ* = ${lr.optimalValidationLoss.toFixed(4)}; the worst returned x is ${worstLoss.toFixed(4)} above it).`,
-    );
-    line(
-      `At x* the lower level is only e^{x*} = ${Math.exp(lr.xStar).toExponential(1)} strongly convex, so the inner chains with steps 1/L_g need`,
-    );
-    line('thousands of steps to track argmin g, and ψ is flat near x*. The ranking under a fixed budget is therefore a');
-    line('statement about these step settings, not about the methods; T5 above is the converged version of the same question.');
-  }
-  line();
-  line('## 4. Choices for the points the spec marks [unverified]');
-  line();
-  line('- Step constants (§4.1, §4.2, §6): steps that multiply λ are base·s(λ) with s = 1/(1+λ) (`stepScaling`, also');
-  line("  'inverse-capped' = min(1, 1/λ) as in V-PBGD's code, or 'none'); base constants are options (defaults 0.5 for y, z, x in");
-  line('  the double loop, x 0.05 in the single loop, V-PBGD 0.1 as in its code).');
-  line("- Moreau-envelope / proximal variant (§4.1): an optional proximal term (ρ/2)‖v − v₀‖² anchored at each chain's warm");
-  line('  start (`proximal`, default 0 = off).');
-  line('- Stationarity measure (§3): the projected-gradient mapping with β = the x-step (joint (x, y) mapping for V-PBGD).');
-  line('- Single-loop momentum (§4.2): a constant β (`momentum`, default 0.1); one sample per iteration for all three');
-  line("  estimators (`sampling: 'common'`, the §4.2 pseudo-code), or independent samples at y and z (§10, `'independent'`).");
-  line('  With common samples the noise of ∇_x g at y and at z cancels in gradX, which spec T6 (a unit test, not run by');
-  line('  this command) needs: over 10 seeds measured during development, the T6 tail average had a standard deviation of');
-  line("  ≈ 0.003 with common samples and ≈ 0.06–0.08 with independent ones, against the test's 0.01 tolerance.");
-  line('- F2SA constants (§6): defaults are the deterministic setting (constant steps, ξ = 1); the polynomial decays');
-  line('  (`decayY`/`decayZ`, powers 5/7 and 4/7) and a polynomial λ schedule (power 1/7) are options for noisy oracles.');
-  line("- V-PBGD's w-step: default 0.5 rather than the code's 0.01, which with γ = 10 and one inner step lets x diverge on T1.");
-  line();
-  line('## 5. Not covered here');
-  line();
-  line('- T6 (the stochastic single loop) is a unit test, not a benchmark row; all hyper-cleaning runs are full batch, although');
-  line('  the problem supports minibatches (`trainBatch`, `validationBatch`).');
-  line('- No timings: the benchmark counts oracle calls. The platform job kind `bilevel` (coordinator/agents) is not part of');
-  line('  this benchmark; its building blocks (round plan, chains, x-gradient terms, coordinator step) are unit-tested to');
-  line('  give exactly the local step after a JSON round trip.');
-  line();
-  return out.join('\n');
-}
+const PARTS = ['problems', 't6', 'hyper-cleaning', 'logistic'];
 
 export const bench: Bench = {
-  description: 'bilevel penalty methods: T1–T5 errors and oracle calls; hyper-cleaning (3 seeds) and logistic regularisation on UCI digits',
+  description:
+    'bilevel penalty methods: T1–T5 errors and oracle calls, T6 noise; hyper-cleaning (3 seeds) and logistic regularisation on UCI digits',
   run(args, say) {
     const { values } = parseArgs({
       args,
@@ -705,51 +657,52 @@ export const bench: Bench = {
         budget: { type: 'string', default: '9000' },
         l2: { type: 'string', default: '0.001' },
         't4-starts': { type: 'string', default: '20' },
+        't6-seeds': { type: 'string', default: '10' },
         'logistic-rows': { type: 'string', default: '150' },
         'logistic-budget': { type: 'string', default: '50000' },
         only: { type: 'string' },
-        markdown: { type: 'string' },
       },
     });
-    const started = process.hrtime.bigint();
     const seeds = Number(values.seeds);
     const budget = Number(values.budget);
     const l2 = Number(values.l2);
     const t4Starts = Number(values['t4-starts']);
-    if (!(Number.isInteger(seeds) && seeds >= 1 && budget > 0 && l2 >= 0 && Number.isInteger(t4Starts) && t4Starts >= 1)) {
-      throw new Error('bilevel bench: --seeds and --t4-starts must be positive integers, --budget positive, --l2 >= 0');
+    const t6Seeds = Number(values['t6-seeds']);
+    if (!(
+      Number.isInteger(seeds) &&
+      seeds >= 1 &&
+      budget > 0 &&
+      l2 >= 0 &&
+      Number.isInteger(t4Starts) &&
+      t4Starts >= 1 &&
+      Number.isInteger(t6Seeds) &&
+      t6Seeds >= 2
+    )) {
+      throw new Error('bilevel bench: --seeds and --t4-starts must be positive integers, --t6-seeds >= 2, --budget positive, --l2 >= 0');
     }
     const logisticRows = Number(values['logistic-rows']);
     const logisticBudget = Number(values['logistic-budget']);
     if (!(Number.isInteger(logisticRows) && logisticRows >= 2 && logisticBudget > 0)) {
       throw new Error('bilevel bench: --logistic-rows must be an integer >= 2 and --logistic-budget positive');
     }
-    const parts = ['problems', 'hyper-cleaning', 'logistic'];
-    if (values.only !== undefined && !parts.includes(values.only))
-      throw new Error(`bilevel bench: --only must be one of ${parts.join(', ')}, got ${values.only}`);
+    if (values.only !== undefined && !PARTS.includes(values.only))
+      throw new Error(`bilevel bench: --only must be one of ${PARTS.join(', ')}, got ${values.only}`);
     const want = (part: string): boolean => values.only === undefined || values.only === part;
     const problems = want('problems') ? runProblems(say, t4Starts) : [];
+    const t6 = want('t6') ? runT6(say, t6Seeds) : null;
     const hyperCleaning = want('hyper-cleaning') ? runHyperCleaning(say, seeds, budget, l2) : null;
     const logisticRegularisation = want('logistic') ? runLogistic(say, logisticRows, logisticBudget) : null;
-    const result: BenchResult = {
+    const result: BilevelBenchResult = {
+      definitions: { reachRelative: REACH.relative, reachAbsolute: REACH.absolute, stopTolerance: STOP_TOLERANCE },
       problems: problems.map((p) => ({ ...p, methods: p.methods.map((m) => ({ ...m, error: Number(m.error.toPrecision(4)) })) })),
+      t6,
       hyperCleaning: hyperCleaning && {
         ...hyperCleaning,
         trainOnAll: round4(hyperCleaning.trainOnAll),
         cleanOracle: round4(hyperCleaning.cleanOracle),
-        seeds,
-        oracleBudget: budget,
-        l2,
       },
-      logisticRegularisation: logisticRegularisation && { ...logisticRegularisation, oracleBudget: logisticBudget },
+      logisticRegularisation,
     };
-    if (values.markdown !== undefined) {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const command = `npm run bench -- bilevel ${args.join(' ')}`.trim();
-      writeFileSync(values.markdown, renderMarkdown(result, { command, seconds }));
-      say('');
-      say(`wrote ${values.markdown}`);
-    }
     return Promise.resolve(result);
   },
 };

@@ -4,9 +4,9 @@
  * Float32Array model (the simulator's default) and with TF.js `trainLocal` on the WASM backend (what the
  * agents run). One thread; `npm run simulate` runs one such task per worker thread.
  *
- * Data: the spec's §7.2b synthetic task scaled to digits-like shapes (64 features, 10 classes, 50 rows per
- * client, Dirichlet(0.1) labels), p_n from §6.2 (mean 0.1, so ≈ 100 clients train per round), Bernoulli
- * participation, I = 5 steps of b = 16, FedAU aggregation.
+ * Data: the synthetic softmax task (`syntheticClassification`) scaled to digits-like shapes (64 features,
+ * 10 classes, 50 rows per client, Dirichlet(0.1) labels), p_n with mean 0.1 (≈ 100 clients train per round),
+ * Bernoulli participation, I = 5 steps of b = 16, FedAU aggregation (see SETUP).
  *   steps/s end to end: all local steps over the wall time of the rounds (training, participation draws,
  *     aggregation and bookkeeping; the evaluations before the first and after the last round excluded).
  *   steps/s training: the same steps over the time spent inside the local trainer only.
@@ -24,9 +24,24 @@ import {
 import { parseArgs } from 'node:util';
 import type { Bench } from './run';
 
+/** The data and training of every case (the simulator's defaults, written out so that the JSON states them). */
+const SETUP = {
+  perClient: 50,
+  numFeatures: 64,
+  numClasses: 10,
+  testSize: 1000,
+  algorithm: 'fedau',
+  pattern: 'bernoulli',
+  meanParticipation: 0.1,
+  localSteps: 5,
+  batchSize: 16,
+} as const;
+
 interface Case {
   model: string;
   trainer: 'fast' | 'tfjs';
+  /** Model parameters. */
+  params: number;
   clients: number;
   rounds: number;
   localSteps: number;
@@ -52,10 +67,17 @@ export const bench: Bench = {
     const rounds = Number(values.rounds);
     const trainers = values.trainers.split(',') as ('fast' | 'tfjs')[];
     const backend = trainers.includes('tfjs') ? await useWasmBackend() : 'none';
-    const data = syntheticClassification({ seed: 1, numClients: clients, perClient: 50, numFeatures: 64, numClasses: 10, testSize: 1000 });
+    const data = syntheticClassification({
+      seed: 1,
+      numClients: clients,
+      perClient: SETUP.perClient,
+      numFeatures: SETUP.numFeatures,
+      numClasses: SETUP.numClasses,
+      testSize: SETUP.testSize,
+    });
     const models: ModelArch[] = [{ arch: 'softmax' }, { arch: 'mlp', hidden: Number(values.hidden) }];
     say(
-      `${clients} clients × 50 rows (64 features, 10 classes), ${rounds} rounds of Bernoulli participation (mean p 0.1), I = 5, b = 16, FedAU; TF.js backend: ${backend}`,
+      `${clients} clients × ${SETUP.perClient} rows (${SETUP.numFeatures} features, ${SETUP.numClasses} classes), ${rounds} rounds of Bernoulli participation (mean p ${SETUP.meanParticipation}), I = ${SETUP.localSteps}, b = ${SETUP.batchSize}, FedAU; TF.js backend: ${backend}`,
     );
     say('');
     say('model      trainer   params   local steps   steps/s (end to end)   steps/s (training only)');
@@ -77,13 +99,24 @@ export const bench: Bench = {
         };
         const result = simulateFederated(
           data,
-          { algorithm: 'fedau', pattern: 'bernoulli', seed: 1, rounds, model, evalEvery: rounds },
+          {
+            algorithm: SETUP.algorithm,
+            pattern: SETUP.pattern,
+            seed: 1,
+            rounds,
+            model,
+            evalEvery: rounds,
+            localSteps: SETUP.localSteps,
+            batchSize: SETUP.batchSize,
+            meanParticipation: SETUP.meanParticipation,
+          },
           { trainer: timed, onRound: () => (end = process.hrtime.bigint()) },
         );
         const wall = Number(end - (first ?? end)) / 1e9;
         const c: Case = {
           model: model.arch === 'mlp' ? `mlp-${model.hidden}` : model.arch,
           trainer,
+          params: size,
           clients,
           rounds,
           localSteps: result.localSteps,
@@ -102,6 +135,6 @@ export const bench: Bench = {
       const t = cases.find((c) => c.model === name && c.trainer === 'tfjs');
       if (f && t) say(`${name}: hand-written is ${(f.stepsPerSecond / t.stepsPerSecond).toFixed(1)}× TF.js (${backend}) end to end`);
     }
-    return { clients, rounds, backend, cases };
+    return { clients, rounds, backend, setup: SETUP, cases };
   },
 };

@@ -81,6 +81,30 @@ function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** Mean test accuracy over the seeds against the round, for one algorithm × pattern cell. */
+export interface MeanCurve {
+  algorithm: string;
+  pattern: string;
+  /** [round, mean test accuracy] at every evaluation (rounds of the first run; non-finite means left out). */
+  points: [number, number][];
+}
+
+/** The mean curves of every algorithm × pattern (the data of the plot, JSON-safe). */
+export function meanCurves(
+  results: readonly FederatedRunResult[],
+  algorithms: readonly string[],
+  patterns: readonly string[],
+): MeanCurve[] {
+  return patterns.flatMap((pattern) =>
+    algorithms.map((algorithm) => {
+      const runs = results.filter((r) => r.algorithm === algorithm && r.pattern === pattern);
+      const rounds = runs.length ? runs[0].curve.map((c) => c.round) : [];
+      const points = rounds.map((round, i) => [round, meanStd(runs.map((r) => r.curve[i]?.testAccuracy ?? NaN)).mean] as [number, number]);
+      return { algorithm, pattern, points: points.filter(([, y]) => Number.isFinite(y)) };
+    }),
+  );
+}
+
 /**
  * An SVG of mean test accuracy (over seeds) against the round: one panel per pattern, one line per algorithm.
  * The y axis spans the means after the first quarter of the rounds (the early climb is clipped at the bottom)
@@ -92,13 +116,21 @@ export function renderCurvesSvg(
   patterns: readonly string[],
   title: string,
 ): string {
+  return renderMeanCurvesSvg(meanCurves(results, algorithms, patterns), algorithms, patterns, title);
+}
+
+/** {@link renderCurvesSvg} from the mean curves (e.g. as stored in a results JSON). */
+export function renderMeanCurvesSvg(
+  curves: readonly MeanCurve[],
+  algorithms: readonly string[],
+  patterns: readonly string[],
+  title: string,
+): string {
   const series = patterns.map((pattern) =>
-    algorithms.map((algorithm) => {
-      const runs = results.filter((r) => r.algorithm === algorithm && r.pattern === pattern);
-      const rounds = runs.length ? runs[0].curve.map((c) => c.round) : [];
-      const points = rounds.map((round, i) => [round, meanStd(runs.map((r) => r.curve[i]?.testAccuracy ?? NaN)).mean] as [number, number]);
-      return { algorithm, points: points.filter(([, y]) => Number.isFinite(y)) };
-    }),
+    algorithms.map((algorithm) => ({
+      algorithm,
+      points: curves.find((c) => c.algorithm === algorithm && c.pattern === pattern)?.points ?? [],
+    })),
   );
   const allPoints = series.flat().flatMap((s) => s.points);
   const maxRound = Math.max(1, ...allPoints.map(([x]) => x));
