@@ -48,7 +48,10 @@ export class HealthController {
     return this.metrics.render({
       flotilla_jobs: { help: 'Jobs by status', samples: JOB_STATUSES.map((s) => ({ labels: { status: s }, value: byStatus.get(s) ?? 0 })) },
       flotilla_agents_online: { help: 'Agents with a recent heartbeat', samples: [{ value: online }] },
-      flotilla_open_polls: { help: 'Agents waiting for work on this process (long polls held open)', samples: [{ value: this.hub.openPolls }] },
+      flotilla_open_polls: {
+        help: 'Agents waiting for work on this process (long polls held open)',
+        samples: [{ value: this.hub.openPolls }],
+      },
     });
   }
 }
