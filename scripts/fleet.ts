@@ -13,6 +13,7 @@
  * The agents run in this process: on a 2-core machine they share the CPU with the coordinator, and the latencies
  * include their own scheduling.
  */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -102,6 +103,8 @@ async function main(): Promise<void> {
   const agentRowsUpdated = async (db: Client): Promise<number> =>
     Number((await db.query<{ n: string }>(`SELECT n_tup_upd AS n FROM pg_stat_user_tables WHERE relname = 'agents'`)).rows[0]?.n ?? 0);
   const stopping = new AbortController();
+  // Every agent's poll listens to it: N listeners at once is expected, not a leak.
+  setMaxListeners(0, stopping.signal);
   const samples: Sample[] = [];
   const sampler = setInterval(() => samples.push(sampleProcess(pid)), 250);
   const result: Record<string, unknown> = { agents: N, rounds, waitMs, machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model } };

@@ -30,7 +30,7 @@ import { BlobStore } from '../blobs/blob-store';
 import { NotFoundError, ValidationError } from '../common/errors';
 import type { JobRunner } from '../jobs/job-runner.service';
 import type { JobsRepository, StoredJob } from '../jobs/jobs.repository';
-import type { CloseRoundWrite, RoundsRepository } from '../kinds/federated/rounds.repository';
+import type { AnswerGate, CloseRoundWrite, RecordedAnswer, RoundsRepository } from '../kinds/federated/rounds.repository';
 import type { QueueService } from '../queue/queue.service';
 import type { NewTask, TaskRow, TasksRepository } from '../tasks/tasks.repository';
 
@@ -246,7 +246,7 @@ export class FakeRoundsRepository implements Pick<
   | 'openRoundsOf'
   | 'open'
   | 'answers'
-  | 'countAnswers'
+  | 'gate'
   | 'findAnswer'
   | 'recordAnswer'
   | 'beginClosing'
@@ -314,6 +314,7 @@ export class FakeRoundsRepository implements Pick<
       deadlineAt: new Date(data.deadlineAt),
       closedAt: null,
       participants: 0,
+      answers: 0,
       weightMin: null,
       weightMax: null,
       metrics: null,
@@ -327,8 +328,15 @@ export class FakeRoundsRepository implements Pick<
     return Promise.resolve(this.world.answers.filter((a) => a.jobId === jobId && a.round === round).map(copy));
   }
 
-  countAnswers(jobId: string, round: number): Promise<number> {
-    return Promise.resolve(this.world.answers.filter((a) => a.jobId === jobId && a.round === round).length);
+  /** Null without the round; open: open, before its deadline, its job running; eligible: the agent was asked. */
+  gate(jobId: string, round: number, agentId: string): Promise<AnswerGate | null> {
+    const r = this.world.round(jobId, round);
+    if (!r) return Promise.resolve(null);
+    const job = this.world.jobs.get(jobId);
+    return Promise.resolve({
+      open: r.status === 'open' && r.deadlineAt.getTime() >= Date.now() && job?.status === 'running',
+      eligible: r.eligibleAgentIds.includes(agentId),
+    });
   }
 
   findAnswer(jobId: string, round: number, agentId: string): Promise<Update | null> {
@@ -336,11 +344,16 @@ export class FakeRoundsRepository implements Pick<
     return Promise.resolve(a ? copy(a) : null);
   }
 
-  /** 'closed' when the round is not open or its deadline passed (checked first, as under the row lock), then 'duplicate'. */
-  recordAnswer(data: Prisma.UpdateUncheckedCreateInput): Promise<'recorded' | 'closed' | 'duplicate'> {
+  /**
+   * 'closed' when the round is not open, its deadline passed or the agent was not asked (checked first, as by the
+   * conditional UPDATE), then 'duplicate' (the count rolled back); else the count after this answer.
+   */
+  recordAnswer(data: Prisma.UpdateUncheckedCreateInput): Promise<RecordedAnswer> {
     const r = this.world.round(data.jobId, data.round);
-    if (!r || r.status !== 'open' || r.deadlineAt.getTime() < Date.now()) return Promise.resolve('closed');
-    if (this.world.answer(data.jobId, data.round, data.agentId)) return Promise.resolve('duplicate');
+    if (!r || r.status !== 'open' || r.deadlineAt.getTime() < Date.now() || !r.eligibleAgentIds.includes(data.agentId))
+      return Promise.resolve({ outcome: 'closed' });
+    if (this.world.answer(data.jobId, data.round, data.agentId)) return Promise.resolve({ outcome: 'duplicate' });
+    r.answers += 1;
     this.world.answers.push({
       jobId: data.jobId,
       round: data.round,
@@ -353,7 +366,7 @@ export class FakeRoundsRepository implements Pick<
       durationMs: data.durationMs ?? null,
       receivedAt: data.receivedAt === undefined ? now() : new Date(data.receivedAt),
     });
-    return Promise.resolve('recorded');
+    return Promise.resolve({ outcome: 'recorded', answers: r.answers, eligible: r.eligibleAgentIds.length });
   }
 
   /** open → closing (true); true as well when it is closing already (a resumed close); false otherwise. */

@@ -16,6 +16,14 @@ export interface ParticipationRow {
   absence: string | null;
 }
 
+/** Whether an agent may answer a round now (`open`: open, before its deadline, its job running; `eligible`: asked). */
+export interface AnswerGate {
+  open: boolean;
+  eligible: boolean;
+}
+
+export type RecordedAnswer = { outcome: 'recorded'; answers: number; eligible: number } | { outcome: 'closed' | 'duplicate' };
+
 export interface CloseRoundWrite {
   jobId: string;
   round: number;
@@ -97,8 +105,17 @@ export class RoundsRepository {
     return this.prisma.update.findMany({ where: { jobId, round }, orderBy: { receivedAt: 'asc' } });
   }
 
-  countAnswers(jobId: string, round: number): Promise<number> {
-    return this.prisma.update.count({ where: { jobId, round } });
+  /**
+   * Whether `agentId` may answer round `round` of `jobId` now, without reading the round's list of eligible agents
+   * (thousands of ids) into the process: null when there is no such round.
+   */
+  async gate(jobId: string, round: number, agentId: string): Promise<AnswerGate | null> {
+    const rows = await this.prisma.$queryRaw<{ open: boolean; eligible: boolean }[]>`
+      SELECT (r.status = 'open' AND r.deadline_at >= now() AND j.status = 'running') AS open,
+             ${agentId}::uuid = ANY(r.eligible_agent_ids) AS eligible
+        FROM rounds r JOIN jobs j ON j.id = r.job_id
+       WHERE r.job_id = ${jobId}::uuid AND r.index = ${round}`;
+    return rows[0] ?? null;
   }
 
   findAnswer(jobId: string, round: number, agentId: string): Promise<Update | null> {
@@ -106,23 +123,27 @@ export class RoundsRepository {
   }
 
   /**
-   * Records an answer while the round is open. The round row is share-locked, so closing (which
-   * takes it FOR UPDATE) waits for in-flight answers and no answer lands after the answers were frozen.
-   * Returns 'closed' when the round no longer accepts answers, 'duplicate' when one is already stored.
+   * Records an answer of an eligible agent while the round is open, and counts it on the round row in the same
+   * transaction. The row stays locked until the answer is stored, so closing (which takes it FOR UPDATE) waits for
+   * in-flight answers and no answer lands after the answers were frozen. 'closed' when the round no longer accepts
+   * this agent's answer (closed, past its deadline, or the agent was not asked), 'duplicate' when one is stored
+   * already (the count is not changed); with 'recorded', the answers so far and how many agents were asked.
    */
-  async recordAnswer(data: Prisma.UpdateUncheckedCreateInput): Promise<'recorded' | 'closed' | 'duplicate'> {
+  async recordAnswer(data: Prisma.UpdateUncheckedCreateInput): Promise<RecordedAnswer> {
     try {
       return await this.prisma.$transaction(async (tx) => {
-        const rows = await tx.$queryRaw<{ status: string; deadline_at: Date }[]>`
-          SELECT status::text AS status, deadline_at FROM rounds
-          WHERE job_id = ${data.jobId}::uuid AND index = ${data.round} FOR SHARE`;
-        const r = rows[0];
-        if (!r || r.status !== 'open' || r.deadline_at.getTime() < Date.now()) return 'closed';
+        const rows = await tx.$queryRaw<{ answers: number; eligible: number }[]>`
+          UPDATE rounds SET answers = answers + 1
+           WHERE job_id = ${data.jobId}::uuid AND index = ${data.round} AND status = 'open' AND deadline_at >= now()
+             AND ${data.agentId}::uuid = ANY(eligible_agent_ids)
+          RETURNING answers, cardinality(eligible_agent_ids) AS eligible`;
+        if (!rows[0]) return { outcome: 'closed' };
         await tx.update.create({ data });
-        return 'recorded';
+        return { outcome: 'recorded', answers: rows[0].answers, eligible: rows[0].eligible };
       });
     } catch (e) {
-      if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') return 'duplicate';
+      // The insert failed: the transaction, and with it the count, was rolled back.
+      if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') return { outcome: 'duplicate' };
       throw e;
     }
   }
@@ -155,12 +176,14 @@ export class RoundsRepository {
       });
       if (flipped.count !== 1) return false;
       await tx.participation.createMany({ data: w.participation.map((p) => ({ jobId: w.jobId, round: w.round, ...p })) });
-      for (const s of w.clientStates) {
-        await tx.clientState.upsert({
-          where: { jobId_agentId: { jobId: w.jobId, agentId: s.agentId } },
-          create: { jobId: w.jobId, agentId: s.agentId, state: toJson(s.state), memoryHash: s.memoryHash },
-          update: { state: toJson(s.state), memoryHash: s.memoryHash },
-        });
+      // Every client's state in one statement (a round of 10,000 clients is one round trip, not 10,000).
+      if (w.clientStates.length) {
+        await tx.$executeRaw`
+          INSERT INTO client_states (job_id, agent_id, state, memory_hash)
+          SELECT ${w.jobId}::uuid, s.agent_id, s.state, s.memory_hash
+            FROM unnest(${w.clientStates.map((c) => c.agentId)}::uuid[], ${w.clientStates.map((c) => JSON.stringify(c.state))}::jsonb[],
+                        ${w.clientStates.map((c) => c.memoryHash)}::text[]) AS s(agent_id, state, memory_hash)
+          ON CONFLICT (job_id, agent_id) DO UPDATE SET state = excluded.state, memory_hash = excluded.memory_hash`;
       }
       await tx.checkpoint.create({
         data: { jobId: w.jobId, round: w.round, hash: w.outputModelHash, metrics: toJson(w.metrics), memorySumHash: w.memorySumHash },

@@ -29,7 +29,7 @@ import { isJobOf, type JobOf } from '../../jobs/job-kind';
 import { JobRunner } from '../../jobs/job-runner.service';
 import { JobsRepository } from '../../jobs/jobs.repository';
 import { QueueService } from '../../queue/queue.service';
-import { RoundsRepository, type ParticipationRow } from './rounds.repository';
+import { RoundsRepository, type ParticipationRow, type RecordedAnswer } from './rounds.repository';
 
 /** Train tasks enqueued at once when a round opens. */
 const ENQUEUE_BATCH = 200;
@@ -46,6 +46,7 @@ const WAIT_FOR_AGENTS_MS = 1000;
 @Injectable()
 export class RoundsService implements OnModuleInit {
   private readonly logger = new Logger(RoundsService.name);
+  private readonly parameterCounts = new Map<string, number>();
 
   constructor(
     private readonly rounds: RoundsRepository,
@@ -69,9 +70,11 @@ export class RoundsService implements OnModuleInit {
   /** A revoked agent will not answer: it declines every open round it was asked in, so none waits for it. */
   async declineOpenRounds(agentId: string): Promise<void> {
     for (const r of await this.rounds.openRoundsOf(agentId)) {
-      if ((await this.rounds.recordAnswer({ jobId: r.jobId, round: r.index, agentId, declined: true })) === 'recorded') {
-        await this.closeIfAllAnswered(r.jobId, r.index, r.eligibleAgentIds.length);
-      }
+      await this.closeIfAllAnswered(
+        r.jobId,
+        r.index,
+        await this.rounds.recordAnswer({ jobId: r.jobId, round: r.index, agentId, declined: true }),
+      );
     }
   }
 
@@ -155,8 +158,7 @@ export class RoundsService implements OnModuleInit {
       await this.rounds.abandon(jobId, round);
       return;
     }
-    if (r.status === 'open' && reason === 'all-answered' && (await this.rounds.countAnswers(jobId, round)) < r.eligibleAgentIds.length)
-      return;
+    if (r.status === 'open' && reason === 'all-answered' && r.answers < r.eligibleAgentIds.length) return;
     if (!(await this.rounds.beginClosing(jobId, round))) return;
 
     const spec = job.spec;
@@ -278,8 +280,8 @@ export class RoundsService implements OnModuleInit {
     body: Buffer,
     meta: UpdateMeta,
   ): Promise<{ status: 'accepted' | 'duplicate'; hash: string }> {
-    const { r } = await this.answerable(agentId, jobId, round);
-    const { parameterCount } = await this.rounds.model(jobId);
+    await this.answerable(agentId, jobId, round);
+    const parameterCount = await this.parameterCount(jobId);
     const expectedBytes = parameterCount * 4;
     if (body.byteLength !== expectedBytes) {
       this.metrics.inc('flotilla_updates_rejected_total');
@@ -306,21 +308,22 @@ export class RoundsService implements OnModuleInit {
       trainLoss: meta.trainLoss,
       durationMs: meta.durationMs,
     });
-    if (outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
-    if (outcome === 'duplicate') return this.duplicate((await this.rounds.findAnswer(jobId, round, agentId))?.blobHash ?? null, hash);
+    if (outcome.outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
+    if (outcome.outcome === 'duplicate')
+      return this.duplicate((await this.rounds.findAnswer(jobId, round, agentId))?.blobHash ?? null, hash);
     this.metrics.inc('flotilla_updates_accepted_total');
-    await this.closeIfAllAnswered(jobId, round, r.eligibleAgentIds.length);
+    await this.closeIfAllAnswered(jobId, round, outcome);
     return { status: 'accepted', hash };
   }
 
   /** An agent says it will not train this round (unavailable): it is a non-participant, and the round need not wait for it. */
   async decline(agentId: string, jobId: string, round: number, _body: Decline): Promise<{ status: 'declined' | 'duplicate' }> {
     await this.queues.removeTrain(agentId, jobId, round);
-    const { r } = await this.answerable(agentId, jobId, round);
+    await this.answerable(agentId, jobId, round);
     const outcome = await this.rounds.recordAnswer({ jobId, round, agentId, declined: true });
-    if (outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
-    if (outcome === 'duplicate') return { status: 'duplicate' };
-    await this.closeIfAllAnswered(jobId, round, r.eligibleAgentIds.length);
+    if (outcome.outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
+    if (outcome.outcome === 'duplicate') return { status: 'duplicate' };
+    await this.closeIfAllAnswered(jobId, round, outcome);
     return { status: 'declined' };
   }
 
@@ -330,21 +333,28 @@ export class RoundsService implements OnModuleInit {
     return { status: 'duplicate', hash };
   }
 
-  private async answerable(agentId: string, jobId: string, round: number): Promise<{ job: JobOf<'federated'>; r: Round }> {
-    const job = await this.job(jobId);
-    if (!job) throw new NotFoundError(`Job ${jobId} not found`);
-    const r = await this.rounds.find(jobId, round);
-    if (!r) throw new NotFoundError(`Round ${round} of job ${jobId} does not exist`);
-    if (!r.eligibleAgentIds.includes(agentId))
-      throw new NotEligibleError(`Agent ${agentId} was not asked to train in round ${round} of job ${jobId}`);
-    if (r.status !== 'open' || job.status !== 'running' || r.deadlineAt.getTime() < Date.now()) {
-      throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
-    }
-    return { job, r };
+  /** Throws what keeps the agent from answering: no such round (404), not asked (403), closed (409). */
+  private async answerable(agentId: string, jobId: string, round: number): Promise<void> {
+    const gate = await this.rounds.gate(jobId, round, agentId);
+    if (!gate) throw new NotFoundError(`Round ${round} of job ${jobId} does not exist`);
+    if (!gate.eligible) throw new NotEligibleError(`Agent ${agentId} was not asked to train in round ${round} of job ${jobId}`);
+    if (!gate.open) throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
   }
 
-  private async closeIfAllAnswered(jobId: string, round: number, eligible: number): Promise<void> {
-    if ((await this.rounds.countAnswers(jobId, round)) >= eligible) {
+  /** A job's parameter count never changes: read once per process (every update's length is checked against it). */
+  private async parameterCount(jobId: string): Promise<number> {
+    let n = this.parameterCounts.get(jobId);
+    if (n === undefined) {
+      n = (await this.rounds.model(jobId)).parameterCount;
+      if (this.parameterCounts.size >= 1000) this.parameterCounts.delete(this.parameterCounts.keys().next().value!);
+      this.parameterCounts.set(jobId, n);
+    }
+    return n;
+  }
+
+  /** The last eligible agent answered: the round closes now instead of at its deadline. */
+  private async closeIfAllAnswered(jobId: string, round: number, recorded: RecordedAnswer): Promise<void> {
+    if (recorded.outcome === 'recorded' && recorded.answers >= recorded.eligible) {
       await this.queues.scheduleControl({ name: ControlJobName.CloseRound, data: { jobId, round, reason: 'all-answered' } }, 0, 'answered');
     }
   }
