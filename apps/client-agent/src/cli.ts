@@ -15,6 +15,7 @@ const USAGE = `flotilla-agent --coordinator URL --join-token TOKEN --data FILE.c
   --dataset NAME          dataset name this file belongs to (default uci-digits)
   --name NAME             agent name shown to operators (default agent-<pid>)
   --ca-file FILE          PEM certificate of a CA to trust for the coordinator's HTTPS certificate
+                          (env FLOTILLA_CA_FILE)
   --identity FILE         keep the agent id and secret here (mode 0600) and rejoin as the same client after a
                           restart (env FLOTILLA_IDENTITY_FILE); without it every start is a new client
   --rotate-secret         with --identity: get a new secret at start (the old one stops working)
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     heartbeatMs,
     identityFile,
     rotateSecret: values['rotate-secret'],
-    caFile: values['ca-file'],
+    caFile: values['ca-file'] ?? (process.env.FLOTILLA_CA_FILE || undefined),
     log,
   });
   await agent.start();
