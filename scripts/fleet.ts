@@ -13,7 +13,6 @@
  * The agents run in this process: on a 2-core machine they share the CPU with the coordinator, and the latencies
  * include their own scheduling.
  */
-import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -93,6 +92,7 @@ async function main(): Promise<void> {
     await freePort(),
   );
   const pid = coordinator.proc.pid!;
+  // A pool of N + 64 connections to the coordinator: one per waiting poll, and room for the agents' answers.
   const http = new Agent({ connections: N + 64, keepAliveTimeout: 120_000, headersTimeout: 0, bodyTimeout: 0 });
   const url = (p: string) => `${coordinator.url}${p}`;
   const asAdmin = { authorization: `Bearer ${coordinator.adminToken}`, 'content-type': 'application/json' };
@@ -103,8 +103,9 @@ async function main(): Promise<void> {
   const agentRowsUpdated = async (db: Client): Promise<number> =>
     Number((await db.query<{ n: string }>(`SELECT n_tup_upd AS n FROM pg_stat_user_tables WHERE relname = 'agents'`)).rows[0]?.n ?? 0);
   const stopping = new AbortController();
-  // Every agent's poll listens to it: N listeners at once is expected, not a leak.
-  setMaxListeners(0, stopping.signal);
+  // One controller per agent (an AbortSignal's listeners are a list: N polls on one signal would cost O(N) per poll).
+  const perAgent: AbortController[] = [];
+  stopping.signal.addEventListener('abort', () => perAgent.forEach((c) => c.abort()));
   const samples: Sample[] = [];
   const sampler = setInterval(() => samples.push(sampleProcess(pid)), 250);
   const result: Record<string, unknown> = { agents: N, rounds, waitMs, machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model } };
@@ -137,9 +138,11 @@ async function main(): Promise<void> {
     // The agents' loops run until `stopping` aborts them.
     const loops = agents.map(async (a) => {
       const headers = { authorization: `Bearer ${a.token}` };
+      const mine = new AbortController();
+      perAgent.push(mine);
       while (!stopping.signal.aborted) {
         try {
-          const res = await fetch(url(`/api/v1/agents/me/work?waitMs=${waitMs}`), { dispatcher: http, headers, signal: stopping.signal });
+          const res = await fetch(url(`/api/v1/agents/me/work?waitMs=${waitMs}`), { dispatcher: http, headers, signal: mine.signal });
           if (res.status === 204) {
             await res.arrayBuffer();
             continue;
@@ -168,11 +171,12 @@ async function main(): Promise<void> {
               headers: { ...headers, 'content-type': 'application/json' },
               body: '{}',
             });
+            if (d.status !== 200) throw new Error(`decline: ${d.status} ${await d.text()}`);
             await d.arrayBuffer();
           }
-        } catch {
+        } catch (e) {
           if (stopping.signal.aborted) return;
-          errors++;
+          if (errors++ < 5) say(`agent error: ${(e as Error).message}`);
           await new Promise((r) => setTimeout(r, 200));
         }
       }

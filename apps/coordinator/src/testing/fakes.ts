@@ -30,7 +30,7 @@ import { BlobStore } from '../blobs/blob-store';
 import { NotFoundError, ValidationError } from '../common/errors';
 import type { JobRunner } from '../jobs/job-runner.service';
 import type { JobsRepository, StoredJob } from '../jobs/jobs.repository';
-import type { AnswerGate, CloseRoundWrite, RecordedAnswer, RoundsRepository } from '../kinds/federated/rounds.repository';
+import type { AnswerGate, CloseRoundWrite, NewAnswer, RecordedAnswer, RoundsRepository } from '../kinds/federated/rounds.repository';
 import type { QueueService } from '../queue/queue.service';
 import type { NewTask, TaskRow, TasksRepository } from '../tasks/tasks.repository';
 
@@ -348,7 +348,7 @@ export class FakeRoundsRepository implements Pick<
    * 'closed' when the round is not open, its deadline passed or the agent was not asked (checked first, as by the
    * conditional UPDATE), then 'duplicate' (the count rolled back); else the count after this answer.
    */
-  recordAnswer(data: Prisma.UpdateUncheckedCreateInput): Promise<RecordedAnswer> {
+  recordAnswer(data: NewAnswer): Promise<RecordedAnswer> {
     const r = this.world.round(data.jobId, data.round);
     if (!r || r.status !== 'open' || r.deadlineAt.getTime() < Date.now() || !r.eligibleAgentIds.includes(data.agentId))
       return Promise.resolve({ outcome: 'closed' });
@@ -364,7 +364,7 @@ export class FakeRoundsRepository implements Pick<
       exampleCount: data.exampleCount ?? null,
       trainLoss: data.trainLoss ?? null,
       durationMs: data.durationMs ?? null,
-      receivedAt: data.receivedAt === undefined ? now() : new Date(data.receivedAt),
+      receivedAt: now(),
     });
     return Promise.resolve({ outcome: 'recorded', answers: r.answers, eligible: r.eligibleAgentIds.length });
   }

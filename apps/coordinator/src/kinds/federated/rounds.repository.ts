@@ -16,6 +16,19 @@ export interface ParticipationRow {
   absence: string | null;
 }
 
+/** An answer to record: an update (with its blob and metrics) or a decline. */
+export interface NewAnswer {
+  jobId: string;
+  round: number;
+  agentId: string;
+  blobHash?: string | null;
+  declined?: boolean;
+  updateNorm?: number | null;
+  exampleCount?: number | null;
+  trainLoss?: number | null;
+  durationMs?: number | null;
+}
+
 /** Whether an agent may answer a round now (`open`: open, before its deadline, its job running; `eligible`: asked). */
 export interface AnswerGate {
   open: boolean;
@@ -123,29 +136,38 @@ export class RoundsRepository {
   }
 
   /**
-   * Records an answer of an eligible agent while the round is open, and counts it on the round row in the same
-   * transaction. The row stays locked until the answer is stored, so closing (which takes it FOR UPDATE) waits for
-   * in-flight answers and no answer lands after the answers were frozen. 'closed' when the round no longer accepts
-   * this agent's answer (closed, past its deadline, or the agent was not asked), 'duplicate' when one is stored
-   * already (the count is not changed); with 'recorded', the answers so far and how many agents were asked.
+   * Records an answer of an eligible agent while the round is open, and counts it on the round row, in ONE statement
+   * (no interactive transaction: a burst of thousands of answers queues on the row lock, not on the connection pool).
+   * The round row is locked while the answer is stored, so closing (which takes it FOR UPDATE) waits for in-flight
+   * answers and no answer lands after the answers were frozen. 'closed' when the round no longer accepts this
+   * agent's answer (closed, past its deadline, or the agent was not asked), 'duplicate' when one is stored already
+   * (the count is unchanged); with 'recorded', the answers so far and how many agents were asked.
    */
-  async recordAnswer(data: Prisma.UpdateUncheckedCreateInput): Promise<RecordedAnswer> {
-    try {
-      return await this.prisma.$transaction(async (tx) => {
-        const rows = await tx.$queryRaw<{ answers: number; eligible: number }[]>`
-          UPDATE rounds SET answers = answers + 1
-           WHERE job_id = ${data.jobId}::uuid AND index = ${data.round} AND status = 'open' AND deadline_at >= now()
-             AND ${data.agentId}::uuid = ANY(eligible_agent_ids)
-          RETURNING answers, cardinality(eligible_agent_ids) AS eligible`;
-        if (!rows[0]) return { outcome: 'closed' };
-        await tx.update.create({ data });
-        return { outcome: 'recorded', answers: rows[0].answers, eligible: rows[0].eligible };
-      });
-    } catch (e) {
-      // The insert failed: the transaction, and with it the count, was rolled back.
-      if (e instanceof Prisma.PrismaClientKnownRequestError && e.code === 'P2002') return { outcome: 'duplicate' };
-      throw e;
-    }
+  async recordAnswer(a: NewAnswer): Promise<RecordedAnswer> {
+    const rows = await this.prisma.$queryRaw<{ open: bigint; inserted: bigint; answers: number | null; eligible: number | null }[]>`
+      WITH gate AS (
+        SELECT 1 FROM rounds
+         WHERE job_id = ${a.jobId}::uuid AND index = ${a.round} AND status = 'open' AND deadline_at >= now()
+           AND ${a.agentId}::uuid = ANY(eligible_agent_ids)
+           FOR UPDATE
+      ), ins AS (
+        INSERT INTO updates (job_id, round, agent_id, blob_hash, declined, update_norm, example_count, train_loss, duration_ms)
+        SELECT ${a.jobId}::uuid, ${a.round}, ${a.agentId}::uuid, ${a.blobHash ?? null}, ${a.declined ?? false}, ${a.updateNorm ?? null},
+               ${a.exampleCount ?? null}::int, ${a.trainLoss ?? null}::float8, ${a.durationMs ?? null}::int
+          FROM gate
+        ON CONFLICT (job_id, round, agent_id) DO NOTHING
+        RETURNING 1
+      ), counted AS (
+        UPDATE rounds SET answers = answers + (SELECT count(*) FROM ins)
+         WHERE job_id = ${a.jobId}::uuid AND index = ${a.round} AND EXISTS (SELECT 1 FROM gate)
+        RETURNING answers, cardinality(eligible_agent_ids) AS eligible
+      )
+      SELECT (SELECT count(*) FROM gate) AS open, (SELECT count(*) FROM ins) AS inserted,
+             (SELECT answers FROM counted) AS answers, (SELECT eligible FROM counted) AS eligible`;
+    const r = rows[0];
+    if (!r || Number(r.open) === 0) return { outcome: 'closed' };
+    if (Number(r.inserted) === 0) return { outcome: 'duplicate' };
+    return { outcome: 'recorded', answers: r.answers!, eligible: r.eligible! };
   }
 
   /** open → closing: freezes the set of answers. Returns false if the round was not open. */
