@@ -5,7 +5,7 @@
  *   - renders docs/results/<name>.md from that JSON as read back from disk (bench/results/<name>.ts).
  * --render-only skips the run and re-renders the committed JSON (what the unit test bench/results.spec.ts
  * checks). `fedau` is handed to scripts/dist/reproduce-fedau.js with the same options.
- * Names: aggregation, bilevel, nas, fedau.
+ * Names: aggregation, bilevel, nas, fleet, fedau.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,16 @@ const DOCS: Record<string, { run: (say: (line: string) => void) => Promise<unkno
   nas: {
     run: (say) => (require('./nas') as typeof import('./nas')).runNasSuite(say),
     render: () => (require('./results/nas') as typeof import('./results/nas')).renderNas,
+  },
+  fleet: {
+    // One run per fleet size, one after the other (each starts and stops its own coordinator).
+    run: async (say) => {
+      const { bench } = require('./fleet') as { bench: Bench };
+      const runs: unknown[] = [];
+      for (const agents of [1000, 10_000]) runs.push(await bench.run(['--agents', String(agents), '--rounds', '2'], say));
+      return { runs };
+    },
+    render: () => (require('./results/fleet') as typeof import('./results/fleet')).renderFleet,
   },
 };
 

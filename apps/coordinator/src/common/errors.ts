@@ -49,10 +49,6 @@ export class InvalidUpdateError extends DomainError {
   readonly status = 422;
   readonly code = 'invalid_update';
 }
-export class PayloadTooLargeError extends DomainError {
-  readonly status = 413;
-  readonly code = 'payload_too_large';
-}
 /** A task result that fails its kind's checks (shape, lengths, NaN/Inf): refused, and the task goes to another agent. */
 export class InvalidResultError extends DomainError {
   readonly status = 422;
