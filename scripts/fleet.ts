@@ -100,10 +100,12 @@ async function main(): Promise<void> {
     bodyTimeout: 0,
     connect: { timeout: 30_000 },
   });
+  // The test's own calls (admin API, /metrics) have their own connections, apart from the agents' pool.
+  const control = new Agent({ connections: 8, connect: { timeout: 30_000 } });
   const url = (p: string) => `${coordinator.url}${p}`;
   const asAdmin = { authorization: `Bearer ${coordinator.adminToken}`, 'content-type': 'application/json' };
   const metric = async (name: string): Promise<number> => {
-    const text = await (await fetch(url('/metrics'), { dispatcher: http })).text();
+    const text = await (await fetch(url('/metrics'), { dispatcher: control })).text();
     return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   };
   const agentRowsUpdated = async (db: Client): Promise<number> =>
@@ -150,7 +152,9 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 50 * Math.floor(i / 250)));
       while (!stopping.signal.aborted) {
         try {
-          const res = await fetch(url(`/api/v1/agents/me/work?waitMs=${waitMs}`), { dispatcher: http, headers, signal: mine.signal });
+          // Each poll waits 80–100 % of waitMs, as the agent does, so that the fleet's polls do not all end together.
+          const wait = Math.round(waitMs * (0.8 + 0.2 * Math.random()));
+          const res = await fetch(url(`/api/v1/agents/me/work?waitMs=${wait}`), { dispatcher: http, headers, signal: mine.signal });
           if (res.status === 204) {
             await res.arrayBuffer();
             continue;
@@ -237,7 +241,10 @@ async function main(): Promise<void> {
     latencies.length = 0;
     const waitEnded = async (jobId: string): Promise<void> => {
       for (;;) {
-        const j = (await (await fetch(url(`/api/v1/jobs/${jobId}`), { dispatcher: http, headers: asAdmin })).json()) as { status: string };
+        // A refused connection under load is retried: the coordinator is busy, not gone.
+        const j = (await fetch(url(`/api/v1/jobs/${jobId}`), { dispatcher: control, headers: asAdmin })
+          .then((r) => r.json())
+          .catch(() => ({ status: 'running' }))) as { status: string };
         if (j.status !== 'running') return;
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -245,7 +252,7 @@ async function main(): Promise<void> {
     const single = (await (
       await fetch(url('/api/v1/jobs'), {
         method: 'POST',
-        dispatcher: http,
+        dispatcher: control,
         headers: asAdmin,
         body: JSON.stringify({
           kind: 'bilevel',
@@ -275,7 +282,7 @@ async function main(): Promise<void> {
     const job = (await (
       await fetch(url('/api/v1/jobs'), {
         method: 'POST',
-        dispatcher: http,
+        dispatcher: control,
         headers: asAdmin,
         body: JSON.stringify({
           kind: 'federated',
@@ -290,7 +297,7 @@ async function main(): Promise<void> {
     ).json()) as { id: string };
     await waitEnded(job.id);
     const roundsTo = sampleProcess(pid);
-    const rs = (await (await fetch(url(`/api/v1/jobs/${job.id}/rounds`), { dispatcher: http, headers: asAdmin })).json()) as {
+    const rs = (await (await fetch(url(`/api/v1/jobs/${job.id}/rounds`), { dispatcher: control, headers: asAdmin })).json()) as {
       openedAt: string;
       closedAt: string;
       participants: number;
@@ -336,6 +343,7 @@ async function main(): Promise<void> {
     stopping.abort();
     await stopProcess(coordinator.proc);
     await http.close().catch(() => undefined);
+    await control.close().catch(() => undefined);
     await redis.stop();
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.end();

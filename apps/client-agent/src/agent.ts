@@ -136,7 +136,9 @@ export class ClientAgent {
     let failures = 0;
     while (!this.stopping) {
       try {
-        const work = await this.client.nextWork(this.opts.pollWaitMs ?? 25_000, this.stopPolling.signal);
+        // 80–100 % of the wait: the polls of a fleet that (re)connected together do not all end together.
+        const wait = Math.round((this.opts.pollWaitMs ?? 25_000) * (0.8 + 0.2 * Math.random()));
+        const work = await this.client.nextWork(wait, this.stopPolling.signal);
         if (failures) this.opts.log(`coordinator reachable again after ${failures} failed ${failures === 1 ? 'try' : 'tries'}`);
         failures = 0;
         if (work && !this.stopping) await this.process(work);
