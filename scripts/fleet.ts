@@ -105,8 +105,16 @@ async function main(): Promise<void> {
   const url = (p: string) => `${coordinator.url}${p}`;
   const asAdmin = { authorization: `Bearer ${coordinator.adminToken}`, 'content-type': 'application/json' };
   const metric = async (name: string): Promise<number> => {
-    const text = await (await fetch(url('/metrics'), { dispatcher: control })).text();
-    return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    // While thousands of agents connect, the listen queue can refuse a connection: ask again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const text = await (await fetch(url('/metrics'), { dispatcher: control })).text();
+        return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      } catch (e) {
+        if (attempt >= 20) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   };
   const agentRowsUpdated = async (db: Client): Promise<number> =>
     Number((await db.query<{ n: string }>(`SELECT n_tup_upd AS n FROM pg_stat_user_tables WHERE relname = 'agents'`)).rows[0]?.n ?? 0);
