@@ -45,12 +45,19 @@ export class QueueService implements OnApplicationShutdown {
   private workerConnection?: IORedis;
   private subscriber?: IORedis;
   private readonly listeners = new Map<string, ((message: string) => void)[]>();
+  private readonly reconnectListeners: (() => void)[] = [];
   /** Agents with work enqueued in this tick: one `work` message names them all. */
   private pendingWork: Set<string> | null = null;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.connection = new IORedis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
     this.connection.on('error', (e) => this.logger.warn(`redis: ${e.message}`));
+    // 'ready' again after the first time: Redis was away (restarted, or the network): tell who must look again.
+    let connectedBefore = false;
+    this.connection.on('ready', () => {
+      if (connectedBefore) for (const l of this.reconnectListeners) l();
+      connectedBefore = true;
+    });
     this.control = new Queue(CONTROL_QUEUE, { connection: this.connection, prefix: config.QUEUE_PREFIX });
   }
 
@@ -148,6 +155,12 @@ export class QueueService implements OnApplicationShutdown {
     if (!this.subscriber) {
       this.subscriber = this.connection.duplicate();
       this.subscriber.on('error', (e) => this.logger.warn(`redis subscriber: ${e.message}`));
+      // The subscriber lost its connection: messages published meanwhile never arrived.
+      let subscribedBefore = false;
+      this.subscriber.on('ready', () => {
+        if (subscribedBefore) for (const l of this.reconnectListeners) l();
+        subscribedBefore = true;
+      });
       this.subscriber.on('message', (ch: string, message: string) => {
         for (const l of this.listeners.get(ch) ?? []) l(message);
       });
@@ -157,6 +170,11 @@ export class QueueService implements OnApplicationShutdown {
       this.subscriber.subscribe(name).catch((e: Error) => this.logger.error(`cannot subscribe to ${name}: ${e.message}`));
     }
     this.listeners.get(name)!.push(listener);
+  }
+
+  /** Called each time the connection to Redis is back after it was lost (messages may have been missed meanwhile). */
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
   }
 
   private channelName(channel: Channel): string {

@@ -19,6 +19,10 @@ interface Waiter {
 
 /** How often the one sweep timer ends polls whose time is up. */
 const SWEEP_MS = 100;
+/** How long an agent's queue is taken to be empty without looking (unless a `work` message for it came). */
+const EMPTY_TRUST_MS = 60_000;
+/** Agents whose announcements and empty queues are remembered (the oldest forgotten first). */
+const MAX_TRACKED = 200_000;
 
 /**
  * Long polls of agents for work (GET /agents/me/work), built for many thousands of connected agents on one process:
@@ -30,6 +34,10 @@ const SWEEP_MS = 100;
 @Injectable()
 export class WorkHub implements OnModuleInit, OnModuleDestroy {
   private readonly waiting = new Map<string, Set<Waiter>>();
+  /** `work` messages seen per agent (a counter, so a look knows whether one came while it ran). */
+  private readonly announced = new Map<string, number>();
+  /** Agents whose queue was empty at their last look: the `announced` count then, and when (ms). */
+  private readonly empty = new Map<string, { announced: number; at: number }>();
   private sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -41,8 +49,13 @@ export class WorkHub implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.queues.subscribe('work', (ids) => {
-      for (const id of ids.split(',')) this.wake(id, 'work');
+      for (const id of ids.split(',')) {
+        this.announced.set(id, (this.announced.get(id) ?? 0) + 1);
+        this.wake(id, 'work');
+      }
     });
+    // Messages may have been missed while Redis was away: every queue is looked at again.
+    this.queues.onReconnect(() => this.empty.clear());
     // A revoked agent's or rotated secret's open polls check their credentials again (the service forgot them first).
     this.queues.subscribe('agents', (id) => this.wake(id, 'credentials'));
     // An agent holding a poll open is connected: it counts as seen at every presence flush.
@@ -81,7 +94,7 @@ export class WorkHub implements OnModuleInit, OnModuleDestroy {
         w.pending = null;
         if (why === 'credentials') await stillValid();
         if (why === 'gone') return null;
-        const work = await this.queues.nextWork(agentId);
+        const work = await this.look(agentId);
         if (work) {
           this.metrics.inc('flotilla_work_delivered_total');
           return work;
@@ -95,6 +108,26 @@ export class WorkHub implements OnModuleInit, OnModuleDestroy {
       gone.removeEventListener('abort', onGone);
       this.remove(w);
     }
+  }
+
+  /**
+   * The agent's queue, unless it was empty at the last look and no `work` message for the agent came since: then
+   * there is nothing new (work is announced after it is enqueued), and the poll waits without asking Redis. An idle
+   * fleet re-polling every 25 s so costs no Redis command per poll. A `known empty` is trusted for EMPTY_TRUST_MS at
+   * most, and forgotten when Redis reconnects (a message may have been lost).
+   */
+  private async look(agentId: string): Promise<AgentWork | null> {
+    const announced = this.announced.get(agentId) ?? 0;
+    const known = this.empty.get(agentId);
+    if (known && known.announced === announced && Date.now() - known.at < EMPTY_TRUST_MS) return null;
+    const work = await this.queues.nextWork(agentId);
+    this.empty.delete(agentId);
+    if (!work) {
+      if (this.empty.size >= MAX_TRACKED) this.empty.delete(this.empty.keys().next().value!);
+      this.empty.set(agentId, { announced, at: Date.now() });
+    }
+    if (this.announced.size > MAX_TRACKED) this.announced.delete(this.announced.keys().next().value!);
+    return work;
   }
 
   private wake(agentId: string, why: Wake): void {
