@@ -109,7 +109,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     expect((await upload(`${a.split('.')[0]}.wrongsecretwrongsecret`, jobId, 0, dA)).status).toBe(401);
     expect((await upload(a, '00000000-0000-4000-8000-000000000000', 0, dA)).status).toBe(404);
     expect((await upload(a, jobId, 0, dA)).body).toMatchObject({ status: 'accepted' });
-    expect((await upload(a, jobId, 0, dA)).body).toMatchObject({ status: 'duplicate' }); // idempotent
+    expect((await upload(a, jobId, 0, dA)).body).toMatchObject({ status: 'accepted' }); // a retry gets the first answer
     expect((await upload(a, jobId, 0, dB)).status).toBe(409); // a different second answer changes nothing
     // A latecomer is not eligible in the round that opened before it joined.
     c = await register('agent-c');

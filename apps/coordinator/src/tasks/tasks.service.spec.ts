@@ -249,14 +249,21 @@ describe('TasksService', () => {
       expect([...t.queue.sent(), ...t.runner.calls]).toEqual([]);
     });
 
-    it('refuses any further result for a task that is already done (TaskClosedError, before any check); the first result stands', async () => {
-      await t.service.complete(a, taskId, { result, durationMs: 5 });
+    it('answers a repeated result of the agent that completed the task with the first answer, checking and storing nothing again (a retry after a lost response)', async () => {
+      expect(await t.service.complete(a, taskId, { result, durationMs: 5 })).toEqual({ status: 'accepted' });
 
-      await expect(t.service.complete(a, taskId, { result: { ...result, residual: 0.5 }, durationMs: 6 })).rejects.toThrow(TaskClosedError);
-      await expect(t.service.complete(a, taskId, { result: { point: [] }, durationMs: 6 })).rejects.toThrow(TaskClosedError);
+      expect(await t.service.complete(a, taskId, { result, durationMs: 6 })).toEqual({ status: 'accepted' });
+      expect(await t.service.complete(a, taskId, { result: { ...result, residual: 0.5 }, durationMs: 6 })).toEqual({ status: 'accepted' });
       expect(t.world.task(taskId)).toMatchObject({ status: 'done', result: JSON.stringify(result), durationMs: 5 });
       expect(kindChecked).toEqual([result]);
       expect(t.runner.calls).toEqual([{ op: 'wake', jobId }]);
+    });
+
+    it('a repeated result also gets its first answer after the job finished', async () => {
+      await t.service.complete(a, taskId, { result, durationMs: 5 });
+      await t.jobs.cancel(jobId);
+
+      expect(await t.service.complete(a, taskId, { result, durationMs: 5 })).toEqual({ status: 'accepted' });
     });
 
     it('refuses a result for a task of a job that is no longer running (TaskClosedError)', async () => {
@@ -300,14 +307,23 @@ describe('TasksService', () => {
       await expect(t.service.complete(b, taskId, { result, durationMs: 5 })).rejects.toThrow(TaskClosedError);
     });
 
-    it('a failure reported by an agent that no longer holds the task is ignored', async () => {
+    it('a repeated failure report gets the first answer and changes nothing (a retry after a lost response)', async () => {
       await t.service.fail(a, taskId, { message: 'out of memory' });
       t.queue.clear();
 
-      expect(await t.service.fail(a, taskId, { message: 'out of memory' })).toEqual({ status: 'ignored' });
+      expect(await t.service.fail(a, taskId, { message: 'out of memory' })).toEqual({ status: 'reassigned' });
 
       expect(t.world.task(taskId)).toMatchObject({ status: 'running', agentId: b, attempt: 2, failedAgentIds: [a] });
       expect(t.queue.sent()).toEqual([]);
+    });
+
+    it('after the last attempt failed, every repeated report gets its first answer again', async () => {
+      await t.service.fail(a, taskId, { message: 'out of memory' });
+      await t.service.fail(b, taskId, { message: 'disk full' });
+
+      expect(await t.service.fail(b, taskId, { message: 'disk full' })).toEqual({ status: 'failed' });
+      expect(await t.service.fail(a, taskId, { message: 'out of memory' })).toEqual({ status: 'reassigned' });
+      expect(t.world.task(taskId)).toMatchObject({ status: 'failed', failedAgentIds: [a, b] });
     });
 
     it('the timeout of the current attempt marks its agent suspect and gives the task to another agent', async () => {

@@ -216,7 +216,10 @@ export class TasksService implements OnModuleInit {
 
   /** An agent's result: checked against its task kind's contract and by the job's kind, stored, and the job woken. */
   async complete(agentId: string, taskId: string, body: TaskResultBody): Promise<{ status: 'accepted' }> {
-    const { task, job } = await this.requireOpen(agentId, taskId);
+    const task = await this.assigned(agentId, taskId);
+    // This agent's result was taken and the answer lost: the retry gets the first answer.
+    if (task.status === 'done' && task.agentId === agentId) return this.repeated({ status: 'accepted' });
+    const job = await this.requireOpen(task);
     let result: unknown;
     try {
       result = await this.checkResult(task, job, body.result);
@@ -229,6 +232,9 @@ export class TasksService implements OnModuleInit {
       throw e instanceof InvalidResultError ? e : new InvalidResultError(message);
     }
     if (!(await this.tasks.complete(task.id, result, body.durationMs, agentId))) {
+      // The same result raced in on two connections: the other request stored it.
+      const now = await this.tasks.find(task.id);
+      if (now?.status === 'done' && now.agentId === agentId) return this.repeated({ status: 'accepted' });
       throw new TaskClosedError(`Task ${taskId} is already finished`);
     }
     this.metrics.inc('flotilla_tasks_completed_total');
@@ -245,7 +251,13 @@ export class TasksService implements OnModuleInit {
 
   /** The agent could not compute the task: it goes to another agent (or fails for good after TASK_MAX_ATTEMPTS). */
   async fail(agentId: string, taskId: string, body: TaskFailureBody): Promise<{ status: 'reassigned' | 'failed' | 'ignored' }> {
-    const { task } = await this.requireOpen(agentId, taskId);
+    const task = await this.assigned(agentId, taskId);
+    if (task.failedAgentIds.includes(agentId) && !(task.status === 'running' && task.agentId === agentId)) {
+      // This agent's attempt ended already (a retry after a lost response, or a report after its timeout): the answer
+      // it got or would have got, whatever happened to the task since.
+      return this.repeated({ status: task.status === 'failed' && task.failedAgentIds.at(-1) === agentId ? 'failed' : 'reassigned' });
+    }
+    await this.requireOpen(task);
     await this.queues.removeTask(agentId, task.id, task.attempt);
     if (task.status !== 'running' || task.agentId !== agentId) return { status: 'ignored' };
     return { status: await this.release(task, `agent ${agentId}: ${body.message}`) };
@@ -274,15 +286,27 @@ export class TasksService implements OnModuleInit {
     return giveUp ? 'failed' : 'reassigned';
   }
 
-  private async requireOpen(agentId: string, taskId: string): Promise<{ task: TaskRow; job: StoredJob }> {
+  /** The task, if it was ever assigned to this agent (404 otherwise: another agent's task is none of its business). */
+  private async assigned(agentId: string, taskId: string): Promise<TaskRow> {
     const task = await this.tasks.find(taskId);
     if (!task) throw new NotFoundError(`Task ${taskId} not found`);
     if (task.agentId !== agentId && !task.failedAgentIds.includes(agentId))
       throw new NotFoundError(`Task ${taskId} was never assigned to agent ${agentId}`);
+    return task;
+  }
+
+  /** The task's job, while the job runs and the task is open (409 otherwise). */
+  private async requireOpen(task: TaskRow): Promise<StoredJob> {
     const job = await this.jobs.findById(task.jobId);
     if (!job || job.status !== 'running') throw new TaskClosedError(`Job ${task.jobId} is not running`);
-    if (task.status === 'done' || task.status === 'failed') throw new TaskClosedError(`Task ${taskId} is already ${task.status}`);
-    return { task, job };
+    if (task.status === 'done' || task.status === 'failed') throw new TaskClosedError(`Task ${task.id} is already ${task.status}`);
+    return job;
+  }
+
+  /** The first answer again, for an agent that retried after the answer was lost. */
+  private repeated<T>(answer: T): T {
+    this.metrics.inc('flotilla_answers_repeated_total');
+    return answer;
   }
 
   async list(jobId: string, q: ListTasksQuery): Promise<TaskView[]> {

@@ -460,12 +460,24 @@ describe('RoundsService', () => {
       expect(t.world.answers).toEqual([]);
     });
 
-    it('the same update twice is a duplicate with the same hash, recorded once', async () => {
-      await t.service.submitUpdate(a, job.id, 0, bytes(update), meta);
+    it('the same update twice gets the first answer (a retry after a lost response), recorded once; a decline after it conflicts', async () => {
+      const first = await t.service.submitUpdate(a, job.id, 0, bytes(update), meta);
 
-      expect(await t.service.submitUpdate(a, job.id, 0, bytes(update), meta)).toEqual({ status: 'duplicate', hash: sha256(update) });
-      expect(await t.service.decline(a, job.id, 0, { reason: 'busy' })).toEqual({ status: 'duplicate' });
+      expect(first).toEqual({ status: 'accepted', hash: sha256(update) });
+      expect(await t.service.submitUpdate(a, job.id, 0, bytes(update), meta)).toEqual(first);
+      await expect(t.service.decline(a, job.id, 0, { reason: 'busy' })).rejects.toThrow(ConflictError);
       expect(t.world.answers).toHaveLength(1);
+    });
+
+    it('a repeated update or decline gets its first answer after its round closed', async () => {
+      const first = await t.service.submitUpdate(a, job.id, 0, bytes(update), meta);
+      expect(await t.service.decline(b, job.id, 0, { reason: 'unavailable' })).toEqual({ status: 'declined' });
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'deadline');
+      expect(t.world.round(job.id, 0)!.status).toBe('closed');
+
+      expect(await t.service.submitUpdate(a, job.id, 0, bytes(update), meta)).toEqual(first);
+      expect(await t.service.decline(b, job.id, 0, { reason: 'unavailable' })).toEqual({ status: 'declined' });
+      expect(t.world.answers).toHaveLength(2);
     });
 
     it('a different second update is a ConflictError and the first one stands', async () => {

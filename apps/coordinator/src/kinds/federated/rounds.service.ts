@@ -264,7 +264,7 @@ export class RoundsService implements OnModuleInit {
     round: number,
     body: Buffer,
     meta: UpdateMeta,
-  ): Promise<{ status: 'accepted' | 'duplicate'; hash: string }> {
+  ): Promise<{ status: 'accepted'; hash: string }> {
     try {
       return await this.acceptUpdate(agentId, jobId, round, body, meta);
     } finally {
@@ -279,7 +279,11 @@ export class RoundsService implements OnModuleInit {
     round: number,
     body: Buffer,
     meta: UpdateMeta,
-  ): Promise<{ status: 'accepted' | 'duplicate'; hash: string }> {
+  ): Promise<{ status: 'accepted'; hash: string }> {
+    // A repeat (the agent retried after the first answer was lost) gets the first answer, even when that update
+    // closed the round meanwhile; it is looked up before the gate for that reason.
+    const repeated = await this.repeatedUpdate(agentId, jobId, round, body);
+    if (repeated) return repeated;
     await this.answerable(agentId, jobId, round);
     const parameterCount = await this.parameterCount(jobId);
     const expectedBytes = parameterCount * 4;
@@ -296,8 +300,6 @@ export class RoundsService implements OnModuleInit {
       throw new InvalidUpdateError(`Update refused: ${problem}`);
     }
     const hash = await this.blobs.putFloat32(delta);
-    const existing = await this.rounds.findAnswer(jobId, round, agentId);
-    if (existing) return this.duplicate(existing.blobHash, hash);
     const outcome = await this.rounds.recordAnswer({
       jobId,
       round,
@@ -309,28 +311,61 @@ export class RoundsService implements OnModuleInit {
       durationMs: meta.durationMs,
     });
     if (outcome.outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
-    if (outcome.outcome === 'duplicate')
-      return this.duplicate((await this.rounds.findAnswer(jobId, round, agentId))?.blobHash ?? null, hash);
+    if (outcome.outcome === 'duplicate') {
+      // The same update raced in on two connections: the other request stored it.
+      const again = await this.repeatedUpdate(agentId, jobId, round, body);
+      if (again) return again;
+      throw new ConflictError('This agent already answered this round; the first answer stands');
+    }
     this.metrics.inc('flotilla_updates_accepted_total');
     await this.closeIfAllAnswered(jobId, round, outcome);
     return { status: 'accepted', hash };
   }
 
-  /** An agent says it will not train this round (unavailable): it is a non-participant, and the round need not wait for it. */
-  async decline(agentId: string, jobId: string, round: number, _body: Decline): Promise<{ status: 'declined' | 'duplicate' }> {
+  /**
+   * An agent says it will not train this round (unavailable): it is a non-participant, and the round need not wait
+   * for it. A repeated decline gets the first answer.
+   */
+  async decline(agentId: string, jobId: string, round: number, _body: Decline): Promise<{ status: 'declined' }> {
     await this.queues.removeTrain(agentId, jobId, round);
+    const stored = await this.rounds.findAnswer(jobId, round, agentId);
+    if (stored) return this.repeatedDecline(stored);
     await this.answerable(agentId, jobId, round);
     const outcome = await this.rounds.recordAnswer({ jobId, round, agentId, declined: true });
     if (outcome.outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
-    if (outcome.outcome === 'duplicate') return { status: 'duplicate' };
+    if (outcome.outcome === 'duplicate') return this.repeatedDecline(await this.rounds.findAnswer(jobId, round, agentId));
     await this.closeIfAllAnswered(jobId, round, outcome);
     return { status: 'declined' };
   }
 
-  private duplicate(storedHash: string | null, hash: string): { status: 'duplicate'; hash: string } {
-    if (storedHash !== hash)
-      throw new ConflictError('This agent already answered this round with a different update; the first answer stands');
-    return { status: 'duplicate', hash };
+  /**
+   * The first answer to an update this agent already gave for the round: the same status and hash when the bytes are
+   * the same (a retry), 409 when they differ or the agent declined (the first answer stands); null when there is none.
+   */
+  private async repeatedUpdate(
+    agentId: string,
+    jobId: string,
+    round: number,
+    body: Buffer,
+  ): Promise<{ status: 'accepted'; hash: string } | null> {
+    const stored = await this.rounds.findAnswer(jobId, round, agentId);
+    if (!stored) return null;
+    const hash = BlobStore.hash(body);
+    if (stored.blobHash !== hash) {
+      throw new ConflictError(
+        stored.declined
+          ? 'This agent declined this round already; the first answer stands'
+          : 'This agent already answered this round with a different update; the first answer stands',
+      );
+    }
+    this.metrics.inc('flotilla_answers_repeated_total');
+    return { status: 'accepted', hash };
+  }
+
+  private repeatedDecline(stored: { declined: boolean } | null): { status: 'declined' } {
+    if (!stored?.declined) throw new ConflictError('This agent already sent an update for this round; the first answer stands');
+    this.metrics.inc('flotilla_answers_repeated_total');
+    return { status: 'declined' };
   }
 
   /** Throws what keeps the agent from answering: no such round (404), not asked (403), closed (409). */
