@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { int4, perDataset, Sha256Schema } from './common';
 
 export const RegisterAgentSchema = z.strictObject({
   joinToken: z.string().min(1).max(512),
@@ -8,9 +9,9 @@ export const RegisterAgentSchema = z.strictObject({
     .min(1)
     .max(64),
   /** Examples held per dataset, reported for operators; never used for weighting (FedAU weighs clients uniformly). */
-  exampleCounts: z.record(z.string(), z.number().int().min(0)).optional(),
+  exampleCounts: perDataset(int4()).optional(),
   /** sha256 (hex) of each dataset file: tasks that must see identical data on two agents are matched by it. */
-  datasetHashes: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex')).optional(),
+  datasetHashes: perDataset(Sha256Schema).optional(),
 });
 export type RegisterAgent = z.infer<typeof RegisterAgentSchema>;
 
@@ -34,7 +35,7 @@ export type WorkQuery = z.infer<typeof WorkQuerySchema>;
 export const HeartbeatSchema = z.strictObject({
   status: z.enum(['idle', 'busy']).default('idle'),
   /** Sent when an agent rejoins with a stored identity: its dataset files may have changed since it registered. */
-  datasetHashes: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex')).optional(),
+  datasetHashes: perDataset(Sha256Schema).optional(),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 
