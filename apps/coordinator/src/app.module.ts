@@ -4,6 +4,7 @@ import { AgentsController } from './agents/agents.controller';
 import { AgentsRepository } from './agents/agents.repository';
 import { AgentsService } from './agents/agents.service';
 import { PresenceService } from './agents/presence.service';
+import { TransferGuard, TransferSlots } from './agents/transfer.guard';
 import { AuthModule } from './auth/auth.module';
 import { BlobsModule } from './blobs/blobs.module';
 import { MetricsRegistry } from './common/metrics.registry';
@@ -22,6 +23,9 @@ import { BilevelModule } from './kinds/bilevel/bilevel.module';
 import { FederatedModule } from './kinds/federated/federated.module';
 import { NasModule } from './kinds/nas/nas.module';
 import { QueueService } from './queue/queue.service';
+import { BlobUploadsRepository } from './tasks/blob-uploads.repository';
+import { BlobUploadsService } from './tasks/blob-uploads.service';
+import { TaskBlobsController } from './tasks/task-blobs.controller';
 import { AgentTasksController, JobTasksController } from './tasks/tasks.controller';
 import { TasksRepository } from './tasks/tasks.repository';
 import { TasksService } from './tasks/tasks.service';
@@ -40,6 +44,8 @@ class CoreModule {
       MetricsRegistry,
       DatasetCatalog,
       AgentGuard,
+      TransferSlots,
+      TransferGuard,
       AgentsRepository,
       AgentsService,
       PresenceService,
@@ -49,6 +55,8 @@ class CoreModule {
       JobsService,
       TasksRepository,
       TasksService,
+      BlobUploadsRepository,
+      BlobUploadsService,
     ];
     return { module: CoreModule, providers, exports: providers.map((p) => ('provide' in p ? p.provide : p)) };
   }
@@ -64,7 +72,15 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CoreModule.forConfig(config), AuthModule, BlobsModule, TransportModule, FederatedModule, BilevelModule, NasModule],
-      controllers: [AgentsController, JobsController, AgentTasksController, JobTasksController, HealthController, DashboardController],
+      controllers: [
+        AgentsController,
+        JobsController,
+        AgentTasksController,
+        JobTasksController,
+        TaskBlobsController,
+        HealthController,
+        DashboardController,
+      ],
     };
   }
 }
