@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import type { Agent } from '@prisma/client';
 import type { Request, Response } from 'express';
 import { TooManyTransfersError } from '../common/errors';
+import { MetricsRegistry } from '../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 
 /**
@@ -11,32 +12,40 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 @Injectable()
 export class TransferSlots {
   private readonly inFlight = new Map<string, number>();
+  private total = 0;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'AGENT_MAX_TRANSFERS'>) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'AGENT_MAX_TRANSFERS'>,
+    private readonly metrics: MetricsRegistry,
+  ) {}
 
   /** Takes a slot for `agentId` until `release` is called, or throws a TooManyTransfersError (429, Retry-After 1 s). */
   take(agentId: string): () => void {
     const n = this.inFlight.get(agentId) ?? 0;
     const max = this.config.AGENT_MAX_TRANSFERS;
-    if (n >= max)
+    if (n >= max) {
+      this.metrics.inc('flotilla_transfers_refused_total');
       throw new TooManyTransfersError(
         `This agent has ${n} uploads and downloads in flight, the most allowed (AGENT_MAX_TRANSFERS); retry in 1 s`,
         1,
       );
+    }
     this.inFlight.set(agentId, n + 1);
+    this.total++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.total--;
       const left = (this.inFlight.get(agentId) ?? 1) - 1;
       if (left > 0) this.inFlight.set(agentId, left);
       else this.inFlight.delete(agentId);
     };
   }
 
-  /** Slots taken by `agentId` now. */
-  held(agentId: string): number {
-    return this.inFlight.get(agentId) ?? 0;
+  /** Transfers in flight on this process, all agents together (`flotilla_agent_transfers`). */
+  get inFlightTotal(): number {
+    return this.total;
   }
 }
 

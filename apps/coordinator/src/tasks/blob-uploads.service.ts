@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { BLOB_TASK_KINDS } from '@flotilla/contracts';
 import { BLOB_STORE, BlobStore } from '../blobs/blob-store';
 import { QuotaExceededError, UploadNotExpectedError } from '../common/errors';
+import { MetricsRegistry } from '../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { BlobUploadsRepository, type UploadState } from './blob-uploads.repository';
 
@@ -18,6 +19,7 @@ export class BlobUploadsService {
     private readonly repo: BlobUploadsRepository,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'AGENT_BLOB_QUOTA_BYTES' | 'AGENT_BLOB_QUOTA_COUNT'>,
+    private readonly metrics: MetricsRegistry,
   ) {}
 
   /**
@@ -29,8 +31,8 @@ export class BlobUploadsService {
     this.requireTask(state);
     const max = this.config.AGENT_BLOB_QUOTA_BYTES;
     if (declaredBytes !== null && declaredBytes > max)
-      throw new QuotaExceededError(
-        `A blob of ${declaredBytes} bytes is over this agent's whole blob quota (AGENT_BLOB_QUOTA_BYTES = ${max})`,
+      throw this.refused(
+        new QuotaExceededError(`A blob of ${declaredBytes} bytes is over this agent's whole blob quota (AGENT_BLOB_QUOTA_BYTES = ${max})`),
       );
   }
 
@@ -44,8 +46,10 @@ export class BlobUploadsService {
 
   private requireTask(state: UploadState): void {
     if (!state.taskId)
-      throw new UploadNotExpectedError(
-        `This agent holds no open task whose result names blobs (${BLOB_TASK_KINDS.join(', ')}): no upload was asked for`,
+      throw this.refused(
+        new UploadNotExpectedError(
+          `This agent holds no open task whose result names blobs (${BLOB_TASK_KINDS.join(', ')}): no upload was asked for`,
+        ),
       );
   }
 
@@ -53,12 +57,21 @@ export class BlobUploadsService {
     this.requireTask(state);
     const { AGENT_BLOB_QUOTA_BYTES: maxBytes, AGENT_BLOB_QUOTA_COUNT: maxCount } = this.config;
     if (state.count >= maxCount)
-      throw new QuotaExceededError(
-        `Blob quota used up: this agent uploaded ${state.count} blobs for its open tasks, the most allowed (AGENT_BLOB_QUOTA_COUNT)`,
+      throw this.refused(
+        new QuotaExceededError(
+          `Blob quota used up: this agent uploaded ${state.count} blobs for its open tasks, the most allowed (AGENT_BLOB_QUOTA_COUNT)`,
+        ),
       );
     if (state.bytes + bytes > maxBytes)
-      throw new QuotaExceededError(
-        `Blob quota: this agent uploaded ${state.bytes} bytes for its open tasks; ${bytes} more would pass AGENT_BLOB_QUOTA_BYTES (${maxBytes})`,
+      throw this.refused(
+        new QuotaExceededError(
+          `Blob quota: this agent uploaded ${state.bytes} bytes for its open tasks; ${bytes} more would pass AGENT_BLOB_QUOTA_BYTES (${maxBytes})`,
+        ),
       );
+  }
+
+  private refused<E extends Error>(e: E): E {
+    this.metrics.inc('flotilla_blob_uploads_refused_total');
+    return e;
   }
 }

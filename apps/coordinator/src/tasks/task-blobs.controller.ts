@@ -1,5 +1,5 @@
 import { Controller, HttpCode, Inject, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { BLOB_TASK_KINDS } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import type { Request } from 'express';
@@ -32,6 +32,7 @@ export class TaskBlobsController {
   @UseGuards(TransferGuard)
   @ReadBody({ raw: true })
   @ApiConsumes('application/octet-stream')
+  @ApiBody({ schema: { type: 'string', format: 'binary', description: 'float32 little-endian' } })
   @ApiOperation({
     summary: `Upload a float32 blob a result of an open task of this agent will name (${BLOB_TASK_KINDS.join(', ')}); returns its sha256. Counts against the agent's blob quota`,
   })

@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Inject, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DeclineSchema, RoundParam, UpdateMetaSchema, UuidParam, type Decline, type UpdateMeta } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import type { Request } from 'express';
@@ -30,6 +30,10 @@ export class UpdatesController {
   @UseGuards(TransferGuard)
   @ReadBody({ raw: true })
   @ApiConsumes('application/octet-stream')
+  @ApiBody({ schema: { type: 'string', format: 'binary', description: 'float32 little-endian, one value per parameter' } })
+  @ApiQuery({ name: 'exampleCount', type: 'integer' })
+  @ApiQuery({ name: 'trainLoss', type: 'number' })
+  @ApiQuery({ name: 'durationMs', type: 'integer' })
   @ApiOperation({ summary: 'Upload an update Δ for (job, round); idempotent per (job, round, agent)' })
   async submit(
     @CurrentAgent() agent: Agent,
