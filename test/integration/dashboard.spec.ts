@@ -54,6 +54,9 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
       expect(r.status).toBe(201);
       tokens.push(`${r.body.agentId}.${r.body.agentSecret}`);
     }
+    // edge-a reports its network counters (an agent that retried); edge-b has reported none.
+    const beat = await call(base, 'POST', '/api/v1/agents/heartbeat', { token: tokens[0], json: { network: { retries: 3, failures: 1 } } });
+    expect(beat.status).toBe(204);
     const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
       token: ADMIN,
       json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 3, roundDeadlineMs: 60_000, minAgents: 2 },
@@ -107,6 +110,9 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     expect(await page.textContent('#whoami')).toBe('ADMIN_TOKEN (bootstrap) · admin');
     expect(await page.textContent('#agents-summary')).toBe('(2 of 2 online)');
     expect((await texts('#agents tbody tr td:first-child')).sort()).toEqual(['edge-a', 'edge-b']);
+    const network = await texts('#agents tbody tr td:nth-child(6)');
+    const names = await texts('#agents tbody tr td:first-child');
+    expect(Object.fromEntries(names.map((n, i) => [n, network[i]]))).toEqual({ 'edge-a': '3 / 1', 'edge-b': '—' });
     await page.waitForSelector(`#jobs tr[data-job="${jobId}"]`);
     const jobRow = await texts(`#jobs tr[data-job="${jobId}"] td`);
     expect(jobRow.slice(1, 4)).toEqual(['federated', 'running', 'round 1 / 3']);

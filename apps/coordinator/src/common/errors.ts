@@ -59,6 +59,11 @@ export class TaskClosedError extends DomainError {
   readonly status = 409;
   readonly code = 'task_closed';
 }
+/** An agent that speaks another agent protocol than this coordinator: final, the agent must be replaced. */
+export class IncompatibleVersionError extends DomainError {
+  readonly status = 400;
+  readonly code = 'incompatible_version';
+}
 /** A caller over its rate limit: 429 with Retry-After. */
 export class TooManyRequestsError extends DomainError {
   readonly status = 429;

@@ -148,6 +148,9 @@ export class World {
       lastHeartbeatAt: heartbeat === null ? null : new Date(Date.now() - heartbeat),
       lastTaskTimeoutAt: null,
       revokedAt: null,
+      netRetries: null,
+      netFailures: null,
+      netReportedAt: null,
       createdAt: new Date(Date.UTC(2020, 0, 1) + this.agents.length),
     };
     this.agents.push(agent);
