@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FaultProxy, type FaultPlan } from '../../scripts/lib/fault-proxy';
-import { freePort, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
+import { freePort, startPrivateRedis, stopProcess, type PrivateRedis } from '../../scripts/lib/services';
 import {
   startAgentProcess,
   startCoordinatorProcess,
@@ -192,4 +192,47 @@ describe('agents behind a faulty network (resets, stale sockets, cut and corrupt
       30_000,
     );
   }, 60_000);
+
+  it('an agent started before its coordinator waits for it (one "waiting" line), then joins; a refused join token stops it with exit code 3', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const early = startAgentProcess({
+      name: 'early',
+      coordinatorUrl: url,
+      joinToken: coordinator.joinToken,
+      dataFile: path.join(work, 'agent-0.csv'),
+      args: ['--retry-max-delay-ms', '500'],
+    });
+    agents.push(early);
+    await waitFor(
+      'the agent to say it waits',
+      () => Promise.resolve(early.output.some((l) => l.includes(`waiting for the coordinator at ${url}`))),
+      30_000,
+    );
+    // Now a coordinator comes up on that port (its own database), with the join token the agent holds.
+    const db2 = await freshDatabase({ migrate: false });
+    const second = await startCoordinatorProcess(
+      coordinatorEnv(db2, redis, path.join(work, 'late'), uniquePrefix('late'), { JOIN_TOKEN: coordinator.joinToken }),
+      port,
+    );
+    try {
+      await waitFor('the early agent to register', () => Promise.resolve(early.output.some((l) => /registered as /.test(l))), 30_000);
+      expect(early.output.filter((l) => l.includes('waiting for the coordinator'))).toHaveLength(1);
+      expect(early.output.join('\n')).toMatch(/registration: done after \d+ tries/);
+
+      const refused = startAgentProcess({
+        name: 'refused',
+        coordinatorUrl: url,
+        joinToken: 'not-a-join-token-0000000000',
+        dataFile: path.join(work, 'agent-0.csv'),
+      });
+      const code = await new Promise<number | null>((r) => refused.proc.once('exit', r));
+      expect(code).toBe(3);
+      expect(refused.output.join('\n')).toMatch(/refused to let this agent join: coordinator answered 401/);
+    } finally {
+      await stopProcess(early.proc);
+      await stopProcess(second.proc);
+      await db2.drop();
+    }
+  }, 90_000);
 });

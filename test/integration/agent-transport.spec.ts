@@ -48,6 +48,12 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
     expect(empty.status).toBe(204);
   });
 
+  it('keeps idle connections open longer (65 s) than agents keep them (30 s): the agent, never the coordinator, closes one first', async () => {
+    const res = await fetch(`${base}/health`);
+    await res.text();
+    expect(res.headers.get('keep-alive')).toBe('timeout=65');
+  });
+
   it('wakes a waiting poll when work arrives (a job submitted before its agent), hands the item out until it is answered', async () => {
     const job = await submit(1);
     expect(job.status).toBe(201);

@@ -12,6 +12,7 @@ import type { AgentTask, AgentWork, NetworkStats, TrainTask } from '@flotilla/co
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CoordinatorClient, CoordinatorError, describeError } from './coordinator-client';
+import { PollWait } from './poll-wait';
 import { DEFAULT_RETRY, backoffDelay, retryReason, type RetryOptions } from './retry-policy';
 import { readIdentity, writeIdentity } from './identity';
 import { TASK_HANDLERS, type TaskContext } from './tasks';
@@ -75,6 +76,7 @@ export class ClientAgent {
   private loop?: Promise<void>;
   private readonly retry: RetryOptions;
   private readonly polls: Incident;
+  private readonly pollWait: PollWait;
   private readonly heartbeats: Incident;
   /** The network counters last sent to the coordinator, and when. */
   private reported = { stats: '{"retries":0,"failures":0}', at: 0 };
@@ -88,6 +90,7 @@ export class ClientAgent {
     };
     this.client = new CoordinatorClient(opts.coordinatorUrl, { caFile: opts.caFile, log: opts.log, retry: this.retry });
     this.polls = new Incident('polling for work', opts.log);
+    this.pollWait = new PollWait(opts.pollWaitMs ?? 25_000);
     this.heartbeats = new Incident('heartbeats', opts.log);
     this.csv = readFileSync(opts.dataFile, 'utf8');
     this.dataHash = createHash('sha256').update(this.csv).digest('hex');
@@ -182,16 +185,20 @@ export class ClientAgent {
     return { network: stats };
   }
 
-  /** Asks for work until stopped; transient errors (no answer, 5xx, 429) only pause it. */
+  /**
+   * Asks for work until stopped; transient errors (no answer, 5xx, 429) only pause it. A poll the network cut while it
+   * waited is no outage: the next one waits less (PollWait) and starts at once.
+   */
   private async pollForWork(): Promise<void> {
     let failures = 0;
+    let shortened = false;
     while (!this.stopping) {
+      const started = Date.now();
       try {
         const report = this.statsToReport();
         if (report.network) await this.client.heartbeat('idle', report).catch(() => undefined);
-        // 80–100 % of the wait: the polls of a fleet that (re)connected together do not all end together.
-        const wait = Math.round((this.opts.pollWaitMs ?? 25_000) * (0.8 + 0.2 * Math.random()));
-        const work = await this.client.nextWork(wait, this.stopPolling.signal);
+        const work = await this.client.nextWork(this.pollWait.next(), this.stopPolling.signal);
+        this.pollWait.completed();
         this.polls.ok();
         failures = 0;
         if (work && !this.stopping) await this.process(work);
@@ -201,6 +208,16 @@ export class ClientAgent {
           throw new CredentialsRefused(`the coordinator refused this agent's credentials: ${e.body.message ?? ''}`);
         }
         if (!isRetryable(e) && !(e instanceof CoordinatorError)) throw e;
+        if (!(e instanceof CoordinatorError) && this.pollWait.cut(Date.now() - started)) {
+          if (!shortened) {
+            shortened = true;
+            this.opts.log(
+              `a poll for work was cut after ${((Date.now() - started) / 1000).toFixed(1)} s (${describeError(e)}): a proxy or NAT closing connections? Polls now wait at most ${(this.pollWait.ms / 1000).toFixed(1)} s`,
+            );
+          }
+          await sleep(Math.floor(250 * Math.random()), this.stopPolling.signal);
+          continue;
+        }
         // A refusal of the poll itself (4xx other than 401) or a transient error: wait and ask again.
         this.polls.failed(e);
         failures++;
@@ -383,12 +400,15 @@ class Incident {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    // The listener goes when the pause ends: a long-lived signal (the agent's stop) would otherwise collect one per pause.
+    const done = (): void => {
       clearTimeout(t);
+      signal?.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
   });
 }
