@@ -48,7 +48,7 @@ export function validateRobustAggregation(spec: RobustAggregation): RobustAggreg
 }
 
 /** Below this many values an insertion sort beats the comparator sort (and makes no closure call per comparison). */
-const INSERTION_SORT_MAX = 24;
+const INSERTION_SORT_MAX = 64;
 
 /**
  * Sorts order[0..count) (a permutation of 0..count−1) by (values[i], i): ties by index, so the order, and with it
