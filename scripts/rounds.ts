@@ -211,7 +211,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`rounds: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  // The agents' TensorFlow.js backend keeps the event loop alive: the script ends here.
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`rounds: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -204,4 +204,55 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     // A 403 would show as a console error: neither key was made to call what its role may not.
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
+  it("shows the update policy: the job's rule and counts, each round's bound, and a rejected update in the grid", async () => {
+    const tokens: string[] = [];
+    for (const name of ['edge-c', 'edge-d', 'edge-e']) {
+      const r = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/register', {
+        json: { joinToken: JOIN, name, datasets: ['uci-digits'] },
+      });
+      tokens.push(`${r.body.agentId}.${r.body.agentSecret}`);
+    }
+    // Agents of the tests above may be eligible too and say nothing: the round then closes at its (short) deadline.
+    const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 2, roundDeadlineMs: 2000, minAgents: 3 },
+    });
+    const jobId = job.body.id;
+    await waitFor(
+      'round 0 open',
+      async () =>
+        (await call<{ status: string }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN })).body[0]?.status === 'open',
+    );
+    // Two honest updates and one a million times larger: beyond 10 × the median norm, rejected at the close.
+    for (const [k, t] of tokens.entries()) {
+      const delta = Float32Array.from({ length: P }, (_, i) => (k === 2 ? 1e3 : 1e-3) * Math.sin(i + k));
+      const r = await call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/0/update?exampleCount=16&trainLoss=0.5&durationMs=3`, {
+        token: t,
+        raw: floats(delta),
+      });
+      expect(r.status).toBe(200);
+    }
+    await waitFor('round 0 closed', async () => {
+      const r = await call<{ currentRound: number }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN });
+      return r.body.currentRound >= 1;
+    });
+    await call(base, 'POST', `/api/v1/jobs/${jobId}/cancel`, { token: ADMIN });
+
+    await page.goto(`${base}/dashboard`);
+    await page.fill('#token', ADMIN);
+    await page.click('#signin button');
+    await page.click(`#jobs tr[data-job="${jobId}"]`);
+    await page.waitForSelector('#rounds tr[data-round="0"]');
+    expect(await texts('#job-summary dd')).toContain('reject beyond 10 × the median norm · 1 rejected, 0 clipped');
+    const round0 = await texts('#rounds tr[data-round="0"] td');
+    expect(round0.slice(7)).toEqual([expect.stringMatching(/^0\.18\d\d$/), '1', '0']); // bound ≈ 10 · 1e-3 · √(650/2) ≈ 0.18
+    const rejected = page.locator('#participation .cell.x');
+    expect(await rejected.count()).toBe(1);
+    expect(await rejected.getAttribute('data-outcome')).toBe('rejected');
+    expect(await rejected.getAttribute('title')).toMatch(/round 0: rejected by the update policy, update norm 1\.8\d\de\+4$/);
+    expect(await page.locator('#participation .cell.p').count()).toBe(2);
+    await page.click('#signout');
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });

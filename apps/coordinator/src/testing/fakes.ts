@@ -320,6 +320,10 @@ export class FakeRoundsRepository implements Pick<
       answers: 0,
       weightMin: null,
       weightMax: null,
+      normBound: null,
+      normReference: null,
+      rejected: 0,
+      clipped: 0,
       metrics: null,
     };
     this.world.rounds.push(r);
@@ -363,6 +367,7 @@ export class FakeRoundsRepository implements Pick<
       agentId: data.agentId,
       blobHash: data.blobHash ?? null,
       declined: data.declined ?? false,
+      rejected: data.rejected ?? false,
       updateNorm: data.updateNorm ?? null,
       exampleCount: data.exampleCount ?? null,
       trainLoss: data.trainLoss ?? null,
@@ -405,6 +410,10 @@ export class FakeRoundsRepository implements Pick<
       participants: w.participants,
       weightMin: w.weightMin,
       weightMax: w.weightMax,
+      normBound: w.normBound,
+      normReference: w.normReference,
+      rejected: w.rejected,
+      clipped: w.clipped,
       metrics: json(w.metrics),
     });
     this.world.participation.push(...w.participation.map((p) => ({ jobId: w.jobId, round: w.round, ...p })));
@@ -717,7 +726,7 @@ const HASH = /^[0-9a-f]{64}$/;
 /** The BlobStore in memory: content-addressed by sha256 like the real one, every read a fresh array. */
 export class MemoryBlobStore implements Pick<
   BlobStore,
-  'put' | 'has' | 'byteLength' | 'get' | 'getFloat32' | 'readFloat32Into' | 'putFloat32' | 'putFloat64' | 'getFloat64'
+  'put' | 'has' | 'byteLength' | 'get' | 'getFloat32' | 'readFloat32Into' | 'readFloat32Range' | 'putFloat32' | 'putFloat64' | 'getFloat64'
 > {
   readonly blobs = new Map<string, Uint8Array>();
 
@@ -752,6 +761,16 @@ export class MemoryBlobStore implements Pick<
     if (bytes.byteLength !== into.byteLength)
       throw new ValidationError(`Blob ${hash} has ${bytes.byteLength} bytes, expected ${into.byteLength} (${into.length} float32 values)`);
     new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(bytes);
+    return into;
+  }
+
+  /** Values [from, from + into.length) of a float32 blob; a range beyond it is refused like the real store's. */
+  async readFloat32Range(hash: string, from: number, into: Float32Array): Promise<Float32Array> {
+    const bytes = await this.bytes(hash, ValidationError);
+    const end = (from + into.length) * 4;
+    if (!(Number.isInteger(from) && from >= 0 && end <= bytes.byteLength))
+      throw new ValidationError(`Blob ${hash} has ${bytes.byteLength} bytes; values [${from}, ${from + into.length}) do not lie in it`);
+    new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(bytes.subarray(from * 4, end));
     return into;
   }
 
