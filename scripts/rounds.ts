@@ -11,12 +11,13 @@
  * The agents share this process's CPU (2 cores here) with each other; the coordinator runs on the same machine.
  */
 import type { FederatedJobView, RoundView } from '@flotilla/contracts';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
-import { FaultProxy, type FaultPlan } from './lib/fault-proxy';
+import type { FaultCounts, FaultPlan } from './lib/fault-proxy';
 import { freePort, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, adminApi, startCoordinatorProcess, token, writeDigitsShards } from './lib/stack';
 
@@ -49,6 +50,24 @@ export const ROUNDS_FAULTS: FaultPlan = {
   idleCloseMs: 5_000,
   maxAgeMs: 20_000,
 };
+
+/** The fault proxy in its own process, in front of the coordinator's port. */
+async function startProxyProcess(target: number): Promise<{ proc: ChildProcess; url: string; counts: () => Promise<FaultCounts> }> {
+  const script = path.join(__dirname, 'lib', 'fault-proxy.js');
+  const proc = fork(script, ['--target', `127.0.0.1:${target}`, '--plan', JSON.stringify(ROUNDS_FAULTS), '--seed', '18'], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.stdout!.once('data', (c: Buffer) => resolve(Number(/listening (\d+)/.exec(c.toString())?.[1])));
+    proc.once('exit', (code) => reject(new Error(`fault proxy exited with ${code}`)));
+  });
+  const counts = (): Promise<FaultCounts> =>
+    new Promise((resolve) => {
+      proc.once('message', (m) => resolve((m as { counts: FaultCounts }).counts));
+      proc.send('counts');
+    });
+  return { proc, url: `http://127.0.0.1:${port}`, counts };
+}
 
 function sampleProcess(pid: number): { rssMiB: number; cpuSeconds: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -104,9 +123,7 @@ async function main(): Promise<void> {
     await freePort(),
   );
   const pid = coordinator.proc.pid!;
-  const proxy = values.faults
-    ? await FaultProxy.start({ host: '127.0.0.1', port: Number(new URL(coordinator.url).port) }, ROUNDS_FAULTS, { seed: 18 })
-    : null;
+  const proxy = values.faults ? await startProxyProcess(Number(new URL(coordinator.url).port)) : null;
   const api = adminApi(coordinator.url, coordinator.adminToken);
   const { files } = writeDigitsShards(work, N, { alpha: 1.0, seed: 3, minPerClient: 8 });
   const agents: BenchAgent[] = [];
@@ -142,6 +159,7 @@ async function main(): Promise<void> {
       model: { arch: 'mlp', hidden },
       rounds,
       localSteps: 1,
+      localLr: 0.01,
       batchSize: 16,
       minAgents: N,
       roundDeadlineMs,
@@ -183,7 +201,7 @@ async function main(): Promise<void> {
       finalAccuracy: view.latestMetrics?.testAccuracy ?? null,
       agentRetries: stats.reduce((s, x) => s + x.retries, 0),
       agentFailures: stats.reduce((s, x) => s + x.failures, 0),
-      proxy: proxy ? { ...proxy.counts } : null,
+      proxy: proxy ? await proxy.counts() : null,
       coordinator: { cpuPercent, peakRssMiB: peakRss },
     };
     for (const r of perRound) {
@@ -196,13 +214,13 @@ async function main(): Promise<void> {
       `  every agent in every round: ${result.allAggregated ? 'yes' : 'NO'}; rounds at their deadline: ${result.roundsAtDeadline}; ` +
         `agents' retries ${result.agentRetries}, failures ${result.agentFailures}; coordinator CPU ${cpuPercent.toFixed(0)} %, peak RSS ${peakRss.toFixed(0)} MiB`,
     );
-    if (proxy) say(`  faults injected: ${JSON.stringify(proxy.counts)}`);
-    for (const line of agentLog.filter((l) => /tries|failing|working again|cannot/.test(l)).slice(0, 10)) say(`  ${line}`);
+    if (result.proxy) say(`  faults injected: ${JSON.stringify(result.proxy)}`);
+    for (const line of agentLog.filter((l) => /tries|failing|working again|cannot|cut/.test(l)).slice(0, 10)) say(`  ${line}`);
     if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
     clearInterval(sampler);
     await Promise.all(agents.map((a) => a.stop().catch(() => undefined)));
-    await proxy?.close();
+    if (proxy) await stopProcess(proxy.proc);
     await stopProcess(coordinator.proc);
     await redis.stop();
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);

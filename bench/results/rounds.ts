@@ -52,7 +52,9 @@ export function renderRounds(json: RoundsResultsJson): string {
   line('What runs (scripts/rounds.ts): the built coordinator as its own process, PostgreSQL, a private Redis, and N real');
   line("agents (the agent's own `ClientAgent`: registration, long poll, heartbeats, TensorFlow.js training, uploads) in one");
   line('more process, sharing its CPU. A FedAU job on the UCI digits with an MLP 64→H→10 (75·H + 10 parameters), one local');
-  line('step of batch 16 per round, every agent eligible in every round (`minAgents` = N), round deadline 300 s. On the');
+  line(
+    'step of batch 16 at learning rate 0.01 per round, every agent eligible in every round (`minAgents` = N), round deadline 300 s. On the',
+  );
   line('faulty network the agents reach the coordinator only through the fault-injecting proxy (scripts/lib/fault-proxy.ts).');
   line();
   line('## Summary');

@@ -298,3 +298,29 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * As its own process (a benchmark whose agents keep their event loop busy must not delay the proxy's forwarding or
+ * its idle clocks): `node fault-proxy.js --target HOST:PORT --plan JSON [--seed N]`. It prints `listening <port>` and
+ * answers an IPC message `counts` with its counts.
+ */
+if (require.main === module) {
+  const arg = (name: string): string | undefined => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const [host, port] = (arg('target') ?? '').split(':');
+  FaultProxy.start({ host, port: Number(port) }, JSON.parse(arg('plan') ?? '{}') as FaultPlan, { seed: Number(arg('seed') ?? 1) }).then(
+    (proxy) => {
+      process.on('message', (m) => {
+        if (m === 'counts') process.send?.({ counts: proxy.counts });
+      });
+      process.on('SIGTERM', () => void proxy.close().then(() => process.exit(0)));
+      process.stdout.write(`listening ${proxy.port}\n`);
+    },
+    (e: Error) => {
+      process.stderr.write(`fault-proxy: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
+}
