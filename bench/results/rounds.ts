@@ -44,7 +44,7 @@ function network(r: RoundsRunJson): string {
 export function renderRounds(json: RoundsResultsJson): string {
   const runs = json.result.runs;
   const out: string[] = [];
-  const line = (text = ''): void => void out.push(text);
+  const line = (...texts: string[]): void => void out.push(...(texts.length ? texts : ['']));
   line('# The round loop with real training: 100 agents, a model of ~1M parameters');
   line();
   for (const l of headerLines(json.meta, 'rounds.json', 'npm run results -- rounds --render-only')) line(l);
@@ -98,7 +98,8 @@ export function renderRounds(json: RoundsResultsJson): string {
   );
   line();
   line('"Retries" counts tries an agent repeated; "failures" counts calls that failed for a retryable reason and were not');
-  line('retried further (mostly polls for work cut by the network: a poll is tried once, and the agent polls again).');
+  line('retried further: polls for work cut by the network (a poll is tried once, and the agent polls again) and heartbeats');
+  line("that timed out while the agents' shared process was busy training (a heartbeat is retried only until the next one).");
   for (const r of runs.filter((x) => x.faults && x.proxy)) {
     line();
     line(`## Faults injected (${r.agents} agents)`);
