@@ -188,6 +188,10 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
 
     await signInAndOpenJob(viewer.key);
     expect(await page.textContent('#whoami')).toBe('wall screen · viewer');
+    // The job says why it does not progress, as the API does.
+    const view = await call<{ waiting: string | null }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN });
+    expect(view.body.waiting).toMatch(/^waiting for agents: \d+ of 50 required agents online for dataset uci-digits$/);
+    expect(await page.textContent('#job-waiting')).toBe(view.body.waiting);
     expect(await page.isVisible('#agents-section')).toBe(true);
     expect(await page.isVisible('#cancel')).toBe(false);
     expect(await page.isVisible('#sweep-preview')).toBe(false);

@@ -217,4 +217,9 @@ export interface FederatedJobView extends JobViewBase {
   latestMetrics: RoundMetrics | null;
   /** Updates the update policy rejected, and clipped, over all closed rounds. */
   policy: { rejected: number; clipped: number };
+  /**
+   * Why the job is not making progress now, when it waits for something outside it (e.g. "waiting for agents: 2 of 3
+   * required agents online for dataset uci-digits"); null while it runs a round, and once it has ended.
+   */
+  waiting: string | null;
 }

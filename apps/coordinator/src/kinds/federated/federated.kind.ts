@@ -77,6 +77,7 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
       initialMetrics: await this.repo.metricsOf(job.id, -1),
       latestMetrics: job.progressDone > 0 ? await this.repo.metricsOf(job.id, job.progressDone - 1) : null,
       policy: await this.repo.policyCounts(job.id),
+      waiting: await this.rounds.waitingReason(job),
     };
   }
 

@@ -172,6 +172,27 @@ describe('RoundsService', () => {
     });
   });
 
+  describe('waitingReason: a job that waits says why', () => {
+    it('names how many of the required agents are online for the dataset while the round in progress cannot open, and nothing once it is open', async () => {
+      const job = await t.job((await t.submitJob({ minAgents: 3 })).id);
+      online('a');
+      online('stale', 30_001);
+      t.world.addAgent('other-data', { datasets: ['uci-digits'] });
+
+      expect(await t.service.waitingReason(job)).toBe(`waiting for agents: 1 of 3 required agents online for dataset ${TINY.dataset}`);
+      await t.service.advance(job);
+      expect(t.world.rounds).toEqual([]);
+
+      online('b');
+      online('c');
+      expect(await t.service.waitingReason(job)).toBeNull();
+      await t.service.advance(job);
+      expect(t.world.rounds).toHaveLength(1);
+      online('d', 30_001);
+      expect(await t.service.waitingReason(job)).toBeNull(); // the round is open: the job is not waiting
+    });
+  });
+
   describe('closeRound', () => {
     it('aggregates x_{t+1} = x_t + γ Σ ω_n Δ_n / N with FedAU weights from the states before the round, writes participation, client states, checkpoint and progress, and wakes the job', async () => {
       // Round 4 of 6 (rounds 0–3 closed), γ = 2.5. The FedAU states after round 3 (docs/algorithms/fedau.md §2.1):

@@ -105,6 +105,19 @@ export class RoundsService implements OnModuleInit {
       await this.queues.scheduleControl({ name: ControlJobName.CloseRound, data: { jobId: job.id, round, reason: 'resume' } }, 0, 'resume');
   }
 
+  /**
+   * What the job waits for, when it waits for something outside it: the round in progress is not open because fewer
+   * than `minAgents` agents holding its dataset are online. Null when a round is open or closing, or the job has ended.
+   */
+  async waitingReason(job: JobOf<'federated'>): Promise<string | null> {
+    if (job.status !== 'running' || job.progressDone >= job.progressTotal) return null;
+    if (await this.rounds.find(job.id, job.progressDone)) return null;
+    const { dataset, minAgents } = job.spec;
+    const online = (await this.agents.online(dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS))).length;
+    if (online >= minAgents) return null;
+    return `waiting for agents: ${online} of ${minAgents} required agent${minAgents === 1 ? '' : 's'} online for dataset ${dataset}`;
+  }
+
   private async scheduleClose(r: Round, reason: CloseReason): Promise<void> {
     await this.queues.scheduleControl(
       { name: ControlJobName.CloseRound, data: { jobId: r.jobId, round: r.index, reason } },
