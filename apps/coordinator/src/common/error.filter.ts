@@ -1,14 +1,16 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { ErrorBody } from '@flotilla/contracts';
 import type { Request, Response } from 'express';
-import { DomainError, TooManyRequestsError } from './errors';
+import { DependencyUnavailableError, DomainError, TooManyRequestsError } from './errors';
+import { outageOf } from './outage';
 
 /** The one exit for errors: domain errors keep their status and message, anything else is a 500. */
 @Catch()
 export class ErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('ErrorFilter');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
+    const exception = this.asOutage(thrown);
     const http = host.switchToHttp();
     const req = http.getRequest<Request & { requestId?: string }>();
     const res = http.getResponse<Response>();
@@ -30,7 +32,19 @@ export class ErrorFilter implements ExceptionFilter {
       this.logger.error(`request ${requestId} failed: ${exception instanceof Error ? exception.stack : String(exception)}`);
       body = { statusCode: 500, code: 'internal', message: 'Internal server error', requestId };
     }
-    if (exception instanceof TooManyRequestsError) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    if (exception instanceof TooManyRequestsError || exception instanceof DependencyUnavailableError)
+      res.setHeader('Retry-After', String(exception.retryAfterSeconds));
     res.status(body.statusCode).json(body);
+  }
+
+  /**
+   * PostgreSQL or Redis unreachable is an outage, not a bug: 503 with Retry-After (callers retry), logged as one line
+   * without a stack; any other error is left as it is.
+   */
+  private asOutage(exception: unknown): unknown {
+    const outage = outageOf(exception);
+    if (!outage || outage === exception) return exception;
+    this.logger.warn(`${outage.message}: ${exception instanceof Error ? exception.message.split('\n').filter(Boolean).at(-1) : ''}`);
+    return outage;
   }
 }

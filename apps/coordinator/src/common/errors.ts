@@ -75,3 +75,18 @@ export class TooManyRequestsError extends DomainError {
     super(message);
   }
 }
+/**
+ * PostgreSQL or Redis cannot be reached right now (down, restarting, the network): 503 with Retry-After. Nothing was
+ * lost that the caller did not get an answer for; the same request later succeeds or gets its first answer.
+ */
+export class DependencyUnavailableError extends DomainError {
+  readonly status = 503;
+  readonly code = 'dependency_unavailable';
+  constructor(
+    readonly dependency: 'postgres' | 'redis',
+    reason: string,
+    readonly retryAfterSeconds = 2,
+  ) {
+    super(`${dependency === 'postgres' ? 'PostgreSQL' : 'Redis'} is unavailable (${reason}); retry later`, { dependency });
+  }
+}

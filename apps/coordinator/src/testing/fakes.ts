@@ -247,6 +247,8 @@ export class FakeRoundsRepository implements Pick<
   | 'find'
   | 'list'
   | 'openRoundsOf'
+  | 'unfinished'
+  | 'answeredAgentIds'
   | 'open'
   | 'answers'
   | 'gate'
@@ -296,6 +298,19 @@ export class FakeRoundsRepository implements Pick<
         .sort((a, b) => a.index - b.index)
         .map(copy),
     );
+  }
+
+  /** Rounds open or half-closed in running jobs. */
+  unfinished(): Promise<Round[]> {
+    return Promise.resolve(
+      this.world.rounds
+        .filter((r) => (r.status === 'open' || r.status === 'closing') && this.world.jobs.get(r.jobId)?.status === 'running')
+        .map(copy),
+    );
+  }
+
+  answeredAgentIds(jobId: string, round: number): Promise<Set<string>> {
+    return Promise.resolve(new Set(this.world.answers.filter((u) => u.jobId === jobId && u.round === round).map((u) => u.agentId)));
   }
 
   /** Open rounds that asked this agent. */
@@ -636,12 +651,31 @@ export type QueueCall =
   | { op: 'retryAssign'; ref: TaskRef; delayMs: number; dedup: string }
   | ({ op: 'scheduleControl'; delayMs: number; suffix: string; id: string } & ScheduledControl);
 
-/** The QueueService, recording every call in order (nothing is delivered anywhere). */
+/**
+ * The QueueService, recording every call in order (nothing is delivered anywhere). It also keeps which work items the
+ * agents' queues hold (enqueued, not removed), for ensureTrain/ensureTask; {@link loseEverything} is a Redis restart.
+ */
 export class RecordingQueue implements Pick<
   QueueService,
-  'enqueueTrain' | 'removeTrain' | 'enqueueTask' | 'removeTask' | 'wake' | 'wakeLater' | 'retryAssign' | 'scheduleControl'
+  | 'enqueueTrain'
+  | 'ensureTrain'
+  | 'removeTrain'
+  | 'enqueueTask'
+  | 'ensureTask'
+  | 'removeTask'
+  | 'wake'
+  | 'wakeLater'
+  | 'retryAssign'
+  | 'scheduleControl'
 > {
   readonly calls: QueueCall[] = [];
+  /** Ids of the work items on agents' queues. */
+  readonly held = new Set<string>();
+
+  /** Redis came back empty: no work item is held any more. */
+  loseEverything(): void {
+    this.held.clear();
+  }
 
   /** The calls of one kind, in order. */
   of<O extends QueueCall['op']>(op: O): Extract<QueueCall, { op: O }>[] {
@@ -660,22 +694,40 @@ export class RecordingQueue implements Pick<
   }
 
   enqueueTrain(agentId: string, task: TrainTask): Promise<void> {
-    this.calls.push({ op: 'enqueueTrain', agentId, id: trainTaskId(task.jobId, task.round, agentId), task: copy(task) });
+    const id = trainTaskId(task.jobId, task.round, agentId);
+    this.calls.push({ op: 'enqueueTrain', agentId, id, task: copy(task) });
+    this.held.add(`${agentId}/${id}`);
     return Promise.resolve();
+  }
+
+  async ensureTrain(agentId: string, task: TrainTask): Promise<boolean> {
+    if (this.held.has(`${agentId}/${trainTaskId(task.jobId, task.round, agentId)}`)) return false;
+    await this.enqueueTrain(agentId, task);
+    return true;
   }
 
   removeTrain(agentId: string, jobId: string, round: number): Promise<void> {
     this.calls.push({ op: 'removeTrain', agentId, jobId, round });
+    this.held.delete(`${agentId}/${trainTaskId(jobId, round, agentId)}`);
     return Promise.resolve();
   }
 
   enqueueTask(agentId: string, task: AgentTask): Promise<void> {
-    this.calls.push({ op: 'enqueueTask', agentId, id: agentTaskId(task.taskId, task.attempt), task: copy(task) });
+    const id = agentTaskId(task.taskId, task.attempt);
+    this.calls.push({ op: 'enqueueTask', agentId, id, task: copy(task) });
+    this.held.add(`${agentId}/${id}`);
     return Promise.resolve();
+  }
+
+  async ensureTask(agentId: string, task: AgentTask): Promise<boolean> {
+    if (this.held.has(`${agentId}/${agentTaskId(task.taskId, task.attempt)}`)) return false;
+    await this.enqueueTask(agentId, task);
+    return true;
   }
 
   removeTask(agentId: string, taskId: string, upTo: number): Promise<void> {
     this.calls.push({ op: 'removeTask', agentId, taskId, upTo });
+    for (let a = 1; a <= upTo; a++) this.held.delete(`${agentId}/${agentTaskId(taskId, a)}`);
     return Promise.resolve();
   }
 

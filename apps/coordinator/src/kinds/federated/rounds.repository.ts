@@ -107,6 +107,17 @@ export class RoundsRepository {
     return this.prisma.round.findMany({ where: { jobId }, orderBy: { index: 'asc' } });
   }
 
+  /** Rounds open or half-closed in running jobs: what the reconciler checks against what Redis holds. */
+  unfinished(): Promise<Round[]> {
+    return this.prisma.round.findMany({ where: { status: { in: ['open', 'closing'] }, job: { status: 'running' } } });
+  }
+
+  /** The agents that answered (update, decline or refusal) a round so far. */
+  async answeredAgentIds(jobId: string, round: number): Promise<Set<string>> {
+    const rows = await this.prisma.update.findMany({ where: { jobId, round }, select: { agentId: true } });
+    return new Set(rows.map((r) => r.agentId));
+  }
+
   /** Open rounds that asked this agent. */
   openRoundsOf(agentId: string): Promise<Round[]> {
     return this.prisma.round.findMany({ where: { status: 'open', eligibleAgentIds: { has: agentId } } });

@@ -193,6 +193,56 @@ describe('RoundsService', () => {
     });
   });
 
+  describe('reconcile: what the database says must be scheduled, re-armed where Redis lacks it', () => {
+    it('after Redis lost everything: re-arms the close at the same deadline and puts back the train tasks of the agents that have not answered', async () => {
+      const { job, agents } = await openRound({ roundDeadlineMs: 20_000 }, ['a', 'b', 'c']);
+      await t.service.submitUpdate(agents[0].id, job.id, 0, bytes(new Float32Array(P)), meta);
+      clock.advance(5_000);
+      t.queue.loseEverything();
+      t.queue.clear();
+
+      await t.service.reconcile({ redisMayHaveLost: true });
+
+      expect(t.queue.calls.map((c) => [c.op, 'agentId' in c ? c.agentId : null, 'id' in c ? c.id : null])).toEqual([
+        ['scheduleControl', null, `round.close.${job.id}.0`],
+        ['enqueueTrain', agents[1].id, `train.${job.id}.0.${agents[1].id}`],
+        ['enqueueTrain', agents[2].id, `train.${job.id}.0.${agents[2].id}`],
+      ]);
+      expect(t.queue.of('scheduleControl')[0]).toMatchObject({ delayMs: 15_000, data: { reason: 'deadline' } });
+      // The same task the round opened with (its deadline is the round's, not a new one).
+      expect(t.queue.of('enqueueTrain')[0].task).toMatchObject({ jobId: job.id, round: 0, deadline: '2026-03-02T09:00:20.000Z' });
+    });
+
+    it('with nothing lost, sends nothing to agents; a periodic pass only re-arms the close (keyed: a no-op in Redis)', async () => {
+      const { job } = await openRound({ roundDeadlineMs: 20_000 }, ['a', 'b']);
+
+      await t.service.reconcile({ redisMayHaveLost: true });
+      await t.service.reconcile({ redisMayHaveLost: false });
+
+      expect(t.queue.calls.map((c) => [c.op, 'id' in c ? c.id : null])).toEqual([
+        ['scheduleControl', `round.close.${job.id}.0`],
+        ['scheduleControl', `round.close.${job.id}.0`],
+      ]);
+    });
+
+    it('a round every agent answered but still open (the close was lost) is closed now; a half-closed one is finished', async () => {
+      const first = await openRound({}, ['a']);
+      await t.service.submitUpdate(first.agents[0].id, first.job.id, 0, bytes(new Float32Array(P)), meta);
+      const second = await t.submitJob({});
+      await t.service.advance(second);
+      await t.rounds.beginClosing(second.id, 0);
+      t.queue.clear();
+
+      await t.service.reconcile({ redisMayHaveLost: false });
+
+      expect(t.queue.of('scheduleControl').map((c) => [c.id, c.delayMs])).toEqual([
+        [`round.close.${first.job.id}.0`, expect.any(Number)],
+        [`round.close.${first.job.id}.0.answered`, 0],
+        [`round.close.${second.id}.0.resume`, 0],
+      ]);
+    });
+  });
+
   describe('closeRound', () => {
     it('aggregates x_{t+1} = x_t + γ Σ ω_n Δ_n / N with FedAU weights from the states before the round, writes participation, client states, checkpoint and progress, and wakes the job', async () => {
       // Round 4 of 6 (rounds 0–3 closed), γ = 2.5. The FedAU states after round 3 (docs/algorithms/fedau.md §2.1):

@@ -28,7 +28,7 @@ import { BLOB_STORE, BlobStore, bytesToFloat32 } from '../../blobs/blob-store';
 import { ConflictError, InvalidUpdateError, NotEligibleError, NotFoundError, RoundClosedError } from '../../common/errors';
 import { MetricsRegistry } from '../../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
-import { ControlService } from '../../control/control.service';
+import { ControlService, type ReconcileContext } from '../../control/control.service';
 import { DatasetCatalog } from '../../datasets/dataset-catalog';
 import { isJobOf, type JobOf } from '../../jobs/job-kind';
 import { JobRunner } from '../../jobs/job-runner.service';
@@ -70,6 +70,7 @@ export class RoundsService implements OnModuleInit {
 
   onModuleInit(): void {
     this.control.handle(ControlJobName.CloseRound, (ref) => this.closeRound(ref, ref.reason));
+    this.control.onReconcile('open rounds', (ctx) => this.reconcile(ctx));
     this.agentsService.onRevoked('open rounds', (agentId) => this.declineOpenRounds(agentId));
   }
 
@@ -82,6 +83,60 @@ export class RoundsService implements OnModuleInit {
         await this.rounds.recordAnswer({ jobId: r.jobId, round: r.index, agentId, declined: true }),
       );
     }
+  }
+
+  /**
+   * What the database says must be scheduled for unfinished rounds, re-armed where Redis lacks it: each open round's
+   * close at its deadline (now, when every eligible agent answered already), the close of a half-closed round, and,
+   * when Redis may have lost data, the train task of each eligible agent that has not answered yet. Every one is keyed
+   * by (job, round[, agent]), so re-arming what exists does nothing, on this coordinator or another.
+   */
+  async reconcile(ctx: ReconcileContext): Promise<void> {
+    for (const r of await this.rounds.unfinished()) {
+      if (r.status === 'closing') {
+        await this.queues.scheduleControl(
+          { name: ControlJobName.CloseRound, data: { jobId: r.jobId, round: r.index, reason: 'resume' } },
+          0,
+          'resume',
+        );
+        continue;
+      }
+      await this.scheduleClose(r, 'deadline');
+      await this.closeIfAllAnswered(r.jobId, r.index, { outcome: 'recorded', answers: r.answers, eligible: r.eligibleAgentIds.length });
+      if (ctx.redisMayHaveLost && r.deadlineAt.getTime() > Date.now()) await this.restoreTrainTasks(r);
+    }
+  }
+
+  /** Puts back the train tasks of an open round's agents that have not answered, where Redis lost them. */
+  private async restoreTrainTasks(r: Round): Promise<void> {
+    const job = await this.job(r.jobId);
+    if (!job || job.status !== 'running') return;
+    const answered = await this.rounds.answeredAgentIds(r.jobId, r.index);
+    const task = this.trainTask(job, r, await this.parameterCount(r.jobId));
+    let restored = 0;
+    for (const agentId of r.eligibleAgentIds) if (!answered.has(agentId) && (await this.queues.ensureTrain(agentId, task))) restored++;
+    if (restored) this.logger.warn(`job ${r.jobId} round ${r.index}: ${restored} train task(s) lost from Redis, put back`);
+  }
+
+  /** The train task of a round (the same for every agent it asks). */
+  private trainTask(job: JobOf<'federated'>, r: Round, parameterCount: number): TrainTask {
+    const spec = job.spec;
+    const dataset = this.catalog.get(spec.dataset);
+    return {
+      jobId: job.id,
+      round: r.index,
+      modelHash: r.inputModelHash,
+      parameterCount,
+      model: spec.model,
+      dataset: spec.dataset,
+      featureRange: dataset.manifest.featureRange,
+      numClasses: dataset.manifest.numClasses,
+      localSteps: spec.localSteps,
+      batchSize: spec.batchSize,
+      localLr: spec.localLr,
+      deadline: r.deadlineAt.toISOString(),
+      seed: (spec.seed * 1_000_003 + r.index) % 2 ** 31,
+    };
   }
 
   /** The federated job of a round, or undefined when it does not exist (or is not federated). */
@@ -135,7 +190,6 @@ export class RoundsService implements OnModuleInit {
       return;
     }
     const model = await this.rounds.model(jobId);
-    const dataset = this.catalog.get(spec.dataset);
     const deadlineAt = new Date(Date.now() + spec.roundDeadlineMs);
     const opened = await this.rounds.open({
       jobId,
@@ -144,21 +198,7 @@ export class RoundsService implements OnModuleInit {
       inputModelHash: model.modelHash,
       deadlineAt,
     });
-    const task: TrainTask = {
-      jobId,
-      round,
-      modelHash: opened.inputModelHash,
-      parameterCount: model.parameterCount,
-      model: spec.model,
-      dataset: spec.dataset,
-      featureRange: dataset.manifest.featureRange,
-      numClasses: dataset.manifest.numClasses,
-      localSteps: spec.localSteps,
-      batchSize: spec.batchSize,
-      localLr: spec.localLr,
-      deadline: opened.deadlineAt.toISOString(),
-      seed: (spec.seed * 1_000_003 + round) % 2 ** 31,
-    };
+    const task = this.trainTask(job, opened, model.parameterCount);
     // In batches: the Redis commands of a batch travel together (ioredis pipelines what is issued at once).
     const ids = opened.eligibleAgentIds;
     for (let i = 0; i < ids.length; i += ENQUEUE_BATCH) {
