@@ -5,7 +5,7 @@
  *   - renders docs/results/<name>.md from that JSON as read back from disk (bench/results/<name>.ts).
  * --render-only skips the run and re-renders the committed JSON (what the unit test bench/results.spec.ts
  * checks). `fedau` is handed to scripts/dist/reproduce-fedau.js with the same options.
- * Names: aggregation, bilevel, nas, fleet, fedau.
+ * Names: aggregation, bilevel, nas, fleet, rounds, fedau.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -40,6 +40,18 @@ const DOCS: Record<string, { run: (say: (line: string) => void) => Promise<unkno
       return { runs };
     },
     render: () => (require('./results/fleet') as typeof import('./results/fleet')).renderFleet,
+  },
+  rounds: {
+    // 100 agents and a 1,011,010-parameter model, on a clean network and then behind the fault proxy.
+    run: async (say) => {
+      const { bench } = require('./rounds') as { bench: Bench };
+      const runs: unknown[] = [];
+      for (const faults of [false, true]) {
+        runs.push(await bench.run(['--agents', '100', '--hidden', '13480', '--rounds', '10', ...(faults ? ['--faults'] : [])], say));
+      }
+      return { runs };
+    },
+    render: () => (require('./results/rounds') as typeof import('./results/rounds')).renderRounds,
   },
 };
 

@@ -15,6 +15,8 @@ const BENCHES: Record<string, () => Bench> = {
   nas: () => (require('./nas') as { bench: Bench }).bench,
   bilevel: () => (require('./bilevel') as { bench: Bench }).bench,
   fleet: () => (require('./fleet') as { bench: Bench }).bench,
+  rounds: () => (require('./rounds') as { bench: Bench }).bench,
+  robust: () => (require('./robust') as { bench: Bench }).bench,
 };
 
 async function main(): Promise<void> {

@@ -20,6 +20,10 @@
  *   --cycle-length (100), --min-samples (1)   the knobs of docs/algorithms/fedau.md §6
  *   --workers W             default: all cores      --trainer fast|tfjs   default fast (see docs/results/fedau.md)
  *   --accumulator float64|float32   server accumulator precision (default float64)
+ *   --update-policy none|relative:K|absolute:M[,clip]   the jobs' update policy (docs/algorithms/fedau.md §11; default
+ *                           none: the simulated clients are honest); `,clip` clips instead of rejecting
+ *   --robust median|trimmed-mean:B  robust aggregation instead of the weighted mean (§11.3; not for mifa, fedvarp)
+ *   --poison N:V            clients 0..N−1 send V in every coordinate whenever they participate (e.g. 1:1e20)
  *   --out FILE              default results.json; the plot goes to the same name with .svg
  */
 import {
@@ -33,6 +37,8 @@ import {
   type FederatedSimulationConfig,
   type ModelArch,
   type ParticipationPattern,
+  type RobustAggregation,
+  type UpdatePolicy,
 } from '@flotilla/algorithms';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -89,6 +95,38 @@ export function parseRates(text: string | undefined, algorithms: string[], which
     out[a] = given.get(a) ?? given.get(rule) ?? all ?? DEFAULT_LEARNING_RATES[rule][which];
   }
   return out;
+}
+
+/** Reads `--update-policy`: `none`, `relative:K` or `absolute:M`, each optionally followed by `,clip` (default reject). */
+export function parseUpdatePolicy(text: string): UpdatePolicy {
+  const [bound, action = 'reject', ...rest] = text.split(',').map((s) => s.trim());
+  if (rest.length > 0 || (action !== 'reject' && action !== 'clip'))
+    throw new Error(`--update-policy: expected none, relative:K or absolute:M, optionally with ,clip; got '${text}'`);
+  const [kind, value] = bound.split(':');
+  if (kind === 'none' && value === undefined) return { bound: { kind: 'none' }, action };
+  const x = Number(value);
+  if (kind === 'relative' && x >= 1 && x < Infinity) return { bound: { kind: 'relative', factor: x }, action };
+  if (kind === 'absolute' && x > 0 && x < Infinity) return { bound: { kind: 'absolute', maxNorm: x }, action };
+  throw new Error(`--update-policy: expected none, relative:K (K >= 1) or absolute:M (M > 0); got '${text}'`);
+}
+
+/** Reads `--robust`: `median` or `trimmed-mean:B` with B in (0, 0.5). */
+export function parseRobust(text: string): RobustAggregation {
+  if (text === 'median') return { kind: 'median' };
+  const m = /^trimmed-mean:(.+)$/.exec(text);
+  const trim = m ? Number(m[1]) : NaN;
+  if (trim > 0 && trim < 0.5) return { kind: 'trimmed-mean', trim };
+  throw new Error(`--robust: expected median or trimmed-mean:B with B in (0, 0.5); got '${text}'`);
+}
+
+/** Reads `--poison N:V`: clients 0..N−1 send V everywhere. */
+export function parsePoison(text: string): { clients: number[]; value: number } {
+  const [n, v] = text.split(':');
+  const count = Number(n);
+  const value = Number(v);
+  if (!(Number.isInteger(count) && count >= 1 && Number.isFinite(value)))
+    throw new Error(`--poison: expected N:V (N clients, a finite value V), got '${text}'`);
+  return { clients: Array.from({ length: count }, (_, i) => i), value };
 }
 
 function positiveInt(name: string, text: string): number {
@@ -164,6 +202,9 @@ async function main(): Promise<void> {
       workers: { type: 'string' },
       trainer: { type: 'string', default: 'fast' },
       accumulator: { type: 'string', default: 'float64' },
+      'update-policy': { type: 'string' },
+      robust: { type: 'string' },
+      poison: { type: 'string' },
       out: { type: 'string', default: 'results.json' },
     },
   });
@@ -218,6 +259,10 @@ async function main(): Promise<void> {
       cycleLength: positiveInt('cycle-length', values['cycle-length']),
       minSamplesPerClient: Number(values['min-samples']),
       accumulator: values.accumulator,
+      // Only when asked for, so that the plans of earlier results files stay as they were.
+      ...(values['update-policy'] ? { updatePolicy: parseUpdatePolicy(values['update-policy']) } : {}),
+      ...(values.robust ? { robust: parseRobust(values.robust) } : {}),
+      ...(values.poison ? { poison: parsePoison(values.poison) } : {}),
     },
     learningRates: Object.fromEntries(algorithms.map((a) => [a, { localLr: local[a], globalLr: global[a] }])),
     trainer: values.trainer,

@@ -8,12 +8,14 @@ import { renderAggregation, type AggregationResultsJson } from './aggregation';
 import { renderBilevel, type BilevelResultsJson } from './bilevel';
 import { renderFleet, type FleetResultsJson } from './fleet';
 import { renderNas, type NasResultsJson } from './nas';
+import { renderRounds, type RoundsResultsJson } from './rounds';
 
 export const RENDERERS = {
   aggregation: (json: unknown): string => renderAggregation(json as AggregationResultsJson),
   bilevel: (json: unknown): string => renderBilevel(json as BilevelResultsJson),
   nas: (json: unknown): string => renderNas(json as NasResultsJson),
   fleet: (json: unknown): string => renderFleet(json as FleetResultsJson),
+  rounds: (json: unknown): string => renderRounds(json as RoundsResultsJson),
 } satisfies Record<string, (json: unknown) => string>;
 
 export type ResultsName = keyof typeof RENDERERS;

@@ -91,16 +91,18 @@ export interface PrivateRedis extends Service {
 /**
  * Starts a throw-away `redis-server` on a free loopback port with a random password and no persistence (the
  * coordinator is its only client; agents never get its address). Throws with install hints when there is no binary.
+ * Given the `port` and `password` of one that was stopped, it starts an empty one in its place: a Redis restart that
+ * lost everything (the fault suite's outage).
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(again?: { port: number; password: string }): Promise<PrivateRedis> {
   const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   if (which.status !== 0) {
     throw new Error(
       'redis-server is not installed (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis); or set REDIS_URL=redis://:password@host:port',
     );
   }
-  const port = await freePort();
-  const password = randomBytes(24).toString('hex');
+  const port = again?.port ?? (await freePort());
+  const password = again?.password ?? randomBytes(24).toString('hex');
   // The password goes in on stdin (a config file), not on the command line where `ps` would show it.
   const proc = spawn('redis-server', ['-'], { stdio: ['pipe', 'ignore', 'ignore'] });
   proc.stdin.end(`bind 127.0.0.1\nport ${port}\nrequirepass ${password}\nsave ""\nappendonly no\n`);

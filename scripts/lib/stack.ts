@@ -90,6 +90,8 @@ export function startAgentProcess(args: {
   caFile?: string;
   /** More environment for the agent process (it gets no Redis address: it needs none). */
   env?: Record<string, string>;
+  /** More command-line options (e.g. `--poll-wait-ms`). */
+  args?: string[];
 }): AgentProcess {
   const output: string[] = [];
   const proc = spawn(
@@ -111,6 +113,7 @@ export function startAgentProcess(args: {
       String(args.heartbeatMs ?? 2000),
       ...(args.identityFile ? ['--identity', args.identityFile] : []),
       ...(args.caFile ? ['--ca-file', args.caFile] : []),
+      ...(args.args ?? []),
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv(args.env) },
   );

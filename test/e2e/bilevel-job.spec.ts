@@ -1,50 +1,15 @@
-import {
-  bilevelProblemShape,
-  bilevelStep,
-  buildBilevelProblem,
-  createBilevelState,
-  inProcessOptions,
-  totalOracleCalls,
-  type BilevelProblemDef,
-  type BilevelMethod,
-  type DistributedBilevelOptions,
-} from '@flotilla/algorithms';
+import { totalOracleCalls, type BilevelMethod, type DistributedBilevelOptions } from '@flotilla/algorithms';
 import type { BilevelRunView, JobView, TaskView } from '@flotilla/contracts';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
-import { ROOT, startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
+import { DIGITS, DIGITS_FILE, expectSameCurve, reference } from '../support/bilevel';
 import { call, toFloat32, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
-
-const DIGITS_FILE = path.join(ROOT, 'data', 'uci-digits', 'digits.csv');
-const DIGITS = readFileSync(DIGITS_FILE, 'utf8');
-
-/** The same run in one process (libs/algorithms `bilevelStep`): what the platform must reproduce exactly. */
-function reference(def: BilevelProblemDef, method: BilevelMethod, seed: number, options: DistributedBilevelOptions, iterations: number) {
-  const built = buildBilevelProblem(def, { csv: DIGITS, featureRange: [0, 16], numClasses: 10 });
-  const shape = bilevelProblemShape(def, { numFeatures: 64, numClasses: 10 });
-  let state = createBilevelState(built.problem, method, { ...shape.start, seed });
-  const gradXNorms: number[] = [];
-  for (let k = 0; k < iterations; k++) {
-    const r = bilevelStep(built.problem, state, inProcessOptions(method, options));
-    state = r.state;
-    gradXNorms.push(r.info.gradXNorm);
-  }
-  return { state, gradXNorms, testAccuracy: built.testAccuracy?.(state.y) ?? null };
-}
-
-/**
- * Curve points are DOUBLE PRECISION columns, and Prisma reads float8 with a parser that can be 1 ulp off (measured;
- * that is why iterates are stored as JSON text), so curves are compared to 1e-15 relative; iterates exactly.
- */
-function expectSameCurve(got: number[], want: number[]): void {
-  expect(got).toHaveLength(want.length);
-  got.forEach((g, i) => expect(Math.abs(g - want[i])).toBeLessThanOrEqual(1e-15 * Math.abs(want[i])));
-}
 
 /**
  * Bilevel jobs on real agent processes (issue #5): the coordinator owns x and λ, agents run the y- and z-chains;

@@ -48,6 +48,12 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
     expect(empty.status).toBe(204);
   });
 
+  it('keeps idle connections open longer (65 s) than agents keep them (30 s): the agent, never the coordinator, closes one first', async () => {
+    const res = await fetch(`${base}/health`);
+    await res.text();
+    expect(res.headers.get('keep-alive')).toBe('timeout=65');
+  });
+
   it('wakes a waiting poll when work arrives (a job submitted before its agent), hands the item out until it is answered', async () => {
     const job = await submit(1);
     expect(job.status).toBe(201);
@@ -128,6 +134,80 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
     expect(r.body.agentId).toBe(a.id);
     expect((await poll(a.token, 0)).status).toBe(401);
     expect((await poll(`${a.id}.${r.body.agentSecret}`, 0)).status).toBe(204);
+  });
+
+  it('a registration repeated with the same agent-chosen secret returns the same agent and uses a counted join token once', async () => {
+    const issued = await call<{ token: string }>(base, 'POST', '/api/v1/join-tokens', {
+      token: ADMIN,
+      json: { label: 'once', maxUses: 1 },
+    });
+    expect(issued.status).toBe(201);
+    const json = {
+      joinToken: issued.body.token,
+      name: 'repeater',
+      datasets: ['uci-digits'],
+      agentSecret: 'r'.repeat(43),
+      protocolVersion: 1,
+    };
+
+    const first = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/register', { json });
+    const again = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/register', { json });
+    registered.push(first.body.agentId);
+
+    expect(first.status).toBe(201);
+    expect(again).toEqual(first);
+    expect(first.body.agentSecret).toBe('r'.repeat(43));
+    const agents = (await call<AgentView[]>(base, 'GET', '/api/v1/agents', { token: ADMIN })).body;
+    expect(agents.filter((a) => a.name === 'repeater')).toHaveLength(1);
+    // The token's one use went to the first registration: a new agent (another secret) is refused.
+    const other = await call<{ message: string }>(base, 'POST', '/api/v1/agents/register', {
+      json: { ...json, agentSecret: 's'.repeat(43) },
+    });
+    expect(other.status).toBe(401);
+    expect(other.body.message).toMatch(/used up/);
+    expect((await poll(`${first.body.agentId}.${'r'.repeat(43)}`, 0)).status).toBe(204);
+  });
+
+  it('a repeated registration of a revoked agent is refused (401), never revived', async () => {
+    const json = { joinToken: TEST_JOIN_TOKEN, name: 'revived', datasets: ['uci-digits'], agentSecret: 'v'.repeat(43) };
+    const first = await call<{ agentId: string }>(base, 'POST', '/api/v1/agents/register', { json });
+    expect((await call(base, 'DELETE', `/api/v1/agents/${first.body.agentId}`, { token: ADMIN })).status).toBe(200);
+
+    const again = await call<{ message: string }>(base, 'POST', '/api/v1/agents/register', { json });
+    expect(again.status).toBe(401);
+    expect(again.body.message).toMatch(/revoked/);
+  });
+
+  it('refuses another agent protocol version (400 incompatible_version) and a chosen secret that is not 256 bits of base64url', async () => {
+    const json = { joinToken: TEST_JOIN_TOKEN, name: 'future', datasets: ['uci-digits'] };
+    const future = await call<{ code: string; message: string }>(base, 'POST', '/api/v1/agents/register', {
+      json: { ...json, protocolVersion: 2 },
+    });
+    expect(future.status).toBe(400);
+    expect(future.body).toMatchObject({ code: 'incompatible_version', message: expect.stringMatching(/protocol 1; the agent speaks 2/) });
+    for (const agentSecret of ['short', 'x'.repeat(44), `${'x'.repeat(42)}!`]) {
+      expect((await call(base, 'POST', '/api/v1/agents/register', { json: { ...json, agentSecret } })).status).toBe(400);
+    }
+  });
+
+  it('rotates to a secret the agent chose; shows the network counters an agent reports', async () => {
+    const a = await register('chooser');
+    const r = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/me/secret', {
+      token: a.token,
+      json: { agentSecret: 'n'.repeat(43) },
+    });
+    expect(r.body).toEqual({ agentId: a.id, agentSecret: 'n'.repeat(43) });
+    expect((await poll(a.token, 0)).status).toBe(401);
+    const token = `${a.id}.${'n'.repeat(43)}`;
+    expect((await call(base, 'POST', '/api/v1/agents/heartbeat', { token, json: { network: { retries: 7, failures: 2 } } })).status).toBe(
+      204,
+    );
+    const listed = (await call<AgentView[]>(base, 'GET', '/api/v1/agents', { token: ADMIN })).body.find((x) => x.id === a.id);
+    expect(listed?.network).toMatchObject({ retries: 7, failures: 2 });
+    expect(Date.parse(listed!.network!.reportedAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect((await call(base, 'POST', '/api/v1/agents/heartbeat', { token, json: { network: { retries: -1, failures: 0 } } })).status).toBe(
+      400,
+    );
   });
 
   it('limits registrations per source address (429 + Retry-After); a flood of bad ones leaves other agents unaffected', async () => {

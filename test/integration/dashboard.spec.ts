@@ -54,6 +54,9 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
       expect(r.status).toBe(201);
       tokens.push(`${r.body.agentId}.${r.body.agentSecret}`);
     }
+    // edge-a reports its network counters (an agent that retried); edge-b has reported none.
+    const beat = await call(base, 'POST', '/api/v1/agents/heartbeat', { token: tokens[0], json: { network: { retries: 3, failures: 1 } } });
+    expect(beat.status).toBe(204);
     const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
       token: ADMIN,
       json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 3, roundDeadlineMs: 60_000, minAgents: 2 },
@@ -107,6 +110,9 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     expect(await page.textContent('#whoami')).toBe('ADMIN_TOKEN (bootstrap) · admin');
     expect(await page.textContent('#agents-summary')).toBe('(2 of 2 online)');
     expect((await texts('#agents tbody tr td:first-child')).sort()).toEqual(['edge-a', 'edge-b']);
+    const network = await texts('#agents tbody tr td:nth-child(6)');
+    const names = await texts('#agents tbody tr td:first-child');
+    expect(Object.fromEntries(names.map((n, i) => [n, network[i]]))).toEqual({ 'edge-a': '3 / 1', 'edge-b': '—' });
     await page.waitForSelector(`#jobs tr[data-job="${jobId}"]`);
     const jobRow = await texts(`#jobs tr[data-job="${jobId}"] td`);
     expect(jobRow.slice(1, 4)).toEqual(['federated', 'running', 'round 1 / 3']);
@@ -182,6 +188,10 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
 
     await signInAndOpenJob(viewer.key);
     expect(await page.textContent('#whoami')).toBe('wall screen · viewer');
+    // The job says why it does not progress, as the API does.
+    const view = await call<{ waiting: string | null }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN });
+    expect(view.body.waiting).toMatch(/^waiting for agents: \d+ of 50 required agents online for dataset uci-digits$/);
+    expect(await page.textContent('#job-waiting')).toBe(view.body.waiting);
     expect(await page.isVisible('#agents-section')).toBe(true);
     expect(await page.isVisible('#cancel')).toBe(false);
     expect(await page.isVisible('#sweep-preview')).toBe(false);
@@ -196,6 +206,57 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     await page.waitForSelector(`#jobs tr[data-job="${jobId}"] td:has-text("cancelled")`);
     await page.click('#signout');
     // A 403 would show as a console error: neither key was made to call what its role may not.
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  it("shows the update policy: the job's rule and counts, each round's bound, and a rejected update in the grid", async () => {
+    const tokens: string[] = [];
+    for (const name of ['edge-c', 'edge-d', 'edge-e']) {
+      const r = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/register', {
+        json: { joinToken: JOIN, name, datasets: ['uci-digits'] },
+      });
+      tokens.push(`${r.body.agentId}.${r.body.agentSecret}`);
+    }
+    // Agents of the tests above may be eligible too and say nothing: the round then closes at its (short) deadline.
+    const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 2, roundDeadlineMs: 2000, minAgents: 3 },
+    });
+    const jobId = job.body.id;
+    await waitFor(
+      'round 0 open',
+      async () =>
+        (await call<{ status: string }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN })).body[0]?.status === 'open',
+    );
+    // Two honest updates and one a million times larger: beyond 10 × the median norm, rejected at the close.
+    for (const [k, t] of tokens.entries()) {
+      const delta = Float32Array.from({ length: P }, (_, i) => (k === 2 ? 1e3 : 1e-3) * Math.sin(i + k));
+      const r = await call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/0/update?exampleCount=16&trainLoss=0.5&durationMs=3`, {
+        token: t,
+        raw: floats(delta),
+      });
+      expect(r.status).toBe(200);
+    }
+    await waitFor('round 0 closed', async () => {
+      const r = await call<{ currentRound: number }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN });
+      return r.body.currentRound >= 1;
+    });
+    await call(base, 'POST', `/api/v1/jobs/${jobId}/cancel`, { token: ADMIN });
+
+    await page.goto(`${base}/dashboard`);
+    await page.fill('#token', ADMIN);
+    await page.click('#signin button');
+    await page.click(`#jobs tr[data-job="${jobId}"]`);
+    await page.waitForSelector('#rounds tr[data-round="0"]');
+    expect(await texts('#job-summary dd')).toContain('reject beyond 10 × the median norm · 1 rejected, 0 clipped');
+    const round0 = await texts('#rounds tr[data-round="0"] td');
+    expect(round0.slice(7)).toEqual([expect.stringMatching(/^0\.18\d\d$/), '1', '0']); // bound ≈ 10 · 1e-3 · √(650/2) ≈ 0.18
+    const rejected = page.locator('#participation .cell.x');
+    expect(await rejected.count()).toBe(1);
+    expect(await rejected.getAttribute('data-outcome')).toBe('rejected');
+    expect(await rejected.getAttribute('title')).toMatch(/round 0: rejected by the update policy, update norm 1\.8\d\de\+4$/);
+    expect(await page.locator('#participation .cell.p').count()).toBe(2);
+    await page.click('#signout');
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });

@@ -334,4 +334,107 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     const docs = await fetch(`${base}/api/docs-json`).then((r) => r.json() as Promise<{ paths: Record<string, unknown> }>);
     expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/api/v1/jobs', '/api/v1/agents/register']));
   });
+
+  it('update policy: the close rejects or clips beyond 10 × the median norm, an absolute bound refuses the upload; the views say so', async () => {
+    const submit = async (extra: Record<string, unknown>) => {
+      const r = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+        token: ADMIN,
+        json: {
+          kind: 'federated',
+          dataset: 'uci-digits',
+          model: { arch: 'softmax' },
+          rounds: 1,
+          roundDeadlineMs: 60_000,
+          minAgents: 3,
+          ...extra,
+        },
+      });
+      expect(r.status).toBe(201);
+      return r.body.id;
+    };
+    // Norms: 0.01·√650 ≈ 0.255, 0.02·√650 ≈ 0.51, 1000·√650 ≈ 25 495. Lower median 0.02·√650, bound 0.2·√650 ≈ 5.1.
+    const dA = new Float32Array(P).fill(0.01);
+    const dB = new Float32Array(P).fill(0.02);
+    const dC = new Float32Array(P).fill(1000);
+    const norm = (v: number) => Math.sqrt(P * Math.fround(v) ** 2);
+    type Part = { agents: string[]; rounds: { row: number[]; outcomes: string[]; norms: number[]; clipScales: (number | null)[] }[] };
+    const play = async (jobId: string) => {
+      const x0 = await model(jobId);
+      await roundOpen(jobId, 0);
+      for (const [t, d] of [
+        [a, dA],
+        [b, dB],
+        [c, dC],
+      ] as const)
+        expect((await upload(t, jobId, 0, d)).status).toBe(200);
+      await roundClosed(jobId, 0);
+      const part = await call<Part>(base, 'GET', `/api/v1/jobs/${jobId}/participation`, { token: ADMIN });
+      const col = (t: string) => part.body.agents.indexOf(t.split('.')[0]);
+      const cell = (t: string) => ({
+        row: part.body.rounds[0].row[col(t)],
+        outcome: part.body.rounds[0].outcomes[col(t)],
+        norm: part.body.rounds[0].norms[col(t)],
+        clipScale: part.body.rounds[0].clipScales[col(t)],
+      });
+      const rounds = await call<{ normBound: number; rejected: number; clipped: number; participants: number }[]>(
+        base,
+        'GET',
+        `/api/v1/jobs/${jobId}/rounds`,
+        { token: ADMIN },
+      );
+      const job = await call<{ policy: { rejected: number; clipped: number } }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN });
+      return { x0, x1: await model(jobId), cell, round: rounds.body[0], policy: job.body.policy };
+    };
+
+    // Reject (the default): x1 = x0 + (dA + dB)/3; c is a non-participant whose norm is shown.
+    const rejected = await play(await submit({}));
+    for (const i of [0, 649]) expect(rejected.x1[i]).toBeCloseTo(rejected.x0[i] + 0.03 / 3, 6);
+    expect(rejected.round).toMatchObject({ participants: 2, rejected: 1, clipped: 0 });
+    expect(rejected.round.normBound).toBeCloseTo(10 * norm(0.02), 9);
+    expect(rejected.cell(a)).toMatchObject({ row: 1, outcome: 'participated', clipScale: null });
+    expect(rejected.cell(a).norm).toBeCloseTo(norm(0.01), 12);
+    expect(rejected.cell(c)).toMatchObject({ row: 0, outcome: 'rejected', clipScale: null });
+    expect(rejected.cell(c).norm).toBeCloseTo(norm(1000), 6);
+    expect(rejected.policy).toEqual({ rejected: 1, clipped: 0 });
+
+    // Clip: c counts as 1000 · (bound / ‖dC‖) = 0.2 everywhere: x1 = x0 + (0.01 + 0.02 + 0.2)/3.
+    const clipped = await play(await submit({ updatePolicy: { action: 'clip' } }));
+    for (const i of [0, 649]) expect(clipped.x1[i]).toBeCloseTo(clipped.x0[i] + 0.23 / 3, 6);
+    expect(clipped.round).toMatchObject({ participants: 3, rejected: 0, clipped: 1 });
+    expect(clipped.cell(c)).toMatchObject({ row: 1, outcome: 'clipped' });
+    expect(clipped.cell(c).clipScale).toBeCloseTo(0.2 / 1000, 9);
+    expect(clipped.policy).toEqual({ rejected: 0, clipped: 1 });
+
+    // Absolute bound 1 with reject: c's upload is refused at once (422, saying why), and the round closes when a and b
+    // have answered, without waiting for its 60 s deadline.
+    const absolute = await submit({ updatePolicy: { bound: { kind: 'absolute', maxNorm: 1 } } });
+    await roundOpen(absolute, 0);
+    const refused = await upload(c, absolute, 0, dC);
+    expect(refused.status).toBe(422);
+    expect(refused.body).toMatchObject({
+      code: 'invalid_update',
+      message: expect.stringMatching(/L2 norm 2\.550e\+4 exceeds the bound 1$/) as unknown,
+    });
+    expect((await upload(c, absolute, 0, dC)).status).toBe(422); // a retry gets the same answer
+    expect((await upload(a, absolute, 0, dA)).status).toBe(200);
+    expect((await upload(b, absolute, 0, dB)).status).toBe(200);
+    await roundClosed(absolute, 0);
+    const part = await call<Part>(base, 'GET', `/api/v1/jobs/${absolute}/participation`, { token: ADMIN });
+    expect(part.body.rounds[0].outcomes[part.body.agents.indexOf(c.split('.')[0])]).toBe('rejected');
+
+    // Malformed policies are a 400 naming the field; robust aggregation is refused with MIFA.
+    for (const [extra, field] of [
+      [{ updatePolicy: { bound: { kind: 'relative', factor: 0.5 } } }, 'updatePolicy.bound.factor'],
+      [{ updatePolicy: { action: 'drop' } }, 'updatePolicy.action'],
+      [{ robustAggregation: { kind: 'trimmed-mean', trim: 0.5 } }, 'robustAggregation.trim'],
+      [{ aggregation: { rule: 'mifa' }, robustAggregation: { kind: 'median' } }, 'robustAggregation'],
+    ] as const) {
+      const r = await call<{ details: { fields: { field: string }[] } }>(base, 'POST', '/api/v1/jobs', {
+        token: ADMIN,
+        json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 1, ...extra },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.details.fields.map((f) => f.field)).toContain(field);
+    }
+  }, 60_000);
 });

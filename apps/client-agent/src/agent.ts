@@ -8,10 +8,12 @@ import {
   type AvailabilitySpec,
   type Dataset,
 } from '@flotilla/algorithms';
-import type { AgentTask, AgentWork, TrainTask } from '@flotilla/contracts';
+import type { AgentTask, AgentWork, NetworkStats, TrainTask } from '@flotilla/contracts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CoordinatorClient, CoordinatorError, isTransient } from './coordinator-client';
+import { CoordinatorClient, CoordinatorError, describeError } from './coordinator-client';
+import { PollWait } from './poll-wait';
+import { DEFAULT_RETRY, backoffDelay, retryReason, type RetryOptions } from './retry-policy';
 import { readIdentity, writeIdentity } from './identity';
 import { TASK_HANDLERS, type TaskContext } from './tasks';
 
@@ -32,17 +34,26 @@ export interface AgentOptions {
   caFile?: string;
   /** How long one poll for work may wait at the coordinator (default 25 s). */
   pollWaitMs?: number;
+  /** Largest pause between two tries of a call while the coordinator cannot be reached (default 30 s). */
+  retryMaxDelayMs?: number;
+  /** How long one try of a call may take (default 60 s). */
+  requestTimeoutMs?: number;
   log: (line: string) => void;
 }
 
 /** How long a computed task result is retried while the coordinator is unreachable (e.g. restarting). */
 const RESULT_RETRY_MS = 60_000;
-/** Pauses between polls while the coordinator cannot be reached: doubling from the first to the last. */
-const RECONNECT_MS = [250, 10_000];
+/** A failing poll or heartbeat is reported when it has failed this long (ms), and again when it recovers. */
+const INCIDENT_REPORT_MS = 10_000;
+/** The agent's network counters are sent to the coordinator at most this often (ms), when they changed. */
+const STATS_REPORT_MS = 10_000;
 
 export type TaskOutcome = 'uploaded' | 'declined' | 'expired' | 'refused' | 'failed';
 
-/** The coordinator refused this agent's credentials (revoked, or an identity from another deployment): it must stop. */
+/**
+ * A definitive answer: the coordinator refused this agent's credentials or join token (revoked, expired, used up,
+ * from another deployment) or its protocol version. Retrying cannot change it: the agent must stop.
+ */
 export class CredentialsRefused extends Error {}
 
 /**
@@ -63,10 +74,24 @@ export class ClientAgent {
   private stopping = false;
   private readonly stopPolling = new AbortController();
   private loop?: Promise<void>;
+  private readonly retry: RetryOptions;
+  private readonly polls: Incident;
+  private readonly pollWait: PollWait;
+  private readonly heartbeats: Incident;
+  /** The network counters last sent to the coordinator, and when. */
+  private reported = { stats: '{"retries":0,"failures":0}', at: 0 };
   agentId?: string;
 
   constructor(private readonly opts: AgentOptions) {
-    this.client = new CoordinatorClient(opts.coordinatorUrl, { caFile: opts.caFile });
+    this.retry = {
+      ...DEFAULT_RETRY,
+      ...(opts.retryMaxDelayMs !== undefined ? { maxDelayMs: opts.retryMaxDelayMs } : {}),
+      ...(opts.requestTimeoutMs !== undefined ? { attemptTimeoutMs: opts.requestTimeoutMs } : {}),
+    };
+    this.client = new CoordinatorClient(opts.coordinatorUrl, { caFile: opts.caFile, log: opts.log, retry: this.retry });
+    this.polls = new Incident('polling for work', opts.log);
+    this.pollWait = new PollWait(opts.pollWaitMs ?? 25_000);
+    this.heartbeats = new Incident('heartbeats', opts.log);
     this.csv = readFileSync(opts.dataFile, 'utf8');
     this.dataHash = createHash('sha256').update(this.csv).digest('hex');
     // Parse once up front so a bad file stops the agent before it registers.
@@ -79,13 +104,28 @@ export class ClientAgent {
   /** sha256 of the data file: tasks that need the same data on two agents (bilevel chains) are matched by it. */
   readonly dataHash: string;
 
-  /** Joins and starts asking for work; `done()` settles when the agent stops (or fails for good). */
+  /**
+   * Joins and starts asking for work; `done()` settles when the agent stops (or fails for good). Until the coordinator
+   * answers, it keeps trying; only a definitive refusal (join token, identity, protocol version) ends it, with a
+   * CredentialsRefused that says why.
+   */
   async start(): Promise<void> {
-    const reg = (await this.rejoin()) ?? (await this.register());
-    this.agentId = reg.agentId;
+    try {
+      const reg = (await this.rejoin()) ?? (await this.register());
+      this.agentId = reg.agentId;
+    } catch (e) {
+      if (e instanceof CoordinatorError && e.status >= 400 && e.status < 500) {
+        throw new CredentialsRefused(`the coordinator refused to let this agent join: ${e.message}`);
+      }
+      throw e;
+    }
     // A poll counts as a heartbeat; these keep an agent that computes for long visible as online.
     this.heartbeat = setInterval(() => {
-      if (this.busy) this.client.heartbeat('busy').catch((e: Error) => this.opts.log(`heartbeat failed: ${e.message}`));
+      if (!this.busy) return;
+      this.client.heartbeat('busy', this.statsToReport(), Date.now() + this.opts.heartbeatMs).then(
+        () => this.heartbeats.ok(),
+        (e: unknown) => this.heartbeats.failed(e),
+      );
     }, this.opts.heartbeatMs);
     this.loop = this.pollForWork();
   }
@@ -95,6 +135,11 @@ export class ClientAgent {
     return this.loop ?? Promise.resolve();
   }
 
+  /** Retries and failures of this agent's calls so far. */
+  get networkStats(): NetworkStats {
+    return this.client.stats;
+  }
+
   /** Rejoins with the identity file's credentials, if there is one and the coordinator still accepts them. */
   private async rejoin(): Promise<{ agentId: string } | undefined> {
     const file = this.opts.identityFile;
@@ -102,7 +147,7 @@ export class ClientAgent {
     if (!identity) return undefined;
     this.client.useCredentials(identity.agentId, identity.agentSecret);
     try {
-      await this.client.heartbeat('idle', { [this.opts.dataset]: this.dataHash });
+      await this.client.heartbeat('idle', { datasetHashes: { [this.opts.dataset]: this.dataHash } }, Infinity);
     } catch (e) {
       if (e instanceof CoordinatorError && (e.status === 401 || e.status === 404)) {
         this.opts.log(`identity ${identity.agentId} from ${file} was refused (${e.body.message ?? e.status}); registering anew`);
@@ -131,15 +176,30 @@ export class ClientAgent {
     return reg;
   }
 
-  /** Asks for work until stopped; transient errors (no answer, 5xx, 429) only pause it. */
+  /** The network counters, when they changed since they were last sent and that was long enough ago. */
+  private statsToReport(): { network?: NetworkStats } {
+    const stats = this.client.stats;
+    const json = JSON.stringify(stats);
+    if (json === this.reported.stats || Date.now() - this.reported.at < STATS_REPORT_MS) return {};
+    this.reported = { stats: json, at: Date.now() };
+    return { network: stats };
+  }
+
+  /**
+   * Asks for work until stopped; transient errors (no answer, 5xx, 429) only pause it. A poll the network cut while it
+   * waited is no outage: the next one waits less (PollWait) and starts at once.
+   */
   private async pollForWork(): Promise<void> {
     let failures = 0;
+    let shortened = false;
     while (!this.stopping) {
+      const started = Date.now();
       try {
-        // 80–100 % of the wait: the polls of a fleet that (re)connected together do not all end together.
-        const wait = Math.round((this.opts.pollWaitMs ?? 25_000) * (0.8 + 0.2 * Math.random()));
-        const work = await this.client.nextWork(wait, this.stopPolling.signal);
-        if (failures) this.opts.log(`coordinator reachable again after ${failures} failed ${failures === 1 ? 'try' : 'tries'}`);
+        const report = this.statsToReport();
+        if (report.network) await this.client.heartbeat('idle', report).catch(() => undefined);
+        const work = await this.client.nextWork(this.pollWait.next(), this.stopPolling.signal);
+        this.pollWait.completed();
+        this.polls.ok();
         failures = 0;
         if (work && !this.stopping) await this.process(work);
       } catch (e) {
@@ -147,12 +207,21 @@ export class ClientAgent {
         if (e instanceof CoordinatorError && e.status === 401) {
           throw new CredentialsRefused(`the coordinator refused this agent's credentials: ${e.body.message ?? ''}`);
         }
-        if (!isTransient(e) && !(e instanceof CoordinatorError)) throw e;
+        if (!isRetryable(e) && !(e instanceof CoordinatorError)) throw e;
+        if (!(e instanceof CoordinatorError) && this.pollWait.cut(Date.now() - started)) {
+          if (!shortened) {
+            shortened = true;
+            this.opts.log(
+              `a poll for work was cut after ${((Date.now() - started) / 1000).toFixed(1)} s (${describeError(e)}): a proxy or NAT closing connections? Polls now wait at most ${(this.pollWait.ms / 1000).toFixed(1)} s`,
+            );
+          }
+          await sleep(Math.floor(250 * Math.random()), this.stopPolling.signal);
+          continue;
+        }
         // A refusal of the poll itself (4xx other than 401) or a transient error: wait and ask again.
-        if (failures === 0) this.opts.log(`cannot get work (${(e as Error).message}); retrying`);
+        this.polls.failed(e);
         failures++;
-        const pause = e instanceof CoordinatorError && e.retryAfterMs !== null ? e.retryAfterMs : backoff(failures);
-        await sleep(pause, this.stopPolling.signal);
+        await sleep(backoffDelay(failures, this.retry, e instanceof CoordinatorError ? e.retryAfterMs : null), this.stopPolling.signal);
       }
     }
   }
@@ -226,7 +295,7 @@ export class ClientAgent {
       const started = Date.now();
       let update: { delta: Float32Array; examples: number; meanLoss: number };
       try {
-        const global = await this.client.weights(task.modelHash, task.parameterCount);
+        const global = await this.client.weights(task.modelHash, task.parameterCount, deadline);
         const data = this.dataFor(task);
         const r = trainLocal(task.model, global, data, {
           steps: task.localSteps,
@@ -236,7 +305,7 @@ export class ClientAgent {
         });
         update = { delta: r.delta, examples: r.examples, meanLoss: r.meanLoss };
       } catch (e) {
-        if (e instanceof CoordinatorError || isTransient(e)) throw e;
+        if (e instanceof CoordinatorError || isRetryable(e)) throw e;
         const message = e instanceof Error ? e.message : String(e);
         this.opts.log(`round ${task.round} of ${task.jobId}: cannot train: ${message}`);
         await this.client.decline(task.jobId, task.round, 'error', message, deadline);
@@ -286,17 +355,60 @@ export class ClientAgent {
   }
 }
 
-function backoff(failures: number): number {
-  const [first, last] = RECONNECT_MS;
-  return Math.min(last, first * 2 ** Math.min(failures - 1, 10));
+function isRetryable(e: unknown): boolean {
+  return retryReason(e) !== null;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * A recurring call that fails for a while (polls, heartbeats): reported once when it has failed for
+ * INCIDENT_REPORT_MS, and once when it works again, with the number of failed tries and why — not a line per try.
+ */
+class Incident {
+  private since: number | null = null;
+  private tries = 0;
+  private reported = false;
+  private readonly reasons = new Map<string, number>();
+
+  constructor(
+    private readonly what: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  failed(e: unknown): void {
+    const reason = retryReason(e) ?? (e instanceof CoordinatorError ? `HTTP ${e.status}` : 'error');
+    this.since ??= Date.now();
+    this.tries++;
+    this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+    if (!this.reported && Date.now() - this.since >= INCIDENT_REPORT_MS) {
+      this.reported = true;
+      this.log(
+        `${this.what}: failing for ${((Date.now() - this.since) / 1000).toFixed(0)} s (${this.tries} tries; last: ${describeError(e)}); still trying`,
+      );
+    }
+  }
+
+  ok(): void {
+    if (this.since === null) return;
+    const reasons = [...this.reasons].map(([r, n]) => (n > 1 ? `${r} ×${n}` : r)).join(', ');
+    this.log(
+      `${this.what}: working again after ${this.tries} failed ${this.tries === 1 ? 'try' : 'tries'} in ${((Date.now() - this.since) / 1000).toFixed(1)} s (${reasons})`,
+    );
+    this.since = null;
+    this.tries = 0;
+    this.reported = false;
+    this.reasons.clear();
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    // The listener goes when the pause ends: a long-lived signal (the agent's stop) would otherwise collect one per pause.
+    const done = (): void => {
       clearTimeout(t);
+      signal?.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
   });
 }

@@ -3,6 +3,7 @@ import { parseAvailability, type AvailabilitySpec } from '@flotilla/algorithms';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ClientAgent, CredentialsRefused } from './agent';
+import { describeError } from './coordinator-client';
 import { selectBackend } from './tf-backend';
 
 const USAGE = `flotilla-agent --coordinator URL --join-token TOKEN --data FILE.csv [options]
@@ -21,7 +22,16 @@ const USAGE = `flotilla-agent --coordinator URL --join-token TOKEN --data FILE.c
   --rotate-secret         with --identity: get a new secret at start (the old one stops working)
   --availability SPEC     always | bernoulli:P | markov:P[:A] | cyclic:P[:L] (default always)
   --seed N                seed of the availability pattern (default 0)
-  --heartbeat-ms N        heartbeat interval while computing (default 5000)`;
+  --heartbeat-ms N        heartbeat interval while computing (default 5000)
+  --poll-wait-ms N        how long one poll for work may wait at the coordinator (default 25000)
+  --retry-max-delay-ms N  longest pause between two tries of a call when the network or the coordinator
+                          fails (default 30000); pauses start near 250 ms and double, with random jitter
+  --request-timeout-ms N  how long one try of a call may take (default 60000)
+
+Network errors (refused, reset or stale connections, timeouts, cut or corrupted downloads) and answers
+408/429/5xx are tried again until the call's deadline (a round's, a task's); the agent waits for an
+unreachable coordinator at start for as long as it takes, and stops only on a definitive answer
+(join token or identity refused, incompatible version: exit code 3).`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -38,6 +48,9 @@ async function main(): Promise<void> {
       availability: { type: 'string', default: 'always' },
       seed: { type: 'string', default: '0' },
       'heartbeat-ms': { type: 'string', default: '5000' },
+      'poll-wait-ms': { type: 'string', default: '25000' },
+      'retry-max-delay-ms': { type: 'string', default: '30000' },
+      'request-timeout-ms': { type: 'string', default: '60000' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -66,6 +79,13 @@ async function main(): Promise<void> {
   const heartbeatMs = Number(values['heartbeat-ms']);
   if (!Number.isInteger(seed)) problems.push('--seed must be an integer');
   if (!Number.isInteger(heartbeatMs) || heartbeatMs < 100) problems.push('--heartbeat-ms must be an integer >= 100');
+  const pollWaitMs = Number(values['poll-wait-ms']);
+  const retryMaxDelayMs = Number(values['retry-max-delay-ms']);
+  const requestTimeoutMs = Number(values['request-timeout-ms']);
+  if (!Number.isInteger(pollWaitMs) || pollWaitMs < 0 || pollWaitMs > 30_000)
+    problems.push('--poll-wait-ms must be an integer in 0..30000');
+  if (!Number.isInteger(retryMaxDelayMs) || retryMaxDelayMs < 10) problems.push('--retry-max-delay-ms must be an integer >= 10');
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 100) problems.push('--request-timeout-ms must be an integer >= 100');
   let availability: AvailabilitySpec | undefined;
   try {
     availability = parseAvailability(values.availability);
@@ -90,12 +110,21 @@ async function main(): Promise<void> {
     availability: availability!,
     seed,
     heartbeatMs,
+    pollWaitMs,
+    retryMaxDelayMs,
+    requestTimeoutMs,
     identityFile,
     rotateSecret: values['rotate-secret'],
     caFile: values['ca-file'] ?? (process.env.FLOTILLA_CA_FILE || undefined),
     log,
   });
-  await agent.start();
+  await agent.start().catch((e: unknown) => {
+    if (e instanceof CredentialsRefused) {
+      log(`${e.message}; stopping`);
+      process.exit(3);
+    }
+    throw e;
+  });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -121,6 +150,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`flotilla-agent: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`flotilla-agent: ${describeError(e)}\n`);
   process.exit(1);
 });

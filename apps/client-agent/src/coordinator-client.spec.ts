@@ -40,7 +40,7 @@ describe('CoordinatorClient retries idempotent answers while the coordinator is 
   it('delivers a task result once the coordinator is back (503 twice, then accepted)', async () => {
     const c = await fakeCoordinator([503, 503]);
     servers.push(c.server);
-    const client = new CoordinatorClient(c.url, { retryBaseMs: 10 });
+    const client = new CoordinatorClient(c.url, { retry: { baseDelayMs: 10 } });
     client.useCredentials('00000000-0000-0000-0000-000000000000', 'secret-secret-secret');
     await client.taskResult('t1', { x: [1] }, 5, Date.now() + 5000);
     expect(c.bodies).toHaveLength(3);
@@ -51,7 +51,7 @@ describe('CoordinatorClient retries idempotent answers while the coordinator is 
     const c = await fakeCoordinator([]);
     const { port } = c.server.address() as AddressInfo;
     await new Promise((r) => c.server.close(r));
-    const client = new CoordinatorClient(`http://127.0.0.1:${port}`, { retryBaseMs: 20 });
+    const client = new CoordinatorClient(`http://127.0.0.1:${port}`, { retry: { baseDelayMs: 20 } });
     client.useCredentials('00000000-0000-0000-0000-000000000000', 'secret-secret-secret');
     // Down for 150 ms (connection refused), then back on the same port.
     setTimeout(() => c.server.listen(port, '127.0.0.1'), 150);
@@ -63,7 +63,7 @@ describe('CoordinatorClient retries idempotent answers while the coordinator is 
   it('does not retry a 4xx (final) or past the deadline', async () => {
     const c = await fakeCoordinator([409, 503, 503, 503]);
     servers.push(c.server);
-    const client = new CoordinatorClient(c.url, { retryBaseMs: 10 });
+    const client = new CoordinatorClient(c.url, { retry: { baseDelayMs: 10 } });
     client.useCredentials('00000000-0000-0000-0000-000000000000', 'secret-secret-secret');
     await expect(client.taskResult('t1', {}, 1, Date.now() + 5000)).rejects.toMatchObject({ status: 409 });
     expect(c.bodies).toHaveLength(1);
@@ -74,7 +74,7 @@ describe('CoordinatorClient retries idempotent answers while the coordinator is 
   it('waits as long as a 429 says (Retry-After), not its own backoff', async () => {
     const c = await fakeCoordinator([429]);
     servers.push(c.server);
-    const client = new CoordinatorClient(c.url, { retryBaseMs: 10 });
+    const client = new CoordinatorClient(c.url, { retry: { baseDelayMs: 10 } });
     client.useCredentials('00000000-0000-0000-0000-000000000000', 'secret-secret-secret');
     await client.taskResult('t1', {}, 1, Date.now() + 5000);
     expect(c.bodies).toHaveLength(2);

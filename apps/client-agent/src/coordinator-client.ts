@@ -1,17 +1,31 @@
 import {
+  AGENT_PROTOCOL_VERSION,
   AgentCredentialsSchema,
   AgentWorkSchema,
   agentBearer,
   type AgentWork,
   type ErrorBody,
+  type NetworkStats,
   type RegisterAgent,
   type RegisterAgentResponse,
   type UpdateMeta,
 } from '@flotilla/contracts';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, fetch, type Response } from 'undici';
+import {
+  DEFAULT_RETRY,
+  IntegrityError,
+  attemptTimeout,
+  decideRetry,
+  errorCode,
+  parseRetryAfter,
+  type HttpFailure,
+  type RetryOptions,
+} from './retry-policy';
 
-export class CoordinatorError extends Error {
+/** A non-2xx answer of the coordinator, with its error body. */
+export class CoordinatorError extends Error implements HttpFailure {
   constructor(
     readonly status: number,
     readonly body: Partial<ErrorBody>,
@@ -21,42 +35,99 @@ export class CoordinatorError extends Error {
   }
 }
 
-/** Statuses that mean "try again later" (restarting, overloaded, rate-limited); other 4xx are final. */
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
-
 export interface CoordinatorClientOptions {
   /** PEM file of a CA to trust besides the system's (a coordinator with a private certificate). */
   caFile?: string;
-  /** First pause between tries; it doubles up to 8×. */
-  retryBaseMs?: number;
+  /** Pauses and per-try timeout (retry-policy.ts); defaults DEFAULT_RETRY. */
+  retry?: Partial<RetryOptions>;
+  /** How long a call without a deadline of its own is retried (ms). Default 60 000. */
+  defaultBudgetMs?: number;
+  /** Where an incident (a call that needed more than one try) is reported, once; default: nowhere. */
+  log?: (line: string) => void;
+}
+
+/** A call's budget: an epoch-ms deadline, or `Infinity` to wait for the coordinator for as long as it takes. */
+export type Until = number;
+
+interface CallSpec {
+  method: 'GET' | 'POST';
+  path: string;
+  /** What the call is, for the log ("upload of round 3 of job …"). */
+  what: string;
+  json?: unknown;
+  raw?: Uint8Array;
+  auth?: boolean;
+  until?: Until;
+  signal?: AbortSignal;
+  /** Overrides the per-try timeout (a long poll waits longer than a call). */
+  attemptTimeoutMs?: number;
+  /** Says "waiting for the coordinator" at the first failed try instead of once the incident is over. */
+  announce?: boolean;
 }
 
 /**
+ * How long the agent's pool keeps an idle connection. The coordinator keeps them open longer (its keepAliveTimeout,
+ * bootstrap.ts), so the agent always drops an idle socket first and never sends a request on a socket the coordinator
+ * is closing at that moment (a request lost with UND_ERR_SOCKET a few ms after it started).
+ */
+const POOL_IDLE_MS = 30_000;
+
+/**
  * The agent's side of the REST API, the only way it talks to the coordinator (HTTP or HTTPS, every connection opened
- * by the agent): register, poll for work, heartbeat, weights down, updates and task results up. Answers that are
- * idempotent on the coordinator (an update, a decline, a task result or failure) are retried with backoff while the
- * coordinator is unreachable or says to come back later, until the caller's deadline: a result computed while the
- * coordinator restarts is delivered when it is back instead of being recomputed elsewhere.
+ * by the agent): register, poll for work, heartbeat, weights down, updates and task results up. Every call goes
+ * through one retry policy (retry-policy.ts): network errors, stale sockets, timeouts and 408/429/5xx are tried again
+ * with jittered exponential pauses until the call's budget (a round's deadline, a task's) runs out; other 4xx are
+ * final. Every call is safe to repeat: the coordinator answers a repeated registration, update, decline, task
+ * result or failure with its first answer. Downloads are checked against their sha256 and fetched again when they
+ * are not what was asked for.
  */
 export class CoordinatorClient {
   private credentials?: { agentId: string; secret: string };
   private readonly dispatcher: Agent;
-  private readonly retryBaseMs: number;
+  private readonly retry: RetryOptions;
+  private readonly defaultBudgetMs: number;
+  private readonly log: (line: string) => void;
+  /** Tries repeated, and calls that failed for a reason worth retrying (network trouble, not refusals). */
+  private readonly counters = { retries: 0, failures: 0 };
 
   constructor(
     private readonly baseUrl: string,
     options: CoordinatorClientOptions = {},
   ) {
-    this.retryBaseMs = options.retryBaseMs ?? 250;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.defaultBudgetMs = options.defaultBudgetMs ?? 60_000;
+    this.log = options.log ?? (() => undefined);
     this.dispatcher = new Agent({
-      keepAliveTimeout: 60_000,
+      keepAliveTimeout: POOL_IDLE_MS,
+      // A server's `Keep-Alive: timeout=…` hint may shorten the idle time, never lengthen it past ours.
+      keepAliveMaxTimeout: POOL_IDLE_MS,
       ...(options.caFile ? { connect: { ca: readFileSync(options.caFile) } } : {}),
     });
   }
 
-  async register(input: RegisterAgent): Promise<RegisterAgentResponse> {
-    const res = await this.request('POST', '/api/v1/agents/register', { json: input, auth: false });
-    const body = AgentCredentialsSchema.parse(await res.json());
+  /** Retries and failures so far (reported to the coordinator in heartbeats, shown on the dashboard). */
+  get stats(): NetworkStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Registers with the join token, waiting for the coordinator as long as it takes (`until`). The agent chooses its
+   * secret, so a registration repeated after its answer was lost gets the same agent back, never a second one.
+   */
+  async register(input: Omit<RegisterAgent, 'agentSecret' | 'protocolVersion'>, until: Until = Infinity): Promise<RegisterAgentResponse> {
+    const agentSecret = newSecret();
+    const body = await this.call(
+      {
+        method: 'POST',
+        path: '/api/v1/agents/register',
+        what: 'registration',
+        json: { ...input, agentSecret, protocolVersion: AGENT_PROTOCOL_VERSION },
+        auth: false,
+        until,
+        announce: true,
+      },
+      async (res) => AgentCredentialsSchema.parse(await res.json()),
+    );
     this.credentials = { agentId: body.agentId, secret: body.agentSecret };
     return body;
   }
@@ -66,76 +137,152 @@ export class CoordinatorClient {
     this.credentials = { agentId, secret };
   }
 
-  /** A new secret for this agent; the old one stops working at once (the client switches to the new one). */
-  async rotateSecret(): Promise<RegisterAgentResponse> {
-    const res = await this.request('POST', '/api/v1/agents/me/secret');
-    const body = AgentCredentialsSchema.parse(await res.json());
-    this.credentials = { agentId: body.agentId, secret: body.agentSecret };
-    return body;
-  }
-
-  async heartbeat(status: 'idle' | 'busy', datasetHashes?: Record<string, string>): Promise<void> {
-    await this.request('POST', '/api/v1/agents/heartbeat', { json: datasetHashes ? { status, datasetHashes } : { status } });
+  /**
+   * A new secret for this agent, chosen here; the old one stops working at once (the client switches to the new one).
+   * When the coordinator took the rotation but the answer was lost, the repeat is refused (401: the old secret is
+   * gone); the new secret then works, and that is the answer.
+   */
+  async rotateSecret(until: Until = Infinity): Promise<RegisterAgentResponse> {
+    const { agentId, secret: old } = this.requireCredentials();
+    const agentSecret = newSecret();
+    try {
+      await this.call(
+        { method: 'POST', path: '/api/v1/agents/me/secret', what: 'secret rotation', json: { agentSecret }, until, announce: true },
+        async (res) => AgentCredentialsSchema.parse(await res.json()),
+      );
+    } catch (e) {
+      if (!(e instanceof CoordinatorError && e.status === 401)) throw e;
+      this.credentials = { agentId, secret: agentSecret };
+      try {
+        await this.heartbeat('idle', undefined, until);
+      } catch {
+        this.credentials = { agentId, secret: old };
+        throw e;
+      }
+    }
+    this.credentials = { agentId, secret: agentSecret };
+    return { agentId, agentSecret };
   }
 
   /**
-   * The next work item, waiting up to `waitMs` for one at the coordinator (a long poll); null when none came.
-   * `signal` ends the wait early (the agent is stopping).
+   * Says the agent is alive (and, with `datasetHashes`, what its files hold now; with `network`, its retry counters).
+   * Retried until `until`, by default for a few seconds: the next heartbeat comes soon anyway.
+   */
+  async heartbeat(
+    status: 'idle' | 'busy',
+    extra: { datasetHashes?: Record<string, string>; network?: NetworkStats } = {},
+    until: Until = Date.now() + 5_000,
+  ): Promise<void> {
+    await this.call(
+      {
+        method: 'POST',
+        path: '/api/v1/agents/heartbeat',
+        what: 'heartbeat',
+        json: { status, ...extra },
+        until,
+        announce: until === Infinity,
+      },
+      ignoreBody,
+    );
+  }
+
+  /**
+   * The next work item, waiting up to `waitMs` for one at the coordinator (a long poll); null when none came. One try:
+   * the polling loop decides when to ask again. `signal` ends the wait early (the agent is stopping).
    */
   async nextWork(waitMs: number, signal?: AbortSignal): Promise<AgentWork | null> {
-    const res = await this.request('GET', `/api/v1/agents/me/work?waitMs=${waitMs}`, { timeoutMs: waitMs + 30_000, signal });
-    if (res.status === 204) return null;
-    return AgentWorkSchema.parse(await res.json());
+    return this.call(
+      {
+        method: 'GET',
+        path: `/api/v1/agents/me/work?waitMs=${waitMs}`,
+        what: 'poll for work',
+        until: 0,
+        signal,
+        attemptTimeoutMs: waitMs + 30_000,
+      },
+      async (res) => (res.status === 204 ? null : AgentWorkSchema.parse(await res.json())),
+    );
   }
 
   /** Uploads a float32 blob (e.g. trained weights a task result names); returns its sha256. */
-  async uploadBlob(values: Float32Array): Promise<string> {
-    const res = await this.request('POST', '/api/v1/blobs', { raw: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
-    return ((await res.json()) as { hash: string }).hash;
-  }
-
-  /** Posts a task's result, retrying while the coordinator is unreachable until `retryUntil` (epoch ms). */
-  async taskResult(taskId: string, result: unknown, durationMs: number, retryUntil = 0): Promise<void> {
-    await this.request('POST', `/api/v1/tasks/${taskId}/result`, { json: { result, durationMs }, retryUntil });
-  }
-
-  async taskFailure(taskId: string, message: string, retryUntil = 0): Promise<void> {
-    await this.request('POST', `/api/v1/tasks/${taskId}/failure`, {
-      json: { message: message.slice(0, 2000) || 'unknown error' },
-      retryUntil,
+  async uploadBlob(values: Float32Array, until?: Until): Promise<string> {
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    const expected = sha256(bytes);
+    return this.call({ method: 'POST', path: '/api/v1/blobs', what: 'blob upload', raw: bytes, until }, async (res) => {
+      const { hash } = (await res.json()) as { hash: string };
+      if (hash !== expected) throw new Error(`blob upload: the coordinator stored ${hash}, expected ${expected}`);
+      return hash;
     });
   }
 
-  async weights(hash: string, expectedCount: number): Promise<Float32Array> {
-    const res = await this.request('GET', `/api/v1/blobs/${hash}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.byteLength !== expectedCount * 4) {
-      throw new Error(`weights ${hash}: got ${bytes.byteLength} bytes, expected ${expectedCount * 4}`);
-    }
-    const out = new Float32Array(expectedCount);
-    new Uint8Array(out.buffer).set(bytes);
-    return out;
+  /** Posts a task's result, retrying until `until` (epoch ms); a repeat gets the first answer. */
+  async taskResult(taskId: string, result: unknown, durationMs: number, until?: Until): Promise<void> {
+    await this.call(
+      { method: 'POST', path: `/api/v1/tasks/${taskId}/result`, what: `result of task ${taskId}`, json: { result, durationMs }, until },
+      ignoreBody,
+    );
   }
 
-  /** Uploads an update, retrying while the coordinator is unreachable until `retryUntil` (epoch ms; the round's deadline). */
-  async upload(jobId: string, round: number, delta: Float32Array, meta: UpdateMeta, retryUntil = 0): Promise<{ status: string }> {
+  async taskFailure(taskId: string, message: string, until?: Until): Promise<void> {
+    await this.call(
+      {
+        method: 'POST',
+        path: `/api/v1/tasks/${taskId}/failure`,
+        what: `failure report of task ${taskId}`,
+        json: { message: message.slice(0, 2000) || 'unknown error' },
+        until,
+      },
+      ignoreBody,
+    );
+  }
+
+  /**
+   * A float32 blob by its sha256: `count` values, checked against the hash; a truncated or corrupted download is
+   * fetched again (until `until`), never returned.
+   */
+  async weights(hash: string, count: number, until?: Until): Promise<Float32Array> {
+    return this.call({ method: 'GET', path: `/api/v1/blobs/${hash}`, what: `download of ${hash.slice(0, 12)}`, until }, async (res) => {
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (bytes.byteLength !== count * 4) {
+        throw new IntegrityError(`blob ${hash}: got ${bytes.byteLength} bytes, expected ${count * 4}`);
+      }
+      if (sha256(bytes) !== hash) throw new IntegrityError(`blob ${hash}: the bytes received have another sha256`);
+      const out = new Float32Array(count);
+      new Uint8Array(out.buffer).set(bytes);
+      return out;
+    });
+  }
+
+  /** Uploads an update, retrying until `until` (the round's deadline); a repeat gets the first answer. */
+  async upload(jobId: string, round: number, delta: Float32Array, meta: UpdateMeta, until?: Until): Promise<{ status: string }> {
     const q = new URLSearchParams({
       exampleCount: String(meta.exampleCount),
       trainLoss: String(meta.trainLoss),
       durationMs: String(meta.durationMs),
     });
-    const res = await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/update?${q.toString()}`, {
-      raw: new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength),
-      retryUntil,
-    });
-    return (await res.json()) as { status: string };
+    return this.call(
+      {
+        method: 'POST',
+        path: `/api/v1/jobs/${jobId}/rounds/${round}/update?${q.toString()}`,
+        what: `update for round ${round} of job ${jobId}`,
+        raw: new Uint8Array(delta.buffer, delta.byteOffset, delta.byteLength),
+        until,
+      },
+      async (res) => (await res.json()) as { status: string },
+    );
   }
 
-  async decline(jobId: string, round: number, reason: 'unavailable' | 'busy' | 'error', message?: string, retryUntil = 0): Promise<void> {
-    await this.request('POST', `/api/v1/jobs/${jobId}/rounds/${round}/decline`, {
-      json: message ? { reason, message: message.slice(0, 500) } : { reason },
-      retryUntil,
-    });
+  async decline(jobId: string, round: number, reason: 'unavailable' | 'busy' | 'error', message?: string, until?: Until): Promise<void> {
+    await this.call(
+      {
+        method: 'POST',
+        path: `/api/v1/jobs/${jobId}/rounds/${round}/decline`,
+        what: `decline of round ${round} of job ${jobId}`,
+        json: message ? { reason, message: message.slice(0, 500) } : { reason },
+        until,
+      },
+      ignoreBody,
+    );
   }
 
   /** Closes the connections (an agent that is leaving). */
@@ -143,45 +290,68 @@ export class CoordinatorClient {
     await this.dispatcher.close();
   }
 
-  private async request(
-    method: string,
-    path: string,
-    opts: { json?: unknown; raw?: Uint8Array; auth?: boolean; retryUntil?: number; timeoutMs?: number; signal?: AbortSignal } = {},
-  ): Promise<Response> {
-    for (let attempt = 0; ; attempt++) {
+  /**
+   * One call, tried until it succeeds, fails for good or its budget runs out. `read` runs inside the try, so a body
+   * cut short or failing its check is retried like a reset connection. An incident (a call that needed more than one
+   * try) is logged once, when it ends, with the number of tries and what went wrong.
+   */
+  private async call<T>(spec: CallSpec, read: (res: Response) => Promise<T>): Promise<T> {
+    const until = spec.until ?? Date.now() + this.defaultBudgetMs;
+    const started = Date.now();
+    const reasons = new Map<string, number>();
+    const retry = spec.attemptTimeoutMs ? { ...this.retry, attemptTimeoutMs: spec.attemptTimeoutMs } : this.retry;
+    for (let failures = 0; ;) {
       try {
-        return await this.requestOnce(method, path, opts);
+        const value = await read(await this.send(spec, attemptTimeout(Date.now(), until === 0 ? Infinity : until, retry)));
+        if (failures) this.log(`${spec.what}: done after ${failures + 1} tries in ${seconds(started)} (${summary(reasons)})`);
+        return value;
       } catch (e) {
-        if (opts.signal?.aborted) throw e;
-        const pause =
-          e instanceof CoordinatorError && e.retryAfterMs !== null ? e.retryAfterMs : this.retryBaseMs * 2 ** Math.min(attempt, 3);
-        if (!isTransient(e) || Date.now() + pause > (opts.retryUntil ?? 0)) throw e;
-        await new Promise((r) => setTimeout(r, pause));
+        if (spec.signal?.aborted) throw e;
+        failures++;
+        const decision = decideRetry(e, failures, Date.now(), until, this.retry);
+        if (!decision.retry) {
+          if (decision.reason !== null) {
+            this.counters.failures++;
+            reasons.set(decision.reason, (reasons.get(decision.reason) ?? 0) + 1);
+            if (failures > 1) this.log(`${spec.what}: gave up after ${failures} tries in ${seconds(started)} (${summary(reasons)})`);
+          }
+          throw e;
+        }
+        this.counters.retries++;
+        reasons.set(decision.reason, (reasons.get(decision.reason) ?? 0) + 1);
+        if (spec.announce && failures === 1) {
+          this.log(
+            `waiting for the coordinator at ${this.baseUrl} (${spec.what}: ${describeError(e)}); trying again with pauses up to ${this.retry.maxDelayMs / 1000} s`,
+          );
+        }
+        await sleep(decision.delayMs, spec.signal);
       }
     }
   }
 
-  private async requestOnce(
-    method: string,
-    path: string,
-    opts: { json?: unknown; raw?: Uint8Array; auth?: boolean; timeoutMs?: number; signal?: AbortSignal },
-  ): Promise<Response> {
+  private async send(spec: CallSpec, timeoutMs: number): Promise<Response> {
     const headers: Record<string, string> = {};
-    if (opts.auth !== false) {
-      if (!this.credentials) throw new Error('agent is not registered');
-      headers.authorization = agentBearer(this.credentials.agentId, this.credentials.secret);
+    if (spec.auth !== false) {
+      const { agentId, secret } = this.requireCredentials();
+      headers.authorization = agentBearer(agentId, secret);
     }
     let body: string | Uint8Array | undefined;
-    if (opts.json !== undefined) {
+    if (spec.json !== undefined) {
       headers['content-type'] = 'application/json';
-      body = JSON.stringify(opts.json);
-    } else if (opts.raw) {
+      body = JSON.stringify(spec.json);
+    } else if (spec.raw) {
       headers['content-type'] = 'application/octet-stream';
-      body = opts.raw;
+      body = spec.raw;
     }
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? 60_000);
-    const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
-    const res = await fetch(this.baseUrl.replace(/\/$/, '') + path, { method, headers, body, signal, dispatcher: this.dispatcher });
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = spec.signal ? AbortSignal.any([timeout, spec.signal]) : timeout;
+    const res = await fetch(this.baseUrl.replace(/\/$/, '') + spec.path, {
+      method: spec.method,
+      headers,
+      body,
+      signal,
+      dispatcher: this.dispatcher,
+    });
     if (!res.ok) {
       const text = await res.text();
       let parsed: Partial<ErrorBody> = {};
@@ -190,18 +360,62 @@ export class CoordinatorClient {
       } catch {
         parsed = { message: text.slice(0, 200) };
       }
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new CoordinatorError(res.status, parsed, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : null);
+      throw new CoordinatorError(res.status, parsed, parseRetryAfter(res.headers.get('retry-after')));
     }
     return res;
   }
+
+  private requireCredentials(): { agentId: string; secret: string } {
+    if (!this.credentials) throw new Error('agent is not registered');
+    return this.credentials;
+  }
 }
 
-/** A network error (no answer at all) or an answer that says to come back later. */
-export function isTransient(e: unknown): boolean {
-  if (e instanceof CoordinatorError) return RETRYABLE_STATUS.has(e.status);
-  // fetch rejects with a TypeError on network errors, and our own deadline with a TimeoutError (checked by name: they
-  // may come from another realm).
-  const name = (e as { name?: unknown } | null)?.name;
-  return name === 'TypeError' || name === 'TimeoutError';
+/**
+ * For calls whose answer says nothing beyond its status: the body is still read to its end, so the connection goes
+ * back to the pool (an unread body holds it) and an answer cut short counts as a failed try.
+ */
+async function ignoreBody(res: Response): Promise<undefined> {
+  await res.arrayBuffer();
+  return undefined;
+}
+
+/** A secret chosen by the agent: 256 random bits, base64url. */
+function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** An error as an operator wants to read it: fetch's "fetch failed" with the socket's code and message behind it. */
+export function describeError(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = errorCode(e);
+  const cause = e.cause instanceof Error ? e.cause.message : null;
+  return [e.message, cause && cause !== e.message ? cause : null, code && !String(cause).includes(code) ? code : null]
+    .filter(Boolean)
+    .join(': ');
+}
+
+function summary(reasons: Map<string, number>): string {
+  return [...reasons].map(([r, n]) => (n > 1 ? `${r} ×${n}` : r)).join(', ');
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    // The listener goes when the pause ends: a long-lived signal (the agent's stop) would otherwise collect one per pause.
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
+  });
 }

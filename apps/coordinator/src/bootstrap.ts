@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { useWasmBackend } from '@flotilla/algorithms';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { AppModule } from './app.module';
 import { BodyReader } from './common/body';
 import { ErrorFilter } from './common/error.filter';
@@ -54,7 +55,19 @@ export async function startCoordinator(config: AppConfig): Promise<INestApplicat
   );
   SwaggerModule.setup('api/docs', app, doc);
   await app.listen(config.PORT, config.HOST);
+  keepIdleConnectionsLongerThanAgents(app.getHttpServer());
   return app;
+}
+
+/**
+ * An idle keep-alive connection is closed by the agent, never by the coordinator: the agents' pool drops idle sockets
+ * after 30 s (client-agent coordinator-client.ts), the coordinator after 65 s. Were it the other way round, an agent
+ * could send a request on a socket at the moment the coordinator closes it, and lose it (UND_ERR_SOCKET a few ms
+ * after it started). headersTimeout must exceed keepAliveTimeout, or Node may cut a reused socket's next request.
+ */
+function keepIdleConnectionsLongerThanAgents(server: Server): void {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
 }
 
 /** TRUST_PROXY as Express takes it: a boolean, a hop count, or addresses. */

@@ -7,6 +7,8 @@ export * from './data/held-out';
 export * from './models/model';
 export * from './models/backend';
 export * from './aggregation/rules';
+export * from './aggregation/policy';
+export * from './aggregation/robust';
 export { setSimdFold, simdFoldAvailable } from './aggregation/simd-fold';
 export { releaseIdleAggregationMemory } from './aggregation/kernels';
 export * from './participation/probabilities';

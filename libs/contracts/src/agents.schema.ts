@@ -1,8 +1,24 @@
 import { z } from 'zod';
 import { int4, perDataset, Sha256Schema } from './common';
 
+/**
+ * The agent protocol this build speaks. An agent sends it when it registers; a coordinator that speaks another
+ * refuses the registration with `incompatible_version` (a definitive answer: the agent stops instead of retrying).
+ */
+export const AGENT_PROTOCOL_VERSION = 1;
+
+/** An agent secret an agent chose itself: 256 random bits, base64url (43 characters). */
+export const AgentSecretSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, '256 random bits in base64url (43 characters)');
+
 export const RegisterAgentSchema = z.strictObject({
   joinToken: z.string().min(1).max(512),
+  /**
+   * The secret the agent will authenticate with, chosen by the agent (only its hash is stored). It makes registration
+   * safe to repeat: a registration whose answer was lost, sent again with the same secret, returns the same agent
+   * instead of a second one (and uses the join token once). Without it the coordinator picks the secret.
+   */
+  agentSecret: AgentSecretSchema.optional(),
+  protocolVersion: z.number().int().min(1).max(1000).optional(),
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, dot, dash, underscore'),
   datasets: z
     .array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/))
@@ -23,8 +39,20 @@ export const AgentCredentialsSchema = z.strictObject({
 });
 export type RegisterAgentResponse = z.infer<typeof AgentCredentialsSchema>;
 
-/** POST /agents/me/secret: a new secret for the calling agent; the old one stops working at once. */
+/**
+ * POST /agents/me/secret: a new secret for the calling agent; the old one stops working at once. The agent may choose
+ * it (then a rotation whose answer was lost is recognised: the agent tries the new secret); else the coordinator does.
+ */
+export const RotateSecretSchema = z.strictObject({ agentSecret: AgentSecretSchema.optional() });
+export type RotateSecret = z.infer<typeof RotateSecretSchema>;
 export type RotateSecretResponse = RegisterAgentResponse;
+
+/** What an agent's HTTP client has seen since it started: calls it retried, and calls that failed after retrying. */
+export const NetworkStatsSchema = z.strictObject({
+  retries: z.number().int().min(0).max(2_147_483_647),
+  failures: z.number().int().min(0).max(2_147_483_647),
+});
+export type NetworkStats = z.infer<typeof NetworkStatsSchema>;
 
 /** GET /agents/me/work: how long the coordinator may hold the request open when there is no work (long poll). */
 export const WorkQuerySchema = z.strictObject({
@@ -36,6 +64,8 @@ export const HeartbeatSchema = z.strictObject({
   status: z.enum(['idle', 'busy']).default('idle'),
   /** Sent when an agent rejoins with a stored identity: its dataset files may have changed since it registered. */
   datasetHashes: perDataset(Sha256Schema).optional(),
+  /** The agent's retry counters since it started (sent when they changed), shown to operators. */
+  network: NetworkStatsSchema.optional(),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 
@@ -49,6 +79,8 @@ export interface AgentView {
   lastTaskTimeoutAt: string | null;
   /** When an admin revoked the agent (DELETE /agents/:id): its credentials no longer work; its history stays. */
   revokedAt: string | null;
+  /** The agent's last reported network counters (null until it reports one: agents report after a retry). */
+  network: (NetworkStats & { reportedAt: string }) | null;
   createdAt: string;
 }
 

@@ -3,11 +3,13 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HeartbeatSchema,
   RegisterAgentSchema,
+  RotateSecretSchema,
   UuidParam,
   type AgentView,
   type Heartbeat,
   type RegisterAgent,
   type RegisterAgentResponse,
+  type RotateSecret,
 } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import type { Request } from 'express';
@@ -51,15 +53,22 @@ export class AgentsController {
   @ApiBody({ schema: jsonSchema(HeartbeatSchema) })
   async heartbeat(@CurrentAgent() agent: Agent, @Body(new ZodPipe(HeartbeatSchema, 'heartbeat')) body: Heartbeat): Promise<void> {
     if (body.datasetHashes) await this.agents.rejoined(agent.id, body.datasetHashes);
+    if (body.network) await this.agents.reportNetwork(agent.id, body.network);
   }
 
   @Post('me/secret')
   @HttpCode(200)
   @UseGuards(AgentGuard)
   @ApiBearerAuth()
-  @ApiOperation({ summary: 'A new secret for the calling agent (shown once); the old one stops working at once' })
-  rotate(@CurrentAgent() agent: Agent): Promise<RegisterAgentResponse> {
-    return this.agents.rotateSecret(agent.id);
+  @ApiOperation({
+    summary: 'A new secret for the calling agent (its own choice, or picked here and shown once); the old one stops working at once',
+  })
+  @ApiBody({ schema: jsonSchema(RotateSecretSchema), required: false })
+  rotate(
+    @CurrentAgent() agent: Agent,
+    @Body(new ZodPipe(RotateSecretSchema.optional(), 'secret rotation')) body: RotateSecret | undefined,
+  ): Promise<RegisterAgentResponse> {
+    return this.agents.rotateSecret(agent.id, body?.agentSecret);
   }
 
   @Get()

@@ -23,6 +23,18 @@ export class AgentsRepository {
     return this.prisma.agent.findUnique({ where: { id } });
   }
 
+  findBySecretHash(secretHash: string): Promise<Agent | null> {
+    return this.prisma.agent.findUnique({ where: { secretHash } });
+  }
+
+  /** The agent's HTTP client counters as it reports them now. */
+  async reportNetwork(id: string, stats: { retries: number; failures: number }): Promise<void> {
+    await this.prisma.agent.updateMany({
+      where: { id },
+      data: { netRetries: stats.retries, netFailures: stats.failures, netReportedAt: new Date() },
+    });
+  }
+
   /** Records a heartbeat now with the datasets' hashes an agent re-reports when it rejoins. */
   async rejoined(id: string, datasetHashes: Prisma.InputJsonValue): Promise<void> {
     await this.prisma.agent.updateMany({ where: { id, revokedAt: null }, data: { lastHeartbeatAt: new Date(), datasetHashes } });

@@ -1,10 +1,16 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import type { AgentView, RegisterAgent, RegisterAgentResponse } from '@flotilla/contracts';
+import {
+  AGENT_PROTOCOL_VERSION,
+  type AgentView,
+  type NetworkStats,
+  type RegisterAgent,
+  type RegisterAgentResponse,
+} from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import { createHash, randomBytes } from 'node:crypto';
 import { JoinTokensService } from '../auth/join-tokens.service';
 import { safeEqual } from '../common/bearer';
-import { ConflictError, NotFoundError, UnauthorizedError } from '../common/errors';
+import { ConflictError, IncompatibleVersionError, NotFoundError, UnauthorizedError } from '../common/errors';
 import { RateLimiter } from '../common/rate-limiter';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { QueueService } from '../queue/queue.service';
@@ -47,21 +53,48 @@ export class AgentsService implements OnModuleInit {
 
   /**
    * A new agent, if the join token admits it (the bootstrap JOIN_TOKEN, or one issued through the API: not expired,
-   * used up or revoked); at most REGISTER_RATE_PER_MINUTE registrations per source address.
+   * used up or revoked); at most REGISTER_RATE_PER_MINUTE registrations per source address. An agent that chose its
+   * secret and sends the same registration again (its first answer was lost) gets the agent the first one created,
+   * without using the join token again: knowing the secret proves it is that agent.
    */
   async register(input: RegisterAgent, source: string): Promise<RegisterAgentResponse> {
     this.registrations.take(source, 'registrations from this address');
+    if (input.protocolVersion !== undefined && input.protocolVersion !== AGENT_PROTOCOL_VERSION) {
+      throw new IncompatibleVersionError(
+        `This coordinator speaks agent protocol ${AGENT_PROTOCOL_VERSION}; the agent speaks ${input.protocolVersion}: install a matching agent`,
+      );
+    }
+    const secret = input.agentSecret ?? newSecret();
+    const secretHash = hashSecret(secret);
+    if (input.agentSecret) {
+      const repeated = await this.registered(secretHash);
+      if (repeated) return { agentId: repeated.id, agentSecret: secret };
+    }
     await this.joinTokens.admit(input.joinToken);
-    const secret = newSecret();
-    const agent = await this.agents.create({
-      name: input.name,
-      secretHash: hashSecret(secret),
-      datasets: input.datasets,
-      ...(input.exampleCounts ? { exampleCounts: input.exampleCounts } : {}),
-      ...(input.datasetHashes ? { datasetHashes: input.datasetHashes } : {}),
-    });
+    let agent: Agent;
+    try {
+      agent = await this.agents.create({
+        name: input.name,
+        secretHash,
+        datasets: input.datasets,
+        ...(input.exampleCounts ? { exampleCounts: input.exampleCounts } : {}),
+        ...(input.datasetHashes ? { datasetHashes: input.datasetHashes } : {}),
+      });
+    } catch (e) {
+      // The same registration raced in on two connections: the other request created the agent.
+      const repeated = input.agentSecret ? await this.registered(secretHash) : null;
+      if (!repeated) throw e;
+      return { agentId: repeated.id, agentSecret: secret };
+    }
     this.logger.log(`agent ${agent.id} (${agent.name}) registered for ${agent.datasets.join(', ')}`);
     return { agentId: agent.id, agentSecret: secret };
+  }
+
+  /** The agent holding this secret, for a repeated registration; a revoked one is refused (401) rather than revived. */
+  private async registered(secretHash: string): Promise<Agent | null> {
+    const agent = await this.agents.findBySecretHash(secretHash);
+    if (agent?.revokedAt) throw new UnauthorizedError(`Agent ${agent.id} was revoked at ${agent.revokedAt.toISOString()}`);
+    return agent;
   }
 
   /** Resolves `Bearer <agentId>.<secret>` to the agent, or throws 401 (unknown, wrong secret, revoked). */
@@ -103,12 +136,20 @@ export class AgentsService implements OnModuleInit {
     return this.view((await this.agents.findById(agentId))!);
   }
 
-  /** A new secret for the calling agent; the old one stops working at once. */
-  async rotateSecret(agentId: string): Promise<RegisterAgentResponse> {
-    const secret = newSecret();
+  /**
+   * A new secret for the calling agent (its own choice, or one picked here); the old one stops working at once. An
+   * agent whose answer was lost knows the rotation happened when the new secret works.
+   */
+  async rotateSecret(agentId: string, chosen?: string): Promise<RegisterAgentResponse> {
+    const secret = chosen ?? newSecret();
     if (!(await this.agents.setSecret(agentId, hashSecret(secret)))) throw new UnauthorizedError(`Agent ${agentId} was revoked`);
     await this.forget(agentId);
     return { agentId, agentSecret: secret };
+  }
+
+  /** The agent's network counters, as its heartbeat reports them (it sends them when they changed). */
+  async reportNetwork(agentId: string, stats: NetworkStats): Promise<void> {
+    await this.agents.reportNetwork(agentId, stats);
   }
 
   /** What a job kind or the task dispatcher must do when an agent is revoked (registered at module init). */
@@ -136,6 +177,10 @@ export class AgentsService implements OnModuleInit {
       lastHeartbeatAt: a.lastHeartbeatAt?.toISOString() ?? null,
       lastTaskTimeoutAt: a.lastTaskTimeoutAt?.toISOString() ?? null,
       revokedAt: a.revokedAt?.toISOString() ?? null,
+      network:
+        a.netReportedAt && a.netRetries !== null && a.netFailures !== null
+          ? { retries: a.netRetries, failures: a.netFailures, reportedAt: a.netReportedAt.toISOString() }
+          : null,
       createdAt: a.createdAt.toISOString(),
     };
   }

@@ -32,6 +32,17 @@ describe('BlobStore float32 reads', () => {
     expect([...big.subarray(0, 3), ...big.subarray(3 + values.length)]).toEqual([-7, -7, -7, -7, -7, -7, -7, -7]);
   });
 
+  it('readFloat32Range reads values [from, from + n) into a view (a tile of a robust round), and refuses a range beyond the blob', async () => {
+    const hash = await store.putFloat32(values);
+    const big = new Float32Array(12).fill(-7);
+    const view = big.subarray(2, 9);
+    expect(await store.readFloat32Range(hash, 993, view)).toBe(view);
+    expect(view).toEqual(values.subarray(993, 1000));
+    expect([...big.subarray(0, 2), ...big.subarray(9)]).toEqual([-7, -7, -7, -7, -7]);
+    await expect(store.readFloat32Range(hash, 994, view)).rejects.toThrow(/has 4000 bytes; values \[994, 1001\) do not lie in it/);
+    await expect(store.readFloat32Range(hash, -1, new Float32Array(1))).rejects.toThrow(ValidationError);
+  });
+
   it('refuses a target of another length, a blob that is not float32, a malformed or unknown hash', async () => {
     const hash = await store.putFloat32(values);
     await expect(store.readFloat32Into(hash, new Float32Array(999))).rejects.toThrow(ValidationError);

@@ -100,6 +100,20 @@ export class BlobStore {
     });
   }
 
+  /**
+   * Reads float32 values [from, from + into.length) of a blob into `into`: one tile of an update in a robust round,
+   * which reads every update a tile at a time instead of whole.
+   */
+  async readFloat32Range(hash: string, from: number, into: Float32Array): Promise<Float32Array> {
+    return this.withFile(hash, async (file, size) => {
+      const end = (from + into.length) * 4;
+      if (!(Number.isInteger(from) && from >= 0 && end <= size))
+        throw new ValidationError(`Blob ${hash} has ${size} bytes; values [${from}, ${from + into.length}) do not lie in it`);
+      await readFully(file, new Uint8Array(into.buffer, into.byteOffset, into.byteLength), hash, from * 4);
+      return into;
+    });
+  }
+
   private async withFile<T>(hash: string, use: (file: FileHandle, size: number) => Promise<T>): Promise<T> {
     let file: FileHandle;
     try {
@@ -172,11 +186,11 @@ export function bytesToFloat32(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-/** Fills `target` from the start of the file (a read may return fewer bytes than asked). */
-async function readFully(file: FileHandle, target: Uint8Array, hash: string): Promise<void> {
+/** Fills `target` from byte `position` of the file on (a read may return fewer bytes than asked). */
+async function readFully(file: FileHandle, target: Uint8Array, hash: string, position = 0): Promise<void> {
   let at = 0;
   while (at < target.byteLength) {
-    const { bytesRead } = await file.read(target, at, target.byteLength - at, at);
+    const { bytesRead } = await file.read(target, at, target.byteLength - at, position + at);
     if (bytesRead === 0) throw new Error(`Blob ${hash} ended after ${at} of ${target.byteLength} bytes`);
     at += bytesRead;
   }

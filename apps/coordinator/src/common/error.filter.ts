@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { ErrorBody } from '@flotilla/contracts';
 import type { Request, Response } from 'express';
-import { DomainError, TooManyRequestsError } from './errors';
+import { DependencyUnavailableError, DomainError, TooManyRequestsError } from './errors';
+import { outageOf } from './outage';
 
 /** An error of the http-errors kind (Express, body parsers) with a 4xx status and a message meant for the client. */
 function isClientHttpError(e: unknown): e is Error & { status: number } {
@@ -14,7 +15,8 @@ function isClientHttpError(e: unknown): e is Error & { status: number } {
 export class ErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('ErrorFilter');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
+    const exception = this.asOutage(thrown);
     const http = host.switchToHttp();
     const req = http.getRequest<Request & { requestId?: string }>();
     const res = http.getResponse<Response>();
@@ -39,10 +41,22 @@ export class ErrorFilter implements ExceptionFilter {
       this.logger.error(`request ${requestId} failed: ${exception instanceof Error ? exception.stack : String(exception)}`);
       body = { statusCode: 500, code: 'internal', message: 'Internal server error', requestId };
     }
-    if (exception instanceof TooManyRequestsError) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    if (exception instanceof TooManyRequestsError || exception instanceof DependencyUnavailableError)
+      res.setHeader('Retry-After', String(exception.retryAfterSeconds));
     // A refusal before the body was read (401, 413, 415, 429, ...): close the connection rather than let Node read
     // and discard the rest of the upload to keep it alive.
     if (!req.complete) res.setHeader('Connection', 'close');
     res.status(body.statusCode).json(body);
+  }
+
+  /**
+   * PostgreSQL or Redis unreachable is an outage, not a bug: 503 with Retry-After (callers retry), logged as one line
+   * without a stack; any other error is left as it is.
+   */
+  private asOutage(exception: unknown): unknown {
+    const outage = outageOf(exception);
+    if (!outage || outage === exception) return exception;
+    this.logger.warn(`${outage.message}: ${exception instanceof Error ? exception.message.split('\n').filter(Boolean).at(-1) : ''}`);
+    return outage;
   }
 }

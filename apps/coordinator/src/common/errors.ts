@@ -79,6 +79,11 @@ export class QuotaExceededError extends DomainError {
   readonly status = 403;
   readonly code = 'quota_exceeded';
 }
+/** An agent that speaks another agent protocol than this coordinator: final, the agent must be replaced. */
+export class IncompatibleVersionError extends DomainError {
+  readonly status = 400;
+  readonly code = 'incompatible_version';
+}
 /** A caller over its rate limit: 429 with Retry-After. */
 export class TooManyRequestsError extends DomainError {
   readonly status = 429;
@@ -93,4 +98,19 @@ export class TooManyRequestsError extends DomainError {
 /** An agent with AGENT_MAX_TRANSFERS uploads and downloads in flight already: 429 with Retry-After. */
 export class TooManyTransfersError extends TooManyRequestsError {
   override readonly code: string = 'too_many_transfers';
+}
+/**
+ * PostgreSQL or Redis cannot be reached right now (down, restarting, the network): 503 with Retry-After. Nothing was
+ * lost that the caller did not get an answer for; the same request later succeeds or gets its first answer.
+ */
+export class DependencyUnavailableError extends DomainError {
+  readonly status = 503;
+  readonly code = 'dependency_unavailable';
+  constructor(
+    readonly dependency: 'postgres' | 'redis',
+    reason: string,
+    readonly retryAfterSeconds = 2,
+  ) {
+    super(`${dependency === 'postgres' ? 'PostgreSQL' : 'Redis'} is unavailable (${reason}); retry later`, { dependency });
+  }
 }

@@ -98,6 +98,13 @@ export const ConfigSchema = z.object({
    * taken over after one to two times this. Handlers must not block the event loop this long.
    */
   CONTROL_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
+  /**
+   * How often every coordinator compares what PostgreSQL says must be scheduled (round closes, task deadlines, running
+   * jobs) with what Redis holds and re-arms what is missing (also at start-up and each time Redis is back).
+   */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).max(600_000).default(10_000),
+  /** The longest wait between two tries of a control job that failed because PostgreSQL or Redis was away (it never gives up). */
+  CONTROL_RETRY_MAX_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /** How often the agents seen (polls, heartbeats) are written to the database, in one statement. */
   PRESENCE_FLUSH_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
 });

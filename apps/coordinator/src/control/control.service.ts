@@ -1,22 +1,39 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ControlJobName, ControlJobSchemas, describeIssues, type ControlJobData } from '@flotilla/contracts';
 import { UnrecoverableError } from 'bullmq';
+import { outageOf } from '../common/outage';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { QueueService } from '../queue/queue.service';
 
 type Handler = (data: unknown) => Promise<void>;
 
+/** Why a reconciliation runs; `redisMayHaveLost` also puts back the agents' work items (not only control jobs). */
+export interface ReconcileContext {
+  /** Start-up or Redis reconnected: Redis may have lost anything (it keeps nothing on disk). */
+  redisMayHaveLost: boolean;
+}
+
 /**
  * The coordinator's control loop: the one consumer of the control queue, routing each control job to the handler
  * the owning module registered (jobs: advance; tasks: deadlines and assignment; the federated kind: round closes),
- * and, once every handler exists, the modules' resume steps (what a previous process left unfinished).
+ * and the reconciler: the modules' steps that compare what PostgreSQL says must be scheduled with what Redis holds
+ * and re-arm what is missing, at start-up, every RECONCILE_INTERVAL_MS and each time Redis is back.
  */
 @Injectable()
-export class ControlService implements OnApplicationBootstrap {
+export class ControlService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(ControlService.name);
   private readonly handlers = new Map<string, Handler>();
-  private readonly resumers: { name: string; run: () => Promise<void> }[] = [];
+  private readonly steps: { name: string; run: (ctx: ReconcileContext) => Promise<void> }[] = [];
+  private timer?: NodeJS.Timeout;
+  /** The reconciliation running now, and whether another was asked for meanwhile (and whether it is a full one). */
+  private running: Promise<void> | null = null;
+  private again: ReconcileContext | null = null;
+  private stopped = false;
 
-  constructor(private readonly queues: QueueService) {}
+  constructor(
+    private readonly queues: QueueService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /** Registers the handler of a control job (at module init); its data is parsed with the job's schema first. */
   handle<N extends ControlJobName>(name: N, handler: (data: ControlJobData<N>) => Promise<void>): void {
@@ -30,9 +47,14 @@ export class ControlService implements OnApplicationBootstrap {
     });
   }
 
-  /** A step to run once at start-up, after the control worker started. */
-  onResume(name: string, run: () => Promise<void>): void {
-    this.resumers.push({ name, run });
+  /**
+   * A reconciliation step (registered at module init): re-arms, idempotently, what the database says must be scheduled
+   * (every control job and work item has a deterministic id or deduplication id, so re-arming what exists does
+   * nothing, here or on another coordinator). Runs at start-up (what a previous process left unfinished), every
+   * RECONCILE_INTERVAL_MS, and after Redis reconnects.
+   */
+  onReconcile(name: string, run: (ctx: ReconcileContext) => Promise<void>): void {
+    this.steps.push({ name, run });
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -43,9 +65,52 @@ export class ControlService implements OnApplicationBootstrap {
       if (!handler) throw new Error(`no handler for control job '${name}'`);
       await handler(data);
     });
-    for (const r of this.resumers) {
-      await r.run();
-      this.logger.debug(`resumed: ${r.name}`);
+    await this.reconcile({ redisMayHaveLost: true });
+    this.timer = setInterval(() => void this.reconcile({ redisMayHaveLost: false }), this.config.RECONCILE_INTERVAL_MS);
+    this.timer.unref();
+    // Redis (which keeps nothing on disk) may come back empty: delayed round closes and task deadlines are re-armed now,
+    // not at the next period.
+    this.queues.onReconnect(() => {
+      this.logger.warn('redis reconnected: reconciling the schedule with the database');
+      void this.reconcile({ redisMayHaveLost: true });
+    });
+  }
+
+  /**
+   * Runs every step once, one reconciliation at a time: one asked for while another runs follows it (once, however
+   * often it was asked for). A step that fails (the database is away) is logged and tried at the next one.
+   */
+  reconcile(ctx: ReconcileContext): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = { redisMayHaveLost: ctx.redisMayHaveLost || (this.again?.redisMayHaveLost ?? false) };
+      return this.running;
     }
+    this.running = (async () => {
+      let next: ReconcileContext | null = ctx;
+      while (next && !this.stopped) {
+        for (const step of this.steps) await this.runStep(step, next);
+        next = this.again;
+        this.again = null;
+      }
+    })().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async runStep(step: (typeof this.steps)[number], ctx: ReconcileContext): Promise<void> {
+    try {
+      await step.run(ctx);
+      this.logger.debug(`reconciled: ${step.name}`);
+    } catch (e) {
+      const outage = outageOf(e);
+      const why = outage ? outage.message : e instanceof Error ? e.message : String(e);
+      this.logger.warn(`reconciling ${step.name} failed, tried again in ${this.config.RECONCILE_INTERVAL_MS} ms: ${why}`);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
   }
 }

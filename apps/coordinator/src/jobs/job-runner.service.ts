@@ -23,8 +23,9 @@ export class JobRunner implements OnModuleInit {
 
   onModuleInit(): void {
     this.control.handle(ControlJobName.AdvanceJob, ({ jobId }) => this.advance(jobId));
-    // A previous process may have stopped anywhere: every running job looks at its state again.
-    this.control.onResume('running jobs', async () => {
+    // A previous process may have stopped anywhere, and Redis may have lost a pending advance: every running job looks
+    // at its state again (its kind's advance is idempotent, and wake-ups of a job are coalesced).
+    this.control.onReconcile('running jobs', async () => {
       for (const job of await this.jobs.running()) await this.wake(job.id);
     });
   }

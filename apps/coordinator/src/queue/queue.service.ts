@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import {
   AgentJobName,
   AgentTaskSchema,
@@ -14,12 +14,25 @@ import {
   type TaskRef,
   type TrainTask,
 } from '@flotilla/contracts';
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import IORedis from 'ioredis';
+import { outageOf } from '../common/outage';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 
-/** Retry policy of control jobs: a handler that throws (e.g. the database is briefly away) runs again later. */
+/**
+ * Tries of a control job whose handler fails for another reason than an outage (a bug, bad state): it is dropped after
+ * these, and the reconciler schedules it again later if the database still says it is due.
+ */
 const CONTROL_ATTEMPTS = 5;
+
+/**
+ * BullMQ's limit on tries, never reached: a control job that fails because PostgreSQL or Redis is away retries (with a
+ * capped backoff) for as long as the outage lasts; the cap on other failures is CONTROL_ATTEMPTS, applied by the consumer.
+ */
+const CONTROL_ATTEMPTS_UNBOUNDED = 1_000_000_000;
+
+/** The first retry of a failed control job waits this long, each next one twice as long up to CONTROL_RETRY_MAX_MS. */
+const CONTROL_RETRY_FIRST_MS = 250;
 
 /** Agent queues kept open at once (a Queue object costs no connection, but 10,000 of them cost memory). */
 const AGENT_QUEUE_CACHE = 1000;
@@ -36,7 +49,7 @@ export type Channel = 'work' | 'agents';
  * by the ControlService that consumes them.
  */
 @Injectable()
-export class QueueService implements OnApplicationShutdown {
+export class QueueService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(QueueService.name);
   readonly connection: IORedis;
   private readonly control: Queue;
@@ -50,7 +63,9 @@ export class QueueService implements OnApplicationShutdown {
   private pendingWork: Set<string> | null = null;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.connection = new IORedis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
+    // No offline queue: while Redis is away, a command fails at once (the API answers 503) instead of waiting for it to
+    // come back while the request hangs. The worker and subscriber connections keep theirs.
+    this.connection = new IORedis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false, enableOfflineQueue: false });
     this.connection.on('error', (e) => this.logger.warn(`redis: ${e.message}`));
     // 'ready' again after the first time: Redis was away (restarted, or the network): tell who must look again.
     let connectedBefore = false;
@@ -59,6 +74,20 @@ export class QueueService implements OnApplicationShutdown {
       connectedBefore = true;
     });
     this.control = new Queue(CONTROL_QUEUE, { connection: this.connection, prefix: config.QUEUE_PREFIX });
+  }
+
+  /**
+   * A connection of its own (the worker's blocking one, the subscriber), with an offline queue: its commands wait for
+   * Redis to come back. Made anew rather than duplicated from the command connection, whose options BullMQ shares.
+   */
+  private newConnection(): IORedis {
+    return new IORedis(this.config.REDIS_URL, { maxRetriesPerRequest: null });
+  }
+
+  /** Start-up waits for Redis: without an offline queue, a command sent before the connection is ready would fail. */
+  async onModuleInit(): Promise<void> {
+    if (this.connection.status === 'ready') return;
+    await new Promise<void>((resolve) => this.connection.once('ready', () => resolve()));
   }
 
   get prefix(): string {
@@ -81,6 +110,16 @@ export class QueueService implements OnApplicationShutdown {
     this.notifyWork(agentId);
   }
 
+  /**
+   * Puts a train task back on the agent's queue when it is not there (Redis lost it); true when it was missing. The
+   * agent is told only then: an agent that already has the item is not woken for nothing.
+   */
+  async ensureTrain(agentId: string, task: TrainTask): Promise<boolean> {
+    if (await this.agentQueue(agentId).getJob(trainTaskId(task.jobId, task.round, agentId))) return false;
+    await this.enqueueTrain(agentId, task);
+    return true;
+  }
+
   /** Removes a train task from the agent's queue (the agent answered it, or the round closed). */
   async removeTrain(agentId: string, jobId: string, round: number): Promise<void> {
     await this.agentQueue(agentId).remove(trainTaskId(jobId, round, agentId));
@@ -96,6 +135,13 @@ export class QueueService implements OnApplicationShutdown {
       removeOnFail: 1000,
     });
     this.notifyWork(agentId);
+  }
+
+  /** Puts an attempt of a task back on its agent's queue when it is not there (Redis lost it); true when it was missing. */
+  async ensureTask(agentId: string, task: AgentTask): Promise<boolean> {
+    if (await this.agentQueue(agentId).getJob(agentTaskId(task.taskId, task.attempt))) return false;
+    await this.enqueueTask(agentId, task);
+    return true;
   }
 
   /** Removes attempts 1…`upTo` of a task from the agent's queue (it answered, or the task went elsewhere). */
@@ -153,7 +199,7 @@ export class QueueService implements OnApplicationShutdown {
   subscribe(channel: Channel, listener: (message: string) => void): void {
     const name = this.channelName(channel);
     if (!this.subscriber) {
-      this.subscriber = this.connection.duplicate();
+      this.subscriber = this.newConnection();
       this.subscriber.on('error', (e) => this.logger.warn(`redis subscriber: ${e.message}`));
       // The subscriber lost its connection: messages published meanwhile never arrived.
       let subscribedBefore = false;
@@ -167,7 +213,12 @@ export class QueueService implements OnApplicationShutdown {
     }
     if (!this.listeners.has(name)) {
       this.listeners.set(name, []);
-      this.subscriber.subscribe(name).catch((e: Error) => this.logger.error(`cannot subscribe to ${name}: ${e.message}`));
+      // Subscribed once the connection is ready (ioredis re-subscribes by itself after a reconnect): a SUBSCRIBE queued
+      // while connecting can reach Redis before the connection's ready check, which Redis then refuses in subscriber mode.
+      const sub = this.subscriber;
+      const subscribe = () => void sub.subscribe(name).catch((e: Error) => this.logger.error(`cannot subscribe to ${name}: ${e.message}`));
+      if (sub.status === 'ready') subscribe();
+      else sub.once('ready', subscribe);
     }
     this.listeners.get(name)!.push(listener);
   }
@@ -244,28 +295,52 @@ export class QueueService implements OnApplicationShutdown {
 
   /**
    * Done or failed, a control job is removed: its id is free again, so the same job can be scheduled anew (a failed
-   * round close re-armed by the next advance). Failures are logged by the consumer.
+   * round close re-armed by the reconciler or the next advance). Retries wait longer each time, up to
+   * CONTROL_RETRY_MAX_MS ({@link controlBackoff}); how many there are is decided by the consumer.
    */
   private controlRetries() {
-    return { attempts: CONTROL_ATTEMPTS, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: true };
+    return { attempts: CONTROL_ATTEMPTS_UNBOUNDED, backoff: { type: 'capped' }, removeOnComplete: true, removeOnFail: true };
   }
 
   /**
    * Starts consuming the control queue (one job at a time) with `handle`; the ControlService routes by name. A control
    * job whose process died is picked up again once its lock has lapsed (CONTROL_LOCK_MS, checked every half of it):
    * until then the wake-ups of its job wait behind it, so the lock is short. Handlers are idempotent, so a job run
-   * again after a lost lock (or after a crash, up to 5 times) does nothing twice.
+   * again after a lost lock (or after a crash, up to 5 times) does nothing twice. A handler that fails because
+   * PostgreSQL or Redis is away is tried again for as long as the outage lasts; one that fails otherwise, up to
+   * CONTROL_ATTEMPTS times.
    */
   consumeControl(handle: (name: string, data: unknown) => Promise<void>): void {
-    this.worker = new Worker(CONTROL_QUEUE, (job: Job) => handle(job.name, job.data), {
-      connection: (this.workerConnection = this.connection.duplicate()),
+    const run = async (job: Job): Promise<void> => {
+      try {
+        await handle(job.name, job.data);
+      } catch (e) {
+        if (e instanceof UnrecoverableError || outageOf(e)) throw e;
+        // attemptsMade counts the tries before this one.
+        if (job.attemptsMade + 1 >= CONTROL_ATTEMPTS) throw new UnrecoverableError(e instanceof Error ? e.message : String(e));
+        throw e;
+      }
+    };
+    this.worker = new Worker(CONTROL_QUEUE, run, {
+      connection: (this.workerConnection = this.newConnection()),
       prefix: this.config.QUEUE_PREFIX,
       concurrency: 1,
       lockDuration: this.config.CONTROL_LOCK_MS,
       stalledInterval: Math.ceil(this.config.CONTROL_LOCK_MS / 2),
       maxStalledCount: 5,
+      settings: { backoffStrategy: (attemptsMade: number) => controlBackoff(attemptsMade, this.config.CONTROL_RETRY_MAX_MS) },
     });
-    this.worker.on('failed', (job, err) => this.logger.error(`control job ${job?.name} ${job?.id} failed: ${err.message}`));
+    this.worker.on('failed', (job, err) => {
+      const outage = outageOf(err);
+      // An outage is one line per try (it says what is away), not a stack trace each time.
+      if (outage) this.logger.warn(`control job ${job?.name} ${job?.id} waits for ${outage.dependency} (try ${job?.attemptsMade})`);
+      else
+        this.logger.error(
+          `control job ${job?.name} ${job?.id} failed${err instanceof UnrecoverableError ? ' for good' : ''}: ${err.message}`,
+        );
+    });
+    // The worker's own connection errors (Redis away) are reported by the connection; without this listener they would be unhandled.
+    this.worker.on('error', (e) => this.logger.warn(`control worker: ${e.message}`));
   }
 
   /** The agent's queue object (least recently used ones are closed: they share the one connection). */
@@ -293,6 +368,11 @@ export class QueueService implements OnApplicationShutdown {
     const connections = [this.workerConnection, this.subscriber, this.connection].filter((c): c is IORedis => c !== undefined);
     await Promise.all(connections.map((c) => c.quit().catch(() => undefined)));
   }
+}
+
+/** The wait before try `attemptsMade + 1` of a failed control job: exponential from CONTROL_RETRY_FIRST_MS, capped. */
+export function controlBackoff(attemptsMade: number, maxMs: number): number {
+  return Math.min(maxMs, CONTROL_RETRY_FIRST_MS * 2 ** Math.min(30, Math.max(0, attemptsMade - 1)));
 }
 
 /** A job of an agent's queue as the work item the agent receives; null when its data is not what its name says. */

@@ -15,6 +15,9 @@ function agent(id: string, heartbeat: number, timeout: number | null = null): Ag
     lastHeartbeatAt: at(heartbeat),
     lastTaskTimeoutAt: timeout === null ? null : at(timeout),
     revokedAt: null,
+    netRetries: null,
+    netFailures: null,
+    netReportedAt: null,
     createdAt: t0,
   };
 }

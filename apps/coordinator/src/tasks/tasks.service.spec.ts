@@ -352,4 +352,34 @@ describe('TasksService', () => {
       expect([...t.queue.sent(), ...t.runner.calls]).toEqual([]);
     });
   });
+
+  describe('reconcile: what the database says must be scheduled, re-armed where Redis lacks it', () => {
+    it("after Redis lost everything: the running attempt's work item goes back on its agent's queue with its deadline, and its timeout is re-armed", async () => {
+      const a = agent('a');
+      const taskId = await dispatched();
+      clock.advance(10_000);
+      t.queue.loseEverything();
+
+      await t.service.reconcile({ redisMayHaveLost: true });
+
+      const [item, timeout] = assignedTo(a, taskId, 1);
+      expect(t.queue.sent()).toEqual([item, { ...timeout, delayMs: TIMEOUT_MS - 10_000 }]);
+      expect(t.world.task(taskId)).toMatchObject({ status: 'running', agentId: a, attempt: 1 });
+    });
+
+    it('with nothing lost, or on a periodic pass, only the (keyed) timeout is re-armed; a pending task gets a look for an agent', async () => {
+      agent('a');
+      const running = await dispatched();
+      t.world.agents[0].lastHeartbeatAt = null; // offline: the next task stays pending
+      const [pending] = await t.service.dispatch(jobId, [request('r0.k1.z')]);
+      t.queue.clear();
+
+      await t.service.reconcile({ redisMayHaveLost: true });
+      await t.service.reconcile({ redisMayHaveLost: false });
+
+      const timeout = `task.timeout.${jobId}.${running}.1`;
+      const assign = { op: 'retryAssign', ref: { jobId, taskId: pending.id, attempt: 0 }, delayMs: 0, dedup: `assign.${pending.id}.0` };
+      expect(t.queue.sent().map((c) => ('id' in c ? c.id : c))).toEqual([timeout, assign, timeout, assign]);
+    });
+  });
 });

@@ -18,7 +18,7 @@ import { AgentsService } from '../agents/agents.service';
 import { InvalidResultError, NotFoundError, TaskClosedError } from '../common/errors';
 import { MetricsRegistry } from '../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { ControlService } from '../control/control.service';
+import { ControlService, type ReconcileContext } from '../control/control.service';
 import { JobKindRegistry, type RegisteredKind } from '../jobs/job-kind';
 import { JobRunner } from '../jobs/job-runner.service';
 import { JobsRepository, type StoredJob } from '../jobs/jobs.repository';
@@ -111,7 +111,7 @@ export class TasksService implements OnModuleInit {
   onModuleInit(): void {
     this.control.handle(ControlJobName.TaskTimeout, (ref) => this.timeout(ref));
     this.control.handle(ControlJobName.AssignTask, (ref) => this.assign(ref.taskId));
-    this.control.onResume('task deadlines', () => this.resume());
+    this.control.onReconcile('task deadlines and assignments', (ctx) => this.reconcile(ctx));
     this.agentsService.onRevoked('tasks', (agentId) => this.releaseAgent(agentId));
   }
 
@@ -120,16 +120,37 @@ export class TasksService implements OnModuleInit {
     for (const task of await this.tasks.runningOn(agentId)) await this.release(task, `agent ${agentId} was revoked`);
   }
 
-  /** After a restart: re-arm deadlines of running tasks and look for agents for pending ones. */
-  async resume(): Promise<void> {
+  /**
+   * What the database says must be scheduled for unfinished tasks, re-armed where Redis lacks it: the deadline of each
+   * running attempt, a look for an agent for each pending task and, when Redis may have lost data, the running
+   * attempt's work item on its agent's queue. All keyed by (task, attempt), so re-arming what exists does nothing.
+   */
+  async reconcile(ctx: ReconcileContext = { redisMayHaveLost: true }): Promise<void> {
     for (const t of await this.tasks.unfinished()) {
       const ref = { jobId: t.jobId, taskId: t.id, attempt: t.attempt };
       if (t.status === 'running') {
+        if (ctx.redisMayHaveLost && t.agentId && t.deadlineAt) await this.restoreWork(t, t.agentId, t.deadlineAt);
         await this.queues.scheduleControl({ name: ControlJobName.TaskTimeout, data: ref }, (t.deadlineAt?.getTime() ?? 0) - Date.now());
       } else {
         await this.queues.retryAssign(ref, 0);
       }
     }
+  }
+
+  /** The running attempt's work item, put back on its agent's queue if it is not there (and not past its deadline). */
+  private async restoreWork(t: { id: string }, agentId: string, deadlineAt: Date): Promise<void> {
+    if (deadlineAt.getTime() <= Date.now()) return;
+    const task = await this.tasks.find(t.id);
+    if (!task || task.status !== 'running' || task.agentId !== agentId) return;
+    const restored = await this.queues.ensureTask(agentId, {
+      taskId: task.id,
+      jobId: task.jobId,
+      kind: task.kind,
+      attempt: task.attempt,
+      deadline: deadlineAt.toISOString(),
+      payload: task.payload,
+    });
+    if (restored) this.logger.warn(`task ${task.key} of job ${task.jobId} (attempt ${task.attempt}): its work item was lost, put back`);
   }
 
   /** Creates the tasks that do not exist yet and assigns the new ones. Returns every requested task's row. */

@@ -148,6 +148,9 @@ export class World {
       lastHeartbeatAt: heartbeat === null ? null : new Date(Date.now() - heartbeat),
       lastTaskTimeoutAt: null,
       revokedAt: null,
+      netRetries: null,
+      netFailures: null,
+      netReportedAt: null,
       createdAt: new Date(Date.UTC(2020, 0, 1) + this.agents.length),
     };
     this.agents.push(agent);
@@ -244,6 +247,8 @@ export class FakeRoundsRepository implements Pick<
   | 'find'
   | 'list'
   | 'openRoundsOf'
+  | 'unfinished'
+  | 'answeredAgentIds'
   | 'open'
   | 'answers'
   | 'gate'
@@ -295,6 +300,19 @@ export class FakeRoundsRepository implements Pick<
     );
   }
 
+  /** Rounds open or half-closed in running jobs. */
+  unfinished(): Promise<Round[]> {
+    return Promise.resolve(
+      this.world.rounds
+        .filter((r) => (r.status === 'open' || r.status === 'closing') && this.world.jobs.get(r.jobId)?.status === 'running')
+        .map(copy),
+    );
+  }
+
+  answeredAgentIds(jobId: string, round: number): Promise<Set<string>> {
+    return Promise.resolve(new Set(this.world.answers.filter((u) => u.jobId === jobId && u.round === round).map((u) => u.agentId)));
+  }
+
   /** Open rounds that asked this agent. */
   openRoundsOf(agentId: string): Promise<Round[]> {
     return Promise.resolve(this.world.rounds.filter((r) => r.status === 'open' && r.eligibleAgentIds.includes(agentId)).map(copy));
@@ -317,6 +335,10 @@ export class FakeRoundsRepository implements Pick<
       answers: 0,
       weightMin: null,
       weightMax: null,
+      normBound: null,
+      normReference: null,
+      rejected: 0,
+      clipped: 0,
       metrics: null,
     };
     this.world.rounds.push(r);
@@ -360,6 +382,7 @@ export class FakeRoundsRepository implements Pick<
       agentId: data.agentId,
       blobHash: data.blobHash ?? null,
       declined: data.declined ?? false,
+      rejected: data.rejected ?? false,
       updateNorm: data.updateNorm ?? null,
       exampleCount: data.exampleCount ?? null,
       trainLoss: data.trainLoss ?? null,
@@ -402,6 +425,10 @@ export class FakeRoundsRepository implements Pick<
       participants: w.participants,
       weightMin: w.weightMin,
       weightMax: w.weightMax,
+      normBound: w.normBound,
+      normReference: w.normReference,
+      rejected: w.rejected,
+      clipped: w.clipped,
       metrics: json(w.metrics),
     });
     this.world.participation.push(...w.participation.map((p) => ({ jobId: w.jobId, round: w.round, ...p })));
@@ -624,12 +651,31 @@ export type QueueCall =
   | { op: 'retryAssign'; ref: TaskRef; delayMs: number; dedup: string }
   | ({ op: 'scheduleControl'; delayMs: number; suffix: string; id: string } & ScheduledControl);
 
-/** The QueueService, recording every call in order (nothing is delivered anywhere). */
+/**
+ * The QueueService, recording every call in order (nothing is delivered anywhere). It also keeps which work items the
+ * agents' queues hold (enqueued, not removed), for ensureTrain/ensureTask; {@link loseEverything} is a Redis restart.
+ */
 export class RecordingQueue implements Pick<
   QueueService,
-  'enqueueTrain' | 'removeTrain' | 'enqueueTask' | 'removeTask' | 'wake' | 'wakeLater' | 'retryAssign' | 'scheduleControl'
+  | 'enqueueTrain'
+  | 'ensureTrain'
+  | 'removeTrain'
+  | 'enqueueTask'
+  | 'ensureTask'
+  | 'removeTask'
+  | 'wake'
+  | 'wakeLater'
+  | 'retryAssign'
+  | 'scheduleControl'
 > {
   readonly calls: QueueCall[] = [];
+  /** Ids of the work items on agents' queues. */
+  readonly held = new Set<string>();
+
+  /** Redis came back empty: no work item is held any more. */
+  loseEverything(): void {
+    this.held.clear();
+  }
 
   /** The calls of one kind, in order. */
   of<O extends QueueCall['op']>(op: O): Extract<QueueCall, { op: O }>[] {
@@ -648,22 +694,40 @@ export class RecordingQueue implements Pick<
   }
 
   enqueueTrain(agentId: string, task: TrainTask): Promise<void> {
-    this.calls.push({ op: 'enqueueTrain', agentId, id: trainTaskId(task.jobId, task.round, agentId), task: copy(task) });
+    const id = trainTaskId(task.jobId, task.round, agentId);
+    this.calls.push({ op: 'enqueueTrain', agentId, id, task: copy(task) });
+    this.held.add(`${agentId}/${id}`);
     return Promise.resolve();
+  }
+
+  async ensureTrain(agentId: string, task: TrainTask): Promise<boolean> {
+    if (this.held.has(`${agentId}/${trainTaskId(task.jobId, task.round, agentId)}`)) return false;
+    await this.enqueueTrain(agentId, task);
+    return true;
   }
 
   removeTrain(agentId: string, jobId: string, round: number): Promise<void> {
     this.calls.push({ op: 'removeTrain', agentId, jobId, round });
+    this.held.delete(`${agentId}/${trainTaskId(jobId, round, agentId)}`);
     return Promise.resolve();
   }
 
   enqueueTask(agentId: string, task: AgentTask): Promise<void> {
-    this.calls.push({ op: 'enqueueTask', agentId, id: agentTaskId(task.taskId, task.attempt), task: copy(task) });
+    const id = agentTaskId(task.taskId, task.attempt);
+    this.calls.push({ op: 'enqueueTask', agentId, id, task: copy(task) });
+    this.held.add(`${agentId}/${id}`);
     return Promise.resolve();
+  }
+
+  async ensureTask(agentId: string, task: AgentTask): Promise<boolean> {
+    if (this.held.has(`${agentId}/${agentTaskId(task.taskId, task.attempt)}`)) return false;
+    await this.enqueueTask(agentId, task);
+    return true;
   }
 
   removeTask(agentId: string, taskId: string, upTo: number): Promise<void> {
     this.calls.push({ op: 'removeTask', agentId, taskId, upTo });
+    for (let a = 1; a <= upTo; a++) this.held.delete(`${agentId}/${agentTaskId(taskId, a)}`);
     return Promise.resolve();
   }
 
@@ -714,7 +778,7 @@ const HASH = /^[0-9a-f]{64}$/;
 /** The BlobStore in memory: content-addressed by sha256 like the real one, every read a fresh array. */
 export class MemoryBlobStore implements Pick<
   BlobStore,
-  'put' | 'has' | 'byteLength' | 'get' | 'getFloat32' | 'readFloat32Into' | 'putFloat32' | 'putFloat64' | 'getFloat64'
+  'put' | 'has' | 'byteLength' | 'get' | 'getFloat32' | 'readFloat32Into' | 'readFloat32Range' | 'putFloat32' | 'putFloat64' | 'getFloat64'
 > {
   readonly blobs = new Map<string, Uint8Array>();
 
@@ -749,6 +813,16 @@ export class MemoryBlobStore implements Pick<
     if (bytes.byteLength !== into.byteLength)
       throw new ValidationError(`Blob ${hash} has ${bytes.byteLength} bytes, expected ${into.byteLength} (${into.length} float32 values)`);
     new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(bytes);
+    return into;
+  }
+
+  /** Values [from, from + into.length) of a float32 blob; a range beyond it is refused like the real store's. */
+  async readFloat32Range(hash: string, from: number, into: Float32Array): Promise<Float32Array> {
+    const bytes = await this.bytes(hash, ValidationError);
+    const end = (from + into.length) * 4;
+    if (!(Number.isInteger(from) && from >= 0 && end <= bytes.byteLength))
+      throw new ValidationError(`Blob ${hash} has ${bytes.byteLength} bytes; values [${from}, ${from + into.length}) do not lie in it`);
+    new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(bytes.subarray(from * 4, end));
     return into;
   }
 

@@ -66,7 +66,7 @@ function collaborators(env: Record<string, string>) {
     blobs: new MemoryBlobStore(),
     metrics: new MetricsRegistry(),
     config: testConfig(env),
-    control: new ControlService(fake<QueueService>(queue)),
+    control: new ControlService(fake<QueueService>(queue), testConfig(env)),
     // Used only when a module starts (revocation hooks); the builders do not start modules.
     agentsService: fake<AgentsService>({}),
   };

@@ -715,3 +715,57 @@ describe('finish into a given array', () => {
     expect(() => round.finish(f32([0, 0, 0, 0]), { into: new Float32Array(3) })).toThrow(/into has length 3, expected 4/);
   });
 });
+
+describe('clipped updates (add with a scale, the update policy of policy.ts)', () => {
+  it('weighted-sum rules fold s·ω·Δ; s = 1 gives the very bits of an add without options', () => {
+    // fedau, first round (ω = 1), N = 2: x = 1 + (0.25 · 1 · 8)/2 = 2; avg-participating: 1 + 0.25 · 8 / 1 = 3.
+    for (const [spec, expected] of [
+      [{ rule: 'fedau', cutoffK: null }, 2],
+      [{ rule: 'avg-participating' }, 3],
+    ] as [AggregationSpec, number][]) {
+      const rule = createAggregationRule(spec, { globalLr: 1 });
+      const round = rule.beginRound(1, { clientStates: new Map(['a', 'b'].map((id) => [id, rule.initialClientState()])) });
+      round.add('a', f32([8]), null, { scale: 0.25 });
+      const out = round.finish(f32([1]));
+      expect([...out.model]).toEqual([expected]);
+      expect(out.weights.get('a')).toBe(1); // the reported ω is the rule's, the scale is the policy's
+    }
+    const d = 29;
+    const delta = Float32Array.from({ length: d }, (_, i) => Math.sin(i) / 3);
+    const run = (options?: { scale: number }) => {
+      const rule = createAggregationRule({ rule: 'fedau', cutoffK: null }, { globalLr: 0.7 });
+      const round = rule.beginRound(d, { clientStates: new Map(['a', 'b', 'c'].map((id) => [id, rule.initialClientState()])) });
+      round.add('a', delta, null, options);
+      round.add(
+        'b',
+        delta.map((v) => -v / 7),
+      );
+      return round.finish(Float32Array.from({ length: d }, (_, i) => i / 11)).model;
+    };
+    expect(run({ scale: 1 })).toEqual(run());
+  });
+
+  it('MIFA and FedVarp keep the clipped update s·Δ (float32) as the memory, leaving the input alone', () => {
+    // MIFA, N = 2: M_a = 0.5 · [2, −4] = [1, −2]; x = 0 + [1, −2]/2.
+    const rule = createAggregationRule({ rule: 'mifa' }, { globalLr: 1 });
+    const round = rule.beginRound(2, { clientStates: new Map(['a', 'b'].map((id) => [id, rule.initialClientState()])), memorySum: null });
+    const delta = f32([2, -4]);
+    round.add('a', delta, null, { scale: 0.5 });
+    const out = round.finish(f32([0, 0]));
+    expect([...out.memories.get('a')!]).toEqual([1, -2]);
+    expect([...delta]).toEqual([2, -4]);
+    expect([...out.model]).toEqual([0.5, -1]);
+    expect([...out.memorySum!]).toEqual([1, -2]);
+  });
+
+  it('refuses a scale outside (0, 1], naming the client', () => {
+    for (const spec of [{ rule: 'avg-all' }, { rule: 'fedvarp' }] as AggregationSpec[]) {
+      const rule = createAggregationRule(spec);
+      const round = rule.beginRound(1, { clientStates: new Map([['a', rule.initialClientState()]]), memorySum: null });
+      for (const scale of [0, 1.5, Number.NaN, -1])
+        expect(() => round.add('a', f32([1]), null, { scale })).toThrow(
+          new RegExp(`scale of client 'a' must be in \\(0, 1\\], got ${scale}`),
+        );
+    }
+  });
+});

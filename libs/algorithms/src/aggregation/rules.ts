@@ -1,5 +1,6 @@
 import { advanceFedAu, fedauWeight, FEDAU_INITIAL_STATE, FEDAU_NO_CUTOFF, parseFedAuState, type FedAuClientState } from './fedau';
-import { applyScaled, axpy64, BufferedAccumulator, checkBufferedUpdates, createRoundSum } from './kernels';
+import { allFinite, applyScaled, axpy64, BufferedAccumulator, checkBufferedUpdates, createRoundSum } from './kernels';
+import { ROBUST_TILE_BYTES, robustCombine, robustTileElements, validateRobustAggregation, type RobustAggregation } from './robust';
 import { validateUpdate } from './updates';
 
 /**
@@ -192,9 +193,10 @@ export interface RoundAggregation {
    * @param delta Δ_n, length d, all finite. MIFA and FedVarp keep this array as the client's new memory: do not modify it afterwards.
    * @param previousMemory MIFA and FedVarp only, and required for them: the client's M_n before this round (length d),
    *   or null if it has never participated (M_n = 0); held like `delta` until it is summed. Ignored by the other rules.
-   * @throws for a client not in the round's `clientStates`, a second update from a client, a bad delta or memory.
+   * @param options.scale the update's clipping multiplier (an update policy's verdict, policy.ts), default 1.
+   * @throws for a client not in the round's `clientStates`, a second update from a client, a bad delta, memory or scale.
    */
-  add(clientId: string, delta: Float32Array, previousMemory?: Float32Array | null): void;
+  add(clientId: string, delta: Float32Array, previousMemory?: Float32Array | null, options?: AddOptions): void;
   /**
    * Ends the round: the new global model and every client's new state. Call once.
    * @param global x_t, length d; not modified unless it is `options.into`.
@@ -208,6 +210,57 @@ export interface RoundAggregation {
 /** Options of {@link RoundAggregation.finish}. */
 export interface FinishOptions {
   into?: Float32Array;
+}
+
+/** Options of {@link RoundAggregation.add}. */
+export interface AddOptions {
+  /**
+   * Multiplier in (0, 1] of a clipped update (an update policy's `scale`, policy.ts), default 1. The weighted-sum rules
+   * fold s·ω_n·Δ_n by multiplying the weight (no copy of the update; s = 1 leaves every bit as without it); MIFA and
+   * FedVarp keep the clipped update s·Δ_n, rounded to float32, as the client's memory (a new array).
+   */
+  scale?: number;
+}
+
+/** Reads a clipping multiplier: 1 when absent, else a number in (0, 1]. */
+function clipScale(where: string, clientId: string, options: AddOptions | undefined): number {
+  const s = options?.scale ?? 1;
+  if (!(s > 0 && s <= 1)) fail(where, `scale of client '${clientId}' must be in (0, 1], got ${s}`);
+  return s;
+}
+
+/**
+ * Reads the values [from, from + into.length) of the index-th update added to a {@link RobustRoundAggregation} into
+ * `into` (the caller reads its blob's range, or copies from an array it holds).
+ */
+export type TileReader = (index: number, from: number, into: Float32Array) => void;
+/** {@link TileReader}, asynchronous (e.g. reading update blobs from disk). */
+export type AsyncTileReader = (index: number, from: number, into: Float32Array) => Promise<unknown>;
+
+/**
+ * One round aggregated robustly (robust.ts; docs/algorithms/fedau.md §11.3): the participants are named with
+ * {@link add} (their updates are read later, tile by tile), then {@link finish} combines every coordinate of their
+ * clipped updates s_n·Δ_n with the rule's weights ω_n as masses:
+ *
+ *     x_{t+1} = x_t + γ · (W / D) · R(s_n Δ_n; ω_n),   W = Σ_S ω_n,
+ *
+ * where R is the weighted median or trimmed mean per coordinate and D the rule's divisor (N, or |S| for
+ * avg-participating). R = the weighted mean would give the rule's own step γ/D · Σ_S ω_n s_n Δ_n; the weights keep
+ * FedAU's correction of who participates how often (a rarely seen client counts as ω_n ≈ 1/p_n clients), but R is
+ * not a mean, so the step is no longer an unbiased estimate of the full-participation step.
+ *
+ * Memory while finishing: one tile of T coordinates of all K updates (4·K·T bytes, about ROBUST_TILE_BYTES = 32 MiB
+ * once K·d is large; the whole K·d·4 bytes when that is smaller), plus 20·K bytes of per-coordinate scratch.
+ */
+export interface RobustRoundAggregation {
+  /** Number of participants named so far. */
+  readonly participants: number;
+  /** Names the next participant (index = the number named before it), with its clipping multiplier. */
+  add(clientId: string, options?: AddOptions): void;
+  /** Ends the round, reading the updates tile by tile through `read`; like {@link RoundAggregation.finish} otherwise. */
+  finish(global: Float32Array, read: TileReader, options?: FinishOptions): RoundOutcome;
+  /** {@link finish} with an asynchronous reader. */
+  finishAsync(global: Float32Array, read: AsyncTileReader, options?: FinishOptions): Promise<RoundOutcome>;
 }
 
 /** The array x_{t+1} is written to: `into` (checked), or a new one. */
@@ -264,6 +317,18 @@ export interface AggregationRule {
   memoryFootprint(dimension: number): AggregationMemory;
   /** Starts aggregating a round of a model with `dimension` parameters. */
   beginRound(dimension: number, input: RoundInput): RoundAggregation;
+  /**
+   * Starts a robust round ({@link RobustRoundAggregation}). Defined for fedau, known-p, avg-participating and
+   * avg-all; MIFA and FedVarp aggregate memories of absent clients, which this does not cover.
+   * @throws for MIFA and FedVarp, and for a bad spec.
+   */
+  beginRobustRound(dimension: number, input: RoundInput, robust: RobustAggregation, options?: RobustRoundOptions): RobustRoundAggregation;
+}
+
+/** Options of {@link AggregationRule.beginRobustRound}. */
+export interface RobustRoundOptions {
+  /** Bytes of update values held per tile, default ROBUST_TILE_BYTES (32 MiB); at least one coordinate per tile. */
+  tileBytes?: number;
 }
 
 function fail(where: string, why: string): never {
@@ -349,20 +414,32 @@ class RoundBook {
     if (this.states.size === 0) fail(`${rule.spec.rule} beginRound`, 'clientStates is empty (N must be at least 1)');
   }
 
-  /** Checks a new update; returns its weight (not yet recorded). */
-  check(clientId: string, delta: Float32Array): number {
+  /** Checks that a client may add an update now; returns its weight (not yet recorded). */
+  admit(clientId: string): number {
     const where = `${this.rule.spec.rule} add`;
     if (this.finished) fail(where, 'the round is already finished');
     const state = this.states.get(clientId);
     if (state === undefined) fail(where, `update from client '${clientId}', which is not in the round's clientStates`);
     if (this.weights.has(clientId)) fail(where, `second update from client '${clientId}'`);
+    return this.rule.weight(clientId, state);
+  }
+
+  /** True when the round's updates were validated before (only their lengths are checked then). */
+  get updatesValidated(): boolean {
+    return this.validated;
+  }
+
+  /** Checks a new update; returns its weight (not yet recorded). */
+  check(clientId: string, delta: Float32Array): number {
+    const where = `${this.rule.spec.rule} add`;
+    const weight = this.admit(clientId);
     const problem = this.validated
       ? delta.length === this.dimension
         ? null
         : `has length ${delta.length}, expected ${this.dimension}`
       : validateUpdate(delta, this.dimension);
     if (problem !== null) fail(where, `update of client '${clientId}' ${problem}`);
-    return this.rule.weight(clientId, state);
+    return weight;
   }
 
   finish(global: Float32Array): Map<string, AggregationClientState> {
@@ -444,10 +521,11 @@ class WeightedSumRule implements AggregationRule {
       updateBuffer() {
         return u.updateBuffer();
       },
-      add(clientId, delta) {
+      add(clientId, delta, _previousMemory, options) {
         const w = book.check(clientId, delta); // checks the update, so the sum need not scan it again
         if (!(w >= 0 && w < Infinity)) fail(`${rule} add`, `weight of client '${clientId}' must be finite and >= 0, got ${w}`);
-        u.add(delta, w);
+        // A clipped update is folded with weight s·ω: no copy, and s = 1 multiplies exactly.
+        u.add(delta, w * clipScale(`${rule} add`, clientId, options));
         book.weights.set(clientId, w);
       },
       finish(global, options) {
@@ -466,6 +544,108 @@ class WeightedSumRule implements AggregationRule {
         return { model, weights: book.weights, states, memories: new Map(), memorySum: null };
       },
     };
+  }
+
+  beginRobustRound(
+    dimension: number,
+    input: RoundInput,
+    robust: RobustAggregation,
+    options: RobustRoundOptions = {},
+  ): RobustRoundAggregation {
+    const rule = this.spec.rule;
+    checkDimension(`${rule} beginRobustRound`, dimension);
+    validateRobustAggregation(robust);
+    const tileBytes = options.tileBytes ?? ROBUST_TILE_BYTES;
+    if (!(tileBytes > 0)) fail(`${rule} beginRobustRound`, `tileBytes must be positive, got ${tileBytes}`);
+    return new RobustRound(rule, new RoundBook(this, input, dimension), robust, this.globalLr, tileBytes);
+  }
+}
+
+/** {@link RobustRoundAggregation} of the weighted-sum rules. */
+class RobustRound implements RobustRoundAggregation {
+  private readonly ids: string[] = [];
+  private readonly scales: number[] = [];
+
+  constructor(
+    private readonly rule: string,
+    private readonly book: RoundBook,
+    private readonly robust: RobustAggregation,
+    private readonly globalLr: number,
+    private readonly tileBytes: number,
+  ) {}
+
+  get participants(): number {
+    return this.ids.length;
+  }
+
+  add(clientId: string, options?: AddOptions): void {
+    const where = `${this.rule} add`;
+    const w = this.book.admit(clientId);
+    // Weights are masses here: a zero weight would leave its value out of every quantile.
+    if (!(w > 0 && w < Infinity)) fail(where, `weight of client '${clientId}' must be finite and > 0, got ${w}`);
+    const s = clipScale(where, clientId, options);
+    this.book.weights.set(clientId, w);
+    this.ids.push(clientId);
+    this.scales.push(s);
+  }
+
+  finish(global: Float32Array, read: TileReader, options?: FinishOptions): RoundOutcome {
+    const f = this.start(global, options);
+    for (let from = 0; from < f.dimension; from += f.tile) {
+      const length = Math.min(f.tile, f.dimension - from);
+      for (let k = 0; k < f.count; k++) read(k, from, f.values.subarray(k * f.tile, k * f.tile + length));
+      f.combine(from, length);
+    }
+    return f.outcome;
+  }
+
+  async finishAsync(global: Float32Array, read: AsyncTileReader, options?: FinishOptions): Promise<RoundOutcome> {
+    const f = this.start(global, options);
+    for (let from = 0; from < f.dimension; from += f.tile) {
+      const length = Math.min(f.tile, f.dimension - from);
+      for (let k = 0; k < f.count; k++) await read(k, from, f.values.subarray(k * f.tile, k * f.tile + length));
+      f.combine(from, length);
+    }
+    return f.outcome;
+  }
+
+  /** Ends the bookkeeping and sets up the tile loop of finish/finishAsync (which differ only in how they read). */
+  private start(global: Float32Array, options: FinishOptions | undefined) {
+    const where = `${this.rule} finish`;
+    const book = this.book;
+    const states = book.finish(global);
+    const dimension = book.dimension;
+    const count = this.ids.length;
+    const model = modelArray(where, dimension, global, options, true);
+    const outcome: RoundOutcome = { model, weights: book.weights, states, memories: new Map(), memorySum: null };
+    const weights = Float64Array.from(this.ids, (id) => book.weights.get(id)!);
+    const scales = Float64Array.from(this.scales);
+    let total = 0;
+    for (const w of weights) total += w;
+    // The rule's divisor, as in its weighted-sum step: |S| for avg-participating, N otherwise.
+    const divisor = this.rule === 'avg-participating' ? Math.max(1, count) : book.states.size;
+    const step = (this.globalLr * total) / divisor;
+    const tile = robustTileElements(count, dimension, this.tileBytes);
+    const values = new Float32Array(count === 0 ? 0 : count * tile);
+    const column = new Float64Array(count);
+    const order = new Uint32Array(count);
+    const robust = this.robust;
+    const validated = book.updatesValidated;
+    const combine = (from: number, length: number): void => {
+      if (!validated) {
+        for (let k = 0; k < count; k++) {
+          if (!allFinite(values.subarray(k * tile, k * tile + length)))
+            fail(`${this.rule} add`, `update of client '${this.ids[k]}' contains NaN or ±Infinity in [${from}, ${from + length})`);
+        }
+      }
+      for (let j = 0; j < length; j++) {
+        for (let k = 0; k < count; k++) column[k] = scales[k] * values[k * tile + j];
+        const i = from + j;
+        model[i] = global[i] + step * robustCombine(robust, column, weights, count, total, order);
+      }
+    };
+    // An empty round leaves the model as it is (a copy, or `into` holding x_t): no tile is read.
+    return { dimension, count, tile: count === 0 ? dimension : tile, values, combine, outcome };
   }
 }
 
@@ -513,6 +693,13 @@ class MemoryRule implements AggregationRule {
     };
   }
 
+  beginRobustRound(): RobustRoundAggregation {
+    return fail(
+      `${this.spec.rule} beginRobustRound`,
+      'robust aggregation is defined for fedau, known-p, avg-participating and avg-all, not for the rules that aggregate memories of absent clients',
+    );
+  }
+
   beginRound(dimension: number, input: RoundInput): RoundAggregation {
     const rule = this.spec.rule;
     checkDimension(`${rule} beginRound`, dimension);
@@ -532,16 +719,19 @@ class MemoryRule implements AggregationRule {
       updateBuffer() {
         return new Float32Array(dimension); // it becomes the client's memory M_n: a new array each time
       },
-      add(clientId, delta, previousMemory) {
+      add(clientId, delta, previousMemory, options) {
         const w = book.check(clientId, delta);
         if (previousMemory === undefined)
           fail(`${rule} add`, `previousMemory of client '${clientId}' is required (null if it has never participated)`);
         if (previousMemory !== null && previousMemory.length !== dimension) {
           fail(`${rule} add`, `previousMemory of client '${clientId}' has length ${previousMemory.length}, expected ${dimension}`);
         }
-        u.add(delta, 1, previousMemory);
+        // A clipped update is the client's new memory as clipped: s·Δ_n, rounded to float32 like any stored memory.
+        const s = clipScale(`${rule} add`, clientId, options);
+        const update = s === 1 ? delta : Float32Array.from(delta, (v) => s * v);
+        u.add(update, 1, previousMemory);
         book.weights.set(clientId, w);
-        memories.set(clientId, delta);
+        memories.set(clientId, update);
       },
       finish(global, options) {
         const states = book.finish(global);

@@ -5,7 +5,12 @@ import { allFinite } from './kernels';
  * (`rules.ts`) when an unchecked update is added to a round.
  */
 
-/** Euclidean (L2) norm of an update, accumulated in float64; reported per participation to spot outliers. */
+/**
+ * Euclidean (L2) norm of an update, accumulated in float64; the update policy (policy.ts) judges updates by it, and it
+ * is reported per participation. Finite for every finite float32 update: a square is at most FLOAT32_MAX² ≈ 1.2e77,
+ * so the float64 sum cannot overflow below 10^231 values (in float32 arithmetic the norm of an update of 3e38
+ * everywhere would already be Infinity).
+ */
 export function updateNorm(delta: Float32Array): number {
   let s = 0;
   for (let i = 0; i < delta.length; i++) s += delta[i] * delta[i];

@@ -62,6 +62,40 @@ describe('simulateFederated', () => {
     expect(Math.abs(fedau - fedvarp)).toBeLessThan(2.5);
   });
 
+  it('an update policy keeps one poisoned client from wrecking the model (issue #12; docs/algorithms/fedau.md §11)', () => {
+    const run = { ...base, rounds: 40, evalEvery: 20, meanParticipation: 0.5, algorithm: 'fedau' };
+    const reject = { bound: { kind: 'relative' as const, factor: 10 }, action: 'reject' as const };
+    const honest = simulateFederated(data, run);
+    // Honest clients only: the policy judges nothing out of bounds, and then changes no bit.
+    const policed = simulateFederated(data, { ...run, updatePolicy: reject });
+    expect([policed.rejectedUpdates, policed.clippedUpdates]).toEqual([0, 0]);
+    expect(policed.curve).toEqual(honest.curve);
+    // Client 0 sends 1e20 everywhere (a finite update). Without a policy the model collapses to chance.
+    const huge = { clients: [0], value: 1e20 };
+    const wrecked = simulateFederated(data, { ...run, poison: huge });
+    expect(wrecked.finalTestAccuracy).toBeLessThan(honest.finalTestAccuracy - 0.1);
+    // Rejected (client 0 does not participate) or clipped to 10 × the median norm: the accuracy holds.
+    const rejected = simulateFederated(data, { ...run, poison: huge, updatePolicy: reject });
+    expect(rejected.rejectedUpdates).toBeGreaterThan(0);
+    expect(rejected.meanParticipants).toBeLessThan(honest.meanParticipants);
+    expect(rejected.finalTestAccuracy).toBeGreaterThan(honest.finalTestAccuracy - 0.03);
+    const clipped = simulateFederated(data, { ...run, poison: huge, updatePolicy: { ...reject, action: 'clip' } });
+    expect([clipped.rejectedUpdates, clipped.clippedUpdates]).toEqual([0, rejected.rejectedUpdates]);
+    expect(clipped.finalTestAccuracy).toBeGreaterThan(honest.finalTestAccuracy - 0.03);
+    // 3e38 everywhere: its norm does not fit in a float32, so it is rejected even with no policy at all.
+    const probe = simulateFederated(data, { ...run, poison: { clients: [0], value: 3e38 } });
+    expect(probe.rejectedUpdates).toBe(rejected.rejectedUpdates);
+    expect(probe.divergedAtRound).toBeNull();
+    expect(probe.curve).toEqual(rejected.curve);
+    // Robust aggregation runs through the same loop (its math: aggregation/robust.spec.ts).
+    const median = simulateFederated(data, { ...run, poison: huge, updatePolicy: reject, robust: { kind: 'median' } });
+    expect(median.divergedAtRound).toBeNull();
+    expect(median.finalTestAccuracy).toBeGreaterThan(wrecked.finalTestAccuracy + 0.05);
+    expect(() => simulateFederated(data, { ...run, algorithm: 'mifa', robust: { kind: 'median' } })).toThrow(
+      /robust aggregation is not defined for mifa/,
+    );
+  });
+
   it('parses algorithm names, including FedAU cutoff variants', () => {
     expect(parseAlgorithm('fedau')).toEqual({ name: 'fedau', rule: 'fedau', cutoffK: null });
     expect(parseAlgorithm('fedau-k50')).toEqual({ name: 'fedau-k50', rule: 'fedau', cutoffK: 50 });

@@ -1,4 +1,6 @@
 import { allFinite } from '../aggregation/kernels';
+import { decideUpdates, NO_UPDATE_POLICY, validateUpdatePolicy, type UpdatePolicy } from '../aggregation/policy';
+import { validateRobustAggregation, type RobustAggregation } from '../aggregation/robust';
 import {
   AGGREGATION_RULE_NAMES,
   createAggregationRule,
@@ -8,6 +10,7 @@ import {
   type AggregationRuleName,
   type AggregationSpec,
 } from '../aggregation/rules';
+import { updateNorm } from '../aggregation/updates';
 import { dirichletLabelSplit, labelHistogram, subset, type Dataset } from '../data/dataset';
 import { initialParameters, type LocalTrainingOptions, type LocalTrainingResult, type ModelArch } from '../models/model';
 import { createAvailability, stationaryRate } from '../participation/availability';
@@ -119,6 +122,19 @@ export interface FederatedSimulationConfig {
   minSamplesPerClient?: number;
   /** Server accumulator precision, default float64. */
   accumulator?: AccumulatorPrecision;
+  /**
+   * The update policy every round applies, with the coordinator's function (`decideUpdates`, docs/algorithms/fedau.md
+   * §11). Default {@link NO_UPDATE_POLICY}: the simulated clients are honest and the paper's comparison has no
+   * policy (a job's default is a relative bound, see the README).
+   */
+  updatePolicy?: UpdatePolicy;
+  /** Robust aggregation instead of the rule's weighted mean (§11.3); default null. Not defined for mifa and fedvarp. */
+  robust?: RobustAggregation | null;
+  /**
+   * Poisoned clients: when one of these (client indices) participates, its update is `value` in every coordinate
+   * instead of what it trained. To see what a policy does against the update of issue #12 (3e38 everywhere). Default none.
+   */
+  poison?: { clients: readonly number[]; value: number };
 }
 
 /** One point of a learning curve. */
@@ -149,6 +165,9 @@ export interface FederatedRunResult {
   meanParticipants: number;
   /** Client local SGD steps run in total. */
   localSteps: number;
+  /** Updates the update policy rejected, and clipped, over the run. */
+  rejectedUpdates: number;
+  clippedUpdates: number;
 }
 
 /** The part of a run that depends only on the data and the seed, shared by all algorithms and patterns. */
@@ -279,6 +298,11 @@ export function simulateFederated(
   const fast = createFastModel(r.model, shape);
   const trainer: LocalTrainer = hooks.trainer ?? ((g, d, o) => fast.train(g, d, o));
   const rule = createAggregationRule(algorithmSpec(alg, trueRates), { globalLr, accumulator: r.accumulator });
+  const policy = validateUpdatePolicy(config.updatePolicy ?? NO_UPDATE_POLICY);
+  const robust = config.robust ? validateRobustAggregation(config.robust) : null;
+  if (robust && rule.usesClientMemory) throw new Error(`simulateFederated: robust aggregation is not defined for ${alg.rule}`);
+  const poisoned = new Set(config.poison?.clients ?? []);
+  const poisonValue = config.poison?.value ?? 0;
 
   let model = initialParameters(r.model, shape, deriveSeed(seed, 'init'));
   const dim = model.length;
@@ -295,13 +319,19 @@ export function simulateFederated(
   let divergedAtRound: number | null = null;
   let participantsTotal = 0;
   let localSteps = 0;
+  let rejectedUpdates = 0;
+  let clippedUpdates = 0;
+  // The relative bound's reference of the last round (a lone update is measured against it).
+  let reference: number | null = null;
   let round = 0;
   while (round < r.rounds) {
-    const agg = rule.beginRound(dim, { clientStates: states, memorySum });
+    // The round's updates first: the policy decides on all their norms at once, as the coordinator does at the close.
+    const arrived: { n: number; delta: Float32Array }[] = [];
     for (let n = 0; n < N; n++) {
       if (!availability[n].next()) continue;
       let delta: Float32Array;
-      if (clientData[n].size === 0)
+      if (poisoned.has(n)) delta = new Float32Array(dim).fill(poisonValue);
+      else if (clientData[n].size === 0)
         delta = new Float32Array(dim); // a client without data has nothing to learn
       else {
         delta = trainer(model, clientData[n], {
@@ -316,11 +346,35 @@ export function simulateFederated(
         divergedAtRound = round;
         break;
       }
-      agg.add(ids[n], delta, memories[n]);
+      arrived.push({ n, delta });
     }
     if (divergedAtRound !== null) break;
-    participantsTotal += agg.participants;
-    const out = agg.finish(model);
+    const decision = decideUpdates(
+      policy,
+      arrived.map((u) => updateNorm(u.delta)),
+      reference,
+    );
+    reference = decision.reference;
+    // Rejected clients did not participate (their FedAU state records a miss); clipped ones did, scaled.
+    const kept: { id: string; n: number; delta: Float32Array; scale: number }[] = [];
+    decision.verdicts.forEach((v, i) => {
+      if (v.outcome === 'rejected') rejectedUpdates++;
+      else {
+        if (v.outcome === 'clipped') clippedUpdates++;
+        kept.push({ id: ids[arrived[i].n], n: arrived[i].n, delta: arrived[i].delta, scale: v.scale });
+      }
+    });
+    let out;
+    if (robust) {
+      const agg = rule.beginRobustRound(dim, { clientStates: states }, robust);
+      for (const u of kept) agg.add(u.id, { scale: u.scale });
+      out = agg.finish(model, (k, from, into) => into.set(kept[k].delta.subarray(from, from + into.length)));
+    } else {
+      const agg = rule.beginRound(dim, { clientStates: states, memorySum });
+      for (const u of kept) agg.add(u.id, u.delta, memories[u.n], { scale: u.scale });
+      out = agg.finish(model);
+    }
+    participantsTotal += kept.length;
     model = out.model;
     states = out.states;
     memorySum = out.memorySum;
@@ -349,5 +403,7 @@ export function simulateFederated(
     divergedAtRound,
     meanParticipants: round > 0 ? participantsTotal / round : 0,
     localSteps,
+    rejectedUpdates,
+    clippedUpdates,
   };
 }

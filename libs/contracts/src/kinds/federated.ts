@@ -1,3 +1,4 @@
+import type { RobustAggregation, UpdatePolicy } from '@flotilla/algorithms';
 import { z } from 'zod';
 import { DatasetNameSchema, FiniteSchema, int4, safeText, SeedSchema, Sha256Schema } from '../common';
 import type { JobViewBase } from '../jobs.schema';
@@ -11,7 +12,8 @@ import type { JobViewBase } from '../jobs.schema';
 /** The built-in model architectures. Sizes of input and output come from the dataset. */
 export const ModelSpecSchema = z.discriminatedUnion('arch', [
   z.strictObject({ arch: z.literal('softmax') }),
-  z.strictObject({ arch: z.literal('mlp'), hidden: z.number().int().min(1).max(1024).default(32) }),
+  // Up to 16,384 hidden units: 1.2M parameters on 64 features (75·H + 10 on the digits), a 4.9 MB model.
+  z.strictObject({ arch: z.literal('mlp'), hidden: z.number().int().min(1).max(16_384).default(32) }),
 ]);
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
@@ -40,22 +42,75 @@ export const AggregationSchema = z.discriminatedUnion('rule', [
 ]);
 export type Aggregation = z.infer<typeof AggregationSchema>;
 
-export const CreateFederatedJobSchema = z.strictObject({
-  kind: z.literal('federated'),
-  name: safeText().min(1).max(120).optional(),
-  dataset: DatasetNameSchema,
-  model: ModelSpecSchema,
-  rounds: z.number().int().min(1).max(100_000),
-  localSteps: z.number().int().min(1).max(10_000).default(5),
-  batchSize: z.number().int().min(1).max(4096).default(16),
-  localLr: z.number().positive().max(100).default(0.1),
-  globalLr: z.number().positive().max(1000).default(1),
-  roundDeadlineMs: z.number().int().min(100).max(86_400_000).default(30_000),
-  aggregation: AggregationSchema.default({ rule: 'fedau', cutoffK: null }),
-  /** Eligible agents are the online agents that hold `dataset`; the job waits for at least this many. */
-  minAgents: z.number().int().min(1).max(100_000).default(1),
-  seed: SeedSchema.default(0),
+/**
+ * The update policy of a job's default: updates whose L2 norm exceeds 10 × the round's lower-median norm are
+ * rejected. Honest updates of the demo stay below 4.4 × (docs/algorithms/fedau.md §11.2), so it judges nothing of
+ * theirs, while an update that is orders of magnitude larger never reaches the model.
+ */
+export const DEFAULT_UPDATE_POLICY: UpdatePolicy = Object.freeze({
+  bound: Object.freeze({ kind: 'relative' as const, factor: 10 }),
+  action: 'reject' as const,
 });
+
+/**
+ * A federated job's update policy (docs/algorithms/fedau.md §11; libs/algorithms `decideUpdates`): a bound on each
+ * update's L2 norm and what to do beyond it. Whatever the policy, an update whose norm does not fit in a float32 is
+ * rejected.
+ */
+export const UpdatePolicySchema = z.strictObject({
+  /**
+   * `{kind: "relative", factor}` (default factor 10): at most factor × the lower median of the round's update norms,
+   * decided when the round closes. `{kind: "absolute", maxNorm}`: at most maxNorm, decided when the update arrives
+   * (a rejected upload is answered 422). `{kind: "none"}`: no bound.
+   */
+  bound: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('relative'), factor: z.number().min(1).max(1e6) }),
+      z.strictObject({ kind: z.literal('absolute'), maxNorm: z.number().positive().max(1e38) }),
+      z.strictObject({ kind: z.literal('none') }),
+    ])
+    .default(DEFAULT_UPDATE_POLICY.bound),
+  /** `reject` (default): the update is not aggregated and its agent is a non-participant of the round (`rejected`). `clip`: scaled down to the bound. */
+  action: z.enum(['reject', 'clip']).default(DEFAULT_UPDATE_POLICY.action),
+}) satisfies z.ZodType<UpdatePolicy>;
+
+/**
+ * Robust aggregation (docs/algorithms/fedau.md §11.3): per coordinate, the weighted median or trimmed mean of the
+ * round's updates instead of their weighted mean. It bounds what a minority of clients can do to any coordinate, at
+ * the price of FedAU's unbiasedness (a median of non-IID clients' updates is not their mean). Not for `mifa` and
+ * `fedvarp`.
+ */
+export const RobustAggregationSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('median') }),
+  /** `trim`: the fraction of the total weight cut from each end of every coordinate's sorted values, in (0, 0.5). */
+  z.strictObject({ kind: z.literal('trimmed-mean'), trim: z.number().gt(0).lt(0.5) }),
+]) satisfies z.ZodType<RobustAggregation>;
+
+export const CreateFederatedJobSchema = z
+  .strictObject({
+    kind: z.literal('federated'),
+    name: safeText().min(1).max(120).optional(),
+    dataset: DatasetNameSchema,
+    model: ModelSpecSchema,
+    rounds: z.number().int().min(1).max(100_000),
+    localSteps: z.number().int().min(1).max(10_000).default(5),
+    batchSize: z.number().int().min(1).max(4096).default(16),
+    localLr: z.number().positive().max(100).default(0.1),
+    globalLr: z.number().positive().max(1000).default(1),
+    roundDeadlineMs: z.number().int().min(100).max(86_400_000).default(30_000),
+    aggregation: AggregationSchema.default({ rule: 'fedau', cutoffK: null }),
+    /** Which updates a round aggregates (default: {@link DEFAULT_UPDATE_POLICY}). */
+    updatePolicy: UpdatePolicySchema.default(DEFAULT_UPDATE_POLICY),
+    /** null (default): the rule's weighted mean; else a robust combination of the updates. */
+    robustAggregation: RobustAggregationSchema.nullable().default(null),
+    /** Eligible agents are the online agents that hold `dataset`; the job waits for at least this many. */
+    minAgents: z.number().int().min(1).max(100_000).default(1),
+    seed: SeedSchema.default(0),
+  })
+  .refine((j) => j.robustAggregation === null || (j.aggregation.rule !== 'mifa' && j.aggregation.rule !== 'fedvarp'), {
+    message: 'robust aggregation is not defined for mifa and fedvarp (they aggregate memories of absent clients)',
+    path: ['robustAggregation'],
+  });
 export type CreateFederatedJob = z.infer<typeof CreateFederatedJobSchema>;
 
 /** What an agent receives for one round of one federated job (a work item of kind `train`). */
@@ -121,15 +176,37 @@ export interface RoundView {
   participants: number;
   weightMin: number | null;
   weightMax: number | null;
+  /** The largest update norm the round admitted unchanged (factor × reference, or maxNorm); null when none applied or not closed. */
+  normBound: number | null;
+  /** Updates the update policy rejected, and clipped, in this round. */
+  rejected: number;
+  clipped: number;
   inputModelHash: string;
   outputModelHash: string | null;
   metrics: RoundMetrics | null;
 }
 
+/**
+ * What became of an eligible agent in a round: `participated` (aggregated as sent), `clipped` (aggregated, scaled down
+ * to the bound), `rejected` (its update refused by the update policy: a non-participant), `declined`, `timeout`.
+ */
+export type ParticipationOutcome = 'participated' | 'clipped' | 'rejected' | 'declined' | 'timeout';
+
 export interface ParticipationView {
   agents: string[];
-  /** rows[r][a]: 1 participated, 0 eligible but absent, null not eligible. */
-  rounds: { round: number; row: (0 | 1 | null)[]; weights: (number | null)[] }[];
+  /**
+   * row[a]: 1 participated (clipped included), 0 eligible but absent (rejected included), null not eligible;
+   * weights[a] the FedAU weight ω; outcomes[a] as {@link ParticipationOutcome}; norms[a] the L2 norm of the update it
+   * sent (null without one); clipScales[a] the multiplier of a clipped update (else null).
+   */
+  rounds: {
+    round: number;
+    row: (0 | 1 | null)[];
+    weights: (number | null)[];
+    outcomes: (ParticipationOutcome | null)[];
+    norms: (number | null)[];
+    clipScales: (number | null)[];
+  }[];
   rates: number[];
 }
 
@@ -145,4 +222,11 @@ export interface FederatedJobView extends JobViewBase {
   modelHash: string;
   initialMetrics: RoundMetrics | null;
   latestMetrics: RoundMetrics | null;
+  /** Updates the update policy rejected, and clipped, over all closed rounds. */
+  policy: { rejected: number; clipped: number };
+  /**
+   * Why the job is not making progress now, when it waits for something outside it (e.g. "waiting for agents: 2 of 3
+   * required agents online for dataset uci-digits"); null while it runs a round, and once it has ended.
+   */
+  waiting: string | null;
 }

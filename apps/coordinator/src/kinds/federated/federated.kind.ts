@@ -5,6 +5,7 @@ import {
   RoundMetricsSchema,
   type CreateFederatedJob,
   type FederatedJobView,
+  type ParticipationOutcome,
   type ParticipationView,
   type RoundMetrics,
   type RoundView,
@@ -75,6 +76,8 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
       modelHash: model.modelHash,
       initialMetrics: await this.repo.metricsOf(job.id, -1),
       latestMetrics: job.progressDone > 0 ? await this.repo.metricsOf(job.id, job.progressDone - 1) : null,
+      policy: await this.repo.policyCounts(job.id),
+      waiting: await this.rounds.waitingReason(job),
     };
   }
 
@@ -94,13 +97,19 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
       participants: r.participants,
       weightMin: r.weightMin,
       weightMax: r.weightMax,
+      normBound: r.normBound,
+      rejected: r.rejected,
+      clipped: r.clipped,
       inputModelHash: r.inputModelHash,
       outputModelHash: r.outputModelHash,
       metrics: r.metrics == null ? null : RoundMetricsSchema.parse(r.metrics),
     }));
   }
 
-  /** GET /jobs/:id/participation: agents × rounds, 1 participated, 0 eligible but absent, null not asked. */
+  /**
+   * GET /jobs/:id/participation: agents × rounds, 1 participated, 0 eligible but absent, null not asked; with each
+   * cell's outcome (a clipped or rejected update shows there), the update's norm and a clipped update's scale.
+   */
   async participation(job: JobOf<'federated'>): Promise<ParticipationView> {
     const rows = await this.repo.participation(job.id);
     const agents = [...new Set(rows.map((r) => r.agentId))].sort();
@@ -115,15 +124,27 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
           round: p.round,
           row: new Array<0 | 1 | null>(agents.length).fill(null),
           weights: new Array<number | null>(agents.length).fill(null),
+          outcomes: new Array<ParticipationOutcome | null>(agents.length).fill(null),
+          norms: new Array<number | null>(agents.length).fill(null),
+          clipScales: new Array<number | null>(agents.length).fill(null),
         };
         byRound.set(p.round, entry);
       }
       const c = col.get(p.agentId)!;
       entry.row[c] = p.participated ? 1 : 0;
       entry.weights[c] = p.weight;
+      entry.outcomes[c] = outcomeOf(p);
+      entry.norms[c] = p.updateNorm;
+      entry.clipScales[c] = p.clipScale;
       asked[c]++;
       if (p.participated) took[c]++;
     }
     return { agents, rounds: [...byRound.values()], rates: agents.map((_, i) => (asked[i] ? took[i] / asked[i] : 0)) };
   }
+}
+
+/** A participation row's outcome as the view names it. */
+function outcomeOf(p: { participated: boolean; absence: string | null; clipScale: number | null }): ParticipationOutcome {
+  if (p.participated) return p.clipScale === null ? 'participated' : 'clipped';
+  return p.absence === 'declined' || p.absence === 'rejected' ? p.absence : 'timeout';
 }

@@ -13,7 +13,10 @@ export interface ParticipationRow {
   exampleCount: number | null;
   trainLoss: number | null;
   durationMs: number | null;
+  /** 'declined', 'timeout', or 'rejected' (by the update policy); null for a participant. */
   absence: string | null;
+  /** The multiplier of an update the update policy clipped; null otherwise. */
+  clipScale: number | null;
 }
 
 /** An answer to record: an update (with its blob and metrics) or a decline. */
@@ -23,6 +26,8 @@ export interface NewAnswer {
   agentId: string;
   blobHash?: string | null;
   declined?: boolean;
+  /** An update the update policy refused on arrival: no blob, its norm and metadata kept. */
+  rejected?: boolean;
   updateNorm?: number | null;
   exampleCount?: number | null;
   trainLoss?: number | null;
@@ -45,6 +50,11 @@ export interface CloseRoundWrite {
   participants: number;
   weightMin: number | null;
   weightMax: number | null;
+  /** The update policy's bound and reference norm in this round, and how many updates it rejected and clipped. */
+  normBound: number | null;
+  normReference: number | null;
+  rejected: number;
+  clipped: number;
   participation: ParticipationRow[];
   /** Every client's rule state after the round; `memoryHash` is its memory blob (MIFA/FedVarp) or null. */
   clientStates: { agentId: string; state: unknown; memoryHash: string | null }[];
@@ -95,6 +105,17 @@ export class RoundsRepository {
 
   list(jobId: string): Promise<Round[]> {
     return this.prisma.round.findMany({ where: { jobId }, orderBy: { index: 'asc' } });
+  }
+
+  /** Rounds open or half-closed in running jobs: what the reconciler checks against what Redis holds. */
+  unfinished(): Promise<Round[]> {
+    return this.prisma.round.findMany({ where: { status: { in: ['open', 'closing'] }, job: { status: 'running' } } });
+  }
+
+  /** The agents that answered (update, decline or refusal) a round so far. */
+  async answeredAgentIds(jobId: string, round: number): Promise<Set<string>> {
+    const rows = await this.prisma.update.findMany({ where: { jobId, round }, select: { agentId: true } });
+    return new Set(rows.map((r) => r.agentId));
   }
 
   /** Open rounds that asked this agent. */
@@ -151,8 +172,8 @@ export class RoundsRepository {
            AND ${a.agentId}::uuid = ANY(eligible_agent_ids)
            FOR UPDATE
       ), ins AS (
-        INSERT INTO updates (job_id, round, agent_id, blob_hash, declined, update_norm, example_count, train_loss, duration_ms)
-        SELECT ${a.jobId}::uuid, ${a.round}, ${a.agentId}::uuid, ${a.blobHash ?? null}, ${a.declined ?? false}, ${a.updateNorm ?? null},
+        INSERT INTO updates (job_id, round, agent_id, blob_hash, declined, rejected, update_norm, example_count, train_loss, duration_ms)
+        SELECT ${a.jobId}::uuid, ${a.round}, ${a.agentId}::uuid, ${a.blobHash ?? null}, ${a.declined ?? false}, ${a.rejected ?? false}, ${a.updateNorm ?? null},
                ${a.exampleCount ?? null}::int, ${a.trainLoss ?? null}::float8, ${a.durationMs ?? null}::int
           FROM gate
         ON CONFLICT (job_id, round, agent_id) DO NOTHING
@@ -193,6 +214,10 @@ export class RoundsRepository {
           participants: w.participants,
           weightMin: w.weightMin,
           weightMax: w.weightMax,
+          normBound: w.normBound,
+          normReference: w.normReference,
+          rejected: w.rejected,
+          clipped: w.clipped,
           metrics: toJson(w.metrics),
         },
       });
@@ -237,6 +262,12 @@ export class RoundsRepository {
 
   participation(jobId: string) {
     return this.prisma.participation.findMany({ where: { jobId }, orderBy: [{ round: 'asc' }] });
+  }
+
+  /** Updates the update policy rejected and clipped over the job's closed rounds. */
+  async policyCounts(jobId: string): Promise<{ rejected: number; clipped: number }> {
+    const sums = await this.prisma.round.aggregate({ where: { jobId }, _sum: { rejected: true, clipped: true } });
+    return { rejected: sums._sum.rejected ?? 0, clipped: sums._sum.clipped ?? 0 };
   }
 
   checkpoints(jobId: string): Promise<Checkpoint[]> {

@@ -172,6 +172,77 @@ describe('RoundsService', () => {
     });
   });
 
+  describe('waitingReason: a job that waits says why', () => {
+    it('names how many of the required agents are online for the dataset while the round in progress cannot open, and nothing once it is open', async () => {
+      const job = await t.job((await t.submitJob({ minAgents: 3 })).id);
+      online('a');
+      online('stale', 30_001);
+      t.world.addAgent('other-data', { datasets: ['uci-digits'] });
+
+      expect(await t.service.waitingReason(job)).toBe(`waiting for agents: 1 of 3 required agents online for dataset ${TINY.dataset}`);
+      await t.service.advance(job);
+      expect(t.world.rounds).toEqual([]);
+
+      online('b');
+      online('c');
+      expect(await t.service.waitingReason(job)).toBeNull();
+      await t.service.advance(job);
+      expect(t.world.rounds).toHaveLength(1);
+      online('d', 30_001);
+      expect(await t.service.waitingReason(job)).toBeNull(); // the round is open: the job is not waiting
+    });
+  });
+
+  describe('reconcile: what the database says must be scheduled, re-armed where Redis lacks it', () => {
+    it('after Redis lost everything: re-arms the close at the same deadline and puts back the train tasks of the agents that have not answered', async () => {
+      const { job, agents } = await openRound({ roundDeadlineMs: 20_000 }, ['a', 'b', 'c']);
+      await t.service.submitUpdate(agents[0].id, job.id, 0, bytes(new Float32Array(P)), meta);
+      clock.advance(5_000);
+      t.queue.loseEverything();
+      t.queue.clear();
+
+      await t.service.reconcile({ redisMayHaveLost: true });
+
+      expect(t.queue.calls.map((c) => [c.op, 'agentId' in c ? c.agentId : null, 'id' in c ? c.id : null])).toEqual([
+        ['scheduleControl', null, `round.close.${job.id}.0`],
+        ['enqueueTrain', agents[1].id, `train.${job.id}.0.${agents[1].id}`],
+        ['enqueueTrain', agents[2].id, `train.${job.id}.0.${agents[2].id}`],
+      ]);
+      expect(t.queue.of('scheduleControl')[0]).toMatchObject({ delayMs: 15_000, data: { reason: 'deadline' } });
+      // The same task the round opened with (its deadline is the round's, not a new one).
+      expect(t.queue.of('enqueueTrain')[0].task).toMatchObject({ jobId: job.id, round: 0, deadline: '2026-03-02T09:00:20.000Z' });
+    });
+
+    it('with nothing lost, sends nothing to agents; a periodic pass only re-arms the close (keyed: a no-op in Redis)', async () => {
+      const { job } = await openRound({ roundDeadlineMs: 20_000 }, ['a', 'b']);
+
+      await t.service.reconcile({ redisMayHaveLost: true });
+      await t.service.reconcile({ redisMayHaveLost: false });
+
+      expect(t.queue.calls.map((c) => [c.op, 'id' in c ? c.id : null])).toEqual([
+        ['scheduleControl', `round.close.${job.id}.0`],
+        ['scheduleControl', `round.close.${job.id}.0`],
+      ]);
+    });
+
+    it('a round every agent answered but still open (the close was lost) is closed now; a half-closed one is finished', async () => {
+      const first = await openRound({}, ['a']);
+      await t.service.submitUpdate(first.agents[0].id, first.job.id, 0, bytes(new Float32Array(P)), meta);
+      const second = await t.submitJob({});
+      await t.service.advance(second);
+      await t.rounds.beginClosing(second.id, 0);
+      t.queue.clear();
+
+      await t.service.reconcile({ redisMayHaveLost: false });
+
+      expect(t.queue.of('scheduleControl').map((c) => [c.id, c.delayMs])).toEqual([
+        [`round.close.${first.job.id}.0`, expect.any(Number)],
+        [`round.close.${first.job.id}.0.answered`, 0],
+        [`round.close.${second.id}.0.resume`, 0],
+      ]);
+    });
+  });
+
   describe('closeRound', () => {
     it('aggregates x_{t+1} = x_t + γ Σ ω_n Δ_n / N with FedAU weights from the states before the round, writes participation, client states, checkpoint and progress, and wakes the job', async () => {
       // Round 4 of 6 (rounds 0–3 closed), γ = 2.5. The FedAU states after round 3 (docs/algorithms/fedau.md §2.1):
@@ -223,10 +294,23 @@ describe('RoundsService', () => {
         participants: 2,
         weightMin: 1.5,
         weightMax: 2,
+        // The default update policy: 10 × the lower median of the norms √6.3125 (a) and √7.25 (b); nothing beyond it.
+        normReference: Math.sqrt(6.3125),
+        normBound: 10 * Math.sqrt(6.3125),
+        rejected: 0,
+        clipped: 0,
         metrics,
       });
       // One row per eligible agent (keyed by agent: the order they are written in is not part of the decision).
-      const absent = { participated: false, weight: 1, updateNorm: null, exampleCount: null, trainLoss: null, durationMs: null };
+      const absent = {
+        participated: false,
+        weight: 1,
+        updateNorm: null,
+        exampleCount: null,
+        trainLoss: null,
+        durationMs: null,
+        clipScale: null,
+      };
       expect(byAgent(t.world.participation)).toEqual([
         {
           jobId: job.id,
@@ -239,6 +323,7 @@ describe('RoundsService', () => {
           trainLoss: 0.5,
           durationMs: 30,
           absence: null,
+          clipScale: null,
         },
         {
           jobId: job.id,
@@ -251,6 +336,7 @@ describe('RoundsService', () => {
           trainLoss: 0.75,
           durationMs: 40,
           absence: null,
+          clipScale: null,
         },
         { jobId: job.id, round: 4, agentId: c.id, ...absent, absence: 'declined' },
         { jobId: job.id, round: 4, agentId: e.id, ...absent, absence: 'timeout' },
@@ -518,6 +604,170 @@ describe('RoundsService', () => {
       expect(t.queue.of('scheduleControl')).toEqual([
         expect.objectContaining({ data: { jobId: job.id, round: 0, reason: 'all-answered' } }),
       ]);
+    });
+  });
+
+  describe('update policy (docs/algorithms/fedau.md §11): reject and clip at the close, refuse on arrival', () => {
+    // Round 0 of a job on the tiny softmax (6 parameters), x_0 = (1, 2, 3, 4, 5, 6), γ = 1, FedAU with no history (ω = 1).
+    // a, b and c upload, e declines, so N = 4. Norms (exact in float32 and float64):
+    //   Δa = 0.5 · (1, 1, 1, 1, 0, 0): ‖Δa‖ = 1;  Δb = (1, 1, 1, 1, 0, 0): 2;  Δc = 50 · (1, 1, 1, 1, 0, 0): 100.
+    // Relative bound, factor 10: reference = lower median of (1, 2, 100) = 2, bound 20, so c is beyond it.
+    const x0 = floats(1, 2, 3, 4, 5, 6);
+    const da = floats(0.5, 0.5, 0.5, 0.5, 0, 0);
+    const db = floats(1, 1, 1, 1, 0, 0);
+    const dc = floats(50, 50, 50, 50, 0, 0);
+
+    async function playRound(spec: Parameters<typeof t.submitJob>[0]) {
+      const { job, agents } = await openRound({ minAgents: 4, roundDeadlineMs: 10_000, ...spec }, ['a', 'b', 'c', 'e'], x0);
+      const [a, b, c, e] = agents;
+      await t.service.submitUpdate(a.id, job.id, 0, bytes(da), meta);
+      await t.service.submitUpdate(b.id, job.id, 0, bytes(db), meta);
+      await t.service.submitUpdate(c.id, job.id, 0, bytes(dc), { exampleCount: 7, trainLoss: 9, durationMs: 5 });
+      await t.service.decline(e.id, job.id, 0, { reason: 'unavailable' });
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'all-answered');
+      return { job, a, b, c, e, row: (agentId: string) => t.world.participation.find((p) => p.agentId === agentId)! };
+    }
+
+    it('reject (the default): the update beyond 10 × the median norm is not aggregated and its agent is a non-participant', async () => {
+      const { job, c, row } = await playRound({});
+      // x_1 = x_0 + (Δa + Δb)/4 = x_0 + (0.375, 0.375, 0.375, 0.375, 0, 0).
+      const x1 = floats(1.375, 2.375, 3.375, 4.375, 5, 6);
+      expect(t.world.federatedJobs.get(job.id)!.modelHash).toBe(sha256(x1));
+      expect(t.world.round(job.id, 0)).toMatchObject({
+        status: 'closed',
+        participants: 2,
+        normReference: 2,
+        normBound: 20,
+        rejected: 1,
+        clipped: 0,
+        metrics: expect.objectContaining({ trainLoss: 0.5 }) as unknown, // c's loss is not a participant's
+      });
+      // The row keeps what c sent (its norm and metadata) and says why it did not count.
+      expect(row(c.id)).toMatchObject({
+        participated: false,
+        absence: 'rejected',
+        updateNorm: 100,
+        exampleCount: 7,
+        trainLoss: 9,
+        clipScale: null,
+        weight: 1,
+      });
+      // A rejected client did not participate: its FedAU state records a miss (§2.3, §11.4).
+      expect(t.world.clientStates.find((s) => s.agentId === c.id)!.state).toEqual({ miss: 1, sum: 0, cnt: 0 });
+      expect(t.metrics.render({})).toMatch(/flotilla_updates_policy_rejected_total 1\n/);
+    });
+
+    it('clip: the update is scaled down to the bound (weight × 0.2) and its agent participates', async () => {
+      const { job, c, row } = await playRound({ updatePolicy: { bound: { kind: 'relative', factor: 10 }, action: 'clip' } });
+      // x_1 = x_0 + (Δa + Δb + 0.2 · Δc)/4 = x_0 + (1.5 + 10)/4 on the first four coordinates = x_0 + 2.875.
+      const x1 = floats(3.875, 4.875, 5.875, 6.875, 5, 6);
+      expect(t.world.federatedJobs.get(job.id)!.modelHash).toBe(sha256(x1));
+      expect(t.world.round(job.id, 0)).toMatchObject({ participants: 3, normBound: 20, rejected: 0, clipped: 1 });
+      expect(row(c.id)).toMatchObject({ participated: true, absence: null, updateNorm: 100, clipScale: 0.2, weight: 1 });
+      expect(t.world.clientStates.find((s) => s.agentId === c.id)!.state).toEqual({ miss: 0, sum: 1, cnt: 1 });
+      expect(t.metrics.render({})).toMatch(/flotilla_updates_clipped_total 1\n/);
+    });
+
+    it('clip with MIFA: the clipped update (0.2 · Δc, float32) becomes the memory, a blob of its own', async () => {
+      const { job, c } = await playRound({
+        aggregation: { rule: 'mifa' },
+        updatePolicy: { bound: { kind: 'relative', factor: 10 }, action: 'clip' },
+      });
+      const clippedC = floats(10, 10, 10, 10, 0, 0);
+      expect(t.world.clientStates.find((s) => s.agentId === c.id)!.memoryHash).toBe(sha256(clippedC));
+      expect(await t.blobs.getFloat32(sha256(clippedC))).toEqual(clippedC);
+      // MIFA: x_1 = x_0 + (M_a + M_b + M_c)/N with the clipped M_c: the same as FedAU's clip above.
+      expect(t.world.federatedJobs.get(job.id)!.modelHash).toBe(sha256(floats(3.875, 4.875, 5.875, 6.875, 5, 6)));
+    });
+
+    it('an absolute bound with reject refuses the upload at once (422), stores no blob, and the round need not wait for the agent', async () => {
+      const absolute = { updatePolicy: { bound: { kind: 'absolute' as const, maxNorm: 5 }, action: 'reject' as const } };
+      const { job, agents } = await openRound({ minAgents: 2, roundDeadlineMs: 10_000, ...absolute }, ['a', 'c'], x0);
+      const [a, c] = agents;
+      const blobs = t.blobs.blobs.size;
+      await expect(t.service.submitUpdate(c.id, job.id, 0, bytes(dc), meta)).rejects.toThrow(
+        new InvalidUpdateError("Update refused by the job's update policy: its L2 norm 1.000e+2 exceeds the bound 5"),
+      );
+      expect(t.blobs.blobs.size).toBe(blobs);
+      expect(t.world.answer(job.id, 0, c.id)).toMatchObject({ rejected: true, blobHash: null, declined: false, updateNorm: 100 });
+      // A retry of the refused update gets the same refusal; so does any other update (the first answer stands).
+      await expect(t.service.submitUpdate(c.id, job.id, 0, bytes(dc), meta)).rejects.toThrow(/refused by the job's update policy/);
+      await expect(t.service.submitUpdate(c.id, job.id, 0, bytes(db), meta)).rejects.toThrow(InvalidUpdateError);
+      expect(t.world.round(job.id, 0)!.answers).toBe(1);
+      t.queue.clear();
+      // a's answer is the last one: the round closes now, not at its deadline.
+      await t.service.submitUpdate(a.id, job.id, 0, bytes(da), meta);
+      expect(t.queue.of('scheduleControl')).toEqual([
+        expect.objectContaining({ data: { jobId: job.id, round: 0, reason: 'all-answered' } }),
+      ]);
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'all-answered');
+      // x_1 = x_0 + Δa / 2.
+      expect(t.world.federatedJobs.get(job.id)!.modelHash).toBe(sha256(floats(1.25, 2.25, 3.25, 4.25, 5, 6)));
+      expect(t.world.round(job.id, 0)).toMatchObject({ participants: 1, normBound: 5, normReference: null, rejected: 1 });
+      expect(t.world.participation.find((p) => p.agentId === c.id)).toMatchObject({
+        participated: false,
+        absence: 'rejected',
+        updateNorm: 100,
+      });
+    });
+
+    it('an update of 3e38 everywhere (finite values, a norm beyond float32) is refused on arrival even with no bound', async () => {
+      const { job, agents } = await openRound({ updatePolicy: { bound: { kind: 'none' }, action: 'reject' } }, ['a'], x0);
+      await expect(t.service.submitUpdate(agents[0].id, job.id, 0, bytes(new Float32Array(P).fill(3e38)), meta)).rejects.toThrow(
+        /its L2 norm 7\.348e\+38 does not fit in a float32/, // 3e38 · √6
+      );
+    });
+
+    it('a lone update is measured against the previous round’s reference', async () => {
+      const { job, agents } = await openRound({ minAgents: 3, roundDeadlineMs: 10_000 }, ['a', 'b', 'c'], x0);
+      const [a, b, c] = agents;
+      // Round 0: a and b (norms 1 and 2): reference 1 (the lower median), c declines.
+      await t.service.submitUpdate(a.id, job.id, 0, bytes(da), meta);
+      await t.service.submitUpdate(b.id, job.id, 0, bytes(db), meta);
+      await t.service.decline(c.id, job.id, 0, { reason: 'unavailable' });
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'all-answered');
+      expect(t.world.round(job.id, 0)).toMatchObject({ normReference: 1, normBound: 10 });
+      // Round 1: only c uploads (norm 100). Measured against min(100, 1) = 1: bound 10, rejected; the model stays.
+      await t.service.advance(await t.job(job.id));
+      const x1 = t.world.federatedJobs.get(job.id)!.modelHash;
+      await t.service.decline(a.id, job.id, 1, { reason: 'unavailable' });
+      await t.service.decline(b.id, job.id, 1, { reason: 'unavailable' });
+      await t.service.submitUpdate(c.id, job.id, 1, bytes(dc), meta);
+      await t.service.closeRound({ jobId: job.id, round: 1 }, 'all-answered');
+      expect(t.world.round(job.id, 1)).toMatchObject({ normReference: 1, normBound: 10, rejected: 1, participants: 0 });
+      expect(t.world.federatedJobs.get(job.id)!.modelHash).toBe(x1);
+    });
+
+    it('robust aggregation (median) reads the updates tile by tile: x_1 = x_0 + γ · (W/N) · median', async () => {
+      // No bound, so c's update counts; per coordinate the median of (0.5, 1, 50) is 1 (and of three zeros 0);
+      // W = 3 (ω = 1 each), N = 4: x_1 = x_0 + 0.75 · (1, 1, 1, 1, 0, 0).
+      const { job } = await playRound({
+        updatePolicy: { bound: { kind: 'none' }, action: 'reject' },
+        robustAggregation: { kind: 'median' },
+      });
+      expect(t.world.federatedJobs.get(job.id)!.modelHash).toBe(sha256(floats(1.75, 2.75, 3.75, 4.75, 5, 6)));
+      expect(t.world.round(job.id, 0)).toMatchObject({ participants: 3, normBound: null, rejected: 0 });
+    });
+
+    it('a round whose aggregate would leave the float32 range fails the job instead of writing a non-finite model', async () => {
+      // No bound, γ = 1000: two updates of 3e38 in one coordinate (norm 3e38 each, within float32) sum to 3e41.
+      const { job, agents } = await openRound(
+        { minAgents: 2, globalLr: 1000, updatePolicy: { bound: { kind: 'none' }, action: 'reject' } },
+        ['a', 'b'],
+        x0,
+      );
+      const huge = floats(3e38, 0, 0, 0, 0, 0);
+      const { modelHash } = t.world.federatedJobs.get(job.id)!;
+      for (const agent of agents) await t.service.submitUpdate(agent.id, job.id, 0, bytes(huge), meta);
+      await t.service.closeRound({ jobId: job.id, round: 0 }, 'all-answered');
+      expect(t.world.jobs.get(job.id)).toMatchObject({
+        status: 'failed',
+        error: 'Round 0 would make the model non-finite (it contains Infinity at index 0); its updates were not applied',
+      });
+      expect(t.world.round(job.id, 0)!.status).toBe('closed');
+      expect(t.world.checkpoints.map((c) => c.round)).toEqual([-1]);
+      expect(t.world.federatedJobs.get(job.id)!.modelHash).toBe(modelHash);
+      expect(t.runner.calls).toEqual([]);
     });
   });
 });

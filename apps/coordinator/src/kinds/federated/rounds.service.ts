@@ -1,11 +1,16 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import {
   createAggregationRule,
+  decideUpdates,
   evaluate,
   releaseIdleAggregationMemory,
   updateNorm,
   validateUpdate,
+  verdictOnArrival,
   type AggregationClientState,
+  type RoundOutcome,
+  type UpdatePolicy,
+  type UpdateRejection,
 } from '@flotilla/algorithms';
 import {
   ControlJobName,
@@ -23,7 +28,7 @@ import { BLOB_STORE, BlobStore, bytesToFloat32 } from '../../blobs/blob-store';
 import { ConflictError, InvalidUpdateError, NotEligibleError, NotFoundError, RoundClosedError } from '../../common/errors';
 import { MetricsRegistry } from '../../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../../config/config';
-import { ControlService } from '../../control/control.service';
+import { ControlService, type ReconcileContext } from '../../control/control.service';
 import { DatasetCatalog } from '../../datasets/dataset-catalog';
 import { isJobOf, type JobOf } from '../../jobs/job-kind';
 import { JobRunner } from '../../jobs/job-runner.service';
@@ -47,6 +52,7 @@ const WAIT_FOR_AGENTS_MS = 1000;
 export class RoundsService implements OnModuleInit {
   private readonly logger = new Logger(RoundsService.name);
   private readonly parameterCounts = new Map<string, number>();
+  private readonly updatePolicies = new Map<string, UpdatePolicy>();
 
   constructor(
     private readonly rounds: RoundsRepository,
@@ -64,6 +70,7 @@ export class RoundsService implements OnModuleInit {
 
   onModuleInit(): void {
     this.control.handle(ControlJobName.CloseRound, (ref) => this.closeRound(ref, ref.reason));
+    this.control.onReconcile('open rounds', (ctx) => this.reconcile(ctx));
     this.agentsService.onRevoked('open rounds', (agentId) => this.declineOpenRounds(agentId));
   }
 
@@ -76,6 +83,60 @@ export class RoundsService implements OnModuleInit {
         await this.rounds.recordAnswer({ jobId: r.jobId, round: r.index, agentId, declined: true }),
       );
     }
+  }
+
+  /**
+   * What the database says must be scheduled for unfinished rounds, re-armed where Redis lacks it: each open round's
+   * close at its deadline (now, when every eligible agent answered already), the close of a half-closed round, and,
+   * when Redis may have lost data, the train task of each eligible agent that has not answered yet. Every one is keyed
+   * by (job, round[, agent]), so re-arming what exists does nothing, on this coordinator or another.
+   */
+  async reconcile(ctx: ReconcileContext): Promise<void> {
+    for (const r of await this.rounds.unfinished()) {
+      if (r.status === 'closing') {
+        await this.queues.scheduleControl(
+          { name: ControlJobName.CloseRound, data: { jobId: r.jobId, round: r.index, reason: 'resume' } },
+          0,
+          'resume',
+        );
+        continue;
+      }
+      await this.scheduleClose(r, 'deadline');
+      await this.closeIfAllAnswered(r.jobId, r.index, { outcome: 'recorded', answers: r.answers, eligible: r.eligibleAgentIds.length });
+      if (ctx.redisMayHaveLost && r.deadlineAt.getTime() > Date.now()) await this.restoreTrainTasks(r);
+    }
+  }
+
+  /** Puts back the train tasks of an open round's agents that have not answered, where Redis lost them. */
+  private async restoreTrainTasks(r: Round): Promise<void> {
+    const job = await this.job(r.jobId);
+    if (!job || job.status !== 'running') return;
+    const answered = await this.rounds.answeredAgentIds(r.jobId, r.index);
+    const task = this.trainTask(job, r, await this.parameterCount(r.jobId));
+    let restored = 0;
+    for (const agentId of r.eligibleAgentIds) if (!answered.has(agentId) && (await this.queues.ensureTrain(agentId, task))) restored++;
+    if (restored) this.logger.warn(`job ${r.jobId} round ${r.index}: ${restored} train task(s) lost from Redis, put back`);
+  }
+
+  /** The train task of a round (the same for every agent it asks). */
+  private trainTask(job: JobOf<'federated'>, r: Round, parameterCount: number): TrainTask {
+    const spec = job.spec;
+    const dataset = this.catalog.get(spec.dataset);
+    return {
+      jobId: job.id,
+      round: r.index,
+      modelHash: r.inputModelHash,
+      parameterCount,
+      model: spec.model,
+      dataset: spec.dataset,
+      featureRange: dataset.manifest.featureRange,
+      numClasses: dataset.manifest.numClasses,
+      localSteps: spec.localSteps,
+      batchSize: spec.batchSize,
+      localLr: spec.localLr,
+      deadline: r.deadlineAt.toISOString(),
+      seed: (spec.seed * 1_000_003 + r.index) % 2 ** 31,
+    };
   }
 
   /** The federated job of a round, or undefined when it does not exist (or is not federated). */
@@ -99,6 +160,19 @@ export class RoundsService implements OnModuleInit {
       await this.queues.scheduleControl({ name: ControlJobName.CloseRound, data: { jobId: job.id, round, reason: 'resume' } }, 0, 'resume');
   }
 
+  /**
+   * What the job waits for, when it waits for something outside it: the round in progress is not open because fewer
+   * than `minAgents` agents holding its dataset are online. Null when a round is open or closing, or the job has ended.
+   */
+  async waitingReason(job: JobOf<'federated'>): Promise<string | null> {
+    if (job.status !== 'running' || job.progressDone >= job.progressTotal) return null;
+    if (await this.rounds.find(job.id, job.progressDone)) return null;
+    const { dataset, minAgents } = job.spec;
+    const online = (await this.agents.online(dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS))).length;
+    if (online >= minAgents) return null;
+    return `waiting for agents: ${online} of ${minAgents} required agent${minAgents === 1 ? '' : 's'} online for dataset ${dataset}`;
+  }
+
   private async scheduleClose(r: Round, reason: CloseReason): Promise<void> {
     await this.queues.scheduleControl(
       { name: ControlJobName.CloseRound, data: { jobId: r.jobId, round: r.index, reason } },
@@ -116,7 +190,6 @@ export class RoundsService implements OnModuleInit {
       return;
     }
     const model = await this.rounds.model(jobId);
-    const dataset = this.catalog.get(spec.dataset);
     const deadlineAt = new Date(Date.now() + spec.roundDeadlineMs);
     const opened = await this.rounds.open({
       jobId,
@@ -125,21 +198,7 @@ export class RoundsService implements OnModuleInit {
       inputModelHash: model.modelHash,
       deadlineAt,
     });
-    const task: TrainTask = {
-      jobId,
-      round,
-      modelHash: opened.inputModelHash,
-      parameterCount: model.parameterCount,
-      model: spec.model,
-      dataset: spec.dataset,
-      featureRange: dataset.manifest.featureRange,
-      numClasses: dataset.manifest.numClasses,
-      localSteps: spec.localSteps,
-      batchSize: spec.batchSize,
-      localLr: spec.localLr,
-      deadline: opened.deadlineAt.toISOString(),
-      seed: (spec.seed * 1_000_003 + round) % 2 ** 31,
-    };
+    const task = this.trainTask(job, opened, model.parameterCount);
     // In batches: the Redis commands of a batch travel together (ioredis pipelines what is issued at once).
     const ids = opened.eligibleAgentIds;
     for (let i = 0; i < ids.length; i += ENQUEUE_BATCH) {
@@ -170,53 +229,94 @@ export class RoundsService implements OnModuleInit {
     // N is every client the job has ever asked (docs/algorithms/fedau.md §3.2 divides by all clients, not by participants; what N is in a job: §8).
     for (const id of r.eligibleAgentIds) if (!states.has(id)) states.set(id, rule.initialClientState());
 
-    const global = await this.blobs.getFloat32(r.inputModelHash);
-    const memorySumHash = rule.usesClientMemory ? await this.rounds.memorySumHash(jobId, round - 1) : null;
-    const aggregation = rule.beginRound(global.length, {
-      clientStates: states,
-      memorySum: memorySumHash ? await this.blobs.getFloat64(memorySumHash) : null,
-      // submitUpdate validated every stored update (length, NaN/Inf) before accepting it.
-      updatesValidated: true,
-    });
-    const participation: ParticipationRow[] = [];
-    const trainLosses: number[] = [];
     // Updates are folded in the order of their content hashes (floating-point sums depend on their order): the new
     // model is a function of the set of updates, not of the order in which agents registered or answered, so a job
     // run twice on the same data, seeds and participation gives the same model bit for bit.
     const hashOf = (agentId: string): string => answers.get(agentId)?.blobHash ?? '';
     const order = [...r.eligibleAgentIds].sort((x, y) => hashOf(x).localeCompare(hashOf(y)) || x.localeCompare(y));
+    // The update policy judges all of the round's updates at once (docs/algorithms/fedau.md §11): a relative bound is
+    // a multiple of the round's median norm, known only now. Each norm was computed and stored when its update arrived
+    // (updates refused then have no blob and are not among these).
+    const submitted = order.filter((id) => answers.get(id)?.blobHash);
+    const previousReference = round > 0 ? ((await this.rounds.find(jobId, round - 1))?.normReference ?? null) : null;
+    const decision = decideUpdates(
+      spec.updatePolicy,
+      // Every stored update has its norm; a missing one could not be judged, so it counts as out of range.
+      submitted.map((id) => answers.get(id)!.updateNorm ?? Number.NaN),
+      previousReference,
+    );
+    const verdicts = new Map(submitted.map((id, i) => [id, decision.verdicts[i]]));
+    const aggregated = (agentId: string): boolean => (verdicts.get(agentId)?.outcome ?? 'rejected') !== 'rejected';
+
+    const global = await this.blobs.getFloat32(r.inputModelHash);
+    // submitUpdate validated every stored update (length, NaN/Inf) before accepting it.
+    const input = { clientStates: states, updatesValidated: true };
+    const robust = spec.robustAggregation;
+    const participation: ParticipationRow[] = [];
+    const trainLosses: number[] = [];
+    const clippedMemories: string[] = [];
     for (const agentId of order) {
       const a = answers.get(agentId);
-      // The multiplier of this client's update, from its state before the round (docs/algorithms/fedau.md §2.2).
-      const weight = rule.weight(agentId, states.get(agentId)!);
-      if (a?.blobHash) {
-        // Streaming: at most DEFAULT_BUFFERED_UPDATES updates (and, for MIFA/FedVarp, their previous memories) are held
-        // at a time; they are folded together in cache-sized tiles (libs/algorithms aggregation/kernels.ts).
-        const previous = rule.usesClientMemory ? memoryHashes.get(agentId) : null;
-        // The update is read straight into the round's update buffer (for fedau/known-p/avg-*, WebAssembly memory
-        // where it is summed without another copy).
-        const delta = await this.blobs.readFloat32Into(a.blobHash, aggregation.updateBuffer());
-        aggregation.add(agentId, delta, previous ? await this.blobs.getFloat32(previous) : null);
-        // An update becomes the client's memory M_n; it is already stored under its content hash.
-        if (rule.usesClientMemory) memoryHashes.set(agentId, a.blobHash);
-        trainLosses.push(a.trainLoss!);
-      } else {
-        this.queues.removeTrain(agentId, jobId, round).catch(() => undefined);
-      }
+      const verdict = verdicts.get(agentId);
+      if (!a?.blobHash) this.queues.removeTrain(agentId, jobId, round).catch(() => undefined);
+      if (verdict && aggregated(agentId)) trainLosses.push(a!.trainLoss!);
+      if (verdict?.outcome === 'clipped' && rule.usesClientMemory) clippedMemories.push(agentId);
       participation.push({
         agentId,
-        participated: Boolean(a?.blobHash),
-        weight,
+        participated: aggregated(agentId),
+        // The multiplier of this client's update, from its state before the round (docs/algorithms/fedau.md §2.2).
+        weight: rule.weight(agentId, states.get(agentId)!),
         updateNorm: a?.updateNorm ?? null,
         exampleCount: a?.exampleCount ?? null,
         trainLoss: a?.trainLoss ?? null,
         durationMs: a?.durationMs ?? null,
-        absence: a?.blobHash ? null : a?.declined ? 'declined' : 'timeout',
+        absence: aggregated(agentId) ? null : a?.declined ? 'declined' : a?.rejected || verdict ? 'rejected' : 'timeout',
+        clipScale: verdict?.outcome === 'clipped' ? verdict.scale : null,
       });
     }
-    // x_t was read from its blob for this round only, so x_{t+1} is written over it (no fresh d-sized array).
-    const outcome = aggregation.finish(global, { into: global });
+    const folded = order.filter(aggregated);
+    let outcome: RoundOutcome;
+    if (robust) {
+      // Robust: every coordinate needs all K updates at once, so they are read tile by tile (ROBUST_TILE_BYTES of
+      // values at a time) instead of streamed through one accumulator (docs/algorithms/fedau.md §11.3).
+      const aggregation = rule.beginRobustRound(global.length, input, robust);
+      for (const agentId of folded) aggregation.add(agentId, { scale: verdicts.get(agentId)!.scale });
+      outcome = await aggregation.finishAsync(global, (k, from, into) => this.blobs.readFloat32Range(hashOf(folded[k]), from, into), {
+        into: global,
+      });
+    } else {
+      const memorySumHash = rule.usesClientMemory ? await this.rounds.memorySumHash(jobId, round - 1) : null;
+      const aggregation = rule.beginRound(global.length, {
+        ...input,
+        memorySum: memorySumHash ? await this.blobs.getFloat64(memorySumHash) : null,
+      });
+      for (const agentId of folded) {
+        // Streaming: at most DEFAULT_BUFFERED_UPDATES updates (and, for MIFA/FedVarp, their previous memories) are held
+        // at a time; they are folded together in cache-sized tiles (libs/algorithms aggregation/kernels.ts).
+        const previous = rule.usesClientMemory ? memoryHashes.get(agentId) : null;
+        // The update is read straight into the round's update buffer (for fedau/known-p/avg-*, WebAssembly memory
+        // where it is summed without another copy). A clipped update is folded with its weight times the clip scale.
+        const delta = await this.blobs.readFloat32Into(hashOf(agentId), aggregation.updateBuffer());
+        aggregation.add(agentId, delta, previous ? await this.blobs.getFloat32(previous) : null, { scale: verdicts.get(agentId)!.scale });
+        // An update becomes the client's memory M_n; it is already stored under its content hash.
+        if (rule.usesClientMemory) memoryHashes.set(agentId, hashOf(agentId));
+      }
+      // x_t was read from its blob for this round only, so x_{t+1} is written over it (no fresh d-sized array).
+      outcome = aggregation.finish(global, { into: global });
+    }
+    // A clipped update's memory is the clipped update (MIFA/FedVarp), a new blob.
+    for (const agentId of clippedMemories) memoryHashes.set(agentId, await this.blobs.putFloat32(outcome.memories.get(agentId)!));
     const next = outcome.model;
+    // Every aggregated update is finite and its norm within float32, but with no bound (or a huge absolute one) their
+    // sum can still leave the float32 range: such a model is never written; the job fails and says why.
+    const infinite = validateUpdate(next, next.length);
+    if (infinite) {
+      releaseIdleAggregationMemory();
+      if (await this.jobs.fail(jobId, `Round ${round} would make the model non-finite (it ${infinite}); its updates were not applied`))
+        this.logger.error(`job ${jobId} failed: round ${round}'s aggregate is not finite`);
+      await this.rounds.abandon(jobId, round);
+      return;
+    }
     const outputModelHash = await this.blobs.putFloat32(next);
     const evaluation = evaluate(spec.model, next, this.catalog.get(spec.dataset).test);
     const metrics: RoundMetrics = {
@@ -227,6 +327,8 @@ export class RoundsService implements OnModuleInit {
     const nextMemorySumHash = outcome.memorySum ? await this.blobs.putFloat64(outcome.memorySum) : null;
     const participated = new Set(participation.filter((p) => p.participated).map((p) => p.agentId));
     const usedWeights = participation.filter((p) => p.participated).map((p) => p.weight);
+    const rejected = participation.filter((p) => p.absence === 'rejected').length;
+    const clipped = participation.filter((p) => p.clipScale !== null).length;
     const finished = round + 1 >= job.progressTotal;
     const written = await this.rounds.finishClosing({
       jobId,
@@ -236,6 +338,10 @@ export class RoundsService implements OnModuleInit {
       participants: participated.size,
       weightMin: usedWeights.length ? Math.min(...usedWeights) : null,
       weightMax: usedWeights.length ? Math.max(...usedWeights) : null,
+      normBound: decision.bound,
+      normReference: decision.reference,
+      rejected,
+      clipped,
       participation,
       clientStates: [...outcome.states].map(([agentId, state]) => ({
         agentId,
@@ -250,8 +356,12 @@ export class RoundsService implements OnModuleInit {
     if (!written) return;
     this.metrics.inc('flotilla_rounds_closed_total');
     this.metrics.inc('flotilla_round_participants_total', participated.size);
+    // Those refused on arrival were counted then.
+    this.metrics.inc('flotilla_updates_policy_rejected_total', decision.verdicts.filter((v) => v.outcome === 'rejected').length);
+    this.metrics.inc('flotilla_updates_clipped_total', clipped);
+    const judged = rejected + clipped > 0 ? ` (update policy: ${rejected} rejected, ${clipped} clipped)` : '';
     this.logger.log(
-      `job ${jobId} round ${round} closed (${reason}): ${participated.size}/${r.eligibleAgentIds.length} participated, accuracy ${metrics.testAccuracy.toFixed(4)}`,
+      `job ${jobId} round ${round} closed (${reason}): ${participated.size}/${r.eligibleAgentIds.length} participated${judged}, accuracy ${metrics.testAccuracy.toFixed(4)}`,
     );
     // The next round opens (the kind's advance sees round + 1 does not exist yet).
     if (!finished) await this.runner.wake(jobId);
@@ -299,13 +409,17 @@ export class RoundsService implements OnModuleInit {
       this.metrics.inc('flotilla_updates_rejected_total');
       throw new InvalidUpdateError(`Update refused: ${problem}`);
     }
+    const norm = updateNorm(delta);
+    const policy = await this.updatePolicy(jobId);
+    const refusal = verdictOnArrival(policy, norm);
+    if (refusal) return this.refuseByPolicy(agentId, jobId, round, norm, meta, refusal, policy);
     const hash = await this.blobs.putFloat32(delta);
     const outcome = await this.rounds.recordAnswer({
       jobId,
       round,
       agentId,
       blobHash: hash,
-      updateNorm: updateNorm(delta),
+      updateNorm: norm,
       exampleCount: meta.exampleCount,
       trainLoss: meta.trainLoss,
       durationMs: meta.durationMs,
@@ -320,6 +434,31 @@ export class RoundsService implements OnModuleInit {
     this.metrics.inc('flotilla_updates_accepted_total');
     await this.closeIfAllAnswered(jobId, round, outcome);
     return { status: 'accepted', hash };
+  }
+
+  /**
+   * An update the update policy refuses as it arrives (beyond an absolute bound with `reject`, or a norm beyond
+   * float32): 422, and recorded as the agent's answer (no blob) so that the round need not wait for it; at the close
+   * the agent is a non-participant with absence `rejected` (docs/algorithms/fedau.md §11).
+   */
+  private async refuseByPolicy(
+    agentId: string,
+    jobId: string,
+    round: number,
+    norm: number,
+    meta: UpdateMeta,
+    refusal: UpdateRejection,
+    policy: UpdatePolicy,
+  ): Promise<never> {
+    const outcome = await this.rounds.recordAnswer({ jobId, round, agentId, rejected: true, updateNorm: norm, ...meta });
+    if (outcome.outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
+    if (outcome.outcome === 'recorded') this.metrics.inc('flotilla_updates_policy_rejected_total');
+    await this.closeIfAllAnswered(jobId, round, outcome);
+    const why =
+      refusal.reason === 'bound' && policy.bound.kind === 'absolute'
+        ? `exceeds the bound ${policy.bound.maxNorm}`
+        : 'does not fit in a float32';
+    throw new InvalidUpdateError(`Update refused by the job's update policy: its L2 norm ${norm.toExponential(3)} ${why}`);
   }
 
   /**
@@ -350,6 +489,8 @@ export class RoundsService implements OnModuleInit {
   ): Promise<{ status: 'accepted'; hash: string } | null> {
     const stored = await this.rounds.findAnswer(jobId, round, agentId);
     if (!stored) return null;
+    if (stored.rejected)
+      throw new InvalidUpdateError("This agent's update for this round was refused by the job's update policy; the first answer stands");
     const hash = BlobStore.hash(body);
     if (stored.blobHash !== hash) {
       throw new ConflictError(
@@ -385,6 +526,19 @@ export class RoundsService implements OnModuleInit {
       this.parameterCounts.set(jobId, n);
     }
     return n;
+  }
+
+  /** A job's update policy never changes either: read once per process (every update's norm is checked against it). */
+  private async updatePolicy(jobId: string): Promise<UpdatePolicy> {
+    let policy = this.updatePolicies.get(jobId);
+    if (policy === undefined) {
+      const job = await this.job(jobId);
+      if (!job) throw new NotFoundError(`Job ${jobId} does not exist`);
+      policy = job.spec.updatePolicy;
+      if (this.updatePolicies.size >= 1000) this.updatePolicies.delete(this.updatePolicies.keys().next().value!);
+      this.updatePolicies.set(jobId, policy);
+    }
+    return policy;
   }
 
   /** The last eligible agent answered: the round closes now instead of at its deadline. */

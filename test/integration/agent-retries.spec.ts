@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CoordinatorClient } from '../../apps/client-agent/src/coordinator-client';
+import { FaultProxy, type FaultPlan } from '../../scripts/lib/fault-proxy';
+
+const AGENT = '00000000-0000-4000-8000-000000000001';
+const SECRET = 'a'.repeat(43);
+
+/** 256 Ki float32 values (1 MiB): large enough that the proxy can cut or corrupt the body mid-way. */
+const BLOB = Float32Array.from({ length: 1 << 18 }, (_, i) => Math.sin(i));
+const BLOB_BYTES = Buffer.from(BLOB.buffer);
+const BLOB_HASH = createHash('sha256').update(BLOB_BYTES).digest('hex');
+
+/**
+ * A coordinator stand-in behind the fault-injecting proxy: it serves one blob and takes task results, counting the
+ * requests that reached it. `onRequest` runs first (a test switches the proxy's faults off from there).
+ */
+async function stage(plan: FaultPlan) {
+  const seen: string[] = [];
+  let onRequest: (req: IncomingMessage) => void = () => undefined;
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    seen.push(`${req.method} ${req.url}`);
+    onRequest(req);
+    req.resume();
+    req.on('end', () => {
+      if (req.url === `/api/v1/blobs/${BLOB_HASH}`) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': BLOB_BYTES.length }).end(BLOB_BYTES);
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'accepted' }));
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const proxy = await FaultProxy.start({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, plan, { seed: 7 });
+  const log: string[] = [];
+  const client = new CoordinatorClient(proxy.url, { retry: { baseDelayMs: 20, maxDelayMs: 200 }, log: (l) => log.push(l) });
+  client.useCredentials(AGENT, SECRET);
+  return {
+    seen,
+    proxy,
+    client,
+    log,
+    set onRequest(fn: (req: IncomingMessage) => void) {
+      onRequest = fn;
+    },
+    async close() {
+      await client.close();
+      await proxy.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe('the agent HTTP client behind a faulty network (a real proxy injecting faults)', () => {
+  let s: Awaited<ReturnType<typeof stage>>;
+  afterEach(() => s.close());
+
+  it('a download cut mid-body is fetched again and returned whole', async () => {
+    s = await stage({ cutBody: 1, cutAfterBytes: 300_000 });
+    s.onRequest = () => s.proxy.setPlan({}); // only the first connection is cut
+
+    const got = await s.client.weights(BLOB_HASH, BLOB.length, Date.now() + 10_000);
+
+    expect(s.proxy.counts.cutBodies).toBe(1);
+    expect(s.seen).toHaveLength(2);
+    expect(Buffer.from(got.buffer).equals(BLOB_BYTES)).toBe(true);
+    expect(s.client.stats).toEqual({ retries: 1, failures: 0 });
+    expect(s.log).toEqual([expect.stringMatching(/^download of [0-9a-f]{12}: done after 2 tries in .* s \(.+\)$/)]);
+  });
+
+  it('a corrupted download (right length, wrong bytes) fails its sha256 check and is fetched again', async () => {
+    s = await stage({ corruptBody: 1, cutAfterBytes: 123_457 });
+    s.onRequest = () => s.proxy.setPlan({});
+
+    const got = await s.client.weights(BLOB_HASH, BLOB.length, Date.now() + 10_000);
+
+    expect(s.proxy.counts.corruptBodies).toBe(1);
+    expect(s.seen).toHaveLength(2);
+    expect(Buffer.from(got.buffer).equals(BLOB_BYTES)).toBe(true);
+    expect(s.log).toEqual([expect.stringContaining('(corrupt download)')]);
+  });
+
+  it('a connection reset before the request reaches the coordinator is retried: the coordinator sees it once', async () => {
+    s = await stage({ resetBefore: 1 });
+    const first = s.client.taskResult('t1', { x: 1 }, 5, Date.now() + 10_000);
+    // The reset happens on the first connection; later ones pass.
+    await new Promise((r) => setTimeout(r, 5));
+    s.proxy.setPlan({});
+    await first;
+
+    expect(s.proxy.counts.resetsBefore).toBeGreaterThanOrEqual(1);
+    expect(s.seen).toEqual(['POST /api/v1/tasks/t1/result']);
+    expect(s.log).toEqual([expect.stringMatching(/result of task t1: done after \d+ tries .*ECONNRESET/)]);
+  });
+
+  it('a reset after the coordinator took the request (the answer lost) is retried: the coordinator sees it twice', async () => {
+    s = await stage({ resetAfter: 1 });
+    s.onRequest = () => s.proxy.setPlan({});
+
+    await s.client.taskResult('t1', { x: 1 }, 5, Date.now() + 10_000);
+
+    expect(s.proxy.counts.resetsAfter).toBe(1);
+    expect(s.seen).toEqual(['POST /api/v1/tasks/t1/result', 'POST /api/v1/tasks/t1/result']);
+  });
+
+  it('an idle pooled connection the network closed meanwhile does not lose the next call', async () => {
+    s = await stage({ idleCloseMs: 100 });
+    await s.client.taskResult('t1', {}, 1, Date.now() + 10_000);
+    await new Promise((r) => setTimeout(r, 400)); // the proxy closes the idle socket (FIN) at ~100–150 ms
+
+    await s.client.taskResult('t2', {}, 1, Date.now() + 10_000);
+
+    expect(s.proxy.counts.idleClosed).toBeGreaterThanOrEqual(1);
+    expect(s.seen).toEqual(['POST /api/v1/tasks/t1/result', 'POST /api/v1/tasks/t2/result']);
+  });
+
+  it('a call that keeps failing gives up at its deadline with the last error, counted as a failure and logged once', async () => {
+    s = await stage({ resetBefore: 1 });
+
+    await expect(s.client.taskResult('t1', {}, 1, Date.now() + 500)).rejects.toThrow(/fetch failed/);
+
+    expect(s.proxy.counts.resetsBefore).toBeGreaterThanOrEqual(2);
+    expect(s.seen).toEqual([]);
+    expect(s.client.stats.failures).toBe(1);
+    expect(s.client.stats.retries).toBe(s.proxy.counts.resetsBefore - 1);
+    expect(s.log).toEqual([expect.stringMatching(/^result of task t1: gave up after \d+ tries in .* s \(ECONNRESET ×\d+\)$/)]);
+  });
+});
