@@ -1,6 +1,7 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { AgentGuard } from './agents/agent.guard';
 import { AgentsController } from './agents/agents.controller';
+import { DatasetsController, JoinTokenOrAgentGuard } from './agents/datasets.controller';
 import { AgentsRepository } from './agents/agents.repository';
 import { AgentsService } from './agents/agents.service';
 import { PresenceService } from './agents/presence.service';
@@ -40,6 +41,7 @@ class CoreModule {
       MetricsRegistry,
       DatasetCatalog,
       AgentGuard,
+      JoinTokenOrAgentGuard,
       AgentsRepository,
       AgentsService,
       PresenceService,
@@ -64,7 +66,15 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CoreModule.forConfig(config), AuthModule, BlobsModule, TransportModule, FederatedModule, BilevelModule, NasModule],
-      controllers: [AgentsController, JobsController, AgentTasksController, JobTasksController, HealthController, DashboardController],
+      controllers: [
+        AgentsController,
+        DatasetsController,
+        JobsController,
+        AgentTasksController,
+        JobTasksController,
+        HealthController,
+        DashboardController,
+      ],
     };
   }
 }
