@@ -333,7 +333,17 @@ export class CoordinatorClient {
     const retry = spec.attemptTimeoutMs ? { ...this.retry, attemptTimeoutMs: spec.attemptTimeoutMs } : this.retry;
     for (let failures = 0; ;) {
       try {
-        const value = await read(await this.send(spec, attemptTimeout(Date.now(), until === 0 ? Infinity : until, retry)));
+        const res = await this.send(spec, attemptTimeout(Date.now(), until === 0 ? Infinity : until, retry));
+        const value = await read(res).catch((e: unknown) => {
+          // A 2xx answer that does not parse (its bytes damaged on the way, over plain HTTP): fetched again like a
+          // corrupt download, not a reason for the agent to stop.
+          if (e instanceof SyntaxError || (e as { name?: unknown } | null)?.name === 'ZodError') {
+            throw new IntegrityError(
+              `malformed answer (${(e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 200)})`,
+            );
+          }
+          throw e;
+        });
         if (failures) this.log(`${spec.what}: done after ${failures + 1} tries in ${seconds(started)} (${summary(reasons)})`);
         return value;
       } catch (e) {
