@@ -5,6 +5,7 @@ import { DatasetsController, JoinTokenOrAgentGuard } from './agents/datasets.con
 import { AgentsRepository } from './agents/agents.repository';
 import { AgentsService } from './agents/agents.service';
 import { PresenceService } from './agents/presence.service';
+import { TransferGuard, TransferSlots } from './agents/transfer.guard';
 import { AuthModule } from './auth/auth.module';
 import { BlobsModule } from './blobs/blobs.module';
 import { MetricsRegistry } from './common/metrics.registry';
@@ -23,6 +24,9 @@ import { BilevelModule } from './kinds/bilevel/bilevel.module';
 import { FederatedModule } from './kinds/federated/federated.module';
 import { NasModule } from './kinds/nas/nas.module';
 import { QueueService } from './queue/queue.service';
+import { BlobUploadsRepository } from './tasks/blob-uploads.repository';
+import { BlobUploadsService } from './tasks/blob-uploads.service';
+import { TaskBlobsController } from './tasks/task-blobs.controller';
 import { AgentTasksController, JobTasksController } from './tasks/tasks.controller';
 import { TasksRepository } from './tasks/tasks.repository';
 import { TasksService } from './tasks/tasks.service';
@@ -42,6 +46,8 @@ class CoreModule {
       DatasetCatalog,
       AgentGuard,
       JoinTokenOrAgentGuard,
+      TransferSlots,
+      TransferGuard,
       AgentsRepository,
       AgentsService,
       PresenceService,
@@ -51,6 +57,8 @@ class CoreModule {
       JobsService,
       TasksRepository,
       TasksService,
+      BlobUploadsRepository,
+      BlobUploadsService,
     ];
     return { module: CoreModule, providers, exports: providers.map((p) => ('provide' in p ? p.provide : p)) };
   }
@@ -72,6 +80,7 @@ export class AppModule {
         JobsController,
         AgentTasksController,
         JobTasksController,
+        TaskBlobsController,
         HealthController,
         DashboardController,
       ],

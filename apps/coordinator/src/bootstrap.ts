@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { Logger, type INestApplication, type LogLevel } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { NestFactory, Reflector } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { useWasmBackend } from '@flotilla/algorithms';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import * as express from 'express';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module';
+import { BodyReader } from './common/body';
 import { ErrorFilter } from './common/error.filter';
 import { requestId } from './common/request-id.middleware';
 import type { AppConfig } from './config/config';
@@ -43,11 +43,11 @@ export async function startCoordinator(config: AppConfig): Promise<INestApplicat
     });
   }
   app.use(requestId);
-  app.use(express.json({ limit: '1mb' }));
-  app.use('/api/v1/jobs/:jobId/rounds/:round/update', express.raw({ type: () => true, limit: config.MAX_UPDATE_BYTES }));
-  app.use('/api/v1/blobs', express.raw({ type: 'application/octet-stream', limit: config.MAX_UPDATE_BYTES }));
+  // No body parser here: bodies are read after each route's guards, never before authentication (BodyReader, and
+  // the upload routes' own readRawBody), each within its route's limit.
   app.setGlobalPrefix('api/v1', { exclude: ['health', 'metrics', 'dashboard'] });
   app.useGlobalFilters(new ErrorFilter());
+  app.useGlobalInterceptors(new BodyReader(app.get(Reflector), config));
   app.enableShutdownHooks();
   const doc = SwaggerModule.createDocument(
     app,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { int4, perDataset, Sha256Schema } from './common';
 
 /**
  * The agent protocol this build speaks. An agent sends it when it registers; a coordinator that speaks another
@@ -24,9 +25,9 @@ export const RegisterAgentSchema = z.strictObject({
     .min(1)
     .max(64),
   /** Examples held per dataset, reported for operators; never used for weighting (FedAU weighs clients uniformly). */
-  exampleCounts: z.record(z.string(), z.number().int().min(0)).optional(),
+  exampleCounts: perDataset(int4()).optional(),
   /** sha256 (hex) of each dataset file: tasks that must see identical data on two agents are matched by it. */
-  datasetHashes: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex')).optional(),
+  datasetHashes: perDataset(Sha256Schema).optional(),
 });
 export type RegisterAgent = z.infer<typeof RegisterAgentSchema>;
 
@@ -62,7 +63,7 @@ export type WorkQuery = z.infer<typeof WorkQuerySchema>;
 export const HeartbeatSchema = z.strictObject({
   status: z.enum(['idle', 'busy']).default('idle'),
   /** Sent when an agent rejoins with a stored identity: its dataset files may have changed since it registered. */
-  datasetHashes: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex')).optional(),
+  datasetHashes: perDataset(Sha256Schema).optional(),
   /** The agent's retry counters since it started (sent when they changed), shown to operators. */
   network: NetworkStatsSchema.optional(),
 });

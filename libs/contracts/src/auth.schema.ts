@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from './common';
 
 /**
  * Access control (README "Access control"): people call the admin API with an API key whose role says what they
@@ -15,8 +16,7 @@ export function rolesAtLeast(role: Role): Role[] {
 }
 
 /** A human-readable name for a key or token: who holds it, what it is for. */
-const LabelSchema = z
-  .string()
+const LabelSchema = safeText()
   .min(1)
   .max(100)
   .regex(/^[^\p{Cc}]*$/u, 'no control characters');

@@ -3,7 +3,52 @@ import { z } from 'zod';
 /** Path parameters that are ids (jobs, tasks, agents). */
 export const UuidParam = z.string().uuid();
 
-/** A dataset's name in the coordinator's catalogue (DATA_DIR/<name>/dataset.json). */
+/** The largest value of PostgreSQL's `integer` (int4): every integer input that reaches such a column is bounded by it. */
+export const INT4_MAX = 2 ** 31 - 1;
+
+/** An integer in [min, max] that an int4 column holds (max is clamped to {@link INT4_MAX}). */
+export function int4(min = 0, max = INT4_MAX) {
+  return z.number().int().min(min).max(Math.min(max, INT4_MAX));
+}
+
+/** NUL (PostgreSQL text cannot hold it) or a UTF-16 surrogate without its pair (not encodable as UTF-8). */
+const UNSAFE_TEXT = /[\u0000\p{Cs}]/u;
+
+/** Whether PostgreSQL can store `s` as text and UTF-8 can carry it: no NUL, no lone surrogate. */
+export function isSafeText(s: string): boolean {
+  return !UNSAFE_TEXT.test(s);
+}
+
+/**
+ * The first string (value or object key) of a parsed JSON value that is not {@link isSafeText}, as a path
+ * (`a.b[2]`, `(root)`), or null when there is none. Every JSON body is checked with it before its schema. Iterative:
+ * a body nested a million levels deep is checked like any other.
+ */
+export function unsafeTextPath(value: unknown): string | null {
+  const stack: [unknown, string][] = [[value, '']];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!isSafeText(v)) return path || '(root)';
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--)
+        if (typeof v[i] === 'string' || (v[i] !== null && typeof v[i] === 'object')) stack.push([v[i], `${path}[${i}]`]);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (!isSafeText(k)) return `${path ? `${path}.` : ''}${JSON.stringify(k)}`;
+        if (typeof x === 'string' || (x !== null && typeof x === 'object')) stack.push([x, path ? `${path}.${k}` : k]);
+      }
+    }
+  }
+  return null;
+}
+
+/** Free text (names, labels, messages, map keys): any string without NUL or a lone UTF-16 surrogate. */
+export function safeText() {
+  return z.string().refine(isSafeText, 'must not contain NUL or an unpaired UTF-16 surrogate');
+}
+
+/** A dataset's name in the coordinator's catalogue (DATA_DIR/<name>/dataset.json); also the key of per-dataset maps. */
 export const DatasetNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and dashes');
 
 /** A blob's name: the sha256 of its bytes, lower-case hex. */
@@ -18,6 +63,11 @@ export const SeedSchema = z
 
 /** A finite number (JSON cannot carry NaN or ±Infinity, but a computed value can be one before it is sent). */
 export const FiniteSchema = z.number().refine(Number.isFinite, 'must be finite');
+
+/** A map keyed by dataset name with at most `max` entries (an agent holds a few datasets, not thousands). */
+export function perDataset<V extends z.ZodType>(value: V, max = 64) {
+  return z.record(DatasetNameSchema, value).refine((r) => Object.keys(r).length <= max, `at most ${max} datasets`);
+}
 
 /** A vector of finite numbers of length exactly `n`. */
 export function finiteVector(n: number, name: string) {

@@ -13,3 +13,6 @@ const byKind = new Map<string, TaskContract>(TASK_CONTRACTS.map((c) => [c.kind, 
 export function taskContract(kind: string): TaskContract | undefined {
   return byKind.get(kind);
 }
+
+/** The task kinds whose results name uploaded blobs: the only tasks for which an agent may upload one. */
+export const BLOB_TASK_KINDS: readonly string[] = TASK_CONTRACTS.filter((c) => c.namesBlobs).map((c) => c.kind);

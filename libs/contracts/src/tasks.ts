@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from './common';
 
 /**
  * Tasks: the unit of work of the job kinds whose state the coordinator owns outright (NAS supernet trees,
@@ -16,14 +17,20 @@ export interface TaskContract<K extends string = string, P = unknown, R = unknow
   readonly payload: z.ZodType<P>;
   /** The schema of a result for this payload (lengths and shapes follow from the payload). */
   result(payload: P): z.ZodType<R>;
+  /**
+   * Whether a result names blobs the agent uploads first (`POST /blobs`). An agent may upload blobs only while it
+   * holds an open task of such a kind; default false.
+   */
+  readonly namesBlobs: boolean;
 }
 
 export function defineTask<K extends string, P, R>(
   kind: K,
   payload: z.ZodType<P>,
   result: (payload: P) => z.ZodType<R>,
+  options: { namesBlobs?: boolean } = {},
 ): TaskContract<K, P, R> {
-  return { kind, payload, result };
+  return { kind, payload, result, namesBlobs: options.namesBlobs ?? false };
 }
 
 /** The payload type of a task contract. */
@@ -61,7 +68,7 @@ export type TaskResultBody = z.infer<typeof TaskResultBodySchema>;
 
 /** POST /api/v1/tasks/:id/failure: the agent could not compute the task; it is reassigned to another agent. */
 export const TaskFailureBodySchema = z.strictObject({
-  message: z.string().min(1).max(2000),
+  message: safeText().min(1).max(2000),
 });
 export type TaskFailureBody = z.infer<typeof TaskFailureBodySchema>;
 

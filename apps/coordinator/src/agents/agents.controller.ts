@@ -14,10 +14,17 @@ import {
 import type { Agent } from '@prisma/client';
 import type { Request } from 'express';
 import { RequireRole } from '../auth/role.guard';
+import { ReadBody } from '../common/body';
 import { jsonSchema } from '../common/openapi';
 import { ZodPipe } from '../common/zod.pipe';
 import { AgentGuard, CurrentAgent } from './agent.guard';
 import { AgentsService } from './agents.service';
+
+/**
+ * Registration is the one route whose credential (the join token) is in its body, so its body is read before any
+ * check: it is kept small (the largest valid one, 64 datasets with counts and hashes, is about 15 KiB).
+ */
+const REGISTER_BODY_BYTES = 64 * 1024;
 
 @ApiTags('agents')
 @Controller('agents')
@@ -25,6 +32,7 @@ export class AgentsController {
   constructor(private readonly agents: AgentsService) {}
 
   @Post('register')
+  @ReadBody({ limit: REGISTER_BODY_BYTES })
   @ApiOperation({ summary: 'Register an agent with a join token; returns its id and secret (shown once). Rate-limited per source address' })
   @ApiBody({ schema: jsonSchema(RegisterAgentSchema) })
   register(

@@ -21,9 +21,14 @@ export const BLOB_REFERENCING_TABLES = [
   'nas_candidates',
   'bilevel_runs',
 ] as const;
-/** Tables that hold no blob names (the secret_hash of agents, join tokens and API keys and dataset_hashes are not blobs). */
+/**
+ * Tables that hold no blob names (the secret_hash of agents, join tokens and API keys and dataset_hashes are not
+ * blobs), or whose blob names must not keep a blob: `blob_uploads` records who uploaded what, for quotas, and an
+ * upload no result names is to be swept like any other.
+ */
 export const TABLES_WITHOUT_BLOBS = [
   'agents',
+  'blob_uploads',
   'participations',
   'bilevel_points',
   'updates',

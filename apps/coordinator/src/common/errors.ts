@@ -59,6 +59,26 @@ export class TaskClosedError extends DomainError {
   readonly status = 409;
   readonly code = 'task_closed';
 }
+/** A body over its route's limit (decompressed size included): refused from Content-Length before it is read, or while it streams. */
+export class PayloadTooLargeError extends DomainError {
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+}
+/** A body in a Content-Encoding (or charset) the coordinator does not decode. */
+export class UnsupportedMediaTypeError extends DomainError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+}
+/** A blob upload no task asked for: the agent holds no open task whose result names blobs. */
+export class UploadNotExpectedError extends DomainError {
+  readonly status = 403;
+  readonly code = 'upload_not_expected';
+}
+/** An agent's blob quota (AGENT_BLOB_QUOTA_BYTES / _COUNT) is used up: final, retrying does not help. */
+export class QuotaExceededError extends DomainError {
+  readonly status = 403;
+  readonly code = 'quota_exceeded';
+}
 /** An agent that speaks another agent protocol than this coordinator: final, the agent must be replaced. */
 export class IncompatibleVersionError extends DomainError {
   readonly status = 400;
@@ -67,13 +87,17 @@ export class IncompatibleVersionError extends DomainError {
 /** A caller over its rate limit: 429 with Retry-After. */
 export class TooManyRequestsError extends DomainError {
   readonly status = 429;
-  readonly code = 'rate_limited';
+  readonly code: string = 'rate_limited';
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
   ) {
     super(message);
   }
+}
+/** An agent with AGENT_MAX_TRANSFERS uploads and downloads in flight already: 429 with Retry-After. */
+export class TooManyTransfersError extends TooManyRequestsError {
+  override readonly code: string = 'too_many_transfers';
 }
 /**
  * PostgreSQL or Redis cannot be reached right now (down, restarting, the network): 503 with Retry-After. Nothing was

@@ -13,6 +13,13 @@ describe('coordinator config', () => {
     expect(c.PORT).toBe(9000);
     expect(c.MIGRATE_ON_START).toBe(true);
     expect(c.BLOB_DIR).toBe('.flotilla/blobs');
+    expect([c.MAX_JSON_BYTES, c.MAX_TASK_RESULT_BYTES, c.MAX_UPDATE_BYTES]).toEqual([2 ** 20, 16 * 2 ** 20, 256 * 2 ** 20]);
+    expect([c.AGENT_MAX_TRANSFERS, c.AGENT_BLOB_QUOTA_BYTES, c.AGENT_BLOB_QUOTA_COUNT]).toEqual([4, 2 ** 30, 32]);
+  });
+
+  it('bounds MAX_UPDATE_BYTES to what one Buffer and an int4 byte count hold', () => {
+    expect(() => loadConfig({ ...valid, MAX_UPDATE_BYTES: String(2 ** 31) })).toThrow(/MAX_UPDATE_BYTES/);
+    expect(loadConfig({ ...valid, MAX_UPDATE_BYTES: String(2 ** 31 - 1) }).MAX_UPDATE_BYTES).toBe(2 ** 31 - 1);
   });
 
   it('lists every problem at once and never defaults a secret', () => {

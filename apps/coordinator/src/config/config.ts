@@ -23,11 +23,40 @@ export const ConfigSchema = z.object({
   BLOB_GC_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
   /** A blob no row names is deleted only once its file is this old (a blob is written before the row naming it). */
   BLOB_GC_GRACE_MS: z.coerce.number().int().min(0).default(86_400_000),
+  /**
+   * Largest update body and task blob, decompressed (413 beyond). One body is one Buffer, and a blob's size is
+   * counted in an int4 column, hence at most 2 GiB − 1.
+   */
   MAX_UPDATE_BYTES: z.coerce
     .number()
     .int()
     .min(1024)
+    .max(2 ** 31 - 1)
     .default(256 * 1024 * 1024),
+  /** Largest JSON body of every route but task results and registration, decompressed (413 beyond). */
+  MAX_JSON_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(2 ** 31 - 1)
+    .default(1024 * 1024),
+  /** Largest task result body (JSON, decompressed): a bilevel result carries vectors as long as the problem's x. */
+  MAX_TASK_RESULT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(2 ** 31 - 1)
+    .default(16 * 1024 * 1024),
+  /** Uploads and downloads (updates, blobs, task results) one agent may have in flight on one process (429 beyond). */
+  AGENT_MAX_TRANSFERS: z.coerce.number().int().min(1).max(1000).default(4),
+  /** Bytes of blobs one agent may have uploaded for the tasks it holds open (403 beyond). */
+  AGENT_BLOB_QUOTA_BYTES: z.coerce
+    .number()
+    .int()
+    .min(4)
+    .default(1024 * 1024 * 1024),
+  /** Blobs one agent may have uploaded for the tasks it holds open (403 beyond). */
+  AGENT_BLOB_QUOTA_COUNT: z.coerce.number().int().min(1).max(1_000_000).default(32),
   MIGRATE_ON_START: z
     .enum(['true', 'false'])
     .default('true')

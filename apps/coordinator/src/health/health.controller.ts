@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { JOB_STATUSES } from '@flotilla/contracts';
 import type { Response } from 'express';
 import { AgentsRepository } from '../agents/agents.repository';
+import { TransferSlots } from '../agents/transfer.guard';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { PrismaService } from '../database/prisma.service';
 import { JobsRepository } from '../jobs/jobs.repository';
@@ -20,6 +21,7 @@ export class HealthController {
     private readonly jobs: JobsRepository,
     private readonly agents: AgentsRepository,
     private readonly hub: WorkHub,
+    private readonly transfers: TransferSlots,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -52,6 +54,10 @@ export class HealthController {
       flotilla_open_polls: {
         help: 'Agents waiting for work on this process (long polls held open)',
         samples: [{ value: this.hub.openPolls }],
+      },
+      flotilla_agent_transfers: {
+        help: "Agents' uploads and downloads in flight on this process (at most AGENT_MAX_TRANSFERS per agent)",
+        samples: [{ value: this.transfers.inFlightTotal }],
       },
     });
   }

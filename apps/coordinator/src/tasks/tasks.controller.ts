@@ -11,7 +11,9 @@ import {
 } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import { AgentGuard, CurrentAgent } from '../agents/agent.guard';
+import { TransferGuard } from '../agents/transfer.guard';
 import { RequireRole } from '../auth/role.guard';
+import { ReadBody } from '../common/body';
 import { jsonSchema } from '../common/openapi';
 import { ZodPipe } from '../common/zod.pipe';
 import { TasksService } from './tasks.service';
@@ -28,6 +30,8 @@ export class AgentTasksController {
 
   @Post('tasks/:id/result')
   @HttpCode(200)
+  @UseGuards(TransferGuard)
+  @ReadBody({ limit: 'MAX_TASK_RESULT_BYTES' })
   @ApiOperation({ summary: "Post a task's result (checked against its task kind's contract; 422 sends the task to another agent)" })
   @ApiBody({ schema: jsonSchema(TaskResultBodySchema) })
   result(

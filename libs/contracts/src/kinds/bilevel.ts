@@ -9,7 +9,7 @@ import type {
   ZChainTaskResult,
 } from '@flotilla/algorithms';
 import { z } from 'zod';
-import { DatasetNameSchema, FiniteSchema, finiteVector, SeedSchema, Sha256Schema } from '../common';
+import { DatasetNameSchema, FiniteSchema, finiteVector, int4, safeText, SeedSchema, Sha256Schema } from '../common';
 import type { JobViewBase } from '../jobs.schema';
 import { defineTask } from '../tasks';
 
@@ -64,7 +64,7 @@ export type BilevelMethodName = (typeof BILEVEL_METHOD_NAMES)[number];
 export const CreateBilevelJobSchema = z
   .strictObject({
     kind: z.literal('bilevel'),
-    name: z.string().min(1).max(120).optional(),
+    name: safeText().min(1).max(120).optional(),
     problem: BilevelProblemSchema,
     /** The job runs every combination methods × seeds × penalties as an independent run (a sweep). */
     methods: z.array(z.enum(BILEVEL_METHOD_NAMES)).min(1).max(4).default(['penalty-double-loop']),
@@ -153,7 +153,8 @@ export interface BilevelJobResult {
 }
 
 const Vector = z.array(FiniteSchema);
-const Calls = z.strictObject({ f: z.number().int().min(0), g: z.number().int().min(0) });
+/** Oracle calls of one task (bounded like the int4 column their sums go to). */
+const Calls = z.strictObject({ f: int4(), g: int4() });
 const ChainSpecSchema = z.strictObject({
   steps: z.number().int().min(1),
   stepSize: FiniteSchema,

@@ -1,6 +1,6 @@
 import type { RobustAggregation, UpdatePolicy } from '@flotilla/algorithms';
 import { z } from 'zod';
-import { DatasetNameSchema, FiniteSchema, SeedSchema, Sha256Schema } from '../common';
+import { DatasetNameSchema, FiniteSchema, int4, safeText, SeedSchema, Sha256Schema } from '../common';
 import type { JobViewBase } from '../jobs.schema';
 
 /**
@@ -29,7 +29,7 @@ export const AggregationSchema = z.discriminatedUnion('rule', [
      * FedAU interval cutoff K (docs/algorithms/fedau.md). null means no cutoff (K = ∞, the paper's default);
      * 50 is the paper's second variant.
      */
-    cutoffK: z.number().int().min(1).nullable().default(null),
+    cutoffK: int4(1).nullable().default(null),
   }),
   /** FedAvg over the participants (biased towards frequent participants). */
   z.strictObject({ rule: z.literal('avg-participating') }),
@@ -89,7 +89,7 @@ export const RobustAggregationSchema = z.discriminatedUnion('kind', [
 export const CreateFederatedJobSchema = z
   .strictObject({
     kind: z.literal('federated'),
-    name: z.string().min(1).max(120).optional(),
+    name: safeText().min(1).max(120).optional(),
     dataset: DatasetNameSchema,
     model: ModelSpecSchema,
     rounds: z.number().int().min(1).max(100_000),
@@ -136,17 +136,24 @@ export const TrainTaskSchema = z.strictObject({
 });
 export type TrainTask = z.infer<typeof TrainTaskSchema>;
 
-/** Metadata of an update upload, sent as query parameters next to the binary body. */
+/** A round index in a path (`…/rounds/:round/…`): decimal digits, at most what the rounds table's int4 holds. */
+export const RoundParam = z
+  .string()
+  .regex(/^\d{1,10}$/, 'must be a round index (decimal digits)')
+  .transform(Number)
+  .pipe(int4());
+
+/** Metadata of an update upload, sent as query parameters next to the binary body (integers as the columns hold them). */
 export const UpdateMetaSchema = z.strictObject({
-  exampleCount: z.coerce.number().int().min(0),
+  exampleCount: z.coerce.number().pipe(int4()),
   trainLoss: z.coerce.number().refine(Number.isFinite, 'must be finite'),
-  durationMs: z.coerce.number().int().min(0),
+  durationMs: z.coerce.number().pipe(int4()),
 });
 export type UpdateMeta = z.infer<typeof UpdateMetaSchema>;
 
 export const DeclineSchema = z.strictObject({
   reason: z.enum(['unavailable', 'busy', 'error']).default('unavailable'),
-  message: z.string().max(500).optional(),
+  message: safeText().max(500).optional(),
 });
 export type Decline = z.infer<typeof DeclineSchema>;
 

@@ -10,7 +10,7 @@ import type {
   SupernetSpec,
 } from '@flotilla/algorithms';
 import { z } from 'zod';
-import { DatasetNameSchema, FiniteSchema, SeedSchema, Sha256Schema } from '../common';
+import { DatasetNameSchema, FiniteSchema, int4, safeText, SeedSchema, Sha256Schema } from '../common';
 import type { JobViewBase, JobStatus } from '../jobs.schema';
 import { defineTask } from '../tasks';
 
@@ -34,7 +34,7 @@ const Steps = z.number().int().min(0).max(1_000_000);
 export const CreateNasJobSchema = z
   .strictObject({
     kind: z.literal('nas'),
-    name: z.string().min(1).max(120).optional(),
+    name: safeText().min(1).max(120).optional(),
     dataset: DatasetNameSchema,
     /** The search space (libs/algorithms `chainSupernet`): stem → `edges` edges in a chain → readout, `width` units. */
     space: z
@@ -259,23 +259,28 @@ const trainedState = (from: NasBlobState, steps: number) => ({
 const enabledOps = (mask: boolean[][], edge: number): number[] => (mask[edge] ?? []).flatMap((on, o) => (on ? [o] : []));
 
 /** Train a (sub-)supernet for some steps from given weights; a leaf also proposes its architecture. */
-export const NasTrain = defineTask('nas.train', NasTrainPayloadSchema, (p) => {
-  const candidate = z.strictObject({
-    architecture: z
-      .array(z.number().int())
-      .refine(
-        (a) => a.length === p.task.mask.length && a.every((o, e) => p.task.mask[e][o] === true),
-        'must be an architecture inside the node mask',
-      ),
-    loss: FiniteSchema,
-    accuracy: Unit,
-  });
-  return z.strictObject({
-    ...trainedState(p.from, p.task.steps),
-    candidate: p.task.derive ? candidate : z.null(),
-    evaluated: Count,
-  }) satisfies z.ZodType<NasTrainResult>;
-});
+export const NasTrain = defineTask(
+  'nas.train',
+  NasTrainPayloadSchema,
+  (p) => {
+    const candidate = z.strictObject({
+      architecture: z
+        .array(z.number().int())
+        .refine(
+          (a) => a.length === p.task.mask.length && a.every((o, e) => p.task.mask[e][o] === true),
+          'must be an architecture inside the node mask',
+        ),
+      loss: FiniteSchema,
+      accuracy: Unit,
+    });
+    return z.strictObject({
+      ...trainedState(p.from, p.task.steps),
+      candidate: p.task.derive ? candidate : z.null(),
+      evaluated: int4(),
+    }) satisfies z.ZodType<NasTrainResult>;
+  },
+  { namesBlobs: true },
+);
 
 /** GM scores (|ops|×|ops| cosine sums) of the candidate edges of a sub-supernet on some of its batches. */
 export const NasScore = defineTask('nas.gm-score', NasScorePayloadSchema, (p) => {
@@ -301,6 +306,7 @@ export const NasStandalone = defineTask(
       ...trainedState(p.from, p.task.steps),
       selection: z.strictObject({ loss: FiniteSchema.pipe(z.number().min(0)), accuracy: Unit }),
     }) satisfies z.ZodType<NasStandaloneResult>,
+  { namesBlobs: true },
 );
 
 export const NAS_TASKS = [NasTrain, NasScore, NasStandalone] as const;
