@@ -92,12 +92,20 @@ export function startAgentProcess(args: {
   env?: Record<string, string>;
   /** More command-line options (e.g. `--poll-wait-ms`). */
   args?: string[];
+  /** The dataset the agent's file belongs to (`--dataset`; the agent's default, uci-digits, when absent). */
+  dataset?: string;
+  /**
+   * `npm`: started as a user starts one, `npm run agent -- …`, so that the process signalled is npm, not the agent
+   * (npm must pass SIGTERM on). Default `node`: the agent's script itself.
+   */
+  launcher?: 'node' | 'npm';
 }): AgentProcess {
   const output: string[] = [];
+  const viaNpm = args.launcher === 'npm';
   const proc = spawn(
-    process.execPath,
+    viaNpm ? 'npm' : process.execPath,
     [
-      AGENT_CLI,
+      ...(viaNpm ? ['run', '--silent', 'agent', '--'] : [AGENT_CLI]),
       '--coordinator',
       args.coordinatorUrl,
       `--join-token=${args.joinToken}`, // '=' form: a random token may start with '-'
@@ -113,6 +121,7 @@ export function startAgentProcess(args: {
       String(args.heartbeatMs ?? 2000),
       ...(args.identityFile ? ['--identity', args.identityFile] : []),
       ...(args.caFile ? ['--ca-file', args.caFile] : []),
+      ...(args.dataset ? ['--dataset', args.dataset] : []),
       ...(args.args ?? []),
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: agentEnv(args.env) },

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoordinatorClient } from '../../apps/client-agent/src/coordinator-client';
+import { retryReason } from '../../apps/client-agent/src/retry-policy';
 import { FaultProxy, type FaultPlan } from '../../scripts/lib/fault-proxy';
 
 const AGENT = '00000000-0000-4000-8000-000000000001';
@@ -11,6 +12,28 @@ const SECRET = 'a'.repeat(43);
 const BLOB = Float32Array.from({ length: 1 << 18 }, (_, i) => Math.sin(i));
 const BLOB_BYTES = Buffer.from(BLOB.buffer);
 const BLOB_HASH = createHash('sha256').update(BLOB_BYTES).digest('hex');
+
+/** A work item as a poll hands it out. */
+const WORK = {
+  kind: 'train',
+  id: 'train.j.0.a',
+  queuedAt: 1,
+  train: {
+    jobId: '3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b',
+    round: 0,
+    modelHash: BLOB_HASH,
+    parameterCount: BLOB.length,
+    model: { arch: 'softmax' },
+    dataset: 'uci-digits',
+    featureRange: [0, 16],
+    numClasses: 10,
+    localSteps: 1,
+    batchSize: 1,
+    localLr: 0.1,
+    deadline: new Date(0).toISOString(),
+    seed: 0,
+  },
+};
 
 /**
  * A coordinator stand-in behind the fault-injecting proxy: it serves one blob and takes task results, counting the
@@ -24,7 +47,10 @@ async function stage(plan: FaultPlan) {
     onRequest(req);
     req.resume();
     req.on('end', () => {
-      if (req.url === `/api/v1/blobs/${BLOB_HASH}`) {
+      if (req.url?.startsWith('/api/v1/agents/me/work')) {
+        const body = JSON.stringify(WORK);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+      } else if (req.url === `/api/v1/blobs/${BLOB_HASH}`) {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': BLOB_BYTES.length }).end(BLOB_BYTES);
       } else {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'accepted' }));
@@ -80,6 +106,19 @@ describe('the agent HTTP client behind a faulty network (a real proxy injecting 
     expect(s.seen).toHaveLength(2);
     expect(Buffer.from(got.buffer).equals(BLOB_BYTES)).toBe(true);
     expect(s.log).toEqual([expect.stringContaining('(corrupt download)')]);
+  });
+
+  it('an answer whose bytes were damaged on the way (it no longer parses) is a retryable failure, not a reason to stop', async () => {
+    s = await stage({ corruptBody: 1, cutAfterBytes: 0 }); // the first byte of the JSON: it cannot parse
+
+    const damaged = await s.client.nextWork(0).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(s.proxy.counts.corruptBodies).toBe(1);
+    expect(retryReason(damaged)).toBe('malformed answer');
+    s.proxy.setPlan({});
+    expect(await s.client.nextWork(0)).toEqual(WORK);
   });
 
   it('a connection reset before the request reaches the coordinator is retried: the coordinator sees it once', async () => {

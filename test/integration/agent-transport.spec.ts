@@ -1,4 +1,5 @@
 import type { AgentView, AgentWork } from '@flotilla/contracts';
+import { issueJoinToken } from '../support/auth';
 import { call, waitFor } from '../support/http';
 import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
 
@@ -40,9 +41,10 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
 
   it('hands out credentials only (nothing about Redis), and answers an empty poll with 204', async () => {
     const r = await call<Record<string, unknown>>(base, 'POST', '/api/v1/agents/register', {
-      json: { joinToken: TEST_JOIN_TOKEN, name: 'plain', datasets: ['other-data'] },
+      json: { joinToken: TEST_JOIN_TOKEN, name: 'plain', datasets: ['uci-digits'] },
     });
     expect(r.status).toBe(201);
+    registered.push(String(r.body.agentId));
     expect(Object.keys(r.body).sort()).toEqual(['agentId', 'agentSecret']);
     const empty = await poll(`${String(r.body.agentId)}.${String(r.body.agentSecret)}`, 0);
     expect(empty.status).toBe(204);
@@ -126,6 +128,89 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
     expect(part.body.agents).toContain(b.id);
     await call(base, 'POST', `/api/v1/jobs/${job.body.id}/cancel`, { token: ADMIN });
   }, 60_000);
+
+  it('an agent that leaves is offline at once, the open round it was asked in stops waiting for it; its credentials keep working and a rejoin brings it back', async () => {
+    const a = await register('stays-on');
+    const b = await register('goes-home');
+    const job = await submit(1); // both are online: both are asked in round 0
+    await waitFor('round 0 open', async () => (await poll(a.token, 0)).status === 200, 20_000);
+    await call(base, 'POST', `/api/v1/jobs/${job.body.id}/rounds/0/decline`, { token: a.token, json: {} });
+
+    const left = await call<AgentView>(base, 'POST', '/api/v1/agents/me/leave', { token: b.token });
+    expect(left.status).toBe(200);
+    expect(left.body).toMatchObject({ id: b.id, online: false, revokedAt: null, leftAt: expect.any(String) });
+    // The deadline is a minute away: the round closes now, b counting as having declined.
+    const rounds = await waitFor(
+      'round 0 closed',
+      async () => {
+        const r = await call<{ status: string }[]>(base, 'GET', `/api/v1/jobs/${job.body.id}/rounds`, { token: ADMIN });
+        return r.body[0]?.status === 'closed' ? r.body : undefined;
+      },
+      10_000,
+    );
+    expect(rounds[0]).toMatchObject({ participants: 0, eligible: 2 });
+    const part = await call<{ agents: string[]; rounds: { outcomes: string[] }[] }>(
+      base,
+      'GET',
+      `/api/v1/jobs/${job.body.id}/participation`,
+      { token: ADMIN },
+    );
+    expect(part.body.rounds[0].outcomes[part.body.agents.indexOf(b.id)]).toBe('declined'); // not 'timeout': nobody waited
+    // b's poll of a moment ago (an authenticated call, so a heartbeat) does not bring it back: it left after it.
+    expect((await poll(b.token, 0)).status).toBe(204);
+    const listed = await call<AgentView[]>(base, 'GET', '/api/v1/agents', { token: ADMIN });
+    expect(listed.body.find((x) => x.id === b.id)).toMatchObject({ online: false, leftAt: left.body.leftAt });
+    // Round 1 opens without b.
+    const round1 = await waitFor(
+      'round 1 open',
+      async () => (await call<{ eligible: number }[]>(base, 'GET', `/api/v1/jobs/${job.body.id}/rounds`, { token: ADMIN })).body[1],
+      20_000,
+    );
+    expect(round1.eligible).toBe(1);
+
+    // A rejoin (the heartbeat with the dataset hashes an agent sends when it starts with its identity) brings it back.
+    const back = await call(base, 'POST', '/api/v1/agents/heartbeat', {
+      token: b.token,
+      json: { datasetHashes: { 'uci-digits': 'ab'.repeat(32) } },
+    });
+    expect(back.status).toBe(204);
+    const after = await call<AgentView[]>(base, 'GET', '/api/v1/agents', { token: ADMIN });
+    expect(after.body.find((x) => x.id === b.id)).toMatchObject({ online: true, leftAt: null });
+    await call(base, 'POST', `/api/v1/jobs/${job.body.id}/cancel`, { token: ADMIN });
+  }, 60_000);
+
+  it('refuses a registration naming a dataset it does not know (400 naming it and the known ones), without using the join token', async () => {
+    const issued = await issueJoinToken(base, { label: 'one agent', maxUses: 1 });
+    const r = await call<{ code: string; message: string }>(base, 'POST', '/api/v1/agents/register', {
+      json: { joinToken: issued.token, name: 'lost', datasets: ['mnist-fashion'] },
+    });
+    expect(r.status).toBe(400);
+    expect(r.body.message).toBe("Unknown dataset 'mnist-fashion'; this coordinator knows: uci-digits");
+    // Only a holder of a working join token learns the catalogue's names.
+    const stranger = await call<{ message: string }>(base, 'POST', '/api/v1/agents/register', {
+      json: { joinToken: 'not-a-join-token-0123456789', name: 'lost', datasets: ['mnist-fashion'] },
+    });
+    expect([stranger.status, stranger.body.message]).toEqual([401, 'Invalid join token']);
+    // The token's one use is still there.
+    const ok = await call<{ agentId: string }>(base, 'POST', '/api/v1/agents/register', {
+      json: { joinToken: issued.token, name: 'found', datasets: ['uci-digits'] },
+    });
+    expect(ok.status).toBe(201);
+    registered.push(ok.body.agentId);
+  });
+
+  it("tells a holder of a join token or of agent credentials what a dataset's file must look like; 404 names the known datasets", async () => {
+    const shape = { name: 'uci-digits', numFeatures: 64, numClasses: 10, featureRange: [0, 16], description: expect.any(String) };
+    const withToken = await call(base, 'GET', '/api/v1/datasets/uci-digits', { token: TEST_JOIN_TOKEN });
+    expect([withToken.status, withToken.body]).toEqual([200, shape]);
+    const a = await register('reader');
+    const asAgent = await call(base, 'GET', '/api/v1/datasets/uci-digits', { token: a.token });
+    expect([asAgent.status, asAgent.body]).toEqual([200, shape]);
+    const unknown = await call<{ message: string }>(base, 'GET', '/api/v1/datasets/mnist-fashion', { token: a.token });
+    expect([unknown.status, unknown.body.message]).toEqual([404, "Unknown dataset 'mnist-fashion'; this coordinator knows: uci-digits"]);
+    expect((await call(base, 'GET', '/api/v1/datasets/uci-digits')).status).toBe(401);
+    expect((await call(base, 'GET', '/api/v1/datasets/uci-digits', { token: ADMIN })).status).toBe(401);
+  });
 
   it('rotates an agent secret: the old one stops working at once, the new one works', async () => {
     const a = await register('rotator');

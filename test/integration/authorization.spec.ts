@@ -10,15 +10,17 @@ import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InPr
  *
  * - `public`: anyone, with or without credentials.
  * - `join-token`: the join token in the body (the bootstrap JOIN_TOKEN or one issued by POST /join-tokens).
+ * - `join-token-or-agent`: a join token or an agent's credentials, as `Authorization: Bearer …`.
  * - `agent`: `Bearer <agentId>.<agentSecret>` of a registered agent.
  * - `viewer` < `submitter` < `admin`: an API key of that role or a higher one (ADMIN_TOKEN is an admin).
  */
-type Access = 'public' | 'join-token' | 'agent' | Role;
+type Access = 'public' | 'join-token' | 'join-token-or-agent' | 'agent' | Role;
 
 const ACCESS: Record<string, Access> = {
   'GET /health': 'public',
   'GET /metrics': 'public',
   'POST /api/v1/agents/register': 'join-token',
+  'GET /api/v1/datasets/{name}': 'join-token-or-agent',
   'POST /api/v1/agents/heartbeat': 'agent',
   'GET /api/v1/agents/me/work': 'agent',
   'GET /api/v1/blobs/{hash}': 'agent',
@@ -51,6 +53,8 @@ const ACCESS: Record<string, Access> = {
   'GET /dashboard': 'public',
   'GET /api/docs': 'public',
   'GET /api/docs-json': 'public',
+  // Late: the test's agent is offline from then on (its credentials keep working).
+  'POST /api/v1/agents/me/leave': 'agent',
   // Last: it gives the test's agent a new secret, so its later calls would fail.
   'POST /api/v1/agents/me/secret': 'agent',
 };
@@ -62,6 +66,7 @@ const PATH_VALUES: Record<string, string> = {
   jobId: '00000000-0000-4000-8000-000000000001',
   hash: 'ab'.repeat(32),
   round: '0',
+  name: 'uci-digits',
 };
 
 /** Query strings some routes need (a long poll that returns at once instead of waiting). */
@@ -83,6 +88,8 @@ function expected(access: Access, caller: Caller): 'allowed' | 400 | 401 | 403 {
     case 'join-token':
       if (caller.kind === 'join-token') return 'allowed';
       return caller.kind === 'none' ? 400 : 401; // without a token the body fails its schema (joinToken is required)
+    case 'join-token-or-agent':
+      return caller.kind === 'join-token' || caller.kind === 'agent' ? 'allowed' : 401;
     case 'agent':
       return caller.kind === 'agent' ? 'allowed' : 401;
     case 'viewer':

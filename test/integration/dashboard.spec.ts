@@ -89,6 +89,23 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
       return r.body[0]?.status === 'closed' ? r.body : undefined;
     });
 
+    // edge-b cannot train round 1 (its file does not fit the model): it declines with the error, which the agents
+    // table shows as its last error.
+    await waitFor(
+      'round 1 open',
+      async () =>
+        (await call<{ status: string }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds`, { token: ADMIN })).body[1]?.status === 'open',
+    );
+    const trainError = 'trainLocal: parameters have length 442, softmax on 64x26 needs 1690';
+    expect(
+      (
+        await call(base, 'POST', `/api/v1/jobs/${jobId}/rounds/1/decline`, {
+          token: tokens[1],
+          json: { reason: 'error', message: trainError },
+        })
+      ).status,
+    ).toBe(200);
+
     // The page, with a strict Content-Security-Policy and a fresh nonce per response.
     const res = await page.goto(`${base}/dashboard`);
     expect(res?.status()).toBe(200);
@@ -113,6 +130,11 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     const network = await texts('#agents tbody tr td:nth-child(6)');
     const names = await texts('#agents tbody tr td:first-child');
     expect(Object.fromEntries(names.map((n, i) => [n, network[i]]))).toEqual({ 'edge-a': '3 / 1', 'edge-b': '—' });
+    const errors = await texts('#agents tbody tr td:nth-child(7)');
+    expect(Object.fromEntries(names.map((n, i) => [n, errors[i]]))).toEqual({
+      'edge-a': '—',
+      'edge-b': `round 1 of job ${jobId}: ${trainError}`,
+    });
     await page.waitForSelector(`#jobs tr[data-job="${jobId}"]`);
     const jobRow = await texts(`#jobs tr[data-job="${jobId}"] td`);
     expect(jobRow.slice(1, 4)).toEqual(['federated', 'running', 'round 1 / 3']);

@@ -8,13 +8,14 @@ import {
   type AvailabilitySpec,
   type Dataset,
 } from '@flotilla/algorithms';
-import type { AgentTask, AgentWork, NetworkStats, TrainTask } from '@flotilla/contracts';
+import type { AgentTask, AgentWork, DatasetShape, NetworkStats, TrainTask } from '@flotilla/contracts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CoordinatorClient, CoordinatorError, describeError } from './coordinator-client';
 import { PollWait } from './poll-wait';
 import { DEFAULT_RETRY, backoffDelay, retryReason, type RetryOptions } from './retry-policy';
-import { readIdentity, writeIdentity } from './identity';
+import { fileMismatch } from './file-check';
+import { readIdentity, writeIdentity, type AgentIdentity } from './identity';
 import { TASK_HANDLERS, type TaskContext } from './tasks';
 
 export interface AgentOptions {
@@ -55,6 +56,12 @@ export type TaskOutcome = 'uploaded' | 'declined' | 'expired' | 'refused' | 'fai
  * from another deployment) or its protocol version. Retrying cannot change it: the agent must stop.
  */
 export class CredentialsRefused extends Error {}
+
+/**
+ * The agent's file does not fit its dataset as the coordinator describes it (feature count, classes, value range), or
+ * the coordinator does not know the dataset. Every round would fail: the agent must not join.
+ */
+export class DataMismatch extends Error {}
 
 /**
  * A client agent: registers with the join token (or rejoins with its identity file), then asks the coordinator for
@@ -111,9 +118,13 @@ export class ClientAgent {
    */
   async start(): Promise<void> {
     try {
-      const reg = (await this.rejoin()) ?? (await this.register());
+      const file = this.opts.identityFile;
+      const identity = file ? readIdentity(file, this.opts.coordinatorUrl) : undefined;
+      await this.checkData(identity);
+      const reg = (identity && (await this.rejoin(identity))) ?? (await this.register());
       this.agentId = reg.agentId;
     } catch (e) {
+      if (e instanceof DataMismatch) throw e;
       if (e instanceof CoordinatorError && e.status >= 400 && e.status < 500) {
         throw new CredentialsRefused(`the coordinator refused to let this agent join: ${e.message}`);
       }
@@ -140,11 +151,39 @@ export class ClientAgent {
     return this.client.stats;
   }
 
-  /** Rejoins with the identity file's credentials, if there is one and the coordinator still accepts them. */
-  private async rejoin(): Promise<{ agentId: string } | undefined> {
+  /**
+   * Reads what a file for the agent's dataset must look like from the coordinator (with the identity's credentials
+   * when it has them and they still work, else with the join token) and throws DataMismatch, saying what does not
+   * fit, before the agent registers or counts as online: a file that does not fit would fail every round.
+   */
+  private async checkData(identity: AgentIdentity | undefined): Promise<void> {
+    const dataset = this.opts.dataset;
+    let shape: DatasetShape | undefined;
+    try {
+      if (identity) {
+        this.client.useCredentials(identity.agentId, identity.agentSecret);
+        shape = await this.client.datasetShape(dataset).catch((e: unknown) => {
+          // A refused identity: the agent will register anew with the join token (rejoin says so).
+          if (e instanceof CoordinatorError && e.status === 401) return undefined;
+          throw e;
+        });
+      }
+      shape ??= await this.client.datasetShape(dataset, this.opts.joinToken);
+    } catch (e) {
+      if (e instanceof CoordinatorError && e.status === 404) {
+        throw new DataMismatch(`the coordinator does not know dataset '${dataset}' (--dataset): ${e.body.message ?? 'not found'}`);
+      }
+      throw e;
+    }
+    const problems = fileMismatch(parseLabelLastCsv(this.csv), shape);
+    if (problems.length) {
+      throw new DataMismatch(`${this.opts.dataFile} does not fit dataset '${dataset}' on the coordinator: ${problems.join('; ')}`);
+    }
+  }
+
+  /** Rejoins with the identity file's credentials, if the coordinator still accepts them. */
+  private async rejoin(identity: AgentIdentity): Promise<{ agentId: string } | undefined> {
     const file = this.opts.identityFile;
-    const identity = file ? readIdentity(file, this.opts.coordinatorUrl) : undefined;
-    if (!identity) return undefined;
     this.client.useCredentials(identity.agentId, identity.agentSecret);
     try {
       await this.client.heartbeat('idle', { datasetHashes: { [this.opts.dataset]: this.dataHash } }, Infinity);
@@ -345,12 +384,25 @@ export class ClientAgent {
     return ds;
   }
 
-  /** Graceful stop: the poll in flight is abandoned, the work in hand finished, then the connections closed. */
+  /**
+   * Graceful stop: the poll in flight is abandoned, the work in hand finished, then the coordinator is told that the
+   * agent is leaving (it is offline at once; work it was given and did not start is let go, so no round waits for it
+   * until its deadline and its tasks go to other agents), then the connections closed.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopPolling.abort();
     if (this.heartbeat) clearInterval(this.heartbeat);
-    await this.loop?.catch(() => undefined);
+    const refused = await this.loop?.then(
+      () => false,
+      (e: unknown) => e instanceof CredentialsRefused,
+    );
+    if (this.agentId && !refused) {
+      await this.client.leave().then(
+        () => this.opts.log(`left the coordinator (${this.agentId})`),
+        (e: unknown) => this.opts.log(`could not tell the coordinator that this agent is leaving: ${describeError(e)}`),
+      );
+    }
     await this.client.close();
   }
 }

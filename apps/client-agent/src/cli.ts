@@ -2,7 +2,7 @@
 import { parseAvailability, type AvailabilitySpec } from '@flotilla/algorithms';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ClientAgent, CredentialsRefused } from './agent';
+import { ClientAgent, CredentialsRefused, DataMismatch } from './agent';
 import { describeError } from './coordinator-client';
 import { selectBackend } from './tf-backend';
 
@@ -31,7 +31,10 @@ const USAGE = `flotilla-agent --coordinator URL --join-token TOKEN --data FILE.c
 Network errors (refused, reset or stale connections, timeouts, cut or corrupted downloads) and answers
 408/429/5xx are tried again until the call's deadline (a round's, a task's); the agent waits for an
 unreachable coordinator at start for as long as it takes, and stops only on a definitive answer
-(join token or identity refused, incompatible version: exit code 3).`;
+(join token or identity refused, incompatible version: exit code 3). Before it joins it checks its file
+against the coordinator's description of the dataset (features, classes, value range) and does not join
+when it does not fit or the coordinator does not know the dataset (exit code 4). SIGTERM or SIGINT:
+the work in hand is finished, the coordinator told that the agent leaves (nothing waits for it), exit 0.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -119,6 +122,10 @@ async function main(): Promise<void> {
     log,
   });
   await agent.start().catch((e: unknown) => {
+    if (e instanceof DataMismatch) {
+      log(`${e.message}; not joining`);
+      process.exit(4);
+    }
     if (e instanceof CredentialsRefused) {
       log(`${e.message}; stopping`);
       process.exit(3);

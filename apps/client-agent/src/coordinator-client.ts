@@ -2,7 +2,9 @@ import {
   AGENT_PROTOCOL_VERSION,
   AgentCredentialsSchema,
   AgentWorkSchema,
+  DatasetShapeSchema,
   agentBearer,
+  type DatasetShape,
   type AgentWork,
   type ErrorBody,
   type NetworkStats,
@@ -57,6 +59,8 @@ interface CallSpec {
   json?: unknown;
   raw?: Uint8Array;
   auth?: boolean;
+  /** A bearer token to send instead of the agent's credentials (the join token, before the agent has any). */
+  bearer?: string;
   until?: Until;
   signal?: AbortSignal;
   /** Overrides the per-try timeout (a long poll waits longer than a call). */
@@ -285,6 +289,33 @@ export class CoordinatorClient {
     );
   }
 
+  /**
+   * What a file for `dataset` must look like (features, classes, value range), read before the agent joins: with the
+   * join token when `joinToken` is given (a registration to come), else with the agent's credentials (a rejoin).
+   * Waits for the coordinator as long as it takes (`until`); a 404 names the datasets the coordinator knows.
+   */
+  async datasetShape(dataset: string, joinToken?: string, until: Until = Infinity): Promise<DatasetShape> {
+    return this.call(
+      {
+        method: 'GET',
+        path: `/api/v1/datasets/${encodeURIComponent(dataset)}`,
+        what: `shape of dataset ${dataset}`,
+        ...(joinToken !== undefined ? { bearer: joinToken } : {}),
+        until,
+        announce: until === Infinity,
+      },
+      async (res) => DatasetShapeSchema.parse(await res.json()),
+    );
+  }
+
+  /**
+   * Tells the coordinator this agent is leaving: it is offline at once, and what it holds (open rounds, running tasks)
+   * is let go, so nothing waits for it. Retried briefly (`until`): a stopping agent does not wait long.
+   */
+  async leave(until: Until = Date.now() + 10_000): Promise<void> {
+    await this.call({ method: 'POST', path: '/api/v1/agents/me/leave', what: 'leave', until }, ignoreBody);
+  }
+
   /** Closes the connections (an agent that is leaving). */
   async close(): Promise<void> {
     await this.dispatcher.close();
@@ -302,7 +333,17 @@ export class CoordinatorClient {
     const retry = spec.attemptTimeoutMs ? { ...this.retry, attemptTimeoutMs: spec.attemptTimeoutMs } : this.retry;
     for (let failures = 0; ;) {
       try {
-        const value = await read(await this.send(spec, attemptTimeout(Date.now(), until === 0 ? Infinity : until, retry)));
+        const res = await this.send(spec, attemptTimeout(Date.now(), until === 0 ? Infinity : until, retry));
+        const value = await read(res).catch((e: unknown) => {
+          // A 2xx answer that does not parse (its bytes damaged on the way, over plain HTTP): fetched again like a
+          // corrupt download, not a reason for the agent to stop.
+          if (e instanceof SyntaxError || (e as { name?: unknown } | null)?.name === 'ZodError') {
+            throw new IntegrityError(
+              `malformed answer (${(e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').slice(0, 200)})`,
+            );
+          }
+          throw e;
+        });
         if (failures) this.log(`${spec.what}: done after ${failures + 1} tries in ${seconds(started)} (${summary(reasons)})`);
         return value;
       } catch (e) {
@@ -331,7 +372,9 @@ export class CoordinatorClient {
 
   private async send(spec: CallSpec, timeoutMs: number): Promise<Response> {
     const headers: Record<string, string> = {};
-    if (spec.auth !== false) {
+    if (spec.bearer !== undefined) {
+      headers.authorization = `Bearer ${spec.bearer}`;
+    } else if (spec.auth !== false) {
       const { agentId, secret } = this.requireCredentials();
       headers.authorization = agentBearer(agentId, secret);
     }

@@ -74,7 +74,7 @@ export function errorCode(e: unknown): string | null {
  */
 export function retryReason(e: unknown): string | null {
   if (isHttpFailure(e)) return RETRYABLE_STATUS.has(e.status) ? `HTTP ${e.status}` : null;
-  if (e instanceof IntegrityError) return 'corrupt download';
+  if (e instanceof IntegrityError) return e.message.startsWith('malformed answer') ? 'malformed answer' : 'corrupt download';
   const name = (e as { name?: unknown } | null)?.name;
   // Our own per-try timeout (AbortSignal.timeout); an AbortError is the agent stopping, which is final.
   if (name === 'TimeoutError') return 'timeout';

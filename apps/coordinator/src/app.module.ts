@@ -1,6 +1,7 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { AgentGuard } from './agents/agent.guard';
 import { AgentsController } from './agents/agents.controller';
+import { DatasetsController, JoinTokenOrAgentGuard } from './agents/datasets.controller';
 import { AgentsRepository } from './agents/agents.repository';
 import { AgentsService } from './agents/agents.service';
 import { PresenceService } from './agents/presence.service';
@@ -44,6 +45,7 @@ class CoreModule {
       MetricsRegistry,
       DatasetCatalog,
       AgentGuard,
+      JoinTokenOrAgentGuard,
       TransferSlots,
       TransferGuard,
       AgentsRepository,
@@ -74,6 +76,7 @@ export class AppModule {
       imports: [CoreModule.forConfig(config), AuthModule, BlobsModule, TransportModule, FederatedModule, BilevelModule, NasModule],
       controllers: [
         AgentsController,
+        DatasetsController,
         JobsController,
         AgentTasksController,
         JobTasksController,

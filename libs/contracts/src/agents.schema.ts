@@ -81,6 +81,13 @@ export interface AgentView {
   revokedAt: string | null;
   /** The agent's last reported network counters (null until it reports one: agents report after a retry). */
   network: (NetworkStats & { reportedAt: string }) | null;
+  /**
+   * The last error the agent reported: a round it could not train (a decline with reason `error`) or a task it could
+   * not compute (a task failure), with what it was doing; null until it reports one.
+   */
+  lastError: { message: string; at: string } | null;
+  /** When the agent said it was leaving (POST /agents/me/leave); it is offline from then until it rejoins. */
+  leftAt: string | null;
   createdAt: string;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DatasetNameSchema } from './common';
 
 /**
  * A dataset in the coordinator's catalogue (DATA_DIR/<name>/dataset.json). The held-out split is
@@ -15,3 +16,20 @@ export const DatasetManifestSchema = z.strictObject({
   heldOut: z.strictObject({ fraction: z.number().gt(0).lt(1), seed: z.number().int().min(0) }),
 });
 export type DatasetManifest = z.infer<typeof DatasetManifestSchema>;
+
+/**
+ * GET /datasets/:name: what an agent's file for a dataset must look like, as the coordinator's catalogue says, so that
+ * an agent with the wrong file refuses to start instead of failing every round. Names and shapes only: never the
+ * coordinator's rows, paths or held-out split.
+ */
+export const DatasetShapeSchema = z.strictObject({
+  name: DatasetNameSchema,
+  /** Feature columns of every row (the label is one more column, the last). */
+  numFeatures: z.number().int().min(1),
+  /** Labels are integers in 0..numClasses − 1. */
+  numClasses: z.number().int().min(2),
+  /** Every feature value lies in [lo, hi] (models see (x − lo) / (hi − lo)). */
+  featureRange: z.tuple([z.number(), z.number()]),
+  description: z.string().nullable(),
+});
+export type DatasetShape = z.infer<typeof DatasetShapeSchema>;

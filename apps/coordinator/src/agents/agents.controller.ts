@@ -71,6 +71,18 @@ export class AgentsController {
     return this.agents.rotateSecret(agent.id, body?.agentSecret);
   }
 
+  @Post('me/leave')
+  @HttpCode(200)
+  @UseGuards(AgentGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary:
+      'The calling agent is leaving: offline at once, open rounds stop waiting for it, its tasks go to other agents; its credentials keep working (it may rejoin)',
+  })
+  leave(@CurrentAgent() agent: Agent): Promise<AgentView> {
+    return this.agents.leave(agent.id);
+  }
+
   @Get()
   @RequireRole('viewer')
   @ApiOperation({ summary: 'List agents: online, suspect after a task timeout, offline, revoked' })

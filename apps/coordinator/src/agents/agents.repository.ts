@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { Agent, Prisma } from '@prisma/client';
 import { PrismaService } from '../database/prisma.service';
 
-/** Agents that may be asked to compute: not revoked, with a heartbeat newer than `since`. */
-const active = (since: Date): Prisma.AgentWhereInput => ({ revokedAt: null, lastHeartbeatAt: { gte: since } });
+/** Agents that may be asked to compute: not revoked, not gone (left), with a heartbeat newer than `since`. */
+const active = (since: Date): Prisma.AgentWhereInput => ({ revokedAt: null, leftAt: null, lastHeartbeatAt: { gte: since } });
 
 @Injectable()
 export class AgentsRepository {
@@ -35,14 +35,32 @@ export class AgentsRepository {
     });
   }
 
-  /** Records a heartbeat now with the datasets' hashes an agent re-reports when it rejoins. */
+  /** Records a heartbeat now with the datasets' hashes an agent re-reports when it rejoins (back, if it had left). */
   async rejoined(id: string, datasetHashes: Prisma.InputJsonValue): Promise<void> {
-    await this.prisma.agent.updateMany({ where: { id, revokedAt: null }, data: { lastHeartbeatAt: new Date(), datasetHashes } });
+    await this.prisma.agent.updateMany({
+      where: { id, revokedAt: null },
+      data: { lastHeartbeatAt: new Date(), datasetHashes, leftAt: null },
+    });
   }
 
-  /** Many heartbeats in one statement (PresenceService batches them). */
+  /**
+   * Many heartbeats in one statement (PresenceService batches them). An agent that left is not brought back by a
+   * heartbeat it sent before leaving and that a process writes late: only its rejoin (`rejoined`) does that.
+   */
   async touchMany(ids: string[], at: Date): Promise<void> {
-    if (ids.length) await this.prisma.agent.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { lastHeartbeatAt: at } });
+    if (ids.length)
+      await this.prisma.agent.updateMany({ where: { id: { in: ids }, revokedAt: null, leftAt: null }, data: { lastHeartbeatAt: at } });
+  }
+
+  /** The agent said it is leaving: offline from `at` until it rejoins. False when it does not exist or is revoked. */
+  async leave(id: string, at = new Date()): Promise<boolean> {
+    const r = await this.prisma.agent.updateMany({ where: { id, revokedAt: null }, data: { leftAt: at } });
+    return r.count === 1;
+  }
+
+  /** The agent reported an error (a round it could not train, a task it could not compute): kept as its last one. */
+  async recordError(id: string, message: string, at = new Date()): Promise<void> {
+    await this.prisma.agent.updateMany({ where: { id }, data: { lastError: message.slice(0, 2000), lastErrorAt: at } });
   }
 
   /** A task timed out on the agent at `at` (it is suspect until its next heartbeat). */

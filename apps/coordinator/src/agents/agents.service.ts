@@ -10,9 +10,10 @@ import type { Agent } from '@prisma/client';
 import { createHash, randomBytes } from 'node:crypto';
 import { JoinTokensService } from '../auth/join-tokens.service';
 import { safeEqual } from '../common/bearer';
-import { ConflictError, IncompatibleVersionError, NotFoundError, UnauthorizedError } from '../common/errors';
+import { ConflictError, IncompatibleVersionError, NotFoundError, UnauthorizedError, ValidationError } from '../common/errors';
 import { RateLimiter } from '../common/rate-limiter';
 import { APP_CONFIG, type AppConfig } from '../config/config';
+import { DatasetCatalog, unknownDataset } from '../datasets/dataset-catalog';
 import { QueueService } from '../queue/queue.service';
 import { AgentsRepository } from './agents.repository';
 
@@ -35,13 +36,14 @@ const AUTH_CACHE_SIZE = 20_000;
 export class AgentsService implements OnModuleInit {
   private readonly logger = new Logger(AgentsService.name);
   private readonly verified = new Map<string, { agent: Agent; secretHash: string; until: number }>();
-  private readonly revokedListeners: { name: string; run: (agentId: string) => Promise<void> }[] = [];
+  private readonly goneListeners: { name: string; run: (agentId: string, why: AgentGone) => Promise<void> }[] = [];
   private readonly registrations: RateLimiter;
 
   constructor(
     private readonly agents: AgentsRepository,
     private readonly queues: QueueService,
     private readonly joinTokens: JoinTokensService,
+    private readonly catalog: DatasetCatalog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.registrations = new RateLimiter(config.REGISTER_RATE_PER_MINUTE / 60, config.REGISTER_RATE_PER_MINUTE, 10_000);
@@ -55,7 +57,9 @@ export class AgentsService implements OnModuleInit {
    * A new agent, if the join token admits it (the bootstrap JOIN_TOKEN, or one issued through the API: not expired,
    * used up or revoked); at most REGISTER_RATE_PER_MINUTE registrations per source address. An agent that chose its
    * secret and sends the same registration again (its first answer was lost) gets the agent the first one created,
-   * without using the join token again: knowing the secret proves it is that agent.
+   * without using the join token again: knowing the secret proves it is that agent. A dataset the catalogue does not
+   * have is a 400 that names it and the known ones (only to a caller whose join token admits it, before the token
+   * is used).
    */
   async register(input: RegisterAgent, source: string): Promise<RegisterAgentResponse> {
     this.registrations.take(source, 'registrations from this address');
@@ -69,6 +73,14 @@ export class AgentsService implements OnModuleInit {
     if (input.agentSecret) {
       const repeated = await this.registered(secretHash);
       if (repeated) return { agentId: repeated.id, agentSecret: secret };
+    }
+    await this.joinTokens.check(input.joinToken);
+    const known = this.catalog.names();
+    const unknown = input.datasets.filter((d) => !known.includes(d));
+    if (unknown.length) {
+      throw new ValidationError(unknownDataset(unknown[0], known), {
+        fields: unknown.map((d) => ({ field: 'datasets', message: `unknown dataset '${d}'` })),
+      });
     }
     await this.joinTokens.admit(input.joinToken);
     let agent: Agent;
@@ -128,12 +140,35 @@ export class AgentsService implements OnModuleInit {
     if (!agent) throw new NotFoundError(`Agent ${agentId} not found`);
     if (!(await this.agents.revoke(agentId))) throw new ConflictError(`Agent ${agentId} was already revoked`);
     await this.forget(agentId);
-    await this.queues.removeAgentWork(agentId);
-    for (const l of this.revokedListeners) {
-      await l.run(agentId).catch((e: Error) => this.logger.error(`after revoking agent ${agentId}, ${l.name} failed: ${e.message}`));
-    }
+    await this.letGo(agentId, 'revoked');
     this.logger.log(`agent ${agentId} (${agent.name}) revoked`);
     return this.view((await this.agents.findById(agentId))!);
+  }
+
+  /**
+   * The agent says it is leaving (it was stopped): it is offline at once, and what it holds is let go as for a
+   * revocation — the work waiting for it is dropped, open rounds it was asked in stop waiting for it, its running
+   * tasks go to other agents — but its credentials keep working, so it may rejoin later as the same client. A repeat
+   * does the same again (nothing is left to let go).
+   */
+  async leave(agentId: string): Promise<AgentView> {
+    if (!(await this.agents.leave(agentId))) throw new UnauthorizedError(`Agent ${agentId} was revoked`);
+    await this.letGo(agentId, 'left');
+    const agent = (await this.agents.findById(agentId))!;
+    this.logger.log(`agent ${agentId} (${agent.name}) left`);
+    return this.view(agent);
+  }
+
+  /** Drops the work waiting for a revoked or departed agent and lets the job kinds and tasks let go of what it holds. */
+  private async letGo(agentId: string, why: AgentGone): Promise<void> {
+    await this.queues.removeAgentWork(agentId);
+    for (const l of this.goneListeners) {
+      await l
+        .run(agentId, why)
+        .catch((e: Error) =>
+          this.logger.error(`after agent ${agentId} ${why === 'revoked' ? 'was revoked' : 'left'}, ${l.name} failed: ${e.message}`),
+        );
+    }
   }
 
   /**
@@ -152,9 +187,12 @@ export class AgentsService implements OnModuleInit {
     await this.agents.reportNetwork(agentId, stats);
   }
 
-  /** What a job kind or the task dispatcher must do when an agent is revoked (registered at module init). */
-  onRevoked(name: string, run: (agentId: string) => Promise<void>): void {
-    this.revokedListeners.push({ name, run });
+  /**
+   * What a job kind or the task dispatcher must do when an agent is gone — revoked, or left — and will not answer what
+   * it holds (registered at module init).
+   */
+  onGone(name: string, run: (agentId: string, why: AgentGone) => Promise<void>): void {
+    this.goneListeners.push({ name, run });
   }
 
   async list(): Promise<AgentView[]> {
@@ -173,7 +211,7 @@ export class AgentsService implements OnModuleInit {
       id: a.id,
       name: a.name,
       datasets: a.datasets,
-      online: a.revokedAt === null && a.lastHeartbeatAt !== null && a.lastHeartbeatAt.getTime() >= since,
+      online: a.revokedAt === null && a.leftAt === null && a.lastHeartbeatAt !== null && a.lastHeartbeatAt.getTime() >= since,
       lastHeartbeatAt: a.lastHeartbeatAt?.toISOString() ?? null,
       lastTaskTimeoutAt: a.lastTaskTimeoutAt?.toISOString() ?? null,
       revokedAt: a.revokedAt?.toISOString() ?? null,
@@ -181,10 +219,15 @@ export class AgentsService implements OnModuleInit {
         a.netReportedAt && a.netRetries !== null && a.netFailures !== null
           ? { retries: a.netRetries, failures: a.netFailures, reportedAt: a.netReportedAt.toISOString() }
           : null,
+      lastError: a.lastError !== null && a.lastErrorAt ? { message: a.lastError, at: a.lastErrorAt.toISOString() } : null,
+      leftAt: a.leftAt?.toISOString() ?? null,
       createdAt: a.createdAt.toISOString(),
     };
   }
 }
+
+/** Why an agent will not answer what it holds: an admin revoked it, or it said it was leaving. */
+export type AgentGone = 'revoked' | 'left';
 
 function newSecret(): string {
   return randomBytes(32).toString('base64url');

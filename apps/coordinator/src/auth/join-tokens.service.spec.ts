@@ -106,6 +106,17 @@ describe('join tokens', () => {
     expect(await refusal(service.admit(issued.token, later(10)))).toBe('Join token was revoked');
   });
 
+  it('checks a token without using it up (an agent reading a dataset shape before it registers)', async () => {
+    await service.check(BOOTSTRAP, t0);
+    const issued = await service.create({ label: 'once', maxUses: 1 }, t0);
+    await service.check(issued.token, t0);
+    await service.check(issued.token, t0);
+    expect(repo.rows.get(issued.id)!.uses).toBe(0);
+    await service.admit(issued.token, t0);
+    expect(await refusal(service.check(issued.token, later(1)))).toBe('Join token was used up (1 of 1 uses)');
+    expect(await refusal(service.check(`${BOOTSTRAP}x`, t0))).toBe('Invalid join token');
+  });
+
   it('tells why a token admits no one only to whoever holds its secret', async () => {
     const issued = await service.create({ label: 'lab' }, t0);
     await service.revoke(issued.id, t0);

@@ -90,12 +90,27 @@ export class JoinTokensService {
    * token's secret learns why it no longer admits anyone; anything else is "Invalid join token".
    */
   async admit(token: string, now = new Date()): Promise<void> {
+    const row = await this.verify(token);
+    if (!row || (await this.tokens.consume(row.id, now))) return;
+    throw new UnauthorizedError(refusal((await this.tokens.findById(row.id)) ?? row, now));
+  }
+
+  /**
+   * Throws 401 unless `token` would admit a registration now, without using it up (an agent reading what its file
+   * must look like before it registers); the same refusals as {@link admit}.
+   */
+  async check(token: string, now = new Date()): Promise<void> {
+    const row = await this.verify(token);
+    if (row && joinTokenState(row, now) !== 'active') throw new UnauthorizedError(refusal(row, now));
+  }
+
+  /** The issued token's row when its secret matches, null for the bootstrap JOIN_TOKEN; 401 for anything else. */
+  private async verify(token: string): Promise<JoinToken | null> {
     const bootstrap = this.config.JOIN_TOKEN;
-    if (bootstrap !== undefined && safeEqual(token, bootstrap)) return;
+    if (bootstrap !== undefined && safeEqual(token, bootstrap)) return null;
     const parsed = parseCredential(JOIN_TOKEN_PREFIX, token);
     const row = parsed && (await this.tokens.findById(parsed.id));
     if (!parsed || !row || !safeEqual(row.secretHash, hashSecret(parsed.secret))) throw new UnauthorizedError('Invalid join token');
-    if (await this.tokens.consume(row.id, now)) return;
-    throw new UnauthorizedError(refusal((await this.tokens.findById(row.id)) ?? row, now));
+    return row;
   }
 }

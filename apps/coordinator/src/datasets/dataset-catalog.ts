@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { scaleToUnit, splitHeldOut, type Dataset } from '@flotilla/algorithms';
-import { DatasetManifestSchema, type DatasetManifest } from '@flotilla/contracts';
-import { existsSync, readFileSync } from 'node:fs';
+import { DatasetManifestSchema, type DatasetManifest, type DatasetShape } from '@flotilla/contracts';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { ValidationError } from '../common/errors';
+import { NotFoundError, ValidationError } from '../common/errors';
 
 export interface CatalogDataset {
   manifest: DatasetManifest;
@@ -35,6 +35,38 @@ export class DatasetCatalog {
     this.cache.set(name, loaded);
     return loaded;
   }
+
+  /** The names of the catalogue's datasets (folders of DATA_DIR with a dataset.json), sorted. */
+  names(): string[] {
+    if (!existsSync(this.config.DATA_DIR)) return [];
+    return readdirSync(this.config.DATA_DIR, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && /^[a-z0-9][a-z0-9-]{0,63}$/.test(d.name))
+      .filter((d) => existsSync(path.join(this.config.DATA_DIR, d.name, 'dataset.json')))
+      .map((d) => d.name)
+      .sort();
+  }
+
+  /**
+   * What an agent's file for `name` must look like (for agents, which check their file before they join); 404 naming
+   * the known datasets when there is no such dataset. Reveals the name and shape only, never a path or a row.
+   */
+  shape(name: string): DatasetShape {
+    const known = this.names();
+    if (!known.includes(name)) throw new NotFoundError(unknownDataset(name, known));
+    const { manifest, numFeatures } = this.get(name);
+    return {
+      name,
+      numFeatures,
+      numClasses: manifest.numClasses,
+      featureRange: manifest.featureRange,
+      description: manifest.description ?? null,
+    };
+  }
+}
+
+/** "Unknown dataset 'x'; this coordinator knows: a, b": for an agent that names a dataset the catalogue lacks. */
+export function unknownDataset(name: string, known: string[]): string {
+  return `Unknown dataset '${name}'; this coordinator knows: ${known.length ? known.join(', ') : 'no datasets (DATA_DIR is empty)'}`;
 }
 
 function loadCatalogDataset(dir: string): CatalogDataset {

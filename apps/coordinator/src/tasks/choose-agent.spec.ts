@@ -18,6 +18,9 @@ function agent(id: string, heartbeat: number, timeout: number | null = null): Ag
     netRetries: null,
     netFailures: null,
     netReportedAt: null,
+    lastError: null,
+    lastErrorAt: null,
+    leftAt: null,
     createdAt: t0,
   };
 }

@@ -294,6 +294,23 @@ describe('TasksService', () => {
       expect(t.runner.calls).toEqual([]);
     });
 
+    it("a failure is kept as the failing agent's lastError, with the task and its job; other agents' stay empty", async () => {
+      await t.service.fail(a, taskId, { message: 'trainLocal: parameters have length 442' });
+
+      const task = t.world.task(taskId)!;
+      expect(t.world.agent(a)!.lastError).toBe(`task ${task.kind} ${taskId} of job ${task.jobId}: trainLocal: parameters have length 442`);
+      expect(t.world.agent(a)!.lastErrorAt).toBeInstanceOf(Date);
+      expect(t.world.agent(b)!.lastError).toBeNull();
+    });
+
+    it('a departed agent (left, not revoked) gives its running task to another agent without counting a failure', async () => {
+      await t.service.releaseAgent(a, 'left');
+
+      expect(t.world.task(taskId)).toMatchObject({ status: 'running', agentId: b, attempt: 2 });
+      expect(t.world.task(taskId)!.error).toBe(`agent ${a} left`);
+      expect(t.world.agent(a)!.lastError).toBeNull();
+    });
+
     it('after TASK_MAX_ATTEMPTS (here 2) assignments have failed, the task fails for good and the job is woken', async () => {
       await t.service.fail(a, taskId, { message: 'out of memory' });
       t.queue.clear();

@@ -14,7 +14,7 @@ import {
 import type { Agent, Task } from '@prisma/client';
 import type { z } from 'zod';
 import { AgentsRepository } from '../agents/agents.repository';
-import { AgentsService } from '../agents/agents.service';
+import { AgentsService, type AgentGone } from '../agents/agents.service';
 import { InvalidResultError, NotFoundError, TaskClosedError } from '../common/errors';
 import { MetricsRegistry } from '../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -112,12 +112,13 @@ export class TasksService implements OnModuleInit {
     this.control.handle(ControlJobName.TaskTimeout, (ref) => this.timeout(ref));
     this.control.handle(ControlJobName.AssignTask, (ref) => this.assign(ref.taskId));
     this.control.onReconcile('task deadlines and assignments', (ctx) => this.reconcile(ctx));
-    this.agentsService.onRevoked('tasks', (agentId) => this.releaseAgent(agentId));
+    this.agentsService.onGone('tasks', (agentId, why) => this.releaseAgent(agentId, why));
   }
 
-  /** A revoked agent's running tasks go to other agents at once (it does not count as a failure of theirs). */
-  async releaseAgent(agentId: string): Promise<void> {
-    for (const task of await this.tasks.runningOn(agentId)) await this.release(task, `agent ${agentId} was revoked`);
+  /** A revoked or departed agent's running tasks go to other agents at once (it does not count as a failure of theirs). */
+  async releaseAgent(agentId: string, why: AgentGone = 'revoked'): Promise<void> {
+    const what = why === 'revoked' ? 'was revoked' : 'left';
+    for (const task of await this.tasks.runningOn(agentId)) await this.release(task, `agent ${agentId} ${what}`);
   }
 
   /**
@@ -280,6 +281,8 @@ export class TasksService implements OnModuleInit {
     }
     await this.requireOpen(task);
     await this.queues.removeTask(agentId, task.id, task.attempt);
+    // Kept on the agent whatever becomes of the task: an operator sees why an agent fails its tasks.
+    await this.agents.recordError(agentId, `task ${task.kind} ${task.id} of job ${task.jobId}: ${body.message}`);
     if (task.status !== 'running' || task.agentId !== agentId) return { status: 'ignored' };
     return { status: await this.release(task, `agent ${agentId}: ${body.message}`) };
   }

@@ -151,6 +151,9 @@ export class World {
       netRetries: null,
       netFailures: null,
       netReportedAt: null,
+      lastError: null,
+      lastErrorAt: null,
+      leftAt: null,
       createdAt: new Date(Date.UTC(2020, 0, 1) + this.agents.length),
     };
     this.agents.push(agent);
@@ -591,10 +594,10 @@ export class FakeTasksRepository implements Pick<
   }
 }
 
-/** AgentsRepository: an agent may compute when it is not revoked and its last heartbeat is at or after `since`; lists are in creation order. */
+/** AgentsRepository: an agent may compute when it is not revoked or gone and its last heartbeat is at or after `since`; lists are in creation order. */
 export class FakeAgentsRepository implements Pick<
   AgentsRepository,
-  'findById' | 'markTaskTimeout' | 'list' | 'online' | 'onlineAny' | 'countOnline'
+  'findById' | 'markTaskTimeout' | 'recordError' | 'list' | 'online' | 'onlineAny' | 'countOnline'
 > {
   constructor(private readonly world: World) {}
 
@@ -606,6 +609,12 @@ export class FakeAgentsRepository implements Pick<
   markTaskTimeout(id: string, at = now()): Promise<void> {
     const a = this.world.agent(id);
     if (a) a.lastTaskTimeoutAt = new Date(at);
+    return Promise.resolve();
+  }
+
+  recordError(id: string, message: string, at = now()): Promise<void> {
+    const a = this.world.agent(id);
+    if (a) Object.assign(a, { lastError: message.slice(0, 2000), lastErrorAt: new Date(at) });
     return Promise.resolve();
   }
 
@@ -626,7 +635,7 @@ export class FakeAgentsRepository implements Pick<
   }
 
   private active(a: Agent, since: Date): boolean {
-    return a.revokedAt === null && a.lastHeartbeatAt !== null && a.lastHeartbeatAt.getTime() >= since.getTime();
+    return a.revokedAt === null && a.leftAt === null && a.lastHeartbeatAt !== null && a.lastHeartbeatAt.getTime() >= since.getTime();
   }
 
   private sorted(keep: (a: Agent) => boolean): Agent[] {

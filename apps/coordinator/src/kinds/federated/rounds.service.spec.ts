@@ -595,6 +595,20 @@ describe('RoundsService', () => {
       ]);
     });
 
+    it("a decline with reason 'error' is kept as the agent's lastError (with its round and time); other declines are not", async () => {
+      await t.service.decline(a, job.id, 0, { reason: 'unavailable' });
+      expect(t.world.agent(a)).toMatchObject({ lastError: null, lastErrorAt: null });
+
+      const message = 'trainLocal: parameters have length 442, softmax on 64x26 needs 1690';
+      await t.service.decline(b, job.id, 0, { reason: 'error', message });
+
+      expect(t.world.agent(b)).toMatchObject({ lastError: `round 0 of job ${job.id}: ${message}`, lastErrorAt: new Date(T0) });
+      // The round does not wait for it: this was the last eligible answer.
+      expect(t.queue.of('scheduleControl')).toEqual([
+        expect.objectContaining({ data: { jobId: job.id, round: 0, reason: 'all-answered' } }),
+      ]);
+    });
+
     it('the last eligible answer being an update schedules the close as well', async () => {
       await t.service.decline(b, job.id, 0, { reason: 'unavailable' });
       expect(t.queue.sent()).toEqual([]);

@@ -71,10 +71,10 @@ export class RoundsService implements OnModuleInit {
   onModuleInit(): void {
     this.control.handle(ControlJobName.CloseRound, (ref) => this.closeRound(ref, ref.reason));
     this.control.onReconcile('open rounds', (ctx) => this.reconcile(ctx));
-    this.agentsService.onRevoked('open rounds', (agentId) => this.declineOpenRounds(agentId));
+    this.agentsService.onGone('open rounds', (agentId) => this.declineOpenRounds(agentId));
   }
 
-  /** A revoked agent will not answer: it declines every open round it was asked in, so none waits for it. */
+  /** A revoked or departed agent will not answer: it declines every open round it was asked in, so none waits for it. */
   async declineOpenRounds(agentId: string): Promise<void> {
     for (const r of await this.rounds.openRoundsOf(agentId)) {
       await this.closeIfAllAnswered(
@@ -462,10 +462,10 @@ export class RoundsService implements OnModuleInit {
   }
 
   /**
-   * An agent says it will not train this round (unavailable): it is a non-participant, and the round need not wait
-   * for it. A repeated decline gets the first answer.
+   * An agent says it will not train this round (unavailable, or it cannot: reason `error`, kept as the agent's
+   * lastError): it is a non-participant, and the round need not wait for it. A repeated decline gets the first answer.
    */
-  async decline(agentId: string, jobId: string, round: number, _body: Decline): Promise<{ status: 'declined' }> {
+  async decline(agentId: string, jobId: string, round: number, body: Decline): Promise<{ status: 'declined' }> {
     await this.queues.removeTrain(agentId, jobId, round);
     const stored = await this.rounds.findAnswer(jobId, round, agentId);
     if (stored) return this.repeatedDecline(stored);
@@ -473,6 +473,11 @@ export class RoundsService implements OnModuleInit {
     const outcome = await this.rounds.recordAnswer({ jobId, round, agentId, declined: true });
     if (outcome.outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
     if (outcome.outcome === 'duplicate') return this.repeatedDecline(await this.rounds.findAnswer(jobId, round, agentId));
+    if (body.reason === 'error') {
+      const message = `round ${round} of job ${jobId}: ${body.message ?? 'the agent could not train (no message)'}`;
+      await this.agents.recordError(agentId, message);
+      this.logger.warn(`agent ${agentId} could not train ${message}`);
+    }
     await this.closeIfAllAnswered(jobId, round, outcome);
     return { status: 'declined' };
   }
