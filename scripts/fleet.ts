@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { Agent, fetch } from 'undici';
-import { freePort, startPrivateRedis, stopProcess } from './lib/services';
+import { createScratchDatabase, freePort, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, startCoordinatorProcess, token } from './lib/stack';
 
 interface Sample {
@@ -65,18 +65,12 @@ async function main(): Promise<void> {
   const say = (line: string): void => void (values.json ? process.stderr : process.stdout).write(line + '\n');
 
   // Services: a fresh database on the local PostgreSQL, a private Redis with a password, the built coordinator.
-  const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-  const dbName = `flotilla_fleet_${process.pid}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const scratch = await createScratchDatabase('flotilla_fleet');
   const redis = await startPrivateRedis();
   const work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-fleet-'));
   const coordinator = await startCoordinatorProcess(
     {
-      DATABASE_URL: dbUrl.toString(),
+      DATABASE_URL: scratch.url,
       REDIS_URL: redis.url,
       ADMIN_TOKEN: token(),
       JOIN_TOKEN: token(),
@@ -216,7 +210,7 @@ async function main(): Promise<void> {
     );
 
     // 2. Idle.
-    const db = new Client({ connectionString: dbUrl.toString() });
+    const db = new Client({ connectionString: scratch.url });
     await db.connect();
     const idleFrom = sampleProcess(pid);
     const [writes0, rows0, open0] = [
@@ -353,8 +347,7 @@ async function main(): Promise<void> {
     await http.close().catch(() => undefined);
     await control.close().catch(() => undefined);
     await redis.stop();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
     rmSync(work, { recursive: true, force: true });
   }
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -16,9 +16,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client } from 'pg';
 import type { FaultCounts, FaultPlan } from './lib/fault-proxy';
-import { freePort, startPrivateRedis, stopProcess } from './lib/services';
+import { createScratchDatabase, freePort, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, adminApi, startCoordinatorProcess, token, writeDigitsShards } from './lib/stack';
 
 /** What this script uses of the agent's `ClientAgent` (apps/client-agent/src/agent.ts; a tool may not import an app). */
@@ -98,19 +97,13 @@ async function main(): Promise<void> {
   }
   const say = (line: string): void => void (values.json ? process.stderr : process.stdout).write(line + '\n');
 
-  const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-  const dbName = `flotilla_rounds_${process.pid}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const db = await createScratchDatabase('flotilla_rounds');
   const redis = await startPrivateRedis();
   const work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-rounds-'));
   const roundDeadlineMs = 300_000;
   const coordinator = await startCoordinatorProcess(
     {
-      DATABASE_URL: dbUrl.toString(),
+      DATABASE_URL: db.url,
       REDIS_URL: redis.url,
       ADMIN_TOKEN: token(),
       JOIN_TOKEN: token(),
@@ -223,8 +216,7 @@ async function main(): Promise<void> {
     if (proxy) await stopProcess(proxy.proc);
     await stopProcess(coordinator.proc);
     await redis.stop();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await db.drop();
     rmSync(work, { recursive: true, force: true });
   }
 }

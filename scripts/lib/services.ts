@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Client } from 'pg';
 
 /** A free TCP port on the loopback interface. */
 export function freePort(): Promise<number> {
@@ -119,6 +120,27 @@ export async function ensureRedis(given: string | undefined, log: (s: string) =>
   const redis = await startPrivateRedis();
   log(`started a private redis-server on 127.0.0.1:${redis.port} with a random password (only the coordinator gets it)`);
   return redis;
+}
+
+/**
+ * A fresh database `<prefix>_<pid>` on the local PostgreSQL (TEST_DATABASE_URL or postgres@127.0.0.1), for a benchmark
+ * that starts its own coordinator; `drop()` removes it, connections and all.
+ */
+export async function createScratchDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const name = `${prefix}_${process.pid}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { freePort, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
 import { startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
-import { DIGITS, DIGITS_FILE, expectSameCurve, reference } from '../support/bilevel';
+import { DIGITS, DIGITS_FILE, T1_OPTIONS, expectReferenceRun, expectSameCurve, reference } from '../support/bilevel';
 import { call, toFloat32, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
 
@@ -131,24 +131,8 @@ describe('bilevel jobs (real processes)', () => {
     expect(runs.map((r) => [r.method, r.status, r.iteration, r.stopReason])).toEqual(
       ['penalty-double-loop', 'penalty-single-loop', 'v-pbgd', 'f2sa'].map((m) => [m, 'completed', 6, 'max-iterations']),
     );
-    const options: DistributedBilevelOptions = {
-      penalty: { kind: 'fixed', lambda: 20 },
-      innerSteps: 10,
-      stepX: 0.2,
-      stepY: 0.5,
-      stepZ: 0.5,
-      stepScaling: 'inverse-one-plus',
-      momentum: 0.5,
-      sampling: 'common',
-    };
     for (const r of runs) {
-      const ref = reference({ kind: 'test-case', name: 'T1' }, r.method as BilevelMethod, 3, options, 6);
-      expect(r.x).toEqual(ref.state.x);
-      expectSameCurve(
-        r.curve.map((p) => p.gradXNorm),
-        ref.gradXNorms,
-      );
-      expect(r.oracleCalls).toBe(totalOracleCalls(ref.state.oracleCalls));
+      expectReferenceRun(r, { kind: 'test-case', name: 'T1' }, 3, T1_OPTIONS, 6);
       // T1: x* = ½; after 6 steps at λ = 20 every method has moved x from x₀ = 2 towards it.
       expect(r.errorToSolution).toBeLessThan(1.5);
       expect(r.curve).toHaveLength(6);

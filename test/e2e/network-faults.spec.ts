@@ -1,4 +1,3 @@
-import { totalOracleCalls, type BilevelMethod, type DistributedBilevelOptions } from '@flotilla/algorithms';
 import type { AgentView, BilevelRunView, FederatedJobView, JobView, RoundView, TaskView } from '@flotilla/contracts';
 import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
@@ -12,7 +11,7 @@ import {
   type AgentProcess,
   type CoordinatorProcess,
 } from '../../scripts/lib/stack';
-import { expectSameCurve, reference } from '../support/bilevel';
+import { T1_OPTIONS, expectReferenceRun } from '../support/bilevel';
 import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
@@ -155,25 +154,7 @@ describe('agents behind a faulty network (resets, stale sockets, cut and corrupt
     expect(done).toMatchObject({ status: 'completed', error: null });
 
     const runs = (await api<BilevelRunView[]>('GET', `/jobs/${done.id}/bilevel`)).body;
-    const options: DistributedBilevelOptions = {
-      penalty: { kind: 'fixed', lambda: 20 },
-      innerSteps: 10,
-      stepX: 0.2,
-      stepY: 0.5,
-      stepZ: 0.5,
-      stepScaling: 'inverse-one-plus',
-      momentum: 0.5,
-      sampling: 'common',
-    };
-    for (const r of runs) {
-      const ref = reference({ kind: 'test-case', name: 'T1' }, r.method as BilevelMethod, 3, options, 6);
-      expect(r.x).toEqual(ref.state.x);
-      expectSameCurve(
-        r.curve.map((p) => p.gradXNorm),
-        ref.gradXNorms,
-      );
-      expect(r.oracleCalls).toBe(totalOracleCalls(ref.state.oracleCalls));
-    }
+    for (const r of runs) expectReferenceRun(r, { kind: 'test-case', name: 'T1' }, 3, T1_OPTIONS, 6);
     // No task timed out or was given to a second agent: every lost answer was retried by its agent.
     const tasks = (await api<TaskView[]>('GET', `/jobs/${done.id}/tasks`)).body;
     expect(tasks.map((t) => [t.status, t.attempt])).toEqual(tasks.map(() => ['done', 1]));

@@ -1,4 +1,3 @@
-import type { DistributedBilevelOptions } from '@flotilla/algorithms';
 import type { BilevelRunView, RoundView, TaskView } from '@flotilla/contracts';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -7,7 +6,7 @@ import { Client } from 'pg';
 import { FaultProxy } from '../../scripts/lib/fault-proxy';
 import { freePort, sleep, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
 import { startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
-import { DIGITS_FILE, reference } from '../support/bilevel';
+import { DIGITS_FILE, T1_OPTIONS, reference } from '../support/bilevel';
 import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, toFloat32, waitFor } from '../support/http';
 import { stopStack } from '../support/stack';
@@ -290,16 +289,6 @@ describe('self-healing under faults (real processes)', () => {
     expect(moved.agentId).not.toBe(holderId);
     // The iterates are exactly those of one process: no gradient lost or applied twice.
     const [run] = await get<BilevelRunView[]>(`/api/v1/jobs/${jobId}/bilevel`);
-    const options: DistributedBilevelOptions = {
-      penalty: { kind: 'fixed', lambda: 20 },
-      innerSteps: 10,
-      stepX: 0.2,
-      stepY: 0.5,
-      stepZ: 0.5,
-      stepScaling: 'inverse-one-plus',
-      momentum: 0.5,
-      sampling: 'common',
-    };
-    expect(run.x).toEqual(reference({ kind: 'test-case', name: 'T1' }, 'penalty-single-loop', 3, options, 6).state.x);
+    expect(run.x).toEqual(reference({ kind: 'test-case', name: 'T1' }, 'penalty-single-loop', 3, T1_OPTIONS, 6).state.x);
   }, 120_000);
 });

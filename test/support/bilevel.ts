@@ -4,10 +4,12 @@ import {
   buildBilevelProblem,
   createBilevelState,
   inProcessOptions,
+  totalOracleCalls,
   type BilevelProblemDef,
   type BilevelMethod,
   type DistributedBilevelOptions,
 } from '@flotilla/algorithms';
+import type { BilevelRunView } from '@flotilla/contracts';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from '../../scripts/lib/stack';
@@ -42,4 +44,34 @@ export function reference(
 export function expectSameCurve(got: number[], want: number[]): void {
   expect(got).toHaveLength(want.length);
   got.forEach((g, i) => expect(Math.abs(g - want[i])).toBeLessThanOrEqual(1e-15 * Math.abs(want[i])));
+}
+
+/** The settings of the small T1 job the e2e suites submit (λ = 20, 10 inner steps) as the in-process run takes them. */
+export const T1_OPTIONS: DistributedBilevelOptions = {
+  penalty: { kind: 'fixed', lambda: 20 },
+  innerSteps: 10,
+  stepX: 0.2,
+  stepY: 0.5,
+  stepZ: 0.5,
+  stepScaling: 'inverse-one-plus',
+  momentum: 0.5,
+  sampling: 'common',
+};
+
+/** A distributed run took exactly the steps of the in-process reference: the same x, curve and oracle calls. */
+export function expectReferenceRun(
+  run: BilevelRunView,
+  def: BilevelProblemDef,
+  seed: number,
+  options: DistributedBilevelOptions,
+  iterations: number,
+): ReturnType<typeof reference> {
+  const ref = reference(def, run.method as BilevelMethod, seed, options, iterations);
+  expect(run.x).toEqual(ref.state.x);
+  expectSameCurve(
+    run.curve.map((p) => p.gradXNorm),
+    ref.gradXNorms,
+  );
+  expect(run.oracleCalls).toBe(totalOracleCalls(ref.state.oracleCalls));
+  return ref;
 }

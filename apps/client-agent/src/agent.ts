@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CoordinatorClient, CoordinatorError, describeError } from './coordinator-client';
 import { PollWait } from './poll-wait';
+import { sleep } from './sleep';
 import { DEFAULT_RETRY, backoffDelay, retryReason, type RetryOptions } from './retry-policy';
 import { fileMismatch } from './file-check';
 import { readIdentity, writeIdentity, type AgentIdentity } from './identity';
@@ -450,17 +451,4 @@ class Incident {
     this.reported = false;
     this.reasons.clear();
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    // The listener goes when the pause ends: a long-lived signal (the agent's stop) would otherwise collect one per pause.
-    const done = (): void => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done);
-  });
 }

@@ -25,6 +25,7 @@ import {
   type HttpFailure,
   type RetryOptions,
 } from './retry-policy';
+import { sleep } from './sleep';
 
 /** A non-2xx answer of the coordinator, with its error body. */
 export class CoordinatorError extends Error implements HttpFailure {
@@ -448,17 +449,4 @@ function summary(reasons: Map<string, number>): string {
 
 function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    // The listener goes when the pause ends: a long-lived signal (the agent's stop) would otherwise collect one per pause.
-    const done = (): void => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done);
-  });
 }
