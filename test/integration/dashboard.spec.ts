@@ -36,10 +36,12 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     });
   }, 60_000);
 
+  // Closing Chromium and a coordinator on a loaded two-core machine (CI runs the e2e agents beside it) can take longer
+  // than jest's 5 s default for a hook.
   afterAll(async () => {
     await browser?.close();
     await coordinator?.stop();
-  });
+  }, 30_000);
 
   /** The text of every element the selector matches, in document order. */
   const texts = (selector: string): Promise<string[]> => page.locator(selector).allTextContents();

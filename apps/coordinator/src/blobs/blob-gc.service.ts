@@ -93,8 +93,10 @@ export class BlobGcService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  /** Stops the periodic sweep and waits for one in progress (before the database disconnects). */
+  async onModuleDestroy(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
   }
 
   /** One sweep; a sweep asked for while one runs gets that one's report. */

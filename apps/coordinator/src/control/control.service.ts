@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ControlJobName, ControlJobSchemas, describeIssues, type ControlJobData } from '@flotilla/contracts';
 import { UnrecoverableError } from 'bullmq';
 import { outageOf } from '../common/outage';
@@ -20,7 +20,7 @@ export interface ReconcileContext {
  * and re-arm what is missing, at start-up, every RECONCILE_INTERVAL_MS and each time Redis is back.
  */
 @Injectable()
-export class ControlService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ControlService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ControlService.name);
   private readonly handlers = new Map<string, Handler>();
   private readonly steps: { name: string; run: (ctx: ReconcileContext) => Promise<void> }[] = [];
@@ -108,7 +108,8 @@ export class ControlService implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Stops reconciling and waits for a reconciliation in progress (before the database disconnects). */
+  async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.running;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import {
   AgentJobName,
   AgentTaskSchema,
@@ -49,7 +49,7 @@ export type Channel = 'work' | 'agents';
  * by the ControlService that consumes them.
  */
 @Injectable()
-export class QueueService implements OnModuleInit, OnApplicationShutdown {
+export class QueueService implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger(QueueService.name);
   readonly connection: IORedis;
   private readonly control: Queue;
@@ -361,8 +361,13 @@ export class QueueService implements OnModuleInit, OnApplicationShutdown {
     return q;
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Stops taking control jobs and waits for the active one (it may still write to the database and Redis). */
+  async onModuleDestroy(): Promise<void> {
     await this.worker?.close();
+  }
+
+  /** Closes the queues and connections, in the last phase of shutdown (the HTTP server is closed by then). */
+  async onApplicationShutdown(): Promise<void> {
     await Promise.all([this.control.close(), ...[...this.agentQueues.values()].map((q) => q.close())]);
     // BullMQ never closes a connection it was given, so both are quit here.
     const connections = [this.workerConnection, this.subscriber, this.connection].filter((c): c is IORedis => c !== undefined);
