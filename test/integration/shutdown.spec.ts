@@ -42,7 +42,9 @@ describe('coordinator shutdown (in-process, real PostgreSQL and Redis)', () => {
       await disconnect();
     });
 
-    await c.app.get(QueueService).scheduleControl({ name: ControlJobName.CloseRound, data: { jobId: randomUUID(), round: 0 } });
+    await c.app
+      .get(QueueService)
+      .scheduleControl({ name: ControlJobName.CloseRound, data: { jobId: randomUUID(), round: 0, reason: 'deadline' } });
     await running;
     await c.app.close();
 

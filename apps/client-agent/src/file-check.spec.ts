@@ -2,7 +2,14 @@ import { parseLabelLastCsv } from '@flotilla/algorithms';
 import type { DatasetShape } from '@flotilla/contracts';
 import { fileMismatch } from './file-check';
 
-const DIGITS: DatasetShape = { name: 'uci-digits', numFeatures: 3, numClasses: 10, featureRange: [0, 16], description: null };
+const DIGITS: DatasetShape = {
+  name: 'uci-digits',
+  numFeatures: 3,
+  inputShape: [3],
+  numClasses: 10,
+  featureRange: [0, 16],
+  description: null,
+};
 
 describe('fileMismatch: an agent file against its dataset shape', () => {
   it('finds nothing wrong with a file that fits (labels 0..9, values in [0, 16], the ends included)', () => {

@@ -13,6 +13,11 @@ export const DatasetManifestSchema = z.strictObject({
   /** Features are scaled to [0, 1] by (x - lo) / (hi - lo). */
   featureRange: z.tuple([z.number(), z.number()]).refine(([lo, hi]) => hi > lo, 'hi must exceed lo'),
   numClasses: z.number().int().min(2),
+  /**
+   * The shape of one example as models see it, e.g. `[8, 8, 1]` (height, width, channels) for 8×8 grey images; the
+   * product must equal the number of feature values per example. Absent: a flat vector of them.
+   */
+  inputShape: z.array(z.number().int().min(1).max(65_536)).min(1).max(4).optional(),
   heldOut: z.strictObject({ fraction: z.number().gt(0).lt(1), seed: z.number().int().min(0) }),
 });
 export type DatasetManifest = z.infer<typeof DatasetManifestSchema>;
@@ -26,6 +31,8 @@ export const DatasetShapeSchema = z.strictObject({
   name: DatasetNameSchema,
   /** Feature columns of every row (the label is one more column, the last). */
   numFeatures: z.number().int().min(1),
+  /** One example's shape as models see it (its product is numFeatures); `[numFeatures]` for flat data. */
+  inputShape: z.array(z.number().int().min(1)).min(1).max(4),
   /** Labels are integers in 0..numClasses − 1. */
   numClasses: z.number().int().min(2),
   /** Every feature value lies in [lo, hi] (models see (x − lo) / (hi − lo)). */

@@ -9,6 +9,8 @@ import { NotFoundError, ValidationError } from '../common/errors';
 export interface CatalogDataset {
   manifest: DatasetManifest;
   numFeatures: number;
+  /** One example's shape (the manifest's `inputShape`, or `[numFeatures]`). */
+  inputShape: number[];
   /** The held-out split, already scaled: global models are evaluated on it every round. */
   test: Dataset;
 }
@@ -57,6 +59,7 @@ export class DatasetCatalog {
     return {
       name,
       numFeatures,
+      inputShape: this.get(name).inputShape,
       numClasses: manifest.numClasses,
       featureRange: manifest.featureRange,
       description: manifest.description ?? null,
@@ -72,5 +75,12 @@ export function unknownDataset(name: string, known: string[]): string {
 function loadCatalogDataset(dir: string): CatalogDataset {
   const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(dir, 'dataset.json'), 'utf8')));
   const { test } = splitHeldOut(readFileSync(path.join(dir, manifest.file), 'utf8'), manifest);
-  return { manifest, numFeatures: test.numFeatures, test: scaleToUnit(test, manifest.featureRange) };
+  const inputShape = manifest.inputShape ?? [test.numFeatures];
+  const perExample = inputShape.reduce((a, b) => a * b, 1);
+  if (perExample !== test.numFeatures) {
+    throw new Error(
+      `dataset ${manifest.name}: inputShape [${inputShape.join(', ')}] holds ${perExample} values per example, the file has ${test.numFeatures}`,
+    );
+  }
+  return { manifest, numFeatures: test.numFeatures, inputShape, test: scaleToUnit(test, manifest.featureRange) };
 }
