@@ -200,7 +200,14 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
   });
 
   it("tells a holder of a join token or of agent credentials what a dataset's file must look like; 404 names the known datasets", async () => {
-    const shape = { name: 'uci-digits', numFeatures: 64, inputShape: [8, 8, 1], numClasses: 10, featureRange: [0, 16], description: expect.any(String) };
+    const shape = {
+      name: 'uci-digits',
+      numFeatures: 64,
+      inputShape: [8, 8, 1],
+      numClasses: 10,
+      featureRange: [0, 16],
+      description: expect.any(String),
+    };
     const withToken = await call(base, 'GET', '/api/v1/datasets/uci-digits', { token: TEST_JOIN_TOKEN });
     expect([withToken.status, withToken.body]).toEqual([200, shape]);
     const a = await register('reader');
