@@ -3,7 +3,7 @@ import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'no
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { BLOB_REFERENCING_TABLES, TABLES_WITHOUT_BLOBS, type BlobSweepReport } from '../../apps/coordinator/src/blobs/blob-gc.service';
-import { BlobStore } from '../../apps/coordinator/src/blobs/blob-store';
+import { FsBlobStore } from '../../apps/coordinator/src/blobs/fs-blob-store';
 import { call, floats, toFloat32, waitFor } from '../support/http';
 import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
 
@@ -237,7 +237,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     // not a blob (left alone whatever its age).
     // (An agent uploads blobs only for a task it holds: the orphan is written into the store as one would be.)
     const orphan = Float32Array.from({ length: 5 }, (_, i) => i + 0.5);
-    await new BlobStore(blobDir).putFloat32(orphan);
+    await new FsBlobStore(blobDir).putFloat32(orphan);
     const tmp = `${file(orphan)}.1234.tmp`;
     writeFileSync(tmp, 'partial');
     const foreign = path.join(blobDir, 'README');
@@ -265,7 +265,7 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
 
     // Writing a blob that exists refreshes it: the orphan, written again (as a task's upload is before the row
     // naming it is written), is young again and survives a sweep with a one-minute grace.
-    await new BlobStore(blobDir).putFloat32(orphan);
+    await new FsBlobStore(blobDir).putFloat32(orphan);
     const swept = await gc({ dryRun: false, graceMs: 60_000 });
     expect(swept.status).toBe(200);
     expect(swept.body.deleted).toBe(dry.body.deleted - 1);

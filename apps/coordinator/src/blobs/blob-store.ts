@@ -1,12 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
-import * as path from 'node:path';
-import { NotFoundError, ValidationError } from '../common/errors';
+import { createHash } from 'node:crypto';
+import { ValidationError } from '../common/errors';
 
 /** Injection token of the BlobStore. */
 export const BLOB_STORE = Symbol('BLOB_STORE');
 
-const HASH = /^[0-9a-f]{64}$/;
+export const HASH = /^[0-9a-f]{64}$/;
 
 /** One file of the store as {@link BlobStore.list} sees it: a blob, or the leftover of an interrupted write. */
 export interface StoredFile {
@@ -18,116 +16,47 @@ export interface StoredFile {
   modifiedMs: number;
 }
 
-/** Content-addressed storage of model weights and updates: the file name is the sha256 of its bytes. */
-export class BlobStore {
-  constructor(private readonly dir: string) {}
-
+/**
+ * Content-addressed storage of model weights and updates: a blob's name is the sha256 of its bytes. Two drivers
+ * ({@link FsBlobStore} for a directory, {@link S3BlobStore} for any S3-compatible store) behind one contract:
+ * - `put` is atomic (a reader never sees a blob under its hash that is not whole) and, for a blob that exists already,
+ *   refreshes its modification time: the sweeper (BlobGcService) deletes only blobs no row names AND older than its
+ *   grace period, and the row that names a blob is written after the blob;
+ * - reads of a missing blob throw NotFoundError, a malformed hash ValidationError;
+ * - `list` and `remove` are the sweeper's view, so the layout stays the driver's own.
+ */
+export abstract class BlobStore {
   static hash(bytes: Uint8Array): string {
     return createHash('sha256').update(bytes).digest('hex');
   }
 
-  async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-  }
-
-  /**
-   * Writes atomically (temp file + rename), so a crash never leaves a truncated blob under a valid hash. When the
-   * blob exists already, its file's time is refreshed instead: the blob sweep (BlobGcService) deletes only blobs
-   * that no row names AND whose file is older than its grace period, and the row naming this blob comes after.
-   */
-  async put(bytes: Uint8Array): Promise<string> {
-    const hash = BlobStore.hash(bytes);
-    const file = this.file(hash);
-    const now = new Date();
-    if (
-      await utimes(file, now, now).then(
-        () => true,
-        () => false,
-      )
-    )
-      return hash;
-    await mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomUUID()}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
-    return hash;
-  }
-
-  async has(hash: string): Promise<boolean> {
-    return stat(this.file(hash)).then(
-      () => true,
-      () => false,
-    );
-  }
-
+  /** Prepares the store (creates the directory; checks that the bucket answers). */
+  abstract init(): Promise<void>;
+  /** Stores `bytes` under their hash, or refreshes the blob's time when it exists; returns the hash. */
+  abstract put(bytes: Uint8Array): Promise<string>;
+  abstract has(hash: string): Promise<boolean>;
   /** Size in bytes of a stored blob, or null when there is none (or the hash is malformed). */
-  async byteLength(hash: string): Promise<number | null> {
-    if (!HASH.test(hash)) return null;
-    return stat(this.file(hash)).then(
-      (s) => s.size,
-      () => null,
-    );
-  }
-
-  async get(hash: string): Promise<Buffer> {
-    try {
-      return await readFile(this.file(hash));
-    } catch {
-      throw new NotFoundError(`Blob ${hash} not found`);
-    }
-  }
-
-  /** A float32 blob as a new array (read straight into it: no intermediate Buffer). */
-  async getFloat32(hash: string): Promise<Float32Array> {
-    return this.withFile(hash, async (file, size) => {
-      if (size % 4 !== 0) throw new ValidationError(`Blob ${hash} of ${size} bytes is not a float32 array`);
-      const out = new Float32Array(size / 4);
-      await readFully(file, new Uint8Array(out.buffer), hash);
-      return out;
-    });
-  }
-
+  abstract byteLength(hash: string): Promise<number | null>;
+  abstract get(hash: string): Promise<Buffer>;
+  /** A float32 blob as a new array. */
+  abstract getFloat32(hash: string): Promise<Float32Array>;
   /**
    * Reads a float32 blob straight into `into` (e.g. an aggregation round's update buffer, which lies in WebAssembly
    * memory), which must have exactly the blob's length.
    */
-  async readFloat32Into(hash: string, into: Float32Array): Promise<Float32Array> {
-    return this.withFile(hash, async (file, size) => {
-      if (size !== into.byteLength)
-        throw new ValidationError(`Blob ${hash} has ${size} bytes, expected ${into.byteLength} (${into.length} float32 values)`);
-      await readFully(file, new Uint8Array(into.buffer, into.byteOffset, into.byteLength), hash);
-      return into;
-    });
-  }
-
+  abstract readFloat32Into(hash: string, into: Float32Array): Promise<Float32Array>;
   /**
    * Reads float32 values [from, from + into.length) of a blob into `into`: one tile of an update in a robust round,
    * which reads every update a tile at a time instead of whole.
    */
-  async readFloat32Range(hash: string, from: number, into: Float32Array): Promise<Float32Array> {
-    return this.withFile(hash, async (file, size) => {
-      const end = (from + into.length) * 4;
-      if (!(Number.isInteger(from) && from >= 0 && end <= size))
-        throw new ValidationError(`Blob ${hash} has ${size} bytes; values [${from}, ${from + into.length}) do not lie in it`);
-      await readFully(file, new Uint8Array(into.buffer, into.byteOffset, into.byteLength), hash, from * 4);
-      return into;
-    });
-  }
+  abstract readFloat32Range(hash: string, from: number, into: Float32Array): Promise<Float32Array>;
+  /** Every blob and leftover of an interrupted write (the sweeper's view). Anything else in the store is not listed. */
+  abstract list(): AsyncGenerator<StoredFile>;
+  /** Deletes a listed blob or leftover; one that is already gone is not an error. */
+  abstract remove(file: Pick<StoredFile, 'name' | 'kind'>): Promise<void>;
 
-  private async withFile<T>(hash: string, use: (file: FileHandle, size: number) => Promise<T>): Promise<T> {
-    let file: FileHandle;
-    try {
-      file = await open(this.file(hash), 'r');
-    } catch (err) {
-      if (err instanceof ValidationError) throw err;
-      throw new NotFoundError(`Blob ${hash} not found`);
-    }
-    try {
-      return await use(file, (await file.stat()).size);
-    } finally {
-      await file.close();
-    }
-  }
+  /** Releases the driver's connections (at shutdown). */
+  close(): void {}
 
   async putFloat32(values: Float32Array): Promise<string> {
     return this.put(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
@@ -145,37 +74,12 @@ export class BlobStore {
     new Uint8Array(out.buffer).set(bytes);
     return out;
   }
+}
 
-  /**
-   * Every blob and leftover temp file of the store (the sweeper's view; the layout stays private to this class).
-   * Files that are neither are not the store's and are not listed.
-   */
-  async *list(): AsyncGenerator<StoredFile> {
-    for (const shard of await readdir(this.dir).catch(() => [] as string[])) {
-      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-      for (const name of await readdir(path.join(this.dir, shard)).catch(() => [] as string[])) {
-        const kind = HASH.test(name) && name.startsWith(shard) ? 'blob' : name.endsWith('.tmp') ? 'temp' : null;
-        if (!kind) continue;
-        const s = await stat(path.join(this.dir, shard, name)).catch(() => null);
-        if (s?.isFile()) yield { name, kind, bytes: s.size, modifiedMs: s.mtimeMs };
-      }
-    }
-  }
-
-  /** Deletes a listed file (a blob by hash, or a temp file by name); one that is already gone is not an error. */
-  async remove(file: Pick<StoredFile, 'name' | 'kind'>): Promise<void> {
-    const where = file.kind === 'blob' ? this.file(file.name) : path.join(this.dir, file.name.slice(0, 2), path.basename(file.name));
-    try {
-      await unlink(where);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-  }
-
-  private file(hash: string): string {
-    if (!HASH.test(hash)) throw new ValidationError(`Not a sha256 hex digest: ${hash.slice(0, 80)}`);
-    return path.join(this.dir, hash.slice(0, 2), hash);
-  }
+/** Throws ValidationError unless `hash` is a sha256 hex digest (a blob's name; never a path). */
+export function checkHash(hash: string): string {
+  if (!HASH.test(hash)) throw new ValidationError(`Not a sha256 hex digest: ${hash.slice(0, 80)}`);
+  return hash;
 }
 
 /** Copies into an aligned buffer (a Node Buffer may sit at an odd offset of its pool). */
@@ -184,14 +88,4 @@ export function bytesToFloat32(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(bytes.byteLength / 4);
   new Uint8Array(out.buffer).set(bytes);
   return out;
-}
-
-/** Fills `target` from byte `position` of the file on (a read may return fewer bytes than asked). */
-async function readFully(file: FileHandle, target: Uint8Array, hash: string, position = 0): Promise<void> {
-  let at = 0;
-  while (at < target.byteLength) {
-    const { bytesRead } = await file.read(target, at, target.byteLength - at, position + at);
-    if (bytesRead === 0) throw new Error(`Blob ${hash} ended after ${at} of ${target.byteLength} bytes`);
-    at += bytesRead;
-  }
 }

@@ -17,6 +17,24 @@ describe('coordinator config', () => {
     expect([c.AGENT_MAX_TRANSFERS, c.AGENT_BLOB_QUOTA_BYTES, c.AGENT_BLOB_QUOTA_COUNT]).toEqual([4, 2 ** 30, 32]);
   });
 
+  it('takes blobs to S3 only with a bucket, and credentials in pairs, without echoing a secret', () => {
+    expect(loadConfig(valid).BLOB_STORE).toBe('fs');
+    expect(() => loadConfig({ ...valid, BLOB_STORE: 's3' })).toThrow(/S3_BUCKET: required with BLOB_STORE=s3/);
+    expect(() => loadConfig({ ...valid, BLOB_STORE: 'gcs' })).toThrow(/BLOB_STORE/);
+    const secret = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
+    let message = '';
+    try {
+      loadConfig({ ...valid, BLOB_STORE: 's3', S3_BUCKET: 'models', S3_SECRET_ACCESS_KEY: secret });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither/);
+    expect(message).not.toContain(secret);
+    expect(() => loadConfig({ ...valid, BLOB_STORE: 's3', S3_BUCKET: 'models', S3_PREFIX: '/abs' })).toThrow(/S3_PREFIX/);
+    const c = loadConfig({ ...valid, BLOB_STORE: 's3', S3_BUCKET: 'models', S3_PREFIX: 'fl/', S3_FORCE_PATH_STYLE: 'true' });
+    expect([c.S3_BUCKET, c.S3_PREFIX, c.S3_FORCE_PATH_STYLE, c.S3_REGION]).toEqual(['models', 'fl/', true, 'us-east-1']);
+  });
+
   it('bounds MAX_UPDATE_BYTES to what one Buffer and an int4 byte count hold', () => {
     expect(() => loadConfig({ ...valid, MAX_UPDATE_BYTES: String(2 ** 31) })).toThrow(/MAX_UPDATE_BYTES/);
     expect(loadConfig({ ...valid, MAX_UPDATE_BYTES: String(2 ** 31 - 1) }).MAX_UPDATE_BYTES).toBe(2 ** 31 - 1);

@@ -13,7 +13,28 @@ export const ConfigSchema = z.object({
   JOIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
+  /** Where blobs live: `fs` (BLOB_DIR, one host or a shared volume) or `s3` (any S3-compatible store: the S3_* settings). */
+  BLOB_STORE: z.enum(['fs', 's3']).default('fs'),
   BLOB_DIR: z.string().min(1).default('.flotilla/blobs'),
+  /** The S3 endpoint (e.g. http://minio:9000); unset: AWS's own for S3_REGION. */
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  /** The bucket (must exist; the coordinator never creates one). Required with BLOB_STORE=s3. */
+  S3_BUCKET: z.string().min(3).max(63).optional(),
+  /** Prefix of every key, e.g. `flotilla/` to share a bucket. */
+  S3_PREFIX: z
+    .string()
+    .max(200)
+    .regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or path segments each ending in /')
+    .default(''),
+  /** Path-style addressing (http://host/bucket/key), which most self-hosted stores need. */
+  S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  /** Credentials; unset: the AWS SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, instance roles, ...). */
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('data'),
   /** An agent without a heartbeat for this long is not asked to train. */
   AGENT_OFFLINE_AFTER_MS: z.coerce.number().int().min(1000).default(30_000),
@@ -125,6 +146,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const c = result.data;
   if ((c.TLS_CERT_FILE === undefined) !== (c.TLS_KEY_FILE === undefined)) {
     throw new ConfigError(['TLS_CERT_FILE and TLS_KEY_FILE: set both (HTTPS) or neither (HTTP)']);
+  }
+  if (c.BLOB_STORE === 's3' && c.S3_BUCKET === undefined) throw new ConfigError(['S3_BUCKET: required with BLOB_STORE=s3']);
+  if ((c.S3_ACCESS_KEY_ID === undefined) !== (c.S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError(['S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither (the AWS SDK default chain)']);
   }
   return c;
 }

@@ -3,7 +3,8 @@ import { BilevelYChain, CreateNasJobSchema, NasScore, NasStandalone, NasTrain } 
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BlobStore } from '../../blobs/blob-store';
+import type { BlobStore } from '../../blobs/blob-store';
+import { FsBlobStore } from '../../blobs/fs-blob-store';
 import { InvalidResultError } from '../../common/errors';
 import { validateTaskResult } from '../../tasks/tasks.service';
 import { compareNodeIds, nasContext, NasJobKind } from './nas.kind';
@@ -25,7 +26,7 @@ describe('NAS results are checked before they are stored', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'flotilla-nas-unit-'));
-    blobs = new BlobStore(dir);
+    blobs = new FsBlobStore(dir);
     await blobs.init();
     const unused = undefined as never;
     kind = new NasJobKind(unused, unused, unused, unused, unused, blobs);
