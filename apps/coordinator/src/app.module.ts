@@ -11,6 +11,7 @@ import { BlobsModule } from './blobs/blobs.module';
 import { MetricsRegistry } from './common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { ControlService } from './control/control.service';
+import { JobLeasesRepository } from './control/job-leases.repository';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { PrismaService } from './database/prisma.service';
 import { DatasetCatalog } from './datasets/dataset-catalog';
@@ -42,6 +43,7 @@ class CoreModule {
       PrismaService,
       QueueService,
       ControlService,
+      JobLeasesRepository,
       MetricsRegistry,
       DatasetCatalog,
       AgentGuard,

@@ -120,6 +120,11 @@ export const ConfigSchema = z.object({
    */
   CONTROL_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
   /**
+   * Control jobs one coordinator runs at once (round closes, advances, task deadlines). Steps of different jobs run in
+   * parallel, here and on other replicas; one job's steps run one at a time everywhere (a lease in PostgreSQL).
+   */
+  CONTROL_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /**
    * How often every coordinator compares what PostgreSQL says must be scheduled (round closes, task deadlines, running
    * jobs) with what Redis holds and re-arms what is missing (also at start-up and each time Redis is back).
    */

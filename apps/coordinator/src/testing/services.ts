@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { AgentsRepository } from '../agents/agents.repository';
 import type { AgentsService } from '../agents/agents.service';
 import type { BlobStore } from '../blobs/blob-store';
+import type { JobLeasesRepository } from '../control/job-leases.repository';
 import { MetricsRegistry } from '../common/metrics.registry';
 import { loadConfig, type AppConfig } from '../config/config';
 import { ControlService } from '../control/control.service';
@@ -23,6 +24,7 @@ import {
   FakeJobsRepository,
   FakeRoundsRepository,
   FakeTasksRepository,
+  FakeJobLeases,
   MemoryBlobStore,
   RecordingQueue,
   RecordingRunner,
@@ -66,7 +68,7 @@ function collaborators(env: Record<string, string>) {
     blobs: new MemoryBlobStore(),
     metrics: new MetricsRegistry(),
     config: testConfig(env),
-    control: new ControlService(fake<QueueService>(queue), testConfig(env)),
+    control: new ControlService(fake<QueueService>(queue), fake<JobLeasesRepository>(new FakeJobLeases()), testConfig(env)),
     // Used only when a module starts (revocation hooks); the builders do not start modules.
     agentsService: fake<AgentsService>({}),
   };
