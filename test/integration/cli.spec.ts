@@ -99,7 +99,7 @@ describe('flotilla CLI (child process against an in-process coordinator)', () =>
   }
 
   describe('configuration and exit codes', () => {
-    it('reads the key from a config file only when it is the owner\'s alone, and says how to fix it', async () => {
+    it("reads the key from a config file only when it is the owner's alone, and says how to fix it", async () => {
       const file = path.join(home, '.config', 'flotilla', 'config.json');
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, JSON.stringify({ url: base, apiKey: viewer }));
@@ -143,7 +143,10 @@ describe('flotilla CLI (child process against an in-process coordinator)', () =>
 
     it("prints the API's field errors for an invalid job and exits 1; nothing is submitted", async () => {
       const file = path.join(home, 'bad.json');
-      writeFileSync(file, JSON.stringify({ kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 0, colour: 'red' }));
+      writeFileSync(
+        file,
+        JSON.stringify({ kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 0, colour: 'red' }),
+      );
       const bad = await flotilla(['jobs', 'submit', file], as(submitter));
       expect(bad.code).toBe(1);
       expect(bad.stdout).toBe('');
@@ -155,7 +158,10 @@ describe('flotilla CLI (child process against an in-process coordinator)', () =>
         fields: expect.arrayContaining([expect.objectContaining({ field: 'rounds' })]),
       });
       writeFileSync(file, '{"kind": ');
-      expect(await flotilla(['jobs', 'submit', file], as(submitter))).toMatchObject({ code: 1, stderr: expect.stringMatching(/is not valid JSON/) });
+      expect(await flotilla(['jobs', 'submit', file], as(submitter))).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/is not valid JSON/),
+      });
       expect(json<unknown[]>(await flotilla(['jobs', 'ls', '--json'], as(viewer)))).toEqual([]);
     });
   });
@@ -195,7 +201,10 @@ describe('flotilla CLI (child process against an in-process coordinator)', () =>
   it('watches a federated job round by round until it completes (exit 0), as lines and as JSON events', async () => {
     const agent = await register('watched-agent');
     const file = path.join(home, 'two-rounds.json');
-    writeFileSync(file, JSON.stringify({ kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 2, roundDeadlineMs: 60_000 }));
+    writeFileSync(
+      file,
+      JSON.stringify({ kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 2, roundDeadlineMs: 60_000 }),
+    );
     const submitted = await flotilla(['jobs', 'submit', file], as(submitter));
     const id = submitted.stdout.trim();
     const watching = flotilla(['jobs', 'watch', id, '--interval', '100'], as(viewer));
@@ -251,7 +260,20 @@ describe('flotilla CLI (child process against an in-process coordinator)', () =>
     expect((await flotilla(['datasets', 'ls'], as(viewer))).stdout).toMatch(/^uci-digits +64 +8×8×1 +10 +\[0, 16\] +\d+ rows \(20 %\)/m);
 
     const out = path.join(home, 'shards');
-    const split = await flotilla(['data', 'split', 'data/uci-digits', '--agents', '5', '--alpha', '0.3', '--seed', '2', '-o', out, '--json']);
+    const split = await flotilla([
+      'data',
+      'split',
+      'data/uci-digits',
+      '--agents',
+      '5',
+      '--alpha',
+      '0.3',
+      '--seed',
+      '2',
+      '-o',
+      out,
+      '--json',
+    ]);
     expect([split.code, split.stderr]).toEqual([0, '']);
     const report = json<{ heldOut: { rows: number }; shards: { file: string; rows: number; sha256: string }[] }>(split);
     expect(report.heldOut.rows).toBe(digits.heldOut.rows);
@@ -281,11 +303,15 @@ describe('flotilla CLI (child process against an in-process coordinator)', () =>
     expect(total(heldOut)).toBe(digits.heldOut.rows);
 
     // An IID split: sizes within one row of each other; a second split into the same folder needs --force.
-    const iid = json<{ shards: { rows: number }[] }>(await flotilla(['data', 'split', 'data/uci-digits', '--agents', '3', '-o', out, '--force', '--json']));
+    const iid = json<{ shards: { rows: number }[] }>(
+      await flotilla(['data', 'split', 'data/uci-digits', '--agents', '3', '-o', out, '--force', '--json']),
+    );
     const sizes = iid.shards.map((s) => s.rows);
     expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(total(file) - digits.heldOut.rows);
     expect((await flotilla(['data', 'split', 'data/uci-digits', '--agents', '3', '-o', out])).code).toBe(2);
-    expect((await flotilla(['data', 'split', 'data', '--agents', '3', '-o', out, '--force'])).stderr).toMatch(/data split takes a dataset's folder/);
+    expect((await flotilla(['data', 'split', 'data', '--agents', '3', '-o', out, '--force'])).stderr).toMatch(
+      /data split takes a dataset's folder/,
+    );
   });
 });

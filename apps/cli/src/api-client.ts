@@ -57,7 +57,9 @@ export class ApiClient {
 function networkReason(e: unknown): string {
   const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (err.name === 'TimeoutError') return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
-  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+  const reason = err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+  // fetch refuses some ports outright (6000, 6665–6669, …: the WHATWG "bad ports"), before any connection.
+  return reason === 'bad port' ? 'fetch refuses to connect to this port (a WHATWG "bad port"); use another' : reason;
 }
 
 /** Turns a non-2xx answer into the error a person can act on, with the API's field errors. */

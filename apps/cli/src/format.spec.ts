@@ -25,13 +25,21 @@ const round = (over: Partial<RoundView>): RoundView => ({
 describe('watch lines', () => {
   it('gives a federated round its index, progress, participants/eligible, held-out accuracy and loss, and policy counts', () => {
     expect(roundLine(round({}), 40)).toBe('round 3 (4/40)  participants 5/8  accuracy 0.8123  loss 0.5123  train loss 0.4412');
-    expect(roundLine(round({ participants: 0, rejected: 2, clipped: 1, metrics: { testAccuracy: 0.5, testLoss: 1, trainLoss: null } }), 4)).toBe(
-      'round 3 (4/4)  participants 0/8  accuracy 0.5000  loss 1.0000  2 rejected, 1 clipped',
-    );
+    expect(
+      roundLine(round({ participants: 0, rejected: 2, clipped: 1, metrics: { testAccuracy: 0.5, testLoss: 1, trainLoss: null } }), 4),
+    ).toBe('round 3 (4/4)  participants 0/8  accuracy 0.5000  loss 1.0000  2 rejected, 1 clipped');
   });
 
   const job = (over: Partial<JobView>): JobView =>
-    ({ id: 'j', kind: 'nas', status: 'running', progress: { done: 2, total: 5, unit: 'stages' }, error: null, result: null, ...over }) as JobView;
+    ({
+      id: 'j',
+      kind: 'nas',
+      status: 'running',
+      progress: { done: 2, total: 5, unit: 'stages' },
+      error: null,
+      result: null,
+      ...over,
+    }) as JobView;
 
   it('summarises a NAS job by stage, nodes and candidates', () => {
     const node = (status: NasView['nodes'][number]['status']) => ({ status }) as NasView['nodes'][number];
@@ -44,7 +52,9 @@ describe('watch lines', () => {
         ],
       },
     } as unknown as NasView;
-    expect(nasLine(job({}), nas)).toBe('stage 2/5  nodes 3 (1 split, 2 training)  candidates 2 (1 in the running)  best selection accuracy 0.8200');
+    expect(nasLine(job({}), nas)).toBe(
+      'stage 2/5  nodes 3 (1 split, 2 training)  candidates 2 (1 in the running)  best selection accuracy 0.8200',
+    );
   });
 
   it('summarises a bilevel job by iteration, runs, λ range and best accuracy', () => {
@@ -57,11 +67,21 @@ describe('watch lines', () => {
   });
 
   it('ends with how the job ended', () => {
-    expect(endLine(job({ status: 'failed', error: 'task x failed on 3 agents' }))).toBe('job j failed after 2/5 stages: task x failed on 3 agents');
+    expect(endLine(job({ status: 'failed', error: 'task x failed on 3 agents' }))).toBe(
+      'job j failed after 2/5 stages: task x failed on 3 agents',
+    );
   });
 
   it('pads table columns but the last', () => {
-    expect(table(['A', 'BB'], [['long', 'x'], ['s', 'yy']])).toBe('A     BB\nlong  x\ns     yy');
+    expect(
+      table(
+        ['A', 'BB'],
+        [
+          ['long', 'x'],
+          ['s', 'yy'],
+        ],
+      ),
+    ).toBe('A     BB\nlong  x\ns     yy');
   });
 });
 

@@ -12,7 +12,10 @@ function resolve(what: string, given: string, ids: () => Promise<string[]>): Pro
     const matches = all.filter((id) => id.startsWith(given.toLowerCase()));
     if (matches.length === 1) return matches[0];
     if (matches.length === 0) throw new CliError(ExitCode.Refused, `no ${what} id starts with '${given}'`);
-    throw new CliError(ExitCode.Refused, `'${given}' is ambiguous: ${matches.length} ${what} ids start with it (${matches.slice(0, 5).join(', ')}…)`);
+    throw new CliError(
+      ExitCode.Refused,
+      `'${given}' is ambiguous: ${matches.length} ${what} ids start with it (${matches.slice(0, 5).join(', ')}…)`,
+    );
   });
 }
 

@@ -77,9 +77,17 @@ const COMMANDS: Record<string, Command> = {
   },
   'jobs ls': { args: [], options: ['status', 'limit'], run: ({ api, out, values }) => listJobs(api(), out, values) },
   'jobs show': { args: ['ID'], options: [], run: ({ api, out, args }) => showJob(api(), out, args[0]) },
-  'jobs watch': { args: ['ID'], options: ['interval'], run: ({ api, out, args, values }) => watchJob(api(), out, args[0], interval(values)) },
+  'jobs watch': {
+    args: ['ID'],
+    options: ['interval'],
+    run: ({ api, out, args, values }) => watchJob(api(), out, args[0], interval(values)),
+  },
   'jobs cancel': { args: ['ID'], options: [], run: ({ api, out, args }) => cancelJob(api(), out, args[0]) },
-  'jobs model': { args: ['ID'], options: ['out', 'round'], run: ({ api, out, args, values }) => downloadModel(api(), out, args[0], values) },
+  'jobs model': {
+    args: ['ID'],
+    options: ['out', 'round'],
+    run: ({ api, out, args, values }) => downloadModel(api(), out, args[0], values),
+  },
   'agents ls': { args: [], options: [], run: ({ api, out }) => listAgents(api(), out) },
   'agents rm': { args: ['ID'], options: [], run: ({ api, out, args }) => removeAgent(api(), out, args[0]) },
   'datasets ls': { args: [], options: [], run: ({ api, out }) => listDatasets(api(), out) },
@@ -116,7 +124,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
     const args = positionals.slice(2);
     if (args.length !== command.args.length) {
-      throw usageError(`usage: flotilla ${name} ${command.args.join(' ')}${args.length > command.args.length ? ` (extra: ${args.slice(command.args.length).join(' ')})` : ''}`);
+      throw usageError(
+        `usage: flotilla ${name} ${command.args.join(' ')}${args.length > command.args.length ? ` (extra: ${args.slice(command.args.length).join(' ')})` : ''}`,
+      );
     }
     let client: ApiClient | undefined;
     const api = (): ApiClient => (client ??= new ApiClient(resolveConnection({ url: values.url, key: values.key }, env)));

@@ -95,7 +95,9 @@ export async function dataSplit(out: Output, datasetDir: string, opts: DataSplit
   writeFileSync(path.join(opts.out, 'split.json'), JSON.stringify(report, null, 2) + '\n');
   out.data(report);
   const how =
-    split.kind === 'iid' ? `IID, seed ${seed}` : `non-IID by label, Dirichlet α = ${split.alpha}, seed ${seed}, at least ${split.minRows} rows each`;
+    split.kind === 'iid'
+      ? `IID, seed ${seed}`
+      : `non-IID by label, Dirichlet α = ${split.alpha}, seed ${seed}, at least ${split.minRows} rows each`;
   out.line(`${manifest.name}: ${report.rows} rows in ${file}`);
   out.line(
     `  ${test.size} held out for the coordinator's evaluation (${Math.round(manifest.heldOut.fraction * 100)} %, seed ${manifest.heldOut.seed}): in no shard`,
@@ -119,7 +121,10 @@ function readManifest(dir: string): DatasetManifest {
   }
   const r = DatasetManifestSchema.safeParse(raw);
   if (!r.success) {
-    throw new CliError(ExitCode.Refused, `${file}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new CliError(
+      ExitCode.Refused,
+      `${file}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return r.data;
 }

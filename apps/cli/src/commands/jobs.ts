@@ -52,7 +52,7 @@ export async function listJobs(api: ApiClient, out: Output, opts: { status?: str
     q.set('status', opts.status);
   }
   if (opts.limit !== undefined) q.set('limit', String(positiveInt('--limit', opts.limit)));
-  const jobs = await api.json<JobView[]>('GET', `/jobs${q.size ? `?${q}` : ''}`);
+  const jobs = await api.json<JobView[]>('GET', `/jobs${q.size ? `?${q.toString()}` : ''}`);
   out.data(jobs);
   out.line(jobs.length ? jobsTable(jobs) : 'no jobs');
   return ExitCode.Ok;
@@ -176,7 +176,9 @@ export async function downloadModel(api: ApiClient, out: Output, given: string, 
   writeFileSync(files.modelJson, modelJson.bytes);
   writeFileSync(files.weights, weights.bytes);
   out.data({ jobId: id, round: round ?? null, files, weightsBytes: weights.bytes.byteLength });
-  out.line(`${files.modelJson}, ${files.weights} (${weights.bytes.byteLength} bytes)${round === undefined ? '' : `: the model after round ${round}`}`);
+  out.line(
+    `${files.modelJson}, ${files.weights} (${weights.bytes.byteLength} bytes)${round === undefined ? '' : `: the model after round ${round}`}`,
+  );
   return ExitCode.Ok;
 }
 
