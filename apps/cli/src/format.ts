@@ -64,7 +64,7 @@ export function jobsTable(jobs: JobView[]): string {
 export function evaluationText(job: Extract<JobView, { kind: 'federated' }>): string {
   const e = job.evaluation;
   if (!e) return `dataset ${job.spec.dataset} is no longer in the coordinator's catalogue`;
-  return `evaluated on ${e.heldOutRows} held-out rows of ${e.dataset} (${pct(e.fraction)} of its file, never sent to agents)`;
+  return `evaluated on ${e.heldOutRows} held-out rows of ${e.dataset} (${pct(e.fraction)} of its file)`;
 }
 
 function metricsText(m: RoundMetrics | null): string {
