@@ -1,4 +1,4 @@
-import { createRng, dirichletLabelSplit, splitHeldOut, subset, toCsv } from '@flotilla/algorithms';
+import { agentShards, toCsv } from '@flotilla/algorithms';
 import { DatasetManifestSchema } from '@flotilla/contracts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -175,14 +175,16 @@ export function writeDigitsShards(
 ): { files: string[]; shardSizes: number[]; trainSize: number; heldOutSize: number } {
   const dataDir = path.join(ROOT, 'data', 'uci-digits');
   const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(dataDir, 'dataset.json'), 'utf8')));
-  const { train, test } = splitHeldOut(readFileSync(path.join(dataDir, manifest.file), 'utf8'), manifest);
-  const shards = dirichletLabelSplit(train.labels, manifest.numClasses, agents, opts.alpha, createRng(opts.seed), {
-    minPerClient: opts.minPerClient,
+  const { train, test, shards } = agentShards(readFileSync(path.join(dataDir, manifest.file), 'utf8'), manifest, {
+    agents,
+    split: { kind: 'dirichlet', alpha: opts.alpha },
+    seed: opts.seed,
+    minPerAgent: opts.minPerClient,
   });
-  const files = shards.map((idx, i) => {
+  const files = shards.map((shard, i) => {
     const file = path.join(dir, `agent-${i}.csv`);
-    writeFileSync(file, toCsv(subset(train, idx)));
+    writeFileSync(file, toCsv(shard.data));
     return file;
   });
-  return { files, shardSizes: shards.map((s) => s.length), trainSize: train.size, heldOutSize: test.size };
+  return { files, shardSizes: shards.map((s) => s.indices.length), trainSize: train.size, heldOutSize: test.size };
 }

@@ -31,6 +31,7 @@ const ACCESS: Record<string, Access> = {
   'POST /api/v1/tasks/{id}/failure': 'agent',
   'GET /api/v1/auth/me': 'viewer',
   'GET /api/v1/agents': 'viewer',
+  'GET /api/v1/datasets': 'viewer',
   'DELETE /api/v1/agents/{id}': 'admin',
   'GET /api/v1/jobs': 'viewer',
   'GET /api/v1/jobs/{id}': 'viewer',

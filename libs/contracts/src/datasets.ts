@@ -40,3 +40,20 @@ export const DatasetShapeSchema = z.strictObject({
   description: z.string().nullable(),
 });
 export type DatasetShape = z.infer<typeof DatasetShapeSchema>;
+
+/**
+ * GET /datasets (people, viewer): every catalogue dataset's shape and the size of its held-out split, the rows the
+ * coordinator evaluates every global model on (agents' files must not hold them: `flotilla data split`).
+ */
+export interface DatasetSummary extends DatasetShape {
+  heldOut: { rows: number; fraction: number };
+}
+
+/** Where a federated job's test metrics come from: the coordinator's held-out split of its dataset. */
+export interface EvaluationSource {
+  dataset: string;
+  /** Rows of the held-out split every global model is evaluated on. */
+  heldOutRows: number;
+  /** The split's share of the dataset's file (the manifest's heldOut.fraction). */
+  fraction: number;
+}

@@ -1,6 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { scaleToUnit, splitHeldOut, type Dataset } from '@flotilla/algorithms';
-import { DatasetManifestSchema, type DatasetManifest, type DatasetShape } from '@flotilla/contracts';
+import {
+  DatasetManifestSchema,
+  type DatasetManifest,
+  type DatasetShape,
+  type DatasetSummary,
+  type EvaluationSource,
+} from '@flotilla/contracts';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -64,6 +70,21 @@ export class DatasetCatalog {
       featureRange: manifest.featureRange,
       description: manifest.description ?? null,
     };
+  }
+
+  /** GET /datasets: every dataset's shape and the size of its held-out split, by name. */
+  summaries(): DatasetSummary[] {
+    return this.names().map((name) => {
+      const { manifest, test } = this.get(name);
+      return { ...this.shape(name), heldOut: { rows: test.size, fraction: manifest.heldOut.fraction } };
+    });
+  }
+
+  /** Where a job's test metrics on `name` come from; null when the catalogue no longer has the dataset. */
+  evaluation(name: string): EvaluationSource | null {
+    if (!this.names().includes(name)) return null;
+    const { manifest, test } = this.get(name);
+    return { dataset: name, heldOutRows: test.size, fraction: manifest.heldOut.fraction };
   }
 }
 

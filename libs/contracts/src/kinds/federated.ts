@@ -1,6 +1,7 @@
 import type { RobustAggregation, UpdatePolicy } from '@flotilla/algorithms';
 import { z } from 'zod';
 import { DatasetNameSchema, FiniteSchema, int4, safeText, SeedSchema, Sha256Schema } from '../common';
+import type { EvaluationSource } from '../datasets';
 import type { JobViewBase } from '../jobs.schema';
 
 /**
@@ -224,6 +225,11 @@ export interface FederatedJobView extends JobViewBase {
   latestMetrics: RoundMetrics | null;
   /** Updates the update policy rejected, and clipped, over all closed rounds. */
   policy: { rejected: number; clipped: number };
+  /**
+   * Where `testAccuracy`/`testLoss` come from: the coordinator's held-out split of the dataset (null when the dataset
+   * has left the catalogue). Agents' files exclude those rows only when they were cut with `flotilla data split`.
+   */
+  evaluation: EvaluationSource | null;
   /**
    * Why the job is not making progress now, when it waits for something outside it (e.g. "waiting for agents: 2 of 3
    * required agents online for dataset uci-digits"); null while it runs a round, and once it has ended.

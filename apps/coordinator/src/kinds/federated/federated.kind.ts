@@ -78,6 +78,7 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
       latestMetrics: job.progressDone > 0 ? await this.repo.metricsOf(job.id, job.progressDone - 1) : null,
       policy: await this.repo.policyCounts(job.id),
       waiting: await this.rounds.waitingReason(job),
+      evaluation: this.catalog.evaluation(job.spec.dataset),
     };
   }
 
