@@ -54,6 +54,8 @@ export class AgentsController {
   async heartbeat(@CurrentAgent() agent: Agent, @Body(new ZodPipe(HeartbeatSchema, 'heartbeat')) body: Heartbeat): Promise<void> {
     if (body.datasetHashes) await this.agents.rejoined(agent.id, body.datasetHashes);
     if (body.network) await this.agents.reportNetwork(agent.id, body.network);
+    if (body.labels || body.backend || body.device)
+      await this.agents.describe(agent.id, { labels: body.labels, backend: body.backend, device: body.device });
   }
 
   @Post('me/secret')
