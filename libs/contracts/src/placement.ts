@@ -51,7 +51,8 @@ export function labelsProblems(labels: Record<string, string>): { key: string | 
   const keys = Object.keys(labels);
   if (keys.length > MAX_AGENT_LABELS) out.push({ key: null, message: `${keys.length} labels; at most ${MAX_AGENT_LABELS}` });
   for (const key of keys) {
-    const problem = labelKeyProblem(key) ?? (typeof labels[key] === 'string' ? labelValueProblem(labels[key]) : 'the value must be a string');
+    const problem =
+      labelKeyProblem(key) ?? (typeof labels[key] === 'string' ? labelValueProblem(labels[key]) : 'the value must be a string');
     if (problem) out.push({ key, message: `label '${key}': ${problem}` });
   }
   return out;
