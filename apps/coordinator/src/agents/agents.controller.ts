@@ -22,7 +22,8 @@ import { AgentsService } from './agents.service';
 
 /**
  * Registration is the one route whose credential (the join token) is in its body, so its body is read before any
- * check: it is kept small (the largest valid one, 64 datasets with counts and hashes, is about 15 KiB).
+ * check: it is kept small (the largest valid one, 64 datasets with counts and hashes and 32 labels with the longest
+ * keys and values, is about 31 KiB).
  */
 const REGISTER_BODY_BYTES = 64 * 1024;
 
