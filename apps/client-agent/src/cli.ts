@@ -115,12 +115,8 @@ async function main(): Promise<void> {
   };
   const compute = await selectBackend();
   log(`tfjs backend: ${compute.backend} (${compute.device})`);
-  if (Object.keys(labels).length)
-    log(
-      `labels: ${Object.entries(labels)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ')}`,
-    );
+  const labelList = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+  if (labelList.length) log(`labels: ${labelList.join(', ')}`);
   const agent = new ClientAgent({
     coordinatorUrl: coordinatorUrl!,
     joinToken: joinToken!,
