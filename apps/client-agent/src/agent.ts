@@ -8,7 +8,7 @@ import {
   type AvailabilitySpec,
   type Dataset,
 } from '@flotilla/algorithms';
-import type { AgentTask, AgentWork, DatasetShape, NetworkStats, TrainTask } from '@flotilla/contracts';
+import type { AgentBackend, AgentLabels, AgentTask, AgentWork, DatasetShape, NetworkStats, TrainTask } from '@flotilla/contracts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CoordinatorClient, CoordinatorError, describeError } from './coordinator-client';
@@ -32,6 +32,11 @@ export interface AgentOptions {
   identityFile?: string;
   /** A new secret at start (written to the identity file); the old one stops working. */
   rotateSecret?: boolean;
+  /** Labels jobs select agents by (`--label`), sent at registration and when rejoining (default none). */
+  labels?: AgentLabels;
+  /** The TensorFlow.js backend this process computes with, and its device (reported to the coordinator). */
+  backend?: AgentBackend;
+  device?: string;
   /** PEM file of a CA to trust for the coordinator's certificate. */
   caFile?: string;
   /** How long one poll for work may wait at the coordinator (default 25 s). */
@@ -187,7 +192,8 @@ export class ClientAgent {
     const file = this.opts.identityFile;
     this.client.useCredentials(identity.agentId, identity.agentSecret);
     try {
-      await this.client.heartbeat('idle', { datasetHashes: { [this.opts.dataset]: this.dataHash } }, Infinity);
+      // What this run of the agent is may have changed since the identity registered: its file, labels, backend, device.
+      await this.client.heartbeat('idle', { datasetHashes: { [this.opts.dataset]: this.dataHash }, ...this.description() }, Infinity);
     } catch (e) {
       if (e instanceof CoordinatorError && (e.status === 401 || e.status === 404)) {
         this.opts.log(`identity ${identity.agentId} from ${file} was refused (${e.body.message ?? e.status}); registering anew`);
@@ -210,10 +216,20 @@ export class ClientAgent {
       datasets: [this.opts.dataset],
       exampleCounts: { [this.opts.dataset]: this.exampleCount },
       datasetHashes: { [this.opts.dataset]: this.dataHash },
+      ...this.description(),
     });
     if (this.opts.identityFile) writeIdentity(this.opts.identityFile, this.opts.coordinatorUrl, reg);
     this.opts.log(`registered as ${reg.agentId}, ${this.exampleCount} examples`);
     return reg;
+  }
+
+  /** What the agent says about itself besides its data: its labels (always: {} clears old ones), backend and device. */
+  private description(): { labels: AgentLabels; backend?: AgentBackend; device?: string } {
+    return {
+      labels: this.opts.labels ?? {},
+      ...(this.opts.backend ? { backend: this.opts.backend } : {}),
+      ...(this.opts.device ? { device: this.opts.device } : {}),
+    };
   }
 
   /** The network counters, when they changed since they were last sent and that was long enough ago. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseAvailability, type AvailabilitySpec } from '@flotilla/algorithms';
+import { MAX_AGENT_LABELS, parseLabels, splitLabelList } from '@flotilla/contracts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ClientAgent, CredentialsRefused, DataMismatch } from './agent';
@@ -20,6 +21,9 @@ const USAGE = `flotilla-agent --coordinator URL --join-token TOKEN --data FILE.c
   --identity FILE         keep the agent id and secret here (mode 0600) and rejoin as the same client after a
                           restart (env FLOTILLA_IDENTITY_FILE); without it every start is a new client
   --rotate-secret         with --identity: get a new secret at start (the old one stops working)
+  --label KEY=VALUE       a label jobs can select this agent by (agentSelector), e.g. --label gpu=true; repeatable,
+                          at most ${MAX_AGENT_LABELS} (env FLOTILLA_LABELS, comma-separated: gpu=true,region=eu). Keys as
+                          Kubernetes label keys ([prefix/]name), values at most 63 characters
   --availability SPEC     always | bernoulli:P | markov:P[:A] | cyclic:P[:L] (default always)
   --seed N                seed of the availability pattern (default 0)
   --heartbeat-ms N        heartbeat interval while computing (default 5000)
@@ -48,6 +52,7 @@ async function main(): Promise<void> {
       'ca-file': { type: 'string' },
       identity: { type: 'string' },
       'rotate-secret': { type: 'boolean', default: false },
+      label: { type: 'string', multiple: true },
       availability: { type: 'string', default: 'always' },
       seed: { type: 'string', default: '0' },
       'heartbeat-ms': { type: 'string', default: '5000' },
@@ -89,6 +94,11 @@ async function main(): Promise<void> {
     problems.push('--poll-wait-ms must be an integer in 0..30000');
   if (!Number.isInteger(retryMaxDelayMs) || retryMaxDelayMs < 10) problems.push('--retry-max-delay-ms must be an integer >= 10');
   if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 100) problems.push('--request-timeout-ms must be an integer >= 100');
+  // Labels from the flags, else from the environment (as every other setting: a flag wins).
+  const labelArgs = values.label ?? splitLabelList(process.env.FLOTILLA_LABELS ?? '');
+  const labelSource = values.label ? '--label' : 'FLOTILLA_LABELS';
+  const { labels, problems: labelProblems } = parseLabels(labelArgs);
+  problems.push(...labelProblems.map((p) => `${labelSource}: ${p}`));
   let availability: AvailabilitySpec | undefined;
   try {
     availability = parseAvailability(values.availability);
@@ -103,7 +113,10 @@ async function main(): Promise<void> {
   const log = (line: string): void => {
     process.stdout.write(`[${name}] ${line}\n`);
   };
-  log(`tfjs backend: ${await selectBackend()}`);
+  const compute = await selectBackend();
+  log(`tfjs backend: ${compute.backend} (${compute.device})`);
+  const labelList = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+  if (labelList.length) log(`labels: ${labelList.join(', ')}`);
   const agent = new ClientAgent({
     coordinatorUrl: coordinatorUrl!,
     joinToken: joinToken!,
@@ -118,6 +131,9 @@ async function main(): Promise<void> {
     requestTimeoutMs,
     identityFile,
     rotateSecret: values['rotate-secret'],
+    labels,
+    backend: compute.backend,
+    device: compute.device,
     caFile: values['ca-file'] ?? (process.env.FLOTILLA_CA_FILE || undefined),
     log,
   });

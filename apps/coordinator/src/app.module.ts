@@ -4,6 +4,7 @@ import { AgentsController } from './agents/agents.controller';
 import { DatasetsController, JoinTokenOrAgentGuard } from './agents/datasets.controller';
 import { AgentsRepository } from './agents/agents.repository';
 import { AgentsService } from './agents/agents.service';
+import { EligibilityService } from './agents/eligibility.service';
 import { PresenceService } from './agents/presence.service';
 import { TransferGuard, TransferSlots } from './agents/transfer.guard';
 import { AuthModule } from './auth/auth.module';
@@ -52,6 +53,7 @@ class CoreModule {
       TransferGuard,
       AgentsRepository,
       AgentsService,
+      EligibilityService,
       PresenceService,
       JobKindRegistry,
       JobsRepository,

@@ -136,7 +136,13 @@ export class World {
    */
   addAgent(
     name: string,
-    o: { datasets?: string[]; datasetHashes?: Record<string, string> | null; heartbeatAgoMs?: number | null } = {},
+    o: {
+      datasets?: string[];
+      datasetHashes?: Record<string, string> | null;
+      heartbeatAgoMs?: number | null;
+      labels?: Record<string, string>;
+      backend?: string | null;
+    } = {},
   ): Agent {
     const heartbeat = o.heartbeatAgoMs === undefined ? 0 : o.heartbeatAgoMs;
     const agent: Agent = {
@@ -155,6 +161,9 @@ export class World {
       lastError: null,
       lastErrorAt: null,
       leftAt: null,
+      labels: o.labels ?? {},
+      backend: o.backend ?? null,
+      device: null,
       createdAt: new Date(Date.UTC(2020, 0, 1) + this.agents.length),
     };
     this.agents.push(agent);

@@ -2,12 +2,13 @@ import type { RobustAggregation, UpdatePolicy } from '@flotilla/algorithms';
 import { z } from 'zod';
 import { DatasetNameSchema, FiniteSchema, int4, safeText, SeedSchema, Sha256Schema } from '../common';
 import type { EvaluationSource } from '../datasets';
+import { placementFields } from '../placement';
 import type { JobViewBase } from '../jobs.schema';
 
 /**
  * Federated jobs: FedAU (or a baseline rule) over rounds. Each round the coordinator asks the online agents that
- * hold the dataset to train ({@link TrainTask}), aggregates the updates they upload and evaluates the new model on
- * its held-out split (docs/algorithms/fedau.md).
+ * hold the dataset and match the job's placement to train ({@link TrainTask}), aggregates the updates they upload and
+ * evaluates the new model on its held-out split (docs/algorithms/fedau.md).
  */
 
 /** The built-in model architectures. Sizes of input and output come from the dataset. */
@@ -91,6 +92,8 @@ export const CreateFederatedJobSchema = z
   .strictObject({
     kind: z.literal('federated'),
     name: safeText().min(1).max(120).optional(),
+    /** Which agents may compute for the job besides holding its data: `agentSelector` (labels) and `backend`. */
+    ...placementFields,
     dataset: DatasetNameSchema,
     model: ModelSpecSchema,
     rounds: z.number().int().min(1).max(100_000),
@@ -104,7 +107,10 @@ export const CreateFederatedJobSchema = z
     updatePolicy: UpdatePolicySchema.default(DEFAULT_UPDATE_POLICY),
     /** null (default): the rule's weighted mean; else a robust combination of the updates. */
     robustAggregation: RobustAggregationSchema.nullable().default(null),
-    /** Eligible agents are the online agents that hold `dataset`; the job waits for at least this many. */
+    /**
+     * Eligible agents are the online agents that hold `dataset` and match `agentSelector` and `backend`; the job waits
+     * for at least this many.
+     */
     minAgents: z.number().int().min(1).max(100_000).default(1),
     seed: SeedSchema.default(0),
   })
@@ -230,9 +236,4 @@ export interface FederatedJobView extends JobViewBase {
    * has left the catalogue). Agents' files exclude those rows only when they were cut with `flotilla data split`.
    */
   evaluation: EvaluationSource | null;
-  /**
-   * Why the job is not making progress now, when it waits for something outside it (e.g. "waiting for agents: 2 of 3
-   * required agents online for dataset uci-digits"); null while it runs a round, and once it has ended.
-   */
-  waiting: string | null;
 }

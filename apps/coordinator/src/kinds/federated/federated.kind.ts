@@ -3,6 +3,7 @@ import { evaluate, initialParameters, parameterCount } from '@flotilla/algorithm
 import {
   ControlJobName,
   RoundMetricsSchema,
+  type AgentCensus,
   type CreateFederatedJob,
   type FederatedJobView,
   type ParticipationOutcome,
@@ -50,6 +51,15 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
     return this.repo.createJob(spec, { parameterCount: parameterCount(spec.model, shape), hash, metrics });
   }
 
+  agentDataset(spec: CreateFederatedJob): string {
+    return spec.dataset;
+  }
+
+  /** The round in progress cannot open: fewer than `minAgents` eligible agents. */
+  waiting(job: JobOf<'federated'>, agents: AgentCensus): Promise<string | null> {
+    return this.rounds.waitingReason(job, agents);
+  }
+
   advance(job: JobOf<'federated'>): Promise<void> {
     return this.rounds.advance(job);
   }
@@ -77,7 +87,6 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
       initialMetrics: await this.repo.metricsOf(job.id, -1),
       latestMetrics: job.progressDone > 0 ? await this.repo.metricsOf(job.id, job.progressDone - 1) : null,
       policy: await this.repo.policyCounts(job.id),
-      waiting: await this.rounds.waitingReason(job),
       evaluation: this.catalog.evaluation(job.spec.dataset),
     };
   }
