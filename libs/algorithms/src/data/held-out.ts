@@ -23,6 +23,10 @@ export interface HeldOutSpec {
  * The coordinator evaluates on `test`; simulations and demos shard `train` to clients.
  */
 export function splitHeldOut(csvText: string, spec: HeldOutSpec): { train: Dataset; test: Dataset } {
-  const all = parseLabelLastCsv(csvText, { numClasses: spec.numClasses });
+  return splitDataset(parseLabelLastCsv(csvText, { numClasses: spec.numClasses }), spec);
+}
+
+/** {@link splitHeldOut} for a dataset already parsed (from any format): the same split for the same rows. */
+export function splitDataset(all: Dataset, spec: Pick<HeldOutSpec, 'heldOut'>): { train: Dataset; test: Dataset } {
   return trainTestSplit(all, spec.heldOut.fraction, createRng(spec.heldOut.seed));
 }
