@@ -36,7 +36,16 @@ function main(): void {
   order.forEach((from, to) => shuffled.set(images.slice(from * PIXELS, (from + 1) * PIXELS), to * PIXELS));
   const out = path.join(ROOT, 'data', 'mnist');
   writeFileSync(path.join(out, 'images-idx3-ubyte.gz'), gzipSync(toIdx([labels.length, 28, 28], shuffled), { level: 9 }));
-  writeFileSync(path.join(out, 'labels-idx1-ubyte.gz'), gzipSync(toIdx([labels.length], order.map((i) => labels[i])), { level: 9 }));
+  writeFileSync(
+    path.join(out, 'labels-idx1-ubyte.gz'),
+    gzipSync(
+      toIdx(
+        [labels.length],
+        order.map((i) => labels[i]),
+      ),
+      { level: 9 },
+    ),
+  );
   process.stdout.write(`wrote ${labels.length} digits to ${out}\n`);
 }
 

@@ -53,13 +53,24 @@ function writeImageFolder(dir: string, perClass: number, options: { classes?: st
 }
 
 /** An IDX pair (images gzipped, labels plain) of `n` examples alternating between the classes; `labelOf` overrides. */
-function writeIdx(file: string, n: number, dims: number[], labelOf: (i: number) => number = (i) => i % 2): { data: string; labels: string } {
+function writeIdx(
+  file: string,
+  n: number,
+  dims: number[],
+  labelOf: (i: number) => number = (i) => i % 2,
+): { data: string; labels: string } {
   const side = dims[0];
   const values = Array.from({ length: n }, (_, i) => pixels(labelOf(i) % 2, 100 + i, side)).flat();
   const data = `${file}-images.idx.gz`;
   const labels = `${file}-labels.idx`;
   writeFileSync(data, gzipSync(toIdx([n, ...dims], values)));
-  writeFileSync(labels, toIdx([n], Array.from({ length: n }, (_, i) => labelOf(i))));
+  writeFileSync(
+    labels,
+    toIdx(
+      [n],
+      Array.from({ length: n }, (_, i) => labelOf(i)),
+    ),
+  );
   return { data, labels };
 }
 

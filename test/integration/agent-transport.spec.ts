@@ -216,9 +216,15 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
     expect([asAgent.status, asAgent.body]).toEqual([200, shape]);
     // An IDX dataset is described the same way: shapes, classes and range, never its files or rows.
     const mnist = await call(base, 'GET', '/api/v1/datasets/mnist', { token: a.token });
-    expect([mnist.status, mnist.body]).toEqual([200, { ...shape, name: 'mnist', numFeatures: 784, inputShape: [28, 28, 1], featureRange: [0, 255] }]);
+    expect([mnist.status, mnist.body]).toEqual([
+      200,
+      { ...shape, name: 'mnist', numFeatures: 784, inputShape: [28, 28, 1], featureRange: [0, 255] },
+    ]);
     const unknown = await call<{ message: string }>(base, 'GET', '/api/v1/datasets/mnist-fashion', { token: a.token });
-    expect([unknown.status, unknown.body.message]).toEqual([404, "Unknown dataset 'mnist-fashion'; this coordinator knows: mnist, uci-digits"]);
+    expect([unknown.status, unknown.body.message]).toEqual([
+      404,
+      "Unknown dataset 'mnist-fashion'; this coordinator knows: mnist, uci-digits",
+    ]);
     expect((await call(base, 'GET', '/api/v1/datasets/uci-digits')).status).toBe(401);
     expect((await call(base, 'GET', '/api/v1/datasets/uci-digits', { token: ADMIN })).status).toBe(401);
   });

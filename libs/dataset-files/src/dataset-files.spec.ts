@@ -112,9 +112,17 @@ describe('listImageFolder and readImageFolder', () => {
   });
 
   it.each<[string, () => void, (d: string) => string]>([
-    ['a file beside the class folders', () => write('p/readme.txt', 'x'), (d) => `${d}/readme.txt: an image folder holds one sub-folder per class and nothing else`],
+    [
+      'a file beside the class folders',
+      () => write('p/readme.txt', 'x'),
+      (d) => `${d}/readme.txt: an image folder holds one sub-folder per class and nothing else`,
+    ],
     ['a non-image file in a class', () => write('p/a/notes.txt', 'x'), (d) => `${d}/a/notes.txt: not a .png, .jpg or .jpeg file`],
-    ['a folder within a class', () => mkdirSync(path.join(dir, 'p/a/deeper'), { recursive: true }), (d) => `${d}/a/deeper: not a .png, .jpg or .jpeg file`],
+    [
+      'a folder within a class',
+      () => mkdirSync(path.join(dir, 'p/a/deeper'), { recursive: true }),
+      (d) => `${d}/a/deeper: not a .png, .jpg or .jpeg file`,
+    ],
     ['a link', () => symlinkSync('/etc/passwd', path.join(dir, 'p/a/link.png')), (d) => `${d}/a/link.png: not a .png, .jpg or .jpeg file`],
   ])('refuses %s, naming it', (_what, arrange, message) => {
     write('p/a/ok.png', png(1));
@@ -126,7 +134,9 @@ describe('listImageFolder and readImageFolder', () => {
     for (let i = 0; i < 3; i++) write(`p/a/${i}.png`, png(i));
     const p = path.join(dir, 'p');
     expect(() => listImageFolder(p, { ...DEFAULT_DATA_LIMITS, maxImages: 2 })).toThrow(`${p}: more than 2 images, the limit`);
-    expect(() => listImageFolder(p, { ...DEFAULT_DATA_LIMITS, maxImageBytes: 10 })).toThrow(/0\.png: \d+ bytes, more than the 10 allowed for an image/);
+    expect(() => listImageFolder(p, { ...DEFAULT_DATA_LIMITS, maxImageBytes: 10 })).toThrow(
+      /0\.png: \d+ bytes, more than the 10 allowed for an image/,
+    );
     expect(() => listImageFolder(p, { ...DEFAULT_DATA_LIMITS, maxBytes: 100 })).toThrow(`${p}: more than 100 bytes of images, the limit`);
     // 3 images of [1000, 1000, 3] are 9 million values: refused from the listing, before reading a file.
     const limits = { ...DEFAULT_DATA_LIMITS, maxValues: 1_000_000 };
@@ -148,14 +158,24 @@ describe('readManifest and loadManifestDataset', () => {
     expect([csv.numFeatures, csv.train.size, csv.test.size]).toEqual([2, 2, 2]);
 
     write('idx/dataset.json', JSON.stringify({ ...manifest, format: 'idx', images: 'i.gz', labels: 'l', inputShape: [2, 2, 1] }));
-    write('idx/i.gz', gzipSync(toIdx([4, 2, 2], Array.from({ length: 16 }, (_, i) => i))));
+    write(
+      'idx/i.gz',
+      gzipSync(
+        toIdx(
+          [4, 2, 2],
+          Array.from({ length: 16 }, (_, i) => i),
+        ),
+      ),
+    );
     write('idx/l', toIdx([4], [0, 1, 0, 1]));
     const idx = loadManifestDataset(path.join(dir, 'idx'));
     expect([idx.numFeatures, idx.inputShape, idx.test.size]).toEqual([4, [2, 2, 1], 2]);
 
     write('bad/dataset.json', JSON.stringify({ ...manifest, file: 'd.csv', inputShape: [3] }));
     write('bad/d.csv', '0,1,0\n2,3,1\n');
-    expect(() => loadManifestDataset(path.join(dir, 'bad'))).toThrow('dataset d: inputShape [3] holds 3 values per example, the file has 2');
+    expect(() => loadManifestDataset(path.join(dir, 'bad'))).toThrow(
+      'dataset d: inputShape [3] holds 3 values per example, the file has 2',
+    );
   });
 
   it('says every field of a manifest that is wrong, naming the file', () => {
@@ -163,7 +183,9 @@ describe('readManifest and loadManifestDataset', () => {
     const file = path.join(dir, 'm', 'dataset.json');
     expect(() => readManifest(path.join(dir, 'm'))).toThrow(new RegExp(`^${file}: dir: a relative path inside the dataset folder`));
     write('m/dataset.json', JSON.stringify({ ...manifest, format: 'image-folder', dir: 'images', classes: ['a'], inputShape: [2, 2] }));
-    expect(() => readManifest(path.join(dir, 'm'))).toThrow(/classes: 1 names for numClasses 2.*inputShape: an image folder needs \[height, width, channels\]/s);
+    expect(() => readManifest(path.join(dir, 'm'))).toThrow(
+      /classes: 1 names for numClasses 2.*inputShape: an image folder needs \[height, width, channels\]/s,
+    );
     write('m/dataset.json', JSON.stringify({ ...manifest, format: 'parquet', file: 'x' }));
     expect(() => readManifest(path.join(dir, 'm'))).toThrow(/format: Invalid discriminator value/);
   });

@@ -43,9 +43,7 @@ export const DEFAULT_DATA_LIMITS: DataLimits = {
 
 /** Where a dataset's examples are, in which format (paths absolute or relative to the working directory). */
 export type DataSource =
-  | { format: 'csv'; file: string }
-  | { format: 'idx'; images: string; labels: string }
-  | { format: 'image-folder'; dir: string };
+  { format: 'csv'; file: string } | { format: 'idx'; images: string; labels: string } | { format: 'image-folder'; dir: string };
 
 /** What the data must be to be read: known from a manifest or the coordinator's shape of the dataset. */
 export interface DataExpectation {
@@ -184,7 +182,8 @@ export function listImageFolder(dir: string, limits: DataLimits = DEFAULT_DATA_L
       if (!stat.isFile() || !IMAGE_EXTENSIONS.test(name)) {
         throw new Error(`${file}: not a .png, .jpg or .jpeg file (a class folder holds images only)`);
       }
-      if (stat.size > limits.maxImageBytes) throw new Error(`${file}: ${stat.size} bytes, more than the ${limits.maxImageBytes} allowed for an image`);
+      if (stat.size > limits.maxImageBytes)
+        throw new Error(`${file}: ${stat.size} bytes, more than the ${limits.maxImageBytes} allowed for an image`);
       total += stat.size;
       files.push({ className, path: file, bytes: stat.size });
       if (files.length > limits.maxImages) throw new Error(`${dir}: more than ${limits.maxImages} images, the limit`);
@@ -216,9 +215,15 @@ export function readImageFolder(listing: ImageFolderListing, expect: DataExpecta
   }
   const values = listing.files.length * shape[0] * shape[1] * shape[2];
   if (values > limits.maxValues) {
-    throw new Error(`${listing.dir}: ${listing.files.length} images of [${shape.join(', ')}] are ${values} values, more than the ${limits.maxValues} allowed`);
+    throw new Error(
+      `${listing.dir}: ${listing.files.length} images of [${shape.join(', ')}] are ${values} values, more than the ${limits.maxValues} allowed`,
+    );
   }
-  const files: ImageFile[] = listing.files.map((f) => ({ className: f.className, name: f.path, bytes: readLimited(f.path, limits.maxImageBytes) }));
+  const files: ImageFile[] = listing.files.map((f) => ({
+    className: f.className,
+    name: f.path,
+    bytes: readLimited(f.path, limits.maxImageBytes),
+  }));
   for (const f of files) if (!imageKind(f.bytes)) throw new Error(`${f.name}: neither PNG nor JPEG (by its first bytes)`);
   return decodeImages(files, { inputShape: shape, classes });
 }
