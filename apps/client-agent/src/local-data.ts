@@ -11,6 +11,7 @@ import {
   type ImageFolderListing,
   type LoadedData,
 } from '@flotilla/dataset-files';
+import * as path from 'node:path';
 import { fileMismatch } from './file-check';
 
 /**
@@ -40,7 +41,7 @@ export class LocalData {
   /** What the agent was given, for messages: the file, the IDX pair or the folder. */
   get describe(): string {
     const s = this.source;
-    return s.format === 'csv' ? s.file : s.format === 'idx' ? `${s.images} (labels ${s.labels})` : `${s.dir}/`;
+    return s.format === 'csv' ? s.file : s.format === 'idx' ? `${s.images} (labels ${s.labels})` : path.join(s.dir, '/');
   }
 
   /**
