@@ -1,7 +1,6 @@
 import {
   createAvailability,
   createRng,
-  parseLabelLastCsv,
   scaleToUnit,
   trainLocal,
   type Availability,
@@ -9,13 +8,11 @@ import {
   type Dataset,
 } from '@flotilla/algorithms';
 import type { AgentBackend, AgentLabels, AgentTask, AgentWork, DatasetShape, NetworkStats, TrainTask } from '@flotilla/contracts';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { CoordinatorClient, CoordinatorError, describeError } from './coordinator-client';
 import { PollWait } from './poll-wait';
 import { sleep } from './sleep';
 import { DEFAULT_RETRY, backoffDelay, retryReason, type RetryOptions } from './retry-policy';
-import { fileMismatch } from './file-check';
+import { LocalData } from './local-data';
 import { readIdentity, writeIdentity, type AgentIdentity } from './identity';
 import { TASK_HANDLERS, type TaskContext } from './tasks';
 
@@ -24,7 +21,10 @@ export interface AgentOptions {
   joinToken: string;
   name: string;
   dataset: string;
+  /** A label-last CSV, the images of an IDX pair (with `labelsFile`) or a folder of images per class. */
   dataFile: string;
+  /** The labels of an IDX `dataFile`. */
+  labelsFile?: string;
   availability: AvailabilitySpec;
   seed: number;
   heartbeatMs: number;
@@ -79,7 +79,7 @@ export class DataMismatch extends Error {}
  */
 export class ClientAgent {
   private readonly client: CoordinatorClient;
-  private readonly csv: string;
+  private readonly data: LocalData;
   private readonly scaled = new Map<string, Dataset>();
   private readonly availability: Availability;
   private heartbeat?: NodeJS.Timeout;
@@ -105,17 +105,17 @@ export class ClientAgent {
     this.polls = new Incident('polling for work', opts.log);
     this.pollWait = new PollWait(opts.pollWaitMs ?? 25_000);
     this.heartbeats = new Incident('heartbeats', opts.log);
-    this.csv = readFileSync(opts.dataFile, 'utf8');
-    this.dataHash = createHash('sha256').update(this.csv).digest('hex');
-    // Parse once up front so a bad file stops the agent before it registers.
-    const probe = parseLabelLastCsv(this.csv);
-    this.exampleCount = probe.size;
+    // Read once up front so a bad file stops the agent before it registers.
+    this.data = new LocalData(opts.dataFile, opts.labelsFile);
+    this.exampleCount = this.data.exampleCount;
     this.availability = createAvailability(opts.availability, createRng(opts.seed));
   }
 
   readonly exampleCount: number;
-  /** sha256 of the data file: tasks that need the same data on two agents (bilevel chains) are matched by it. */
-  readonly dataHash: string;
+  /** sha256 of the data: tasks that need the same data on two agents (bilevel chains) are matched by it. */
+  get dataHash(): string {
+    return this.data.hash;
+  }
 
   /**
    * Joins and starts asking for work; `done()` settles when the agent stops (or fails for good). Until the coordinator
@@ -181,9 +181,9 @@ export class ClientAgent {
       }
       throw e;
     }
-    const problems = fileMismatch(parseLabelLastCsv(this.csv), shape);
+    const problems = this.data.check(shape);
     if (problems.length) {
-      throw new DataMismatch(`${this.opts.dataFile} does not fit dataset '${dataset}' on the coordinator: ${problems.join('; ')}`);
+      throw new DataMismatch(`${this.data.describe} does not fit dataset '${dataset}' on the coordinator: ${problems.join('; ')}`);
     }
   }
 
@@ -324,10 +324,13 @@ export class ClientAgent {
   }
 
   private taskContext(): TaskContext {
+    const data = this.data;
     return {
       client: this.client,
       dataset: this.opts.dataset,
-      csv: this.csv,
+      get csv() {
+        return data.csv;
+      },
       dataHash: this.dataHash,
       scaled: (featureRange, numClasses) => this.dataFor({ featureRange, numClasses }),
       log: this.opts.log,
@@ -395,7 +398,7 @@ export class ClientAgent {
     const key = `${task.featureRange.join(',')}/${task.numClasses}`;
     let ds = this.scaled.get(key);
     if (!ds) {
-      ds = scaleToUnit(parseLabelLastCsv(this.csv, { numClasses: task.numClasses }), task.featureRange);
+      ds = scaleToUnit(this.data.withClasses(task.numClasses), task.featureRange);
       this.scaled.set(key, ds);
     }
     return ds;

@@ -7,13 +7,18 @@ import { ClientAgent, CredentialsRefused, DataMismatch } from './agent';
 import { describeError } from './coordinator-client';
 import { selectBackend } from './tf-backend';
 
-const USAGE = `flotilla-agent --coordinator URL --join-token TOKEN --data FILE.csv [options]
+const USAGE = `flotilla-agent --coordinator URL --join-token TOKEN --data FILE.csv|IMAGES --labels LABELS|DIR/ [options]
 
   --coordinator URL       coordinator base URL, http:// or https:// (env FLOTILLA_COORDINATOR_URL); the agent
                           needs no other address: it opens every connection itself
   --join-token TOKEN      join token issued by the operator (env FLOTILLA_JOIN_TOKEN)
   --join-token-file FILE  read the join token from a file instead (keeps it out of the process list)
-  --data FILE             local dataset, CSV with the label in the last column
+  --data PATH             local dataset, in one of three formats, told apart by the path:
+                            a file: CSV, numbers with the label in the last column;
+                            a file with --labels: IDX images (MNIST's format, gzipped or not);
+                            a folder: one sub-folder of PNG/JPEG images per class, named as the
+                            coordinator's classes of the dataset (default 0, 1, ...)
+  --labels FILE           the IDX labels file that goes with IDX images in --data
   --dataset NAME          dataset name this file belongs to (default uci-digits)
   --name NAME             agent name shown to operators (default agent-<pid>)
   --ca-file FILE          PEM certificate of a CA to trust for the coordinator's HTTPS certificate
@@ -36,7 +41,7 @@ Network errors (refused, reset or stale connections, timeouts, cut or corrupted 
 408/429/5xx are tried again until the call's deadline (a round's, a task's); the agent waits for an
 unreachable coordinator at start for as long as it takes, and stops only on a definitive answer
 (join token or identity refused, incompatible version: exit code 3). Before it joins it checks its file
-against the coordinator's description of the dataset (features, classes, value range) and does not join
+against the coordinator's description of the dataset (example shape, classes, value range) and does not join
 when it does not fit or the coordinator does not know the dataset (exit code 4). SIGTERM or SIGINT:
 the work in hand is finished, the coordinator told that the agent leaves (nothing waits for it), exit 0.`;
 
@@ -47,6 +52,7 @@ async function main(): Promise<void> {
       'join-token': { type: 'string' },
       'join-token-file': { type: 'string' },
       data: { type: 'string' },
+      labels: { type: 'string' },
       dataset: { type: 'string', default: 'uci-digits' },
       name: { type: 'string', default: `agent-${process.pid}` },
       'ca-file': { type: 'string' },
@@ -123,6 +129,7 @@ async function main(): Promise<void> {
     name,
     dataset: values.dataset,
     dataFile: values.data!,
+    labelsFile: values.labels,
     availability: availability!,
     seed,
     heartbeatMs,

@@ -4,6 +4,8 @@ export * from './aggregation/updates';
 export * from './participation/availability';
 export * from './data/dataset';
 export * from './data/held-out';
+export * from './data/idx';
+export * from './data/images';
 export * from './models/model';
 export * from './models/backend';
 export * from './aggregation/rules';

@@ -48,6 +48,9 @@ export async function dataSplit(out: Output, datasetDir: string, opts: DataSplit
   }
 
   const manifest = readManifest(datasetDir);
+  if (manifest.format !== 'csv') {
+    throw new CliError(ExitCode.Refused, `data split cuts CSV datasets for now; ${manifest.name} is in the ${manifest.format} format`);
+  }
   const file = path.join(datasetDir, manifest.file);
   let text: string;
   try {

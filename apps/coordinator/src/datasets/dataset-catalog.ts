@@ -1,13 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { scaleToUnit, splitHeldOut, type Dataset } from '@flotilla/algorithms';
-import {
-  DatasetManifestSchema,
-  type DatasetManifest,
-  type DatasetShape,
-  type DatasetSummary,
-  type EvaluationSource,
-} from '@flotilla/contracts';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { scaleToUnit, type Dataset } from '@flotilla/algorithms';
+import { classNames, type DatasetManifest, type DatasetShape, type DatasetSummary, type EvaluationSource } from '@flotilla/contracts';
+import { loadManifestDataset } from '@flotilla/dataset-files';
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { NotFoundError, ValidationError } from '../common/errors';
@@ -21,7 +16,10 @@ export interface CatalogDataset {
   test: Dataset;
 }
 
-/** Datasets the coordinator can evaluate on, loaded lazily from DATA_DIR/<name>/dataset.json. */
+/**
+ * Datasets the coordinator can evaluate on, loaded lazily from DATA_DIR/<name>/dataset.json and the files it names
+ * (CSV, IDX or an image folder: @flotilla/dataset-files reads them, as the agents and scripts do).
+ */
 @Injectable()
 export class DatasetCatalog {
   private readonly logger = new Logger(DatasetCatalog.name);
@@ -61,12 +59,13 @@ export class DatasetCatalog {
   shape(name: string): DatasetShape {
     const known = this.names();
     if (!known.includes(name)) throw new NotFoundError(unknownDataset(name, known));
-    const { manifest, numFeatures } = this.get(name);
+    const { manifest, numFeatures, inputShape } = this.get(name);
     return {
       name,
       numFeatures,
-      inputShape: this.get(name).inputShape,
+      inputShape,
       numClasses: manifest.numClasses,
+      classes: classNames(manifest),
       featureRange: manifest.featureRange,
       description: manifest.description ?? null,
     };
@@ -94,14 +93,6 @@ export function unknownDataset(name: string, known: string[]): string {
 }
 
 function loadCatalogDataset(dir: string): CatalogDataset {
-  const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(dir, 'dataset.json'), 'utf8')));
-  const { test } = splitHeldOut(readFileSync(path.join(dir, manifest.file), 'utf8'), manifest);
-  const inputShape = manifest.inputShape ?? [test.numFeatures];
-  const perExample = inputShape.reduce((a, b) => a * b, 1);
-  if (perExample !== test.numFeatures) {
-    throw new Error(
-      `dataset ${manifest.name}: inputShape [${inputShape.join(', ')}] holds ${perExample} values per example, the file has ${test.numFeatures}`,
-    );
-  }
-  return { manifest, numFeatures: test.numFeatures, inputShape, test: scaleToUnit(test, manifest.featureRange) };
+  const { manifest, numFeatures, inputShape, test } = loadManifestDataset(dir);
+  return { manifest, numFeatures, inputShape, test: scaleToUnit(test, manifest.featureRange) };
 }

@@ -1,4 +1,4 @@
-import { agentShards, scaleToUnit, splitHeldOut } from './held-out';
+import { agentShards, scaleToUnit, splitDataset, splitHeldOut } from './held-out';
 import { parseLabelLastCsv, toCsv, type Dataset } from './dataset';
 
 const CSV = Array.from({ length: 50 }, (_, i) => `${i % 17},${(i * 3) % 17},${i % 4}`).join('\n');
@@ -17,6 +17,13 @@ describe('splitHeldOut', () => {
       (_, i) => `${all.features[2 * i]},${all.features[2 * i + 1]},${all.labels[i]}`,
     ).sort();
     expect([...rows(train), ...rows(test)].sort()).toEqual(expected);
+  });
+
+  it('gives the split splitDataset gives for the same rows parsed from any format', () => {
+    const a = splitHeldOut(CSV, SPEC);
+    const b = splitDataset(parseLabelLastCsv(CSV, { numClasses: 4 }), SPEC);
+    expect(b.test.features).toEqual(a.test.features);
+    expect(b.train.labels).toEqual(a.train.labels);
   });
 
   it('is deterministic for a seed and differs for another seed', () => {

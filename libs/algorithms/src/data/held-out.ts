@@ -23,7 +23,11 @@ export interface HeldOutSpec {
  * The coordinator evaluates on `test`; simulations and demos shard `train` to clients.
  */
 export function splitHeldOut(csvText: string, spec: HeldOutSpec): { train: Dataset; test: Dataset } {
-  const all = parseLabelLastCsv(csvText, { numClasses: spec.numClasses });
+  return splitDataset(parseLabelLastCsv(csvText, { numClasses: spec.numClasses }), spec);
+}
+
+/** {@link splitHeldOut} for a dataset already parsed (from any format): the same split for the same rows. */
+export function splitDataset(all: Dataset, spec: Pick<HeldOutSpec, 'heldOut'>): { train: Dataset; test: Dataset } {
   return trainTestSplit(all, spec.heldOut.fraction, createRng(spec.heldOut.seed));
 }
 
@@ -55,6 +59,14 @@ export function agentShards(
   options: AgentShardOptions,
 ): { train: Dataset; test: Dataset; shards: { indices: number[]; data: Dataset }[] } {
   const { train, test } = splitHeldOut(csvText, spec);
+  return { train, test, shards: cutShards(train, spec.numClasses, options) };
+}
+
+/**
+ * The training rows (the held-out split already taken out, from a file of any format) cut over the agents as
+ * {@link agentShards} does: for each agent its rows (`indices`, increasing, into `train`) and those rows as a dataset.
+ */
+export function cutShards(train: Dataset, numClasses: number, options: AgentShardOptions): { indices: number[]; data: Dataset }[] {
   const rng = createRng(options.seed);
   let indices: number[][];
   switch (options.split.kind) {
@@ -62,10 +74,10 @@ export function agentShards(
       indices = iidSplit(train.size, options.agents, rng);
       break;
     case 'dirichlet':
-      indices = dirichletLabelSplit(train.labels, spec.numClasses, options.agents, options.split.alpha, rng, {
+      indices = dirichletLabelSplit(train.labels, numClasses, options.agents, options.split.alpha, rng, {
         minPerClient: options.minPerAgent ?? 0,
       });
       break;
   }
-  return { train, test, shards: indices.map((idx) => ({ indices: idx, data: subset(train, idx) })) };
+  return indices.map((idx) => ({ indices: idx, data: subset(train, idx) }));
 }
