@@ -82,5 +82,6 @@ function loadCatalogDataset(dir: string): CatalogDataset {
       `dataset ${manifest.name}: inputShape [${inputShape.join(', ')}] holds ${perExample} values per example, the file has ${test.numFeatures}`,
     );
   }
-  return { manifest, numFeatures: test.numFeatures, inputShape, test: scaleToUnit(test, manifest.featureRange) };
+  // The held-out split carries its examples' shape: the models that evaluate on it (cnn, layers) need it.
+  return { manifest, numFeatures: test.numFeatures, inputShape, test: { ...scaleToUnit(test, manifest.featureRange), inputShape } };
 }

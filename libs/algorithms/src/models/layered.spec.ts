@@ -12,7 +12,7 @@ import {
   trainLocal,
   type ModelArch,
 } from './model';
-import { ModelSpecError, parseTopology } from './topology';
+import { arrangeWeights, ModelSpecError, parseTopology } from './topology';
 
 /** 8×8 one-channel images of two classes: a bright left half, or a bright top half (with a deterministic ripple). */
 function images(n: number): Dataset {
@@ -120,7 +120,7 @@ describe('layered models', () => {
       tf.tidy(() =>
         Array.from(
           tf
-            .grad((f: tf.Tensor4D) => tf.sum(tf.square(tf.conv2d(x, f, stride, padding))))(w)
+            .grad((f) => tf.sum(tf.square(tf.conv2d(x, f as tf.Tensor4D, stride, padding))))(w)
             .dataSync(),
         ),
       );
@@ -256,5 +256,42 @@ describe('topology validation', () => {
       /only Sequential topologies are supported, this one is 'Functional'/,
     );
     expect(() => describeModel({ arch: 'layers', topology: [] }, shape, limits)).toThrow(ModelSpecError);
+  });
+});
+
+describe('initial weights', () => {
+  const described = [
+    { name: 'a/kernel', shape: [2, 2] },
+    { name: 'a/bias', shape: [2] },
+  ];
+
+  it('takes the blob as it is without a manifest, and reorders by name with one', () => {
+    const values = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    expect(arrangeWeights(values, described)).toEqual(values);
+    // The manifest lists the bias first: its two values come first in the blob.
+    const manifest = [
+      { name: 'a/bias', shape: [2] },
+      { name: 'a/kernel', shape: [2, 2] },
+    ];
+    expect([...arrangeWeights(values, described, manifest)]).toEqual([3, 4, 5, 6, 1, 2]);
+  });
+
+  it('refuses a blob of the wrong length, a missing weight and a wrong shape', () => {
+    expect(() => arrangeWeights(new Float32Array(5), described)).toThrow(/holds 5 float32 values, the model has 6 parameters/);
+    expect(() => arrangeWeights(new Float32Array(6), described, [{ name: 'a/kernel', shape: [2, 3] }])).toThrow(
+      /describes 6.*the model 2|has 1 weights, the model 2/,
+    );
+    const wrong = [
+      { name: 'a/kernel', shape: [4, 1] },
+      { name: 'a/bias', shape: [2] },
+    ];
+    expect(() => arrangeWeights(new Float32Array(6), described, wrong)).toThrow(
+      /'a\/kernel' has shape \[4, 1\] in the manifest, \[2, 2\] in the model/,
+    );
+    const other = [
+      { name: 'b/kernel', shape: [2, 2] },
+      { name: 'a/bias', shape: [2] },
+    ];
+    expect(() => arrangeWeights(new Float32Array(6), described, other)).toThrow(/the manifest has no weight 'a\/kernel'/);
   });
 });

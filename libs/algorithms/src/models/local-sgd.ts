@@ -71,7 +71,7 @@ export function sgdLoop(
   // decay are applied here rather than by tf.train.momentum, whose dispose() leaks its learning-rate scalar.
   const plain = momentum === 0 && weightDecay === 0;
   const optimizer = plain ? tf.train.sgd(opts.lr) : null;
-  const velocity = plain ? [] : vars.map((v) => tf.zerosLike(v));
+  const velocity: tf.Tensor[] = plain ? [] : vars.map((v) => tf.zerosLike(v));
   let lossSum = 0;
   try {
     for (let step = 0; step < opts.steps; step++) {

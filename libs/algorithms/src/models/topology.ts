@@ -383,3 +383,52 @@ function positive(v: unknown, key: string, bad: (problem: string) => never): num
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2 ** 31) return bad(`${key} must hold positive integers`);
   return v;
 }
+
+/**
+ * Initial weights for a layered model from the bytes of a model.json's weight files (concatenated, float32
+ * little-endian) and, optionally, the `weights` entries of its manifest: those are matched to `described` by name
+ * and shape, in whatever order they come; without them the bytes must already be in the model's order. Returns the
+ * flat parameter vector, or throws a ModelSpecError saying which weight does not fit.
+ */
+export function arrangeWeights(
+  values: Float32Array,
+  described: WeightDesc[],
+  manifest?: { name: string; shape: number[] }[],
+): Float32Array {
+  const total = described.reduce((n, w) => n + size(w.shape), 0);
+  if (!manifest) {
+    if (values.length !== total) {
+      throw new ModelSpecError(`initialWeights: the blob holds ${values.length} float32 values, the model has ${total} parameters`);
+    }
+    return values;
+  }
+  const offsets = new Map<string, { offset: number; shape: number[] }>();
+  let offset = 0;
+  for (const w of manifest) {
+    if (offsets.has(w.name)) throw new ModelSpecError(`initialWeights: the manifest names '${w.name}' twice`);
+    offsets.set(w.name, { offset, shape: w.shape });
+    offset += size(w.shape);
+  }
+  if (offset !== values.length) {
+    throw new ModelSpecError(`initialWeights: the manifest describes ${offset} float32 values, the blob holds ${values.length}`);
+  }
+  if (manifest.length !== described.length) {
+    throw new ModelSpecError(`initialWeights: the manifest has ${manifest.length} weights, the model ${described.length}`);
+  }
+  const out = new Float32Array(total);
+  let at = 0;
+  for (const w of described) {
+    const found = offsets.get(w.name);
+    if (!found) throw new ModelSpecError(`initialWeights: the manifest has no weight '${w.name}'`, w.name.split('/')[0]);
+    if (found.shape.join(',') !== w.shape.join(',')) {
+      throw new ModelSpecError(
+        `initialWeights: weight '${w.name}' has shape [${found.shape.join(', ')}] in the manifest, [${w.shape.join(', ')}] in the model`,
+        w.name.split('/')[0],
+      );
+    }
+    const n = size(w.shape);
+    out.set(values.subarray(found.offset, found.offset + n), at);
+    at += n;
+  }
+  return out;
+}
