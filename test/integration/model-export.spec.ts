@@ -163,7 +163,7 @@ describe('model specs and model.json export (coordinator in-process)', () => {
     expect(big.body.message).toMatch(/layer 'out' \(dense\): the model has more than 50000 parameters/);
     const deep: Record<string, unknown> = {};
     let at = deep;
-    for (let i = 0; i < 100; i++) at = (at.x = {}) as Record<string, unknown>;
+    for (let i = 0; i < 100; i++) at = (at.x = {});
     const nested = await submit({ arch: 'layers', topology: deep });
     expect(nested.status).toBe(400);
     expect(JSON.stringify(nested.body)).toMatch(/nested deeper than 32 levels/);

@@ -235,7 +235,7 @@ export function jsonDepth(value: unknown, limit: number): number {
     if (v === null || typeof v !== 'object') continue;
     if (d + 1 > deepest) deepest = d + 1;
     if (deepest > limit) return deepest;
-    for (const child of Object.values(v as object)) stack.push({ v: child, d: d + 1 });
+    for (const child of Object.values(v)) stack.push({ v: child, d: d + 1 });
   }
   return deepest;
 }
