@@ -1,5 +1,5 @@
 import { scaleToUnit, splitHeldOut, trainLocal, type Dataset, type ModelJson } from '@flotilla/algorithms';
-import type { FederatedJobView, TrainTask } from '@flotilla/contracts';
+import { DatasetManifestSchema, type FederatedJobView, type TrainTask } from '@flotilla/contracts';
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -45,7 +45,7 @@ describe('model specs and model.json export (coordinator in-process)', () => {
   beforeAll(async () => {
     // uci-digits, and the same file as plain vectors (no inputShape) for the cnn's refusal.
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'flotilla-models-'));
-    const manifest = JSON.parse(readFileSync(path.join(DIGITS, 'dataset.json'), 'utf8')) as Record<string, unknown>;
+    const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(DIGITS, 'dataset.json'), 'utf8')));
     for (const [name, m] of [
       ['uci-digits', manifest],
       ['flat-digits', { ...manifest, name: 'flat-digits', inputShape: undefined }],
@@ -56,13 +56,10 @@ describe('model specs and model.json export (coordinator in-process)', () => {
     }
     coordinator = await startInProcessCoordinator('models', { DATA_DIR: dataDir, MAX_MODEL_PARAMETERS: '50000' });
     base = coordinator.base;
-    const split = splitHeldOut(readFileSync(path.join(DIGITS, 'digits.csv'), 'utf8'), {
-      numClasses: 10,
-      heldOut: { fraction: 0.2, seed: 20240415 },
-    });
-    const range: [number, number] = [0, 16];
-    train = { ...scaleToUnit(split.train, range), inputShape: [8, 8, 1] };
-    const test = scaleToUnit(split.test, range);
+    // The coordinator's held-out split, as its dataset catalogue makes it; the agent trains on the rest.
+    const split = splitHeldOut(readFileSync(path.join(DIGITS, 'digits.csv'), 'utf8'), manifest);
+    train = { ...scaleToUnit(split.train, manifest.featureRange), inputShape: [8, 8, 1] };
+    const test = scaleToUnit(split.test, manifest.featureRange);
     heldOutFile = path.join(dataDir, 'held-out.json');
     writeFileSync(
       heldOutFile,
@@ -163,7 +160,7 @@ describe('model specs and model.json export (coordinator in-process)', () => {
     expect(big.body.message).toMatch(/layer 'out' \(dense\): the model has more than 50000 parameters/);
     const deep: Record<string, unknown> = {};
     let at = deep;
-    for (let i = 0; i < 100; i++) at = (at.x = {});
+    for (let i = 0; i < 100; i++) at = at.x = {};
     const nested = await submit({ arch: 'layers', topology: deep });
     expect(nested.status).toBe(400);
     expect(JSON.stringify(nested.body)).toMatch(/nested deeper than 32 levels/);

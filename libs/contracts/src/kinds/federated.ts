@@ -189,8 +189,9 @@ export const TrainTaskSchema = z.strictObject({
   localSteps: z.number().int().min(1),
   batchSize: z.number().int().min(1),
   localLr: z.number().positive(),
-  momentum: z.number().min(0).lt(1).default(0),
-  weightDecay: z.number().min(0).default(0),
+  /** Local momentum and weight decay (absent: 0, plain SGD). */
+  momentum: z.number().min(0).lt(1).optional(),
+  weightDecay: z.number().min(0).optional(),
   /** ISO timestamp after which an upload is refused (the round is closed without it). */
   deadline: z.string().datetime(),
   /** Seed for the agent's minibatch order this round (reproducibility). */
