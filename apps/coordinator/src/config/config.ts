@@ -56,7 +56,7 @@ export const ConfigSchema = z.object({
    * Most multiply-accumulates of one example's forward pass through a `cnn` or `layers` model: the coordinator
    * evaluates every round's model on its whole held-out split, so this bounds that work.
    */
-  MAX_MODEL_MACS: z.coerce.number().int().min(1).default(50_000_000),
+  MAX_MODEL_MACS: z.coerce.number().int().min(1).default(5_000_000),
   /** Uploads and downloads (updates, blobs, task results) one agent may have in flight on one process (429 beyond). */
   AGENT_MAX_TRANSFERS: z.coerce.number().int().min(1).max(1000).default(4),
   /** Bytes of blobs one agent may have uploaded for the tasks it holds open (403 beyond). */

@@ -166,6 +166,39 @@ describe('layered models', () => {
     expect(evaluate(model, new Float32Array(x0.length), data).loss).toBeCloseTo(Math.log(2), 6);
   });
 
+  it('trains through every allowed layer class and activation on wasm (each has its gradient kernels there)', () => {
+    const data = images(8);
+    const layer = (class_name: string, config: Record<string, unknown>) => ({ class_name, config });
+    const topology = sequential([
+      layer('InputLayer', { name: 'in', batch_input_shape: [null, 8, 8, 1] }),
+      layer('Conv2D', { name: 'c1', filters: 2, kernel_size: 3, strides: 1, padding: 'same', activation: 'relu' }),
+      layer('AveragePooling2D', { name: 'ap', pool_size: 2, padding: 'valid' }),
+      layer('Conv2D', { name: 'c2', filters: 3, kernel_size: [2, 2], strides: [2, 2], padding: 'valid', activation: 'elu' }),
+      layer('MaxPooling2D', { name: 'mp', pool_size: [1, 1] }),
+      layer('Reshape', { name: 'r', target_shape: [2, 2, 3] }),
+      layer('GlobalAveragePooling2D', { name: 'gap' }),
+      ...(['relu6', 'sigmoid', 'tanh', 'selu', 'softplus', 'linear'] as const).map((a, i) =>
+        layer('Dense', { name: `d${i}`, units: 4, activation: a, use_bias: i % 2 === 0 }),
+      ),
+      layer('Reshape', { name: 'r2', target_shape: [2, 2, 1] }),
+      layer('Flatten', { name: 'f' }),
+      layer('Reshape', { name: 'r3', target_shape: [2, 2, 1] }),
+      layer('GlobalMaxPooling2D', { name: 'gmp' }),
+      layer('Dense', { name: 'out', units: 2 }),
+      layer('Activation', { name: 'soft', activation: 'softmax' }),
+    ]);
+    const model: ModelArch = { arch: 'layers', topology };
+    expect(describeModel(model, data).output).toBe('softmax');
+    const x0 = initialParameters(model, data, 5);
+    const tensors = tf.memory().numTensors;
+    const r = trainLocal(model, x0, data, { steps: 2, batchSize: 4, lr: 0.1, momentum: 0.5, weightDecay: 0.01, seed: 0 });
+    expect(tf.memory().numTensors).toBe(tensors);
+    // Every parameter tensor got a gradient: weight decay alone moves every non-zero weight, and the first kernel
+    // moves through the conv filter gradient.
+    expect(r.delta.every(Number.isFinite)).toBe(true);
+    expect(r.delta.subarray(0, 18).some((d) => d !== 0)).toBe(true);
+  });
+
   it('writes a model.json whose weights are the flat vector in manifest order', () => {
     const m = describeModel(CNN, { numFeatures: 64, numClasses: 10, inputShape: [8, 8, 1] });
     const json = modelJson(m, 'weights.bin?round=2');
@@ -252,6 +285,11 @@ describe('topology validation', () => {
       /last layer's activation must be softmax or linear/,
     );
     expect(() => describeModel(withLayer(2, { units: 2 }, 'Bogus'), shape, limits)).toThrow(/layer 'f' \(Bogus\)/);
+    const flatTwice = convTopology();
+    flatTwice.config.layers.splice(3, 0, { class_name: 'Flatten', config: { name: 'f2' } });
+    expect(() => describeModel({ arch: 'layers', topology: flatTwice }, shape, limits)).toThrow(
+      /layer 'f2' \(flatten\): needs an input of at least 2 dimensions, gets \[36\]/,
+    );
     expect(() => describeModel({ arch: 'layers', topology: { class_name: 'Functional', config: {} } }, shape, limits)).toThrow(
       /only Sequential topologies are supported, this one is 'Functional'/,
     );

@@ -142,6 +142,8 @@ export function describeLayers(layers: LayerDesc[], inputShape: number[], numCla
         shape = [shape[2]];
         break;
       case 'flatten':
+        // TF.js's Flatten refuses a vector (it wants min_ndim 3 with the batch), so the walk does too.
+        if (shape.length < 2) fail(l, `needs an input of at least 2 dimensions, gets [${shape.join(', ')}]`);
         shape = [size(shape)];
         break;
       case 'reshape':

@@ -77,8 +77,12 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
     } else {
       initial = initialParameters(model, shape, spec.seed);
     }
+    // The walk above mirrors TF.js's own shape rules; should TF.js still refuse the model, that is the model's fault.
+    const e =
+      model.arch === 'cnn' || model.arch === 'layers'
+        ? orBadRequest(() => evaluate(model, initial, dataset.test), true)
+        : evaluate(model, initial, dataset.test);
     const hash = await this.blobs.putFloat32(initial);
-    const e = evaluate(model, initial, dataset.test);
     const metrics: RoundMetrics = { testAccuracy: e.accuracy, testLoss: e.loss, trainLoss: null };
     return this.repo.createJob(spec, { parameterCount: initial.length, hash, metrics });
   }
@@ -222,12 +226,17 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
   }
 }
 
-/** Runs a model check; a ModelSpecError (the submitter's model cannot be built) becomes a 400 naming the layer. */
-function orBadRequest<T>(check: () => T): T {
+/**
+ * Runs a model check; a ModelSpecError (the submitter's model cannot be built) becomes a 400 naming the layer, and
+ * with `anyError` so does whatever TF.js throws building or running a model the checks accepted.
+ */
+function orBadRequest<T>(check: () => T, anyError = false): T {
   try {
     return check();
   } catch (e) {
     if (e instanceof ModelSpecError) throw new ValidationError(`model: ${e.message}`, { field: 'model', layer: e.layer ?? null });
+    if (anyError && e instanceof Error)
+      throw new ValidationError(`model: TF.js cannot run it: ${e.message.slice(0, 300)}`, { field: 'model' });
     throw e;
   }
 }
