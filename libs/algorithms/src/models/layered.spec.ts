@@ -211,6 +211,8 @@ describe('layered models', () => {
     expect(topology.config.layers.at(-1)!.config.activation).toBe('softmax');
     // What TF.js wrote parses back to the same layers.
     expect(parseTopology(topology).layers).toEqual(m.layers);
+    // As the Keras converter writes it (under model_config), or a whole model.json: the same layers.
+    expect(parseTopology({ modelTopology: { keras_version: '2.15.0', model_config: topology } }).layers).toEqual(m.layers);
   });
 });
 
