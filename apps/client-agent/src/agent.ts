@@ -356,12 +356,19 @@ export class ClientAgent {
       try {
         const global = await this.client.weights(task.modelHash, task.parameterCount, deadline);
         const data = this.dataFor(task);
-        const r = trainLocal(task.model, global, data, {
-          steps: task.localSteps,
-          batchSize: task.batchSize,
-          lr: task.localLr,
-          seed: task.seed,
-        });
+        const r = trainLocal(
+          task.model,
+          global,
+          { ...data, inputShape: task.inputShape },
+          {
+            steps: task.localSteps,
+            batchSize: task.batchSize,
+            lr: task.localLr,
+            momentum: task.momentum,
+            weightDecay: task.weightDecay,
+            seed: task.seed,
+          },
+        );
         update = { delta: r.delta, examples: r.examples, meanLoss: r.meanLoss };
       } catch (e) {
         if (e instanceof CoordinatorError || isRetryable(e)) throw e;

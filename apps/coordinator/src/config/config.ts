@@ -68,6 +68,16 @@ export const ConfigSchema = z.object({
     .min(1024)
     .max(2 ** 31 - 1)
     .default(16 * 1024 * 1024),
+  /**
+   * Most parameters of a `cnn` or `layers` model (float32 each; 4 × this is also the largest initial-weights upload).
+   * Checked from the model's configuration at submission, before any weight is allocated.
+   */
+  MAX_MODEL_PARAMETERS: z.coerce.number().int().min(1).max(500_000_000).default(5_000_000),
+  /**
+   * Most multiply-accumulates of one example's forward pass through a `cnn` or `layers` model: the coordinator
+   * evaluates every round's model on its whole held-out split, so this bounds that work.
+   */
+  MAX_MODEL_MACS: z.coerce.number().int().min(1).default(5_000_000),
   /** Uploads and downloads (updates, blobs, task results) one agent may have in flight on one process (429 beyond). */
   AGENT_MAX_TRANSFERS: z.coerce.number().int().min(1).max(1000).default(4),
   /** Bytes of blobs one agent may have uploaded for the tasks it holds open (403 beyond). */

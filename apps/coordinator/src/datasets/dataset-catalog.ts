@@ -94,5 +94,6 @@ export function unknownDataset(name: string, known: string[]): string {
 
 function loadCatalogDataset(dir: string): CatalogDataset {
   const { manifest, numFeatures, inputShape, test } = loadManifestDataset(dir);
-  return { manifest, numFeatures, inputShape, test: scaleToUnit(test, manifest.featureRange) };
+  // The held-out split carries its examples' shape: the models that evaluate on it (cnn, layers) need it.
+  return { manifest, numFeatures, inputShape, test: { ...scaleToUnit(test, manifest.featureRange), inputShape } };
 }

@@ -15,6 +15,8 @@ export interface Dataset {
   numClasses: number;
   /** Number of rows. */
   size: number;
+  /** One example's shape as models see it (a row-major view of its features); absent: `[numFeatures]`. */
+  inputShape?: number[];
 }
 
 /** Per-column minimum and maximum of the features, each of length `numFeatures`. */

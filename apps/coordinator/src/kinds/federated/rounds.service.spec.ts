@@ -85,9 +85,12 @@ describe('RoundsService', () => {
           dataset: 'tiny',
           featureRange: [0, 4],
           numClasses: 2,
+          inputShape: [2],
           localSteps: 3,
           batchSize: 4,
           localLr: 0.05,
+          momentum: 0,
+          weightDecay: 0,
           deadline: '2026-03-02T09:00:20.000Z',
           // (seed · 1 000 003 + round) mod 2^31, with seed = 2^31 − 1 ≡ −1: 2^31 − 1 000 003 + 2.
           seed: 2_146_483_647,

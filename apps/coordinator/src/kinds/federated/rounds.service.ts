@@ -132,9 +132,12 @@ export class RoundsService implements OnModuleInit {
       dataset: spec.dataset,
       featureRange: dataset.manifest.featureRange,
       numClasses: dataset.manifest.numClasses,
+      inputShape: dataset.inputShape,
       localSteps: spec.localSteps,
       batchSize: spec.batchSize,
       localLr: spec.localLr,
+      momentum: spec.momentum,
+      weightDecay: spec.weightDecay,
       deadline: r.deadlineAt.toISOString(),
       seed: (spec.seed * 1_000_003 + r.index) % 2 ** 31,
     };
