@@ -239,6 +239,29 @@ describe('flotilla CLI (child process against an in-process coordinator)', () =>
       .map((l) => JSON.parse(l) as { event: string; round?: { round: number; participants: number } });
     expect(events.map((e) => e.event)).toEqual(['initial', 'round', 'round', 'end']);
     expect(events[2].round).toMatchObject({ round: 1, participants: 1 });
+
+    // jobs model: model.json + weights.bin of the latest round, and of round 0 with --round, as the API serves them.
+    const latestDir = path.join(home, 'model-latest');
+    const got = await flotilla(['jobs', 'model', id.slice(0, 8), '-o', latestDir], as(viewer));
+    expect([got.code, got.stderr]).toEqual([0, '']);
+    const modelJson = JSON.parse(readFileSync(path.join(latestDir, 'model.json'), 'utf8')) as {
+      format: string;
+      weightsManifest: { paths: string[] }[];
+    };
+    expect(modelJson.format).toBe('layers-model');
+    expect(modelJson.weightsManifest.map((g) => g.paths)).toEqual([['weights.bin']]);
+    const raw = await call<Uint8Array>(base, 'GET', `/api/v1/jobs/${id}/model`, { token: TEST_ADMIN_TOKEN });
+    expect(Buffer.from(readFileSync(path.join(latestDir, 'weights.bin'))).equals(Buffer.from(raw.body))).toBe(true);
+    const roundDir = path.join(home, 'model-round-0');
+    expect((await flotilla(['jobs', 'model', id, '-o', roundDir, '--round', '0'], as(viewer))).code).toBe(0);
+    const round0 = await call<Uint8Array>(base, 'GET', `/api/v1/jobs/${id}/model/weights.bin?round=0`, { token: TEST_ADMIN_TOKEN });
+    expect(round0.status).toBe(200);
+    const saved0 = readFileSync(path.join(roundDir, 'weights.bin'));
+    expect(Buffer.from(saved0).equals(Buffer.from(round0.body))).toBe(true);
+    expect(Buffer.from(saved0).equals(Buffer.from(raw.body))).toBe(false); // round 1 moved the model on
+    // A job that is not there: the API's 404, exit 1.
+    const missing = await flotilla(['jobs', 'model', '00000000-0000-4000-8000-000000000000', '-o', path.join(home, 'none')], as(viewer));
+    expect(missing.code).toBe(1);
   });
 
   it('lists agents and revokes one (admin only)', async () => {

@@ -142,7 +142,7 @@ const BYTES_PER_DTYPE: Record<string, number> = { float32: 4, int32: 4, bool: 1 
 
 /**
  * `jobs model ID -o DIR [--round R]`: the job's model as a TF.js layers model, model.json and weights.bin, loadable
- * with `tf.loadLayersModel('file://DIR/model.json')`. Without --round both files are of the round model.json came
+ * with tfjs-node's `tf.loadLayersModel('file://DIR/model.json')` (or over HTTP). Without --round both files are of the round model.json came
  * from (its X-Model-Round), so a round closing between the two downloads cannot mix them.
  */
 export async function downloadModel(api: ApiClient, out: Output, given: string, opts: { out?: string; round?: string }) {
