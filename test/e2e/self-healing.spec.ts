@@ -2,10 +2,10 @@ import type { BilevelRunView, RoundView, TaskView } from '@flotilla/contracts';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client } from 'pg';
 import { FaultProxy } from '../../scripts/lib/fault-proxy';
 import { freePort, sleep, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
 import { startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { expectExactAggregation, sqlRows } from '../support/aggregation';
 import { DIGITS_FILE, T1_OPTIONS, reference } from '../support/bilevel';
 import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, toFloat32, waitFor } from '../support/http';
@@ -38,16 +38,8 @@ describe('self-healing under faults (real processes)', () => {
     return r.body;
   };
   const rounds = (jobId: string) => get<RoundView[]>(`/api/v1/jobs/${jobId}/rounds`);
-  const sql = async <T>(text: string, values: unknown[]): Promise<T[]> => {
-    // Straight to PostgreSQL (not through the proxy): the test reads what was written, whatever the proxy does.
-    const c = new Client({ connectionString: db.url });
-    await c.connect();
-    try {
-      return (await c.query(text, values)).rows as T[];
-    } finally {
-      await c.end();
-    }
-  };
+  // Straight to PostgreSQL (not through the proxy): the test reads what was written, whatever the proxy does.
+  const sql = <T>(text: string, values: unknown[]): Promise<T[]> => sqlRows<T>(db.url, text, values);
   const finished = (jobId: string, timeoutMs: number) =>
     waitFor(
       `job ${jobId} finished`,
@@ -87,56 +79,13 @@ describe('self-healing under faults (real processes)', () => {
   const roundClosed = (jobId: string, round: number, timeoutMs: number) =>
     waitFor(`round ${round} closed`, async () => (await rounds(jobId)).find((r) => r.round === round && r.status === 'closed'), timeoutMs);
 
-  /**
-   * Every closed round of the job, recomputed from the stored blobs: x_{t+1} = x_t + γ Σ ω·s·Δ / N over the
-   * participants (ω its FedAU weight, s its clip scale, N every client the job asked so far), one participation row per
-   * asked agent, and every stored update either aggregated or rejected by the update policy.
-   */
-  const expectExactAggregation = async (jobId: string): Promise<void> => {
-    const blob = (hash: string) => toFloat32(readFileSync(path.join(env.BLOB_DIR, hash.slice(0, 2), hash)));
-    const rs = await sql<{ index: number; eligible_agent_ids: string[] }>(
-      'SELECT index, eligible_agent_ids FROM rounds WHERE job_id = $1 AND status = $2 ORDER BY index',
-      [jobId, 'closed'],
+  const expectExact = (jobId: string) =>
+    expectExactAggregation(
+      db.url,
+      (hash) => Promise.resolve(toFloat32(readFileSync(path.join(env.BLOB_DIR, hash.slice(0, 2), hash)))),
+      jobId,
+      4,
     );
-    expect(rs.length).toBe(4);
-    const asked = new Set<string>();
-    for (const r of rs) {
-      r.eligible_agent_ids.forEach((id) => asked.add(id));
-      const [before] = await sql<{ hash: string }>('SELECT hash FROM checkpoints WHERE job_id = $1 AND round = $2', [jobId, r.index - 1]);
-      const [after] = await sql<{ hash: string }>('SELECT hash FROM checkpoints WHERE job_id = $1 AND round = $2', [jobId, r.index]);
-      const rows = await sql<{
-        agent_id: string;
-        participated: boolean;
-        weight: number;
-        clip_scale: number | null;
-        absence: string | null;
-      }>('SELECT agent_id, participated, weight, clip_scale, absence FROM participations WHERE job_id = $1 AND round = $2', [
-        jobId,
-        r.index,
-      ]);
-      const updates = await sql<{ agent_id: string; blob_hash: string | null }>(
-        'SELECT agent_id, blob_hash FROM updates WHERE job_id = $1 AND round = $2',
-        [jobId, r.index],
-      );
-      expect(rows.map((p) => p.agent_id).sort()).toEqual([...r.eligible_agent_ids].sort());
-      const byAgent = new Map(rows.map((p) => [p.agent_id, p]));
-      for (const u of updates.filter((x) => x.blob_hash)) {
-        const p = byAgent.get(u.agent_id)!;
-        expect(p.participated || p.absence === 'rejected').toBe(true);
-      }
-      const x = Float64Array.from(blob(before.hash));
-      const expected = Float64Array.from(x);
-      for (const p of rows.filter((q) => q.participated)) {
-        const delta = blob(updates.find((u) => u.agent_id === p.agent_id)!.blob_hash!);
-        const k = (p.weight * (p.clip_scale ?? 1)) / asked.size;
-        for (let i = 0; i < delta.length; i++) expected[i] += k * delta[i];
-      }
-      const got = blob(after.hash);
-      let worst = 0;
-      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expected[i]));
-      expect(worst).toBeLessThan(1e-5);
-    }
-  };
 
   beforeAll(async () => {
     redis = await startPrivateRedis();
@@ -203,7 +152,7 @@ describe('self-healing under faults (real processes)', () => {
       [jobId, silent.name],
     );
     expect(part).toEqual([{ participated: false, absence: 'timeout' }]);
-    await expectExactAggregation(jobId);
+    await expectExact(jobId);
   }, 120_000);
 
   it('PostgreSQL cut for 20 s mid-round: the API answers 503 naming it, and the job finishes once it is back', async () => {
@@ -230,7 +179,7 @@ describe('self-healing under faults (real processes)', () => {
     const done = await finished(jobId, 60_000);
     expect(done).toMatchObject({ status: 'completed', error: null });
     expect((await fetch(`${b.url}/health`)).status).toBe(200);
-    await expectExactAggregation(jobId);
+    await expectExact(jobId);
   }, 150_000);
 
   it('a coordinator replica SIGKILLed while rounds close: the other one finishes the job', async () => {
@@ -245,7 +194,7 @@ describe('self-healing under faults (real processes)', () => {
     console.log(`recovery (coordinator SIGKILL at a close): round 1 closed ${Date.now() - killedAt} ms after the kill`);
     const done = await finished(jobId, 60_000);
     expect(done).toMatchObject({ status: 'completed', error: null });
-    await expectExactAggregation(jobId);
+    await expectExact(jobId);
   }, 120_000);
 
   it('an agent SIGKILLed holding a bilevel task, then Redis restarted empty: the task goes to another agent', async () => {

@@ -1,0 +1,182 @@
+import type { BilevelRunView, RoundView } from '@flotilla/contracts';
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { S3BlobStore } from '../../apps/coordinator/src/blobs/s3-blob-store';
+import { RoundRobinProxy } from '../../scripts/lib/round-robin-proxy';
+import { freePort, sleep, startPrivateRedis, type PrivateRedis } from '../../scripts/lib/services';
+import { startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
+import { expectExactAggregation } from '../support/aggregation';
+import { DIGITS_FILE, T1_OPTIONS, reference } from '../support/bilevel';
+import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
+import { call, waitFor } from '../support/http';
+import { startS3, type TestS3 } from '../support/s3';
+import { stopStack } from '../support/stack';
+
+const REPLICAS = 3;
+const AGENTS = 6;
+const ROUNDS = 6;
+
+/**
+ * Coordinator replicas as an operator runs them: three processes sharing one PostgreSQL, one Redis and an S3 bucket
+ * (s3rver), behind a round-robin HTTP proxy, so every call of every agent and of the test may land on any replica.
+ * A federated job and a bilevel job run at once while one replica is SIGKILLed twice (once at a round's close, once
+ * while a round is open) and started again. Every round must be exactly the FedAU step of the updates it recorded,
+ * every round's participation rows complete, and the bilevel iterates those of one process.
+ */
+describe('coordinator replicas behind a load balancer (real processes, S3 blobs)', () => {
+  let db: TestDatabase;
+  let redis: PrivateRedis;
+  let s3: TestS3;
+  let work: string;
+  let env: Record<string, string>;
+  let proxy: RoundRobinProxy;
+  const ports: number[] = [];
+  const replicas: (CoordinatorProcess | null)[] = [];
+  const agents: AgentProcess[] = [];
+  const prefix = uniquePrefix('replicas');
+
+  const api = async <T>(method: string, p: string, json?: unknown): Promise<T> => {
+    const r = await call<T>(proxy.url, method, p, { token: env.ADMIN_TOKEN, json });
+    if (r.status >= 300) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  const rounds = (jobId: string) => api<RoundView[]>('GET', `/api/v1/jobs/${jobId}/rounds`);
+  const logs = () => replicas.map((r, i) => `replica ${i}:\n${(r?.output ?? []).slice(-15).join('\n')}`).join('\n');
+  const kill = async (i: number): Promise<void> => {
+    const r = replicas[i]!;
+    r.proc.kill('SIGKILL');
+    await new Promise((resolve) => r.proc.once('exit', resolve));
+    replicas[i] = null;
+  };
+  const restart = async (i: number): Promise<void> => {
+    replicas[i] = await startCoordinatorProcess(env, ports[i]);
+  };
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    db = await freshDatabase();
+    s3 = await startS3();
+    work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-replicas-'));
+    env = coordinatorEnv(db, redis, work, prefix, {
+      ...s3.env,
+      AGENT_OFFLINE_AFTER_MS: '5000',
+      RECONCILE_INTERVAL_MS: '1000',
+      CONTROL_RETRY_MAX_MS: '1000',
+      CONTROL_LOCK_MS: '3000',
+      MIGRATE_ON_START: 'false',
+    });
+    for (let i = 0; i < REPLICAS; i++) ports.push(await freePort());
+    for (let i = 0; i < REPLICAS; i++) replicas.push(await startCoordinatorProcess(env, ports[i]));
+    proxy = await RoundRobinProxy.start(ports.map((p) => `http://127.0.0.1:${p}`));
+    for (let i = 0; i < AGENTS; i++) {
+      agents.push(
+        startAgentProcess({
+          name: `r-${i}`,
+          coordinatorUrl: proxy.url,
+          joinToken: env.JOIN_TOKEN,
+          dataFile: DIGITS_FILE,
+          heartbeatMs: 500,
+          seed: i,
+        }),
+      );
+    }
+    await waitFor(
+      `${AGENTS} agents online`,
+      async () => (await api<{ online: boolean }[]>('GET', '/api/v1/agents')).filter((x) => x.online).length >= AGENTS,
+      90_000,
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    await proxy?.close();
+    for (const r of replicas) if (r) await stopStack({ agents: [], coordinator: r });
+    await stopStack({ agents, redis, db, work });
+    await s3?.stop();
+  }, 90_000);
+
+  it('runs a federated and a bilevel job to the same results while a replica is killed twice', async () => {
+    const federated = await api<{ id: string }>('POST', '/api/v1/jobs', {
+      kind: 'federated',
+      dataset: 'uci-digits',
+      model: { arch: 'softmax' },
+      rounds: ROUNDS,
+      localSteps: 3,
+      batchSize: 16,
+      localLr: 0.2,
+      roundDeadlineMs: 4000,
+      minAgents: 4,
+      seed: 11,
+    });
+    const bilevelSpec = {
+      kind: 'bilevel',
+      problem: { kind: 'test-case', name: 'T1' },
+      methods: ['penalty-single-loop'],
+      seeds: [5],
+      penalties: [{ kind: 'fixed', lambda: 20 }],
+      iterations: 8,
+      innerSteps: 10,
+      stepX: 0.2,
+      momentum: 0.5,
+      taskTimeoutMs: 4000,
+    };
+    const bilevel = await api<{ id: string }>('POST', '/api/v1/jobs', bilevelSpec);
+
+    // First kill: at round 1's deadline, when its close runs (on whichever replica took the control job).
+    const open1 = await waitFor('round 1 open', async () => (await rounds(federated.id)).find((r) => r.round === 1), 60_000);
+    await sleep(Math.max(0, Date.parse(open1.deadlineAt) - Date.now()));
+    await kill(0);
+    await waitFor(
+      'round 1 closed',
+      async () => (await rounds(federated.id)).find((r) => r.round === 1 && r.status === 'closed'),
+      60_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${logs()}`);
+    });
+    await restart(0);
+
+    // Second kill: the replica just back, while round 3 is open and agents are answering it.
+    await waitFor('round 3 open', async () => (await rounds(federated.id)).find((r) => r.round === 3 && r.status === 'open'), 60_000);
+    await sleep(500);
+    await kill(0);
+    await sleep(2000);
+    await restart(0);
+
+    const finished = async (id: string) =>
+      waitFor(
+        `job ${id} finished`,
+        async () => {
+          const j = await api<{ status: string; error: string | null }>('GET', `/api/v1/jobs/${id}`);
+          return j.status !== 'running' ? j : undefined;
+        },
+        120_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}\n${logs()}`);
+      });
+    expect(await finished(federated.id)).toMatchObject({ status: 'completed', error: null });
+    expect(await finished(bilevel.id)).toMatchObject({ status: 'completed', error: null });
+
+    // Every round exactly once, from the blobs in the bucket; every eligible agent has its participation row.
+    const store = new S3BlobStore({
+      bucket: s3.bucket,
+      prefix: '',
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    });
+    try {
+      await expectExactAggregation(db.url, (hash) => store.getFloat32(hash), federated.id, ROUNDS);
+    } finally {
+      store.close();
+    }
+
+    // The bilevel iterates are those of one process: no gradient lost or applied twice.
+    const [run] = await api<BilevelRunView[]>('GET', `/api/v1/jobs/${bilevel.id}/bilevel`);
+    expect(run.x).toEqual(reference({ kind: 'test-case', name: 'T1' }, 'penalty-single-loop', 5, T1_OPTIONS, 8).state.x);
+
+    // The balancer spread the calls: every replica served some.
+    expect(proxy.served.every((n) => n > 0)).toBe(true);
+    console.log(`replicas: requests served per replica ${proxy.served.join(', ')}; ${proxy.unserved} found none`);
+  }, 300_000);
+});
