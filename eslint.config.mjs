@@ -39,6 +39,8 @@ export default tseslint.config(
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
             // An agent reaches the coordinator over HTTP(S) only: no broker, no database, no server framework.
             { sourceTag: 'scope:agent', bannedExternalImports: ['bullmq', 'ioredis', '@prisma/client', 'pg', '@nestjs/*', 'express'] },
+            // The people's CLI is an HTTP client of the API, like the agent.
+            { sourceTag: 'scope:cli', bannedExternalImports: ['bullmq', 'ioredis', '@prisma/client', 'pg', '@nestjs/*', 'express'] },
             { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib'] },
           ],
         },

@@ -19,6 +19,7 @@ const common = {
   moduleNameMapper: {
     '^@flotilla/algorithms$': '<rootDir>/libs/algorithms/src/index.ts',
     '^@flotilla/contracts$': '<rootDir>/libs/contracts/src/index.ts',
+    '^@flotilla/dataset-files$': '<rootDir>/libs/dataset-files/src/index.ts',
   },
 };
 module.exports = {

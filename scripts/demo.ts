@@ -1,13 +1,17 @@
 /**
  * `npm run demo`: a real federated FedAU job on the real stack. PostgreSQL (embedded unless
  * DATABASE_URL is set), Redis, the coordinator and 8 agent processes, each holding a non-IID
- * (Dirichlet α = 0.1 by label) shard of the UCI digits and following its own availability pattern.
+ * (Dirichlet α = 0.1 by label) shard of a shipped dataset and following its own availability pattern.
  *   --json          print the summary as one JSON object on the last line of stdout
+ *   --dataset NAME  a dataset of data/ (default uci-digits; mnist too): agents get CSV shards of a CSV dataset,
+ *                   IDX shards of the others
  *   --rounds N      rounds (default 40)
  *   --agents N      agents (default 8)
- *   --model softmax|mlp, --local-steps N, --local-lr X, --seed N   the job's settings
+ *   --model ARCH    the model: an arch name (softmax, mlp, … whatever the job spec accepts) or its JSON,
+ *                   e.g. '{"arch":"mlp","hidden":64}' (default mlp)
+ *   --local-steps N, --local-lr X, --seed N   the job's settings
  */
-import { type FederatedJobView, type RoundView, type ParticipationView } from '@flotilla/contracts';
+import { ModelSpecSchema, describeIssues, type FederatedJobView, type RoundView, type ParticipationView } from '@flotilla/contracts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,7 +23,7 @@ import {
   startAgentProcess,
   startCoordinatorProcess,
   token,
-  writeDigitsShards,
+  writeDatasetShards,
   type AgentProcess,
   type CoordinatorProcess,
 } from './lib/stack';
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       json: { type: 'boolean', default: false },
+      dataset: { type: 'string', default: 'uci-digits' },
       rounds: { type: 'string', default: '40' },
       agents: { type: 'string', default: '8' },
       seed: { type: 'string', default: '1' },
@@ -52,6 +57,8 @@ async function main(): Promise<void> {
   const numAgents = Number(values.agents);
   const seed = Number(values.seed);
   const json = values.json;
+  const dataset = values.dataset;
+  const model = modelSpec(values.model);
   // With --json, progress goes to stderr so stdout's last line is the summary.
   const say = (line: string): void => void (json ? process.stderr : process.stdout).write(line + '\n');
   const started = Date.now();
@@ -74,9 +81,9 @@ async function main(): Promise<void> {
     cleanups.push(() => redis.stop());
 
     // Shards: the held-out split stays with the coordinator; the rest is split non-IID across agents.
-    const { files, shardSizes, trainSize, heldOutSize } = writeDigitsShards(work, numAgents, { alpha: 0.1, seed, minPerClient: 20 });
+    const { shards, trainSize, heldOutSize } = writeDatasetShards(dataset, work, numAgents, { alpha: 0.1, seed, minPerClient: 20 });
     say(
-      `digits: ${trainSize} training examples split over ${numAgents} agents (Dirichlet α=0.1: ${shardSizes.join(', ')}), ${heldOutSize} held out`,
+      `${dataset === 'uci-digits' ? 'digits' : dataset}: ${trainSize} training examples split over ${numAgents} agents (Dirichlet α=0.1: ${shards.map((s) => s.size).join(', ')}), ${heldOutSize} held out`,
     );
 
     const port = await freePort();
@@ -103,7 +110,9 @@ async function main(): Promise<void> {
           name: `agent-${i}`,
           coordinatorUrl: c.url,
           joinToken: c.joinToken,
-          dataFile: files[i],
+          dataFile: shards[i].data,
+          labelsFile: shards[i].labels,
+          dataset,
           availability: PATTERNS[i % PATTERNS.length],
           seed: seed * 100 + i,
         }),
@@ -121,9 +130,9 @@ async function main(): Promise<void> {
 
     const submitted = await api<FederatedJobView>('POST', '/api/v1/jobs', {
       kind: 'federated',
-      name: 'demo: FedAU on UCI digits',
-      dataset: 'uci-digits',
-      model: { arch: values.model },
+      name: dataset === 'uci-digits' ? 'demo: FedAU on UCI digits' : `demo: FedAU on ${dataset}`,
+      dataset,
+      model,
       rounds,
       localSteps: Number(values['local-steps']),
       batchSize: 16,
@@ -186,6 +195,22 @@ async function main(): Promise<void> {
     if (coordinator) await stopProcess(coordinator.proc);
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   }
+}
+
+/**
+ * `--model`: an arch name or a model spec's JSON, checked against the job spec's ModelSpecSchema (so any arch it
+ * accepts works here). The spec goes to the coordinator as given; the coordinator applies the defaults.
+ */
+function modelSpec(text: string): Record<string, unknown> {
+  let spec: unknown;
+  try {
+    spec = text.trim().startsWith('{') ? JSON.parse(text) : { arch: text };
+  } catch (e) {
+    throw new Error(`--model: not JSON: ${(e as Error).message}`);
+  }
+  const parsed = ModelSpecSchema.safeParse(spec);
+  if (!parsed.success) throw new Error(`--model ${text}: ${describeIssues(parsed.error)}`);
+  return spec as Record<string, unknown>;
 }
 
 function round4(x: number): number {

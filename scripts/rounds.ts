@@ -32,7 +32,7 @@ const { ClientAgent } = require(path.join(ROOT, 'apps', 'client-agent', 'dist', 
   ClientAgent: new (options: Record<string, unknown>) => BenchAgent;
 };
 const { selectBackend } = require(path.join(ROOT, 'apps', 'client-agent', 'dist', 'tf-backend.js')) as {
-  selectBackend: () => Promise<string>;
+  selectBackend: () => Promise<{ backend: string; device: string }>;
 };
 
 /**
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, sampleProcess(pid).rssMiB)), 250);
   try {
-    const backend = await selectBackend();
+    const { backend } = await selectBackend();
     say(
       `rounds: tfjs backend ${backend}; ${N} agents, MLP 64→${hidden}→10 (${75 * hidden + 10} parameters), ${rounds} rounds${proxy ? ', behind the fault proxy' : ''}`,
     );

@@ -1,5 +1,5 @@
-import { createRng, dirichletLabelSplit, splitHeldOut, subset, toCsv } from '@flotilla/algorithms';
-import { DatasetManifestSchema } from '@flotilla/contracts';
+import { cutShards, toCsv, toIdx } from '@flotilla/algorithms';
+import { loadManifestDataset } from '@flotilla/dataset-files';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -82,6 +82,8 @@ export function startAgentProcess(args: {
   coordinatorUrl: string;
   joinToken: string;
   dataFile: string;
+  /** The labels file of an IDX `dataFile` (`--labels`). */
+  labelsFile?: string;
   availability?: string;
   seed?: number;
   heartbeatMs?: number;
@@ -111,6 +113,7 @@ export function startAgentProcess(args: {
       `--join-token=${args.joinToken}`, // '=' form: a random token may start with '-'
       '--data',
       args.dataFile,
+      ...(args.labelsFile ? ['--labels', args.labelsFile] : []),
       '--name',
       args.name,
       '--availability',
@@ -163,26 +166,56 @@ export function adminApi(url: string, adminToken: string) {
   };
 }
 
+/** One agent's shard on disk: a CSV, or an IDX pair (`data` the images, `labels` the labels). */
+export interface Shard {
+  data: string;
+  labels?: string;
+  size: number;
+}
+
 /**
- * Splits the shipped UCI digits like a federation would see them: the coordinator's held-out split
- * (from dataset.json) is left out, the rest is split non-IID by label (Dirichlet α) into one CSV per
- * agent, `<dir>/agent-<i>.csv`. Returns the files, the shard sizes and the split sizes.
+ * Splits a shipped dataset (ROOT/data/<name>) like a federation would see it: the coordinator's held-out split (from
+ * dataset.json) is left out, the rest is split non-IID by label (Dirichlet α) into one shard per agent in `dir`: a
+ * CSV `agent-<i>.csv` for a CSV dataset, an IDX pair `agent-<i>-images.idx` / `agent-<i>-labels.idx` (images shaped
+ * `[n, …inputShape]`) for the others. Returns the shards and the split sizes.
+ */
+export function writeDatasetShards(
+  name: string,
+  dir: string,
+  agents: number,
+  opts: { alpha: number; seed: number; minPerClient: number },
+): { shards: Shard[]; trainSize: number; heldOutSize: number; inputShape: number[] } {
+  const { manifest, inputShape, train, test } = loadManifestDataset(path.join(ROOT, 'data', name));
+  const split = cutShards(train, manifest.numClasses, {
+    agents,
+    split: { kind: 'dirichlet', alpha: opts.alpha },
+    seed: opts.seed,
+    minPerAgent: opts.minPerClient,
+  });
+  const shards = split.map(({ data: part }, i): Shard => {
+    if (manifest.format === 'csv') {
+      const data = path.join(dir, `agent-${i}.csv`);
+      writeFileSync(data, toCsv(part));
+      return { data, size: part.size };
+    }
+    const data = path.join(dir, `agent-${i}-images.idx`);
+    const labels = path.join(dir, `agent-${i}-labels.idx`);
+    writeFileSync(data, toIdx([part.size, ...inputShape], part.features));
+    writeFileSync(labels, toIdx([part.size], part.labels));
+    return { data, labels, size: part.size };
+  });
+  return { shards, trainSize: train.size, heldOutSize: test.size, inputShape };
+}
+
+/**
+ * Splits the shipped UCI digits (see {@link writeDatasetShards}) into one CSV per agent, `<dir>/agent-<i>.csv`.
+ * Returns the files, the shard sizes and the split sizes.
  */
 export function writeDigitsShards(
   dir: string,
   agents: number,
   opts: { alpha: number; seed: number; minPerClient: number },
 ): { files: string[]; shardSizes: number[]; trainSize: number; heldOutSize: number } {
-  const dataDir = path.join(ROOT, 'data', 'uci-digits');
-  const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(dataDir, 'dataset.json'), 'utf8')));
-  const { train, test } = splitHeldOut(readFileSync(path.join(dataDir, manifest.file), 'utf8'), manifest);
-  const shards = dirichletLabelSplit(train.labels, manifest.numClasses, agents, opts.alpha, createRng(opts.seed), {
-    minPerClient: opts.minPerClient,
-  });
-  const files = shards.map((idx, i) => {
-    const file = path.join(dir, `agent-${i}.csv`);
-    writeFileSync(file, toCsv(subset(train, idx)));
-    return file;
-  });
-  return { files, shardSizes: shards.map((s) => s.length), trainSize: train.size, heldOutSize: test.size };
+  const { shards, trainSize, heldOutSize } = writeDatasetShards('uci-digits', dir, agents, opts);
+  return { files: shards.map((s) => s.data), shardSizes: shards.map((s) => s.size), trainSize, heldOutSize };
 }

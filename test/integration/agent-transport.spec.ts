@@ -185,7 +185,7 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
       json: { joinToken: issued.token, name: 'lost', datasets: ['mnist-fashion'] },
     });
     expect(r.status).toBe(400);
-    expect(r.body.message).toBe("Unknown dataset 'mnist-fashion'; this coordinator knows: uci-digits");
+    expect(r.body.message).toBe("Unknown dataset 'mnist-fashion'; this coordinator knows: mnist, uci-digits");
     // Only a holder of a working join token learns the catalogue's names.
     const stranger = await call<{ message: string }>(base, 'POST', '/api/v1/agents/register', {
       json: { joinToken: 'not-a-join-token-0123456789', name: 'lost', datasets: ['mnist-fashion'] },
@@ -205,6 +205,7 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
       numFeatures: 64,
       inputShape: [8, 8, 1],
       numClasses: 10,
+      classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
       featureRange: [0, 16],
       description: expect.any(String),
     };
@@ -213,8 +214,17 @@ describe('agent transport (long poll over HTTP, coordinator in-process)', () => 
     const a = await register('reader');
     const asAgent = await call(base, 'GET', '/api/v1/datasets/uci-digits', { token: a.token });
     expect([asAgent.status, asAgent.body]).toEqual([200, shape]);
+    // An IDX dataset is described the same way: shapes, classes and range, never its files or rows.
+    const mnist = await call(base, 'GET', '/api/v1/datasets/mnist', { token: a.token });
+    expect([mnist.status, mnist.body]).toEqual([
+      200,
+      { ...shape, name: 'mnist', numFeatures: 784, inputShape: [28, 28, 1], featureRange: [0, 255] },
+    ]);
     const unknown = await call<{ message: string }>(base, 'GET', '/api/v1/datasets/mnist-fashion', { token: a.token });
-    expect([unknown.status, unknown.body.message]).toEqual([404, "Unknown dataset 'mnist-fashion'; this coordinator knows: uci-digits"]);
+    expect([unknown.status, unknown.body.message]).toEqual([
+      404,
+      "Unknown dataset 'mnist-fashion'; this coordinator knows: mnist, uci-digits",
+    ]);
     expect((await call(base, 'GET', '/api/v1/datasets/uci-digits')).status).toBe(401);
     expect((await call(base, 'GET', '/api/v1/datasets/uci-digits', { token: ADMIN })).status).toBe(401);
   });

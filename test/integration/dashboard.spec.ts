@@ -1,3 +1,4 @@
+import type { JobView } from '@flotilla/contracts';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { issueApiKey } from '../support/auth';
@@ -49,9 +50,11 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
   it('signs in, shows agents, jobs and a federated job as the API reports them, previews a blob sweep, cancels a job', async () => {
     // Two agents and a federated job whose first round has closed.
     const tokens: string[] = [];
+    // edge-a declares labels and reports its backend and device; edge-b (an older agent) reports none.
+    const described = { labels: { region: 'eu', gpu: 'true' }, backend: 'tensorflow-gpu', device: 'gpu: NVIDIA H100 80GB HBM3' };
     for (const name of ['edge-a', 'edge-b']) {
       const r = await call<{ agentId: string; agentSecret: string }>(base, 'POST', '/api/v1/agents/register', {
-        json: { joinToken: JOIN, name, datasets: ['uci-digits'] },
+        json: { joinToken: JOIN, name, datasets: ['uci-digits'], ...(name === 'edge-a' ? described : {}) },
       });
       expect(r.status).toBe(201);
       tokens.push(`${r.body.agentId}.${r.body.agentSecret}`);
@@ -129,10 +132,16 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     expect(await page.textContent('#whoami')).toBe('ADMIN_TOKEN (bootstrap) · admin');
     expect(await page.textContent('#agents-summary')).toBe('(2 of 2 online)');
     expect((await texts('#agents tbody tr td:first-child')).sort()).toEqual(['edge-a', 'edge-b']);
-    const network = await texts('#agents tbody tr td:nth-child(6)');
     const names = await texts('#agents tbody tr td:first-child');
+    const byName = (column: string[]) => Object.fromEntries(names.map((n, i) => [n, column[i]]));
+    expect(byName(await texts('#agents tbody tr td:nth-child(3)'))).toEqual({
+      'edge-a': 'tensorflow-gpu · gpu: NVIDIA H100 80GB HBM3',
+      'edge-b': '—',
+    });
+    expect(byName(await texts('#agents tbody tr td:nth-child(4)'))).toEqual({ 'edge-a': 'gpu=true, region=eu', 'edge-b': '—' });
+    const network = await texts('#agents tbody tr td:nth-child(8)');
     expect(Object.fromEntries(names.map((n, i) => [n, network[i]]))).toEqual({ 'edge-a': '3 / 1', 'edge-b': '—' });
-    const errors = await texts('#agents tbody tr td:nth-child(7)');
+    const errors = await texts('#agents tbody tr td:nth-child(9)');
     expect(Object.fromEntries(names.map((n, i) => [n, errors[i]]))).toEqual({
       'edge-a': '—',
       'edge-b': `round 1 of job ${jobId}: ${trainError}`,
@@ -193,10 +202,17 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
   it('shows a key only what its role may do: a viewer neither cancels nor sweeps, a submitter cancels, and neither calls what it may not', async () => {
     const viewer = await issueApiKey(base, 'viewer', 'wall screen');
     const submitter = await issueApiKey(base, 'submitter', 'ci');
-    // A job that waits for more agents than there are, so it stays running.
+    // A job that waits for more agents than there are, so it stays running; only agents labelled gpu=true count.
     const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
       token: ADMIN,
-      json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 3, minAgents: 50 },
+      json: {
+        kind: 'federated',
+        dataset: 'uci-digits',
+        model: { arch: 'softmax' },
+        rounds: 3,
+        minAgents: 50,
+        agentSelector: { gpu: 'true' },
+      },
     });
     expect(job.status).toBe(201);
     const jobId = job.body.id;
@@ -213,9 +229,14 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     await signInAndOpenJob(viewer.key);
     expect(await page.textContent('#whoami')).toBe('wall screen · viewer');
     // The job says why it does not progress, as the API does.
-    const view = await call<{ waiting: string | null }>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN });
-    expect(view.body.waiting).toMatch(/^waiting for agents: \d+ of 50 required agents online for dataset uci-digits$/);
+    const view = await call<JobView>(base, 'GET', `/api/v1/jobs/${jobId}`, { token: ADMIN });
+    expect(view.body.waiting).toMatch(
+      /^waiting for agents: \d+ of 50 required agents online match \{gpu: "true"\} for dataset uci-digits \(\d+ online for it in all\)$/,
+    );
     expect(await page.textContent('#job-waiting')).toBe(view.body.waiting);
+    expect(await page.textContent('#job-placement')).toBe('{gpu: "true"}');
+    const { matching, online } = view.body.agents!;
+    expect(await page.textContent('#job-agents')).toBe(`${matching} of ${online} online match`);
     expect(await page.isVisible('#agents-section')).toBe(true);
     expect(await page.isVisible('#cancel')).toBe(false);
     expect(await page.isVisible('#sweep-preview')).toBe(false);

@@ -1,21 +1,18 @@
 import {
   createAvailability,
   createRng,
-  parseLabelLastCsv,
   scaleToUnit,
   trainLocal,
   type Availability,
   type AvailabilitySpec,
   type Dataset,
 } from '@flotilla/algorithms';
-import type { AgentTask, AgentWork, DatasetShape, NetworkStats, TrainTask } from '@flotilla/contracts';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import type { AgentBackend, AgentLabels, AgentTask, AgentWork, DatasetShape, NetworkStats, TrainTask } from '@flotilla/contracts';
 import { CoordinatorClient, CoordinatorError, describeError } from './coordinator-client';
 import { PollWait } from './poll-wait';
 import { sleep } from './sleep';
 import { DEFAULT_RETRY, backoffDelay, retryReason, type RetryOptions } from './retry-policy';
-import { fileMismatch } from './file-check';
+import { LocalData } from './local-data';
 import { readIdentity, writeIdentity, type AgentIdentity } from './identity';
 import { TASK_HANDLERS, type TaskContext } from './tasks';
 
@@ -24,7 +21,10 @@ export interface AgentOptions {
   joinToken: string;
   name: string;
   dataset: string;
+  /** A label-last CSV, the images of an IDX pair (with `labelsFile`) or a folder of images per class. */
   dataFile: string;
+  /** The labels of an IDX `dataFile`. */
+  labelsFile?: string;
   availability: AvailabilitySpec;
   seed: number;
   heartbeatMs: number;
@@ -32,6 +32,11 @@ export interface AgentOptions {
   identityFile?: string;
   /** A new secret at start (written to the identity file); the old one stops working. */
   rotateSecret?: boolean;
+  /** Labels jobs select agents by (`--label`), sent at registration and when rejoining (default none). */
+  labels?: AgentLabels;
+  /** The TensorFlow.js backend this process computes with, and its device (reported to the coordinator). */
+  backend?: AgentBackend;
+  device?: string;
   /** PEM file of a CA to trust for the coordinator's certificate. */
   caFile?: string;
   /** How long one poll for work may wait at the coordinator (default 25 s). */
@@ -74,7 +79,7 @@ export class DataMismatch extends Error {}
  */
 export class ClientAgent {
   private readonly client: CoordinatorClient;
-  private readonly csv: string;
+  private readonly data: LocalData;
   private readonly scaled = new Map<string, Dataset>();
   private readonly availability: Availability;
   private heartbeat?: NodeJS.Timeout;
@@ -100,17 +105,17 @@ export class ClientAgent {
     this.polls = new Incident('polling for work', opts.log);
     this.pollWait = new PollWait(opts.pollWaitMs ?? 25_000);
     this.heartbeats = new Incident('heartbeats', opts.log);
-    this.csv = readFileSync(opts.dataFile, 'utf8');
-    this.dataHash = createHash('sha256').update(this.csv).digest('hex');
-    // Parse once up front so a bad file stops the agent before it registers.
-    const probe = parseLabelLastCsv(this.csv);
-    this.exampleCount = probe.size;
+    // Read once up front so a bad file stops the agent before it registers.
+    this.data = new LocalData(opts.dataFile, opts.labelsFile);
+    this.exampleCount = this.data.exampleCount;
     this.availability = createAvailability(opts.availability, createRng(opts.seed));
   }
 
   readonly exampleCount: number;
-  /** sha256 of the data file: tasks that need the same data on two agents (bilevel chains) are matched by it. */
-  readonly dataHash: string;
+  /** sha256 of the data: tasks that need the same data on two agents (bilevel chains) are matched by it. */
+  get dataHash(): string {
+    return this.data.hash;
+  }
 
   /**
    * Joins and starts asking for work; `done()` settles when the agent stops (or fails for good). Until the coordinator
@@ -176,9 +181,9 @@ export class ClientAgent {
       }
       throw e;
     }
-    const problems = fileMismatch(parseLabelLastCsv(this.csv), shape);
+    const problems = this.data.check(shape);
     if (problems.length) {
-      throw new DataMismatch(`${this.opts.dataFile} does not fit dataset '${dataset}' on the coordinator: ${problems.join('; ')}`);
+      throw new DataMismatch(`${this.data.describe} does not fit dataset '${dataset}' on the coordinator: ${problems.join('; ')}`);
     }
   }
 
@@ -187,7 +192,8 @@ export class ClientAgent {
     const file = this.opts.identityFile;
     this.client.useCredentials(identity.agentId, identity.agentSecret);
     try {
-      await this.client.heartbeat('idle', { datasetHashes: { [this.opts.dataset]: this.dataHash } }, Infinity);
+      // What this run of the agent is may have changed since the identity registered: its file, labels, backend, device.
+      await this.client.heartbeat('idle', { datasetHashes: { [this.opts.dataset]: this.dataHash }, ...this.description() }, Infinity);
     } catch (e) {
       if (e instanceof CoordinatorError && (e.status === 401 || e.status === 404)) {
         this.opts.log(`identity ${identity.agentId} from ${file} was refused (${e.body.message ?? e.status}); registering anew`);
@@ -210,10 +216,20 @@ export class ClientAgent {
       datasets: [this.opts.dataset],
       exampleCounts: { [this.opts.dataset]: this.exampleCount },
       datasetHashes: { [this.opts.dataset]: this.dataHash },
+      ...this.description(),
     });
     if (this.opts.identityFile) writeIdentity(this.opts.identityFile, this.opts.coordinatorUrl, reg);
     this.opts.log(`registered as ${reg.agentId}, ${this.exampleCount} examples`);
     return reg;
+  }
+
+  /** What the agent says about itself besides its data: its labels (always: {} clears old ones), backend and device. */
+  private description(): { labels: AgentLabels; backend?: AgentBackend; device?: string } {
+    return {
+      labels: this.opts.labels ?? {},
+      ...(this.opts.backend ? { backend: this.opts.backend } : {}),
+      ...(this.opts.device ? { device: this.opts.device } : {}),
+    };
   }
 
   /** The network counters, when they changed since they were last sent and that was long enough ago. */
@@ -308,10 +324,13 @@ export class ClientAgent {
   }
 
   private taskContext(): TaskContext {
+    const data = this.data;
     return {
       client: this.client,
       dataset: this.opts.dataset,
-      csv: this.csv,
+      get csv() {
+        return data.csv;
+      },
       dataHash: this.dataHash,
       scaled: (featureRange, numClasses) => this.dataFor({ featureRange, numClasses }),
       log: this.opts.log,
@@ -337,12 +356,19 @@ export class ClientAgent {
       try {
         const global = await this.client.weights(task.modelHash, task.parameterCount, deadline);
         const data = this.dataFor(task);
-        const r = trainLocal(task.model, global, data, {
-          steps: task.localSteps,
-          batchSize: task.batchSize,
-          lr: task.localLr,
-          seed: task.seed,
-        });
+        const r = trainLocal(
+          task.model,
+          global,
+          { ...data, inputShape: task.inputShape },
+          {
+            steps: task.localSteps,
+            batchSize: task.batchSize,
+            lr: task.localLr,
+            momentum: task.momentum,
+            weightDecay: task.weightDecay,
+            seed: task.seed,
+          },
+        );
         update = { delta: r.delta, examples: r.examples, meanLoss: r.meanLoss };
       } catch (e) {
         if (e instanceof CoordinatorError || isRetryable(e)) throw e;
@@ -379,7 +405,7 @@ export class ClientAgent {
     const key = `${task.featureRange.join(',')}/${task.numClasses}`;
     let ds = this.scaled.get(key);
     if (!ds) {
-      ds = scaleToUnit(parseLabelLastCsv(this.csv, { numClasses: task.numClasses }), task.featureRange);
+      ds = scaleToUnit(this.data.withClasses(task.numClasses), task.featureRange);
       this.scaled.set(key, ds);
     }
     return ds;

@@ -7,6 +7,7 @@ import {
   type DatasetShape,
   type AgentWork,
   type ErrorBody,
+  type Heartbeat,
   type NetworkStats,
   type RegisterAgent,
   type RegisterAgentResponse,
@@ -170,12 +171,13 @@ export class CoordinatorClient {
   }
 
   /**
-   * Says the agent is alive (and, with `datasetHashes`, what its files hold now; with `network`, its retry counters).
+   * Says the agent is alive (and, with `datasetHashes`, what its files hold now; with `network`, its retry counters;
+   * with `labels`, `backend` and `device`, what it is now).
    * Retried until `until`, by default for a few seconds: the next heartbeat comes soon anyway.
    */
   async heartbeat(
     status: 'idle' | 'busy',
-    extra: { datasetHashes?: Record<string, string>; network?: NetworkStats } = {},
+    extra: Omit<Partial<Heartbeat>, 'status'> = {},
     until: Until = Date.now() + 5_000,
   ): Promise<void> {
     await this.call(

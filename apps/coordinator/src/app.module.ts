@@ -4,6 +4,7 @@ import { AgentsController } from './agents/agents.controller';
 import { DatasetsController, JoinTokenOrAgentGuard } from './agents/datasets.controller';
 import { AgentsRepository } from './agents/agents.repository';
 import { AgentsService } from './agents/agents.service';
+import { EligibilityService } from './agents/eligibility.service';
 import { PresenceService } from './agents/presence.service';
 import { TransferGuard, TransferSlots } from './agents/transfer.guard';
 import { AuthModule } from './auth/auth.module';
@@ -11,6 +12,7 @@ import { BlobsModule } from './blobs/blobs.module';
 import { MetricsRegistry } from './common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { ControlService } from './control/control.service';
+import { JobLeasesRepository } from './control/job-leases.repository';
 import { DashboardController } from './dashboard/dashboard.controller';
 import { PrismaService } from './database/prisma.service';
 import { DatasetCatalog } from './datasets/dataset-catalog';
@@ -42,6 +44,7 @@ class CoreModule {
       PrismaService,
       QueueService,
       ControlService,
+      JobLeasesRepository,
       MetricsRegistry,
       DatasetCatalog,
       AgentGuard,
@@ -50,6 +53,7 @@ class CoreModule {
       TransferGuard,
       AgentsRepository,
       AgentsService,
+      EligibilityService,
       PresenceService,
       JobKindRegistry,
       JobsRepository,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { int4, perDataset, Sha256Schema } from './common';
+import { AgentBackendSchema, AgentDeviceSchema, AgentLabelsSchema, type AgentBackend, type AgentLabels } from './placement';
 
 /**
  * The agent protocol this build speaks. An agent sends it when it registers; a coordinator that speaks another
@@ -28,6 +29,12 @@ export const RegisterAgentSchema = z.strictObject({
   exampleCounts: perDataset(int4()).optional(),
   /** sha256 (hex) of each dataset file: tasks that must see identical data on two agents are matched by it. */
   datasetHashes: perDataset(Sha256Schema).optional(),
+  /** The agent's labels (`--label key=value`), matched by jobs' agentSelector; self-declared, so placement only. */
+  labels: AgentLabelsSchema.optional(),
+  /** The TensorFlow.js backend the agent computes with, matched by jobs' `backend`. */
+  backend: AgentBackendSchema.optional(),
+  /** What it computes on (CPU model, GPU name), for operators. */
+  device: AgentDeviceSchema.optional(),
 });
 export type RegisterAgent = z.infer<typeof RegisterAgentSchema>;
 
@@ -66,6 +73,13 @@ export const HeartbeatSchema = z.strictObject({
   datasetHashes: perDataset(Sha256Schema).optional(),
   /** The agent's retry counters since it started (sent when they changed), shown to operators. */
   network: NetworkStatsSchema.optional(),
+  /**
+   * Sent when an agent rejoins with a stored identity, with `backend` and `device`: it may have been restarted with
+   * other labels or on another machine. Each one sent replaces the stored one.
+   */
+  labels: AgentLabelsSchema.optional(),
+  backend: AgentBackendSchema.optional(),
+  device: AgentDeviceSchema.optional(),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 
@@ -88,6 +102,12 @@ export interface AgentView {
   lastError: { message: string; at: string } | null;
   /** When the agent said it was leaving (POST /agents/me/leave); it is offline from then until it rejoins. */
   leftAt: string | null;
+  /** Its labels as it last declared them ({} without any). */
+  labels: AgentLabels;
+  /** The TensorFlow.js backend it last reported (null: an agent that reported none). */
+  backend: AgentBackend | null;
+  /** What it computes on, as it last reported it (null: not reported). */
+  device: string | null;
   createdAt: string;
 }
 

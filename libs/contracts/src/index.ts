@@ -7,6 +7,7 @@ export * from './kinds/nas';
 export * from './tasks';
 export * from './task-kinds';
 export * from './agents.schema';
+export * from './placement';
 export * from './errors';
 export * from './datasets';
 export * from './admin.schema';

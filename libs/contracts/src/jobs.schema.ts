@@ -26,6 +26,12 @@ export interface JobProgress {
   unit: 'rounds' | 'iterations' | 'stages';
 }
 
+/** Online agents that hold a job's dataset, and those of them its placement (agentSelector, backend) admits. */
+export interface AgentCensus {
+  online: number;
+  matching: number;
+}
+
 /** What GET /jobs/:id says about every job, whatever its kind. */
 export interface JobViewBase {
   id: string;
@@ -37,6 +43,17 @@ export interface JobViewBase {
   error: string | null;
   /** Final result of a NAS or bilevel job (null for federated jobs and while running). */
   result: unknown;
+  /**
+   * While the job runs: the online agents that hold its dataset (any online agent for a job without one), and how many
+   * of them match its `agentSelector` and `backend` — the agents it may use. Null once it has ended.
+   */
+  agents: AgentCensus | null;
+  /**
+   * Why the job is not making progress now, when it waits for something outside it (e.g. "waiting for agents: 1 of 3
+   * required agents online match {gpu: "true"} for dataset uci-digits (3 online for it in all)"); null while it runs a
+   * round or has tasks computing, and once it has ended.
+   */
+  waiting: string | null;
   createdAt: string;
   finishedAt: string | null;
 }

@@ -5,7 +5,10 @@ import type { CoordinatorClient } from '../coordinator-client';
 /** What a task handler may use: the coordinator (blobs up and down) and this agent's data. */
 export interface TaskContext {
   client: CoordinatorClient;
-  /** The dataset this agent holds (name), its raw label-last CSV and the file's sha256. */
+  /**
+   * The dataset this agent holds (name), its examples as label-last CSV (the file itself, or printed from an IDX pair
+   * or image folder when first asked for) and their sha256.
+   */
   dataset: string;
   csv: string;
   dataHash: string;

@@ -22,7 +22,8 @@ import { AgentsService } from './agents.service';
 
 /**
  * Registration is the one route whose credential (the join token) is in its body, so its body is read before any
- * check: it is kept small (the largest valid one, 64 datasets with counts and hashes, is about 15 KiB).
+ * check: it is kept small (the largest valid one, 64 datasets with counts and hashes and 32 labels with the longest
+ * keys and values, is about 31 KiB).
  */
 const REGISTER_BODY_BYTES = 64 * 1024;
 
@@ -54,6 +55,8 @@ export class AgentsController {
   async heartbeat(@CurrentAgent() agent: Agent, @Body(new ZodPipe(HeartbeatSchema, 'heartbeat')) body: Heartbeat): Promise<void> {
     if (body.datasetHashes) await this.agents.rejoined(agent.id, body.datasetHashes);
     if (body.network) await this.agents.reportNetwork(agent.id, body.network);
+    if (body.labels || body.backend || body.device)
+      await this.agents.describe(agent.id, { labels: body.labels, backend: body.backend, device: body.device });
   }
 
   @Post('me/secret')

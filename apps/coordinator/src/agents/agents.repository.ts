@@ -15,6 +15,9 @@ export class AgentsRepository {
     datasets: string[];
     exampleCounts?: Prisma.InputJsonValue;
     datasetHashes?: Prisma.InputJsonValue;
+    labels?: Record<string, string>;
+    backend?: string;
+    device?: string;
   }): Promise<Agent> {
     return this.prisma.agent.create({ data: { ...data, lastHeartbeatAt: new Date() } });
   }
@@ -41,6 +44,11 @@ export class AgentsRepository {
       where: { id, revokedAt: null },
       data: { lastHeartbeatAt: new Date(), datasetHashes, leftAt: null },
     });
+  }
+
+  /** What an agent reports about itself when it rejoins: its labels, backend and device (each one given replaces the stored one). */
+  async describe(id: string, report: { labels?: Record<string, string>; backend?: string; device?: string }): Promise<void> {
+    await this.prisma.agent.updateMany({ where: { id, revokedAt: null }, data: report });
   }
 
   /**

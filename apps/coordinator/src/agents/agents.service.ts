@@ -1,6 +1,9 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import {
   AGENT_PROTOCOL_VERSION,
+  AgentBackendSchema,
+  type AgentBackend,
+  type AgentLabels,
   type AgentView,
   type NetworkStats,
   type RegisterAgent,
@@ -16,6 +19,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DatasetCatalog, unknownDataset } from '../datasets/dataset-catalog';
 import { QueueService } from '../queue/queue.service';
 import { AgentsRepository } from './agents.repository';
+import { agentLabels } from './eligibility.service';
 
 /** Agent secrets are 256 random bits, so a plain sha256 is a sufficient one-way store (no password stretching needed). */
 function hashSecret(secret: string): string {
@@ -91,6 +95,9 @@ export class AgentsService implements OnModuleInit {
         datasets: input.datasets,
         ...(input.exampleCounts ? { exampleCounts: input.exampleCounts } : {}),
         ...(input.datasetHashes ? { datasetHashes: input.datasetHashes } : {}),
+        ...(input.labels ? { labels: input.labels } : {}),
+        ...(input.backend ? { backend: input.backend } : {}),
+        ...(input.device ? { device: input.device } : {}),
       });
     } catch (e) {
       // The same registration raced in on two connections: the other request created the agent.
@@ -182,6 +189,11 @@ export class AgentsService implements OnModuleInit {
     return { agentId, agentSecret: secret };
   }
 
+  /** The labels, backend and device a rejoining agent reports (it may run with other labels or elsewhere now). */
+  async describe(agentId: string, report: { labels?: AgentLabels; backend?: AgentBackend; device?: string }): Promise<void> {
+    await this.agents.describe(agentId, report);
+  }
+
   /** The agent's network counters, as its heartbeat reports them (it sends them when they changed). */
   async reportNetwork(agentId: string, stats: NetworkStats): Promise<void> {
     await this.agents.reportNetwork(agentId, stats);
@@ -221,6 +233,9 @@ export class AgentsService implements OnModuleInit {
           : null,
       lastError: a.lastError !== null && a.lastErrorAt ? { message: a.lastError, at: a.lastErrorAt.toISOString() } : null,
       leftAt: a.leftAt?.toISOString() ?? null,
+      labels: agentLabels(a),
+      backend: AgentBackendSchema.safeParse(a.backend).data ?? null,
+      device: a.device,
       createdAt: a.createdAt.toISOString(),
     };
   }

@@ -1,8 +1,9 @@
 import { CanActivate, Controller, ExecutionContext, Get, Inject, Injectable, Param, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { DatasetNameSchema, type DatasetShape } from '@flotilla/contracts';
+import { DatasetNameSchema, type DatasetShape, type DatasetSummary } from '@flotilla/contracts';
 import type { Request } from 'express';
 import { JoinTokensService } from '../auth/join-tokens.service';
+import { RequireRole } from '../auth/role.guard';
 import { bearerToken } from '../common/bearer';
 import { UnauthorizedError } from '../common/errors';
 import { RateLimiter } from '../common/rate-limiter';
@@ -46,11 +47,21 @@ export class JoinTokenOrAgentGuard implements CanActivate {
   }
 }
 
-/** What agents read before they join: the shape their file for a dataset must have. */
+/** What agents read before they join (the shape their file for a dataset must have), and the catalogue for people. */
 @ApiTags('agents')
 @Controller('datasets')
 export class DatasetsController {
   constructor(private readonly catalog: DatasetCatalog) {}
+
+  @Get()
+  @RequireRole('viewer')
+  @ApiOperation({
+    summary:
+      "The coordinator's datasets: each one's shape (features, classes, value range) and the size of its held-out split, the rows every global model is evaluated on",
+  })
+  list(): DatasetSummary[] {
+    return this.catalog.summaries();
+  }
 
   @Get(':name')
   @UseGuards(JoinTokenOrAgentGuard)

@@ -29,6 +29,7 @@ export const BLOB_REFERENCING_TABLES = [
 export const TABLES_WITHOUT_BLOBS = [
   'agents',
   'blob_uploads',
+  'job_leases',
   'participations',
   'bilevel_points',
   'updates',

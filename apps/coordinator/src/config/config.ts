@@ -68,6 +68,16 @@ export const ConfigSchema = z.object({
     .min(1024)
     .max(2 ** 31 - 1)
     .default(16 * 1024 * 1024),
+  /**
+   * Most parameters of a `cnn` or `layers` model (float32 each; 4 × this is also the largest initial-weights upload).
+   * Checked from the model's configuration at submission, before any weight is allocated.
+   */
+  MAX_MODEL_PARAMETERS: z.coerce.number().int().min(1).max(500_000_000).default(5_000_000),
+  /**
+   * Most multiply-accumulates of one example's forward pass through a `cnn` or `layers` model: the coordinator
+   * evaluates every round's model on its whole held-out split, so this bounds that work.
+   */
+  MAX_MODEL_MACS: z.coerce.number().int().min(1).default(5_000_000),
   /** Uploads and downloads (updates, blobs, task results) one agent may have in flight on one process (429 beyond). */
   AGENT_MAX_TRANSFERS: z.coerce.number().int().min(1).max(1000).default(4),
   /** Bytes of blobs one agent may have uploaded for the tasks it holds open (403 beyond). */
@@ -119,6 +129,11 @@ export const ConfigSchema = z.object({
    * taken over after one to two times this. Handlers must not block the event loop this long.
    */
   CONTROL_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
+  /**
+   * Control jobs one coordinator runs at once (round closes, advances, task deadlines). Steps of different jobs run in
+   * parallel, here and on other replicas; one job's steps run one at a time everywhere (a lease in PostgreSQL).
+   */
+  CONTROL_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /**
    * How often every coordinator compares what PostgreSQL says must be scheduled (round closes, task deadlines, running
    * jobs) with what Redis holds and re-arms what is missing (also at start-up and each time Redis is back).

@@ -1,9 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ControlJobName, ControlJobSchemas, describeIssues, type ControlJobData } from '@flotilla/contracts';
 import { UnrecoverableError } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { outageOf } from '../common/outage';
 import { APP_CONFIG, type AppConfig } from '../config/config';
-import { QueueService } from '../queue/queue.service';
+import { ControlBusy, QueueService } from '../queue/queue.service';
+import { JobLeasesRepository } from './job-leases.repository';
+
+/** How long a control step waits before it looks again at a job whose lease another replica holds. */
+const LEASE_BUSY_RETRY_MS = 100;
 
 type Handler = (data: unknown) => Promise<void>;
 
@@ -29,9 +35,13 @@ export class ControlService implements OnApplicationBootstrap, OnModuleDestroy {
   private running: Promise<void> | null = null;
   private again: ReconcileContext | null = null;
   private stopped = false;
+  /** Per job, the tail of this process's control steps (a step waits for the one before it here, not for a lease). */
+  private readonly local = new Map<string, Promise<void>>();
+  private readonly process = `${hostname()}:${process.pid}`;
 
   constructor(
     private readonly queues: QueueService,
+    private readonly leases: JobLeasesRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -43,8 +53,47 @@ export class ControlService implements OnApplicationBootstrap, OnModuleDestroy {
       const parsed = schema.safeParse(data);
       // Not retried: the same data would fail the same way.
       if (!parsed.success) throw new UnrecoverableError(`control job '${name}' with malformed data: ${describeIssues(parsed.error)}`);
-      await handler(parsed.data as ControlJobData<N>);
+      await this.exclusive(parsed.data.jobId, () => handler(parsed.data as ControlJobData<N>));
     });
+  }
+
+  /**
+   * Runs one control step of a job while no other step of that job runs, in this process or another: steps of one job
+   * queue up here, then take the job's lease in PostgreSQL (held for CONTROL_LOCK_MS, renewed every third of it). A
+   * lease another replica holds throws {@link ControlBusy}: the control job comes back a moment later. A replica that
+   * dies mid-step leaves a lease that expires, and BullMQ hands the step to another replica once its lock lapses.
+   */
+  private async exclusive(jobId: string, step: () => Promise<void>): Promise<void> {
+    const before = this.local.get(jobId) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    const tail = before.then(() => mine);
+    this.local.set(jobId, tail);
+    try {
+      await before;
+      const holder = `${this.process}:${randomUUID()}`;
+      const ttl = this.config.CONTROL_LOCK_MS;
+      if (!(await this.leases.acquire(jobId, holder, ttl))) throw new ControlBusy(jobId, LEASE_BUSY_RETRY_MS);
+      const renew = setInterval(
+        () => {
+          this.leases.renew(jobId, holder, ttl).then(
+            (held) => held || this.logger.warn(`job ${jobId}: the lease of a running control step expired and was taken over`),
+            (e: unknown) => this.logger.warn(`job ${jobId}: renewing the lease failed: ${e instanceof Error ? e.message : String(e)}`),
+          );
+        },
+        Math.floor(ttl / 3),
+      );
+      try {
+        await step();
+      } finally {
+        clearInterval(renew);
+        // When the database is away the lease cannot be given back: it expires.
+        await this.leases.release(jobId, holder).catch(() => undefined);
+      }
+    } finally {
+      done();
+      if (this.local.get(jobId) === tail) this.local.delete(jobId);
+    }
   }
 
   /**

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { scaleToUnit, splitHeldOut, type Dataset } from '@flotilla/algorithms';
-import { DatasetManifestSchema, type DatasetManifest, type DatasetShape } from '@flotilla/contracts';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { scaleToUnit, type Dataset } from '@flotilla/algorithms';
+import { classNames, type DatasetManifest, type DatasetShape, type DatasetSummary, type EvaluationSource } from '@flotilla/contracts';
+import { loadManifestDataset } from '@flotilla/dataset-files';
+import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { NotFoundError, ValidationError } from '../common/errors';
@@ -15,7 +16,10 @@ export interface CatalogDataset {
   test: Dataset;
 }
 
-/** Datasets the coordinator can evaluate on, loaded lazily from DATA_DIR/<name>/dataset.json. */
+/**
+ * Datasets the coordinator can evaluate on, loaded lazily from DATA_DIR/<name>/dataset.json and the files it names
+ * (CSV, IDX or an image folder: @flotilla/dataset-files reads them, as the agents and scripts do).
+ */
 @Injectable()
 export class DatasetCatalog {
   private readonly logger = new Logger(DatasetCatalog.name);
@@ -55,15 +59,31 @@ export class DatasetCatalog {
   shape(name: string): DatasetShape {
     const known = this.names();
     if (!known.includes(name)) throw new NotFoundError(unknownDataset(name, known));
-    const { manifest, numFeatures } = this.get(name);
+    const { manifest, numFeatures, inputShape } = this.get(name);
     return {
       name,
       numFeatures,
-      inputShape: this.get(name).inputShape,
+      inputShape,
       numClasses: manifest.numClasses,
+      classes: classNames(manifest),
       featureRange: manifest.featureRange,
       description: manifest.description ?? null,
     };
+  }
+
+  /** GET /datasets: every dataset's shape and the size of its held-out split, by name. */
+  summaries(): DatasetSummary[] {
+    return this.names().map((name) => {
+      const { manifest, test } = this.get(name);
+      return { ...this.shape(name), heldOut: { rows: test.size, fraction: manifest.heldOut.fraction } };
+    });
+  }
+
+  /** Where a job's test metrics on `name` come from; null when the catalogue no longer has the dataset. */
+  evaluation(name: string): EvaluationSource | null {
+    if (!this.names().includes(name)) return null;
+    const { manifest, test } = this.get(name);
+    return { dataset: name, heldOutRows: test.size, fraction: manifest.heldOut.fraction };
   }
 }
 
@@ -73,14 +93,7 @@ export function unknownDataset(name: string, known: string[]): string {
 }
 
 function loadCatalogDataset(dir: string): CatalogDataset {
-  const manifest = DatasetManifestSchema.parse(JSON.parse(readFileSync(path.join(dir, 'dataset.json'), 'utf8')));
-  const { test } = splitHeldOut(readFileSync(path.join(dir, manifest.file), 'utf8'), manifest);
-  const inputShape = manifest.inputShape ?? [test.numFeatures];
-  const perExample = inputShape.reduce((a, b) => a * b, 1);
-  if (perExample !== test.numFeatures) {
-    throw new Error(
-      `dataset ${manifest.name}: inputShape [${inputShape.join(', ')}] holds ${perExample} values per example, the file has ${test.numFeatures}`,
-    );
-  }
-  return { manifest, numFeatures: test.numFeatures, inputShape, test: scaleToUnit(test, manifest.featureRange) };
+  const { manifest, numFeatures, inputShape, test } = loadManifestDataset(dir);
+  // The held-out split carries its examples' shape: the models that evaluate on it (cnn, layers) need it.
+  return { manifest, numFeatures, inputShape, test: { ...scaleToUnit(test, manifest.featureRange), inputShape } };
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { CreateJob, JobKindName, JobProgress, JobSpec, JobView, JobViewBase } from '@flotilla/contracts';
+import type { AgentCensus, CreateJob, JobKindName, JobProgress, JobSpec, JobView, JobViewBase } from '@flotilla/contracts';
+import { waitingForAgents, type AgentRequirement } from '../agents/eligibility.service';
 import type { StoredJob } from './jobs.repository';
 
 /** A job of kind K: its spec has that kind's type. */
@@ -34,10 +35,20 @@ export interface JobKind<K extends JobKindName = JobKindName> {
    * initial state in one transaction (JobsRepository.create with the transaction). The job is advanced afterwards.
    */
   submit(spec: JobSpec<K>): Promise<StoredJob>;
+  /**
+   * The dataset an agent must hold to compute for a job of this spec (null: any agent may). With the spec's
+   * agentSelector and backend it makes the job's {@link AgentRequirement} (EligibilityService decides who meets it).
+   */
+  agentDataset(spec: JobSpec<K>): string | null;
   /** Looks at the persisted state and does what comes next; throw a {@link JobFailure} to fail the job. */
   advance(job: JobOf<K>): Promise<void>;
   /** The job was cancelled (its row already says so): release what it holds, e.g. close its open round. */
   onCancel?(job: JobOf<K>): Promise<void>;
+  /**
+   * Why the running job waits for agents, given the online agents holding its data and how many of them match
+   * (`agents`), or null when it does not. Without it: a job waits when no agent matches (every task needs one).
+   */
+  waiting?(job: JobOf<K>, agents: AgentCensus, requirement: AgentRequirement): Promise<string | null>;
   /** GET /jobs/:id: the common fields and the kind's own. */
   view(job: JobOf<K>, base: BaseViewOf<K>): Promise<Extract<JobView, { kind: K }>>;
   /** The model GET /jobs/:id/model serves, or null when the job has none (yet). */
@@ -65,6 +76,9 @@ export interface RegisteredKind {
   readonly kind: JobKindName;
   readonly progressUnit: JobProgress['unit'];
   submit(spec: CreateJob): Promise<StoredJob>;
+  /** The job's {@link AgentRequirement}: its kind's dataset and the spec's placement. */
+  requirement(spec: CreateJob): AgentRequirement;
+  waiting(job: StoredJob, agents: AgentCensus): Promise<string | null>;
   advance(job: StoredJob): Promise<void>;
   onCancel(job: StoredJob): Promise<void>;
   view(job: StoredJob, base: JobViewBase): Promise<JobView>;
@@ -83,12 +97,23 @@ export class JobKindRegistry {
       if (!isJobOf(job, k.kind)) throw new Error(`job ${job.id} is a ${job.kind} job, not ${k.kind}`);
       return job;
     };
+    const ownSpec = (spec: CreateJob): JobSpec<K> => {
+      if (!isSpecOf(spec, k.kind)) throw new Error(`a ${spec.kind} spec was given to the ${k.kind} kind`);
+      return spec;
+    };
+    const requirement = (spec: JobSpec<K>): AgentRequirement => ({
+      dataset: k.agentDataset(spec),
+      placement: { agentSelector: spec.agentSelector, backend: spec.backend },
+    });
     this.kinds.set(k.kind, {
       kind: k.kind,
       progressUnit: k.progressUnit,
-      submit: (spec) => {
-        if (!isSpecOf(spec, k.kind)) throw new Error(`a ${spec.kind} spec was given to the ${k.kind} kind`);
-        return k.submit(spec);
+      submit: (spec) => k.submit(ownSpec(spec)),
+      requirement: (spec) => requirement(ownSpec(spec)),
+      waiting: async (job, agents) => {
+        const j = own(job);
+        if (k.waiting) return k.waiting(j, agents, requirement(j.spec));
+        return agents.matching > 0 ? null : waitingForAgents(requirement(j.spec), agents, 1);
       },
       advance: (job) => k.advance(own(job)),
       onCancel: async (job) => k.onCancel?.(own(job)),

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { CreateJob, JobView, JobViewBase, ListJobsQuery } from '@flotilla/contracts';
+import { EligibilityService } from '../agents/eligibility.service';
 import { BLOB_STORE, BlobStore } from '../blobs/blob-store';
 import { ConflictError, NotFoundError, ValidationError } from '../common/errors';
 import { JobKindRegistry, type RegisteredKind } from './job-kind';
@@ -13,6 +14,7 @@ export class JobsService {
     private readonly jobs: JobsRepository,
     private readonly kinds: JobKindRegistry,
     private readonly runner: JobRunner,
+    private readonly eligibility: EligibilityService,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
   ) {}
 
@@ -59,8 +61,13 @@ export class JobsService {
     return k;
   }
 
-  private view(job: StoredJob): Promise<JobView> {
+  /**
+   * The common fields, then the kind's. A running job also says how many online agents hold its data and how many
+   * of them it may use (EligibilityService), and why it waits for agents when it does.
+   */
+  private async view(job: StoredJob): Promise<JobView> {
     const kind = this.kindOf(job.kind);
+    const agents = job.status === 'running' ? await this.eligibility.count(kind.requirement(job.spec)) : null;
     const base: JobViewBase = {
       id: job.id,
       kind: job.kind,
@@ -70,6 +77,8 @@ export class JobsService {
       progress: { done: job.progressDone, total: job.progressTotal, unit: kind.progressUnit },
       error: job.error,
       result: job.result ?? null,
+      agents,
+      waiting: agents ? await kind.waiting(job, agents) : null,
       createdAt: job.createdAt.toISOString(),
       finishedAt: job.finishedAt?.toISOString() ?? null,
     };

@@ -14,7 +14,7 @@ import {
   type TaskRef,
   type TrainTask,
 } from '@flotilla/contracts';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import IORedis from 'ioredis';
 import { outageOf } from '../common/outage';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -303,18 +303,24 @@ export class QueueService implements OnModuleInit, OnModuleDestroy, OnApplicatio
   }
 
   /**
-   * Starts consuming the control queue (one job at a time) with `handle`; the ControlService routes by name. A control
-   * job whose process died is picked up again once its lock has lapsed (CONTROL_LOCK_MS, checked every half of it):
+   * Starts consuming the control queue (CONTROL_CONCURRENCY jobs at a time) with `handle`; the ControlService routes by
+   * name and keeps one job's steps one at a time ({@link ControlBusy}: put back for a moment). A control job whose
+   * process died is picked up again once its lock has lapsed (CONTROL_LOCK_MS, checked every half of it):
    * until then the wake-ups of its job wait behind it, so the lock is short. Handlers are idempotent, so a job run
    * again after a lost lock (or after a crash, up to 5 times) does nothing twice. A handler that fails because
    * PostgreSQL or Redis is away is tried again for as long as the outage lasts; one that fails otherwise, up to
    * CONTROL_ATTEMPTS times.
    */
   consumeControl(handle: (name: string, data: unknown) => Promise<void>): void {
-    const run = async (job: Job): Promise<void> => {
+    const run = async (job: Job, token?: string): Promise<void> => {
       try {
         await handle(job.name, job.data);
       } catch (e) {
+        if (e instanceof ControlBusy && token !== undefined) {
+          // Another step of the same job runs (here or on another replica): this one waits, and no try is used up.
+          await job.moveToDelayed(Date.now() + e.retryInMs, token);
+          throw new DelayedError();
+        }
         if (e instanceof UnrecoverableError || outageOf(e)) throw e;
         // attemptsMade counts the tries before this one.
         if (job.attemptsMade + 1 >= CONTROL_ATTEMPTS) throw new UnrecoverableError(e instanceof Error ? e.message : String(e));
@@ -324,7 +330,7 @@ export class QueueService implements OnModuleInit, OnModuleDestroy, OnApplicatio
     this.worker = new Worker(CONTROL_QUEUE, run, {
       connection: (this.workerConnection = this.newConnection()),
       prefix: this.config.QUEUE_PREFIX,
-      concurrency: 1,
+      concurrency: this.config.CONTROL_CONCURRENCY,
       lockDuration: this.config.CONTROL_LOCK_MS,
       stalledInterval: Math.ceil(this.config.CONTROL_LOCK_MS / 2),
       maxStalledCount: 5,
@@ -392,4 +398,17 @@ function toWork(job: Pick<Job, 'id' | 'name' | 'data' | 'timestamp'>): AgentWork
     return task.success ? { kind: 'task', id, queuedAt: job.timestamp, task: task.data } : null;
   }
   return null;
+}
+
+/**
+ * Thrown by a control handler whose job's lease another step holds: the control job is put back, delayed by
+ * `retryInMs`, without counting as a failed try.
+ */
+export class ControlBusy extends Error {
+  constructor(
+    readonly jobId: string,
+    readonly retryInMs: number,
+  ) {
+    super(`job ${jobId} is busy with another control step`);
+  }
 }

@@ -21,6 +21,9 @@ function agent(id: string, heartbeat: number, timeout: number | null = null): Ag
     lastError: null,
     lastErrorAt: null,
     leftAt: null,
+    labels: {},
+    backend: null,
+    device: null,
     createdAt: t0,
   };
 }

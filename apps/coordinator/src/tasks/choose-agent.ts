@@ -28,9 +28,3 @@ export function chooseAgent(
   });
   return best?.a;
 }
-
-/** The sha256 an agent reported for its copy of `dataset`, if any. */
-export function agentDataHash(agent: Agent, dataset: string): string | undefined {
-  const hashes = agent.datasetHashes as Record<string, string> | null;
-  return hashes?.[dataset];
-}

@@ -58,6 +58,7 @@ describe('TasksService', () => {
       kind: 'bilevel',
       progressUnit: 'iterations',
       submit: () => Promise.reject(new Error('not used')),
+      agentDataset: () => DATA,
       advance: () => Promise.resolve(),
       view: () => Promise.reject(new Error('not used')),
       checkTaskResult: (_task, r) => {
@@ -143,6 +144,40 @@ describe('TasksService', () => {
       ]);
 
       expect(t.world.task(task.id)).toMatchObject({ status: 'running', agentId: bare });
+    });
+
+    it("only agents matching the job's agentSelector and backend get its tasks: the first, a retry after a failure, none while none is online", async () => {
+      const placed = (await t.submitBilevelJob({ agentSelector: { gpu: 'true' }, backend: 'tensorflow-gpu' })).id;
+      // Registered first and idle: each would win the choice if the placement were not applied.
+      agent('gpu-false', { labels: { gpu: 'false' }, backend: 'tensorflow-gpu' });
+      agent('no-labels', { backend: 'tensorflow-gpu' });
+      agent('wrong-backend', { labels: { gpu: 'true' }, backend: 'wasm' });
+      agent('no-backend', { labels: { gpu: 'true' } });
+      const gpu = agent('gpu', { labels: { gpu: 'true', zone: 'b' }, backend: 'tensorflow-gpu' });
+
+      const [task] = await t.service.dispatch(placed, [request()]);
+      expect(t.world.task(task.id)).toMatchObject({ status: 'running', agentId: gpu, attempt: 1 });
+
+      // It fails there; no other matching agent is online, so it goes back to the one that failed it, not elsewhere.
+      await t.service.fail(gpu, task.id, { message: 'out of memory' });
+      expect(t.world.task(task.id)).toMatchObject({ status: 'running', agentId: gpu, attempt: 2, failedAgentIds: [gpu] });
+
+      // The same job's next task while its only matching agent is offline: pending, whoever else is online.
+      t.world.agent(gpu)!.lastHeartbeatAt = at(-30_001);
+      const [next] = await t.service.dispatch(placed, [request('r0.k1.z')]);
+      expect(t.world.task(next.id)).toMatchObject({ status: 'pending', agentId: null });
+    });
+
+    it("pins the data file most of the job's matching agents hold, whatever the others hold", async () => {
+      const selector = { agentSelector: { site: 'lab' }, backend: null };
+      agent('elsewhere-1', { datasetHashes: { [DATA]: H2 } });
+      agent('elsewhere-2', { datasetHashes: { [DATA]: H2 } });
+      const lab = agent('lab', { labels: { site: 'lab' } });
+
+      expect(await t.service.commonDataHash(selector, DATA)).toBe(H1);
+      expect(await t.service.commonDataHash({ agentSelector: {}, backend: null }, DATA)).toBe(H2);
+      expect((await t.service.eligibleAgents(selector, DATA)).map((a) => a.id)).toEqual([lab]);
+      expect(await t.service.eligibleAgents(selector, DATA, H2)).toEqual([]);
     });
 
     it('dispatching the same key again creates nothing and assigns nothing', async () => {

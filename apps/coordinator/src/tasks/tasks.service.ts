@@ -9,12 +9,14 @@ import {
   type TaskFailureBody,
   type TaskRef,
   type TaskResultBody,
+  type Placement,
   type TaskView,
 } from '@flotilla/contracts';
 import type { Agent, Task } from '@prisma/client';
 import type { z } from 'zod';
 import { AgentsRepository } from '../agents/agents.repository';
 import { AgentsService, type AgentGone } from '../agents/agents.service';
+import { agentDataHash, EligibilityService } from '../agents/eligibility.service';
 import { InvalidResultError, NotFoundError, TaskClosedError } from '../common/errors';
 import { MetricsRegistry } from '../common/metrics.registry';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -23,7 +25,7 @@ import { JobKindRegistry, type RegisteredKind } from '../jobs/job-kind';
 import { JobRunner } from '../jobs/job-runner.service';
 import { JobsRepository, type StoredJob } from '../jobs/jobs.repository';
 import { QueueService } from '../queue/queue.service';
-import { agentDataHash, chooseAgent } from './choose-agent';
+import { chooseAgent } from './choose-agent';
 import { TasksRepository, type TaskRow } from './tasks.repository';
 
 /** How long a task with no free agent waits before looking again. */
@@ -102,6 +104,7 @@ export class TasksService implements OnModuleInit {
     private readonly runner: JobRunner,
     private readonly agents: AgentsRepository,
     private readonly agentsService: AgentsService,
+    private readonly eligibility: EligibilityService,
     private readonly queues: QueueService,
     private readonly control: ControlService,
     private readonly metrics: MetricsRegistry,
@@ -186,7 +189,7 @@ export class TasksService implements OnModuleInit {
     if (!task || task.status !== 'pending') return;
     const job = await this.jobs.findById(task.jobId);
     if (!job || job.status !== 'running') return;
-    const agent = await this.pickAgent(task);
+    const agent = await this.pickAgent(task, job.spec);
     if (!agent) {
       // One look-again per task attempt at a time, however often it is asked for.
       await this.queues.retryAssign({ jobId: task.jobId, taskId, attempt: task.attempt }, WAIT_FOR_AGENT_MS);
@@ -208,28 +211,29 @@ export class TasksService implements OnModuleInit {
     this.metrics.inc('flotilla_tasks_assigned_total');
   }
 
-  /** The agent for a task among the online ones that hold its dataset (with the required content hash): {@link chooseAgent}. */
-  private async pickAgent(task: TaskRow): Promise<Agent | undefined> {
-    const since = new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS);
-    const online = task.dataset ? await this.agents.online(task.dataset, since) : await this.agents.onlineAny(since);
-    const fit = online.filter((a) => !task.dataHash || agentDataHash(a, task.dataset!) === task.dataHash);
+  /**
+   * The agent for a task among the eligible ones (EligibilityService: online, holding its dataset with the required
+   * content hash, matching its job's agentSelector and backend): {@link chooseAgent}.
+   */
+  private async pickAgent(task: TaskRow, placement: Placement): Promise<Agent | undefined> {
+    const fit = await this.eligibility.eligible({ dataset: task.dataset, dataHash: task.dataHash, placement });
     if (!fit.length) return undefined;
     return chooseAgent(fit, new Set(task.failedAgentIds), await this.tasks.runningCounts());
   }
 
-  /** Online agents holding `dataset` (with this file sha256, when given). */
-  async onlineAgents(dataset: string, dataHash?: string): Promise<Agent[]> {
-    const online = await this.agents.online(dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
-    return dataHash ? online.filter((a) => agentDataHash(a, dataset) === dataHash) : online;
+  /** The agents a job with this placement may use now that hold `dataset` (with this file sha256, when given). */
+  async eligibleAgents(placement: Placement, dataset: string, dataHash?: string): Promise<Agent[]> {
+    return this.eligibility.eligible({ dataset, dataHash, placement });
   }
 
   /**
-   * The sha256 that most online agents report for their copy of `dataset` (ties: the smaller hash), or undefined
-   * when none is online. A job pins it so that every one of its tasks computes on the same rows.
+   * The sha256 that most of the agents a job with this placement may use report for their copy of `dataset` (ties: the
+   * smaller hash), or undefined when none is online. A job pins it so that every one of its tasks computes on the
+   * same rows.
    */
-  async commonDataHash(dataset: string): Promise<string | undefined> {
+  async commonDataHash(placement: Placement, dataset: string): Promise<string | undefined> {
     const counts = new Map<string, number>();
-    for (const a of await this.onlineAgents(dataset)) {
+    for (const a of await this.eligibleAgents(placement, dataset)) {
       const h = agentDataHash(a, dataset);
       if (h) counts.set(h, (counts.get(h) ?? 0) + 1);
     }

@@ -27,6 +27,7 @@ import type {
 } from '@prisma/client';
 import type { AgentsRepository } from '../agents/agents.repository';
 import { BlobStore } from '../blobs/blob-store';
+import type { JobLeasesRepository } from '../control/job-leases.repository';
 import { NotFoundError, ValidationError } from '../common/errors';
 import type { JobRunner } from '../jobs/job-runner.service';
 import type { JobsRepository, StoredJob } from '../jobs/jobs.repository';
@@ -135,7 +136,13 @@ export class World {
    */
   addAgent(
     name: string,
-    o: { datasets?: string[]; datasetHashes?: Record<string, string> | null; heartbeatAgoMs?: number | null } = {},
+    o: {
+      datasets?: string[];
+      datasetHashes?: Record<string, string> | null;
+      heartbeatAgoMs?: number | null;
+      labels?: Record<string, string>;
+      backend?: string | null;
+    } = {},
   ): Agent {
     const heartbeat = o.heartbeatAgoMs === undefined ? 0 : o.heartbeatAgoMs;
     const agent: Agent = {
@@ -154,6 +161,9 @@ export class World {
       lastError: null,
       lastErrorAt: null,
       leftAt: null,
+      labels: o.labels ?? {},
+      backend: o.backend ?? null,
+      device: null,
       createdAt: new Date(Date.UTC(2020, 0, 1) + this.agents.length),
     };
     this.agents.push(agent);
@@ -856,5 +866,35 @@ export class MemoryBlobStore implements Pick<
     if (!HASH.test(hash)) return Promise.reject(new malformed(`Not a sha256 hex digest: ${hash.slice(0, 80)}`));
     const bytes = this.blobs.get(hash);
     return bytes ? Promise.resolve(bytes) : Promise.reject(new NotFoundError(`Blob ${hash} not found`));
+  }
+}
+
+/** Job leases in memory, with the table's rules (an expired lease is taken over; only its holder renews or releases). */
+export class FakeJobLeases implements Pick<JobLeasesRepository, 'acquire' | 'renew' | 'release' | 'holder'> {
+  readonly leases = new Map<string, { holder: string; expiresAt: number }>();
+
+  acquire(jobId: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const l = this.leases.get(jobId);
+    if (l && l.expiresAt >= now && l.holder !== holder) return Promise.resolve(false);
+    this.leases.set(jobId, { holder, expiresAt: now + ttlMs });
+    return Promise.resolve(true);
+  }
+
+  renew(jobId: string, holder: string, ttlMs: number): Promise<boolean> {
+    const l = this.leases.get(jobId);
+    if (l?.holder !== holder) return Promise.resolve(false);
+    l.expiresAt = Date.now() + ttlMs;
+    return Promise.resolve(true);
+  }
+
+  release(jobId: string, holder: string): Promise<void> {
+    if (this.leases.get(jobId)?.holder === holder) this.leases.delete(jobId);
+    return Promise.resolve();
+  }
+
+  holder(jobId: string): Promise<string | null> {
+    const l = this.leases.get(jobId);
+    return Promise.resolve(l && l.expiresAt >= Date.now() ? l.holder : null);
   }
 }

@@ -4,7 +4,9 @@ import { CreateFederatedJobSchema, CreateJobSchema, type CreateFederatedJob } fr
 import * as path from 'node:path';
 import type { AgentsRepository } from '../agents/agents.repository';
 import type { AgentsService } from '../agents/agents.service';
+import { EligibilityService } from '../agents/eligibility.service';
 import type { BlobStore } from '../blobs/blob-store';
+import type { JobLeasesRepository } from '../control/job-leases.repository';
 import { MetricsRegistry } from '../common/metrics.registry';
 import { loadConfig, type AppConfig } from '../config/config';
 import { ControlService } from '../control/control.service';
@@ -23,6 +25,7 @@ import {
   FakeJobsRepository,
   FakeRoundsRepository,
   FakeTasksRepository,
+  FakeJobLeases,
   MemoryBlobStore,
   RecordingQueue,
   RecordingRunner,
@@ -57,16 +60,19 @@ function collaborators(env: Record<string, string>) {
   const world = new World();
   const jobs = new FakeJobsRepository(world);
   const queue = new RecordingQueue();
+  const agents = new FakeAgentsRepository(world);
   return {
     world,
     jobs,
-    agents: new FakeAgentsRepository(world),
+    agents,
+    // The real rule on the fake agents table.
+    eligibility: new EligibilityService(fake<AgentsRepository>(agents), testConfig(env)),
     queue,
     runner: new RecordingRunner(),
     blobs: new MemoryBlobStore(),
     metrics: new MetricsRegistry(),
     config: testConfig(env),
-    control: new ControlService(fake<QueueService>(queue), testConfig(env)),
+    control: new ControlService(fake<QueueService>(queue), fake<JobLeasesRepository>(new FakeJobLeases()), testConfig(env)),
     // Used only when a module starts (revocation hooks); the builders do not start modules.
     agentsService: fake<AgentsService>({}),
   };
@@ -83,12 +89,12 @@ export function newRoundsService(env: Record<string, string> = {}) {
     fake<JobRunner>(c.runner),
     fake<AgentsRepository>(c.agents),
     c.agentsService,
+    c.eligibility,
     fake<QueueService>(c.queue),
     c.control,
     catalog,
     c.metrics,
     fake<BlobStore>(c.blobs),
-    c.config,
   );
 
   /** The job as the service gets it (JobRunner reads it and hands it to the kind). */
@@ -137,15 +143,19 @@ export function newTasksService(env: Record<string, string> = {}) {
     fake<JobRunner>(c.runner),
     fake<AgentsRepository>(c.agents),
     c.agentsService,
+    c.eligibility,
     fake<QueueService>(c.queue),
     c.control,
     c.metrics,
     c.config,
   );
 
-  /** A running bilevel job (a task-driven kind) on the T1 test problem; the tasks service only needs its row. */
-  const submitBilevelJob = () =>
-    c.jobs.create({ spec: CreateJobSchema.parse({ kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' } }), progressTotal: 1 });
+  /** A running bilevel job (a task-driven kind) on the T1 test problem, `spec` added; the tasks service only needs its row. */
+  const submitBilevelJob = (spec: Record<string, unknown> = {}) =>
+    c.jobs.create({
+      spec: CreateJobSchema.parse({ kind: 'bilevel', problem: { kind: 'test-case', name: 'T1' }, ...spec }),
+      progressTotal: 1,
+    });
 
   return { service, tasks, kinds, submitBilevelJob, ...c };
 }

@@ -15,6 +15,8 @@ export interface Dataset {
   numClasses: number;
   /** Number of rows. */
   size: number;
+  /** One example's shape as models see it (a row-major view of its features); absent: `[numFeatures]`. */
+  inputShape?: number[];
 }
 
 /** Per-column minimum and maximum of the features, each of length `numFeatures`. */
@@ -263,6 +265,31 @@ export function labelHistogram(labels: ArrayLike<number>, numClasses: number): n
   const h = new Array<number>(numClasses).fill(0);
   for (let i = 0; i < labels.length; i++) h[labels[i]]++;
   return labels.length ? h.map((c) => c / labels.length) : h;
+}
+
+/**
+ * IID split: the indices 0..size − 1 are shuffled and cut into `numClients` contiguous chunks whose sizes differ by at
+ * most one (the first size mod N clients get one more). Every index goes to exactly one client.
+ * @param rng consumed by one shuffle, so a seed gives one split.
+ * @returns for each client, its indices in increasing order.
+ * @throws when numClients is not a positive integer or exceeds size (a client would get nothing).
+ */
+export function iidSplit(size: number, numClients: number, rng: Rng): number[][] {
+  if (!Number.isInteger(size) || size < 0) throw new Error(`iidSplit: size must be a non-negative integer, got ${size}`);
+  if (!Number.isInteger(numClients) || numClients < 1)
+    throw new Error(`iidSplit: numClients must be a positive integer, got ${numClients}`);
+  if (numClients > size) throw new Error(`iidSplit: ${numClients} clients for ${size} samples would leave some with none`);
+  const idx = rng.shuffle(Array.from({ length: size }, (_, i) => i));
+  const base = Math.floor(size / numClients);
+  const extra = size % numClients;
+  const clients: number[][] = [];
+  let start = 0;
+  for (let n = 0; n < numClients; n++) {
+    const end = start + base + (n < extra ? 1 : 0);
+    clients.push(idx.slice(start, end).sort((a, b) => a - b));
+    start = end;
+  }
+  return clients;
 }
 
 /** Options of {@link dirichletLabelSplit}. */

@@ -68,6 +68,26 @@ describe('models', () => {
     expect(r.meanLoss).toBeCloseTo(Math.log(2), 6);
   });
 
+  it('two SGD steps with momentum and weight decay equal the hand-derived steps', () => {
+    // Step 1 at w = 0 is the plain step above (decay of 0 is 0): v₁ = g₁, w₁ = −η·g₁ → row 0 of W and b = (0.05, −0.05).
+    // Step 2: logits (0.1, −0.1), so p − y = (−a, a) with a = σ(−0.2); g₂ = (−a, a) + λ·w₁ on row 0 and b.
+    // v₂ = μ·v₁ + g₂ = (−0.45 − a + 0.025, …) with μ = 0.9, λ = 0.5; w₂ = w₁ − η·v₂ → Δ = 0.0925 + 0.1·a.
+    const data: Dataset = { features: Float32Array.from([1, 0]), labels: Int32Array.from([0]), numFeatures: 2, numClasses: 2, size: 1 };
+    const tensors = tf.memory().numTensors;
+    const opts = { steps: 2, batchSize: 1, lr: 0.1, momentum: 0.9, weightDecay: 0.5, seed: 0 };
+    const r = trainLocal({ arch: 'softmax' }, new Float32Array(6), data, opts);
+    expect(tf.memory().numTensors).toBe(tensors);
+    const a = 1 / (1 + Math.exp(0.2));
+    const d = 0.0925 + 0.1 * a;
+    [d, -d, 0, 0, d, -d].forEach((v, i) => expect(r.delta[i]).toBeCloseTo(v, 6));
+    // Without momentum: v₂ = g₂, w₂ = w₁ − η·g₂ → Δ = 0.05 + 0.1·(a − 0.025).
+    const plain = trainLocal({ arch: 'softmax' }, new Float32Array(6), data, { ...opts, momentum: 0 });
+    expect(plain.delta[0]).toBeCloseTo(0.05 + 0.1 * (a - 0.025), 6);
+    expect(() => trainLocal({ arch: 'softmax' }, new Float32Array(6), data, { ...opts, momentum: 1 })).toThrow(
+      /momentum must be in \[0, 1\)/,
+    );
+  });
+
   it('rejects parameters of the wrong length, naming the function', () => {
     expect(() => evaluate({ arch: 'softmax' }, new Float32Array(5), blobs(4))).toThrow(/evaluate: parameters have length 5/);
     expect(() => trainLocal({ arch: 'softmax' }, new Float32Array(6), blobs(4), { steps: 0, batchSize: 1, lr: 0.1, seed: 0 })).toThrow(

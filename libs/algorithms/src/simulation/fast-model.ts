@@ -1,12 +1,6 @@
 import type { Dataset } from '../data/dataset';
-import {
-  parameterCount,
-  type Evaluation,
-  type LocalTrainingOptions,
-  type LocalTrainingResult,
-  type ModelArch,
-  type ModelShape,
-} from '../models/model';
+import type { Evaluation, LocalTrainingOptions, LocalTrainingResult } from '../models/local-sgd';
+import { parameterCount, type ModelArch, type ModelShape } from '../models/model';
 import { createRng } from '../random';
 
 // Bound once: a global lookup per call is slow in vm sandboxes such as jest's, and these run per row.
@@ -40,9 +34,13 @@ export interface FastModel {
 /**
  * Builds the hand-written model for a shape. The object owns scratch buffers sized for the largest batch seen,
  * so reuse one per model in a loop; it is not reentrant (one per worker thread).
- * @throws as `parameterShapes` for a bad shape.
+ * @throws as `parameterShapes` for a bad shape, and for a model other than `softmax` and `mlp` (the others train
+ * with {@link trainLocal}).
  */
 export function createFastModel(model: ModelArch, shape: ModelShape): FastModel {
+  if (model.arch !== 'softmax' && model.arch !== 'mlp') {
+    throw new Error(`createFastModel: only softmax and mlp have a hand-written model, not ${model.arch}`);
+  }
   const size = parameterCount(model, shape);
   const nParams = size;
   const nFeatures = shape.numFeatures;
@@ -224,6 +222,9 @@ export function createFastModel(model: ModelArch, shape: ModelShape): FastModel 
         throw new Error(`FastModel.train: batchSize must be a positive integer, got ${opts.batchSize}`);
       }
       if (!(opts.lr > 0)) throw new Error(`FastModel.train: lr must be positive, got ${opts.lr}`);
+      if ((opts.momentum ?? 0) !== 0 || (opts.weightDecay ?? 0) !== 0) {
+        throw new Error('FastModel.train: plain SGD only (momentum and weightDecay 0); use trainLocal for the others');
+      }
       const batch = Math.min(opts.batchSize, data.size);
       ensure(batch);
       const rng = createRng(opts.seed);

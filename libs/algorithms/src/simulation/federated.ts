@@ -12,7 +12,8 @@ import {
 } from '../aggregation/rules';
 import { updateNorm } from '../aggregation/updates';
 import { dirichletLabelSplit, labelHistogram, subset, type Dataset } from '../data/dataset';
-import { initialParameters, type LocalTrainingOptions, type LocalTrainingResult, type ModelArch } from '../models/model';
+import type { LocalTrainingOptions, LocalTrainingResult } from '../models/local-sgd';
+import { initialParameters, type ModelArch } from '../models/model';
 import { createAvailability, stationaryRate } from '../participation/availability';
 import { participationProbabilities, patternSpecs, type ParticipationPattern } from '../participation/probabilities';
 import { createRng, deriveSeed } from '../random';

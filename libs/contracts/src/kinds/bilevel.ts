@@ -10,6 +10,7 @@ import type {
 } from '@flotilla/algorithms';
 import { z } from 'zod';
 import { DatasetNameSchema, FiniteSchema, finiteVector, int4, safeText, SeedSchema, Sha256Schema } from '../common';
+import { placementFields } from '../placement';
 import type { JobViewBase } from '../jobs.schema';
 import { defineTask } from '../tasks';
 
@@ -65,6 +66,8 @@ export const CreateBilevelJobSchema = z
   .strictObject({
     kind: z.literal('bilevel'),
     name: safeText().min(1).max(120).optional(),
+    /** Which agents may compute for the job besides holding its data: `agentSelector` (labels) and `backend`. */
+    ...placementFields,
     problem: BilevelProblemSchema,
     /** The job runs every combination methods × seeds × penalties as an independent run (a sweep). */
     methods: z.array(z.enum(BILEVEL_METHOD_NAMES)).min(1).max(4).default(['penalty-double-loop']),

@@ -1,20 +1,76 @@
-import type { RobustAggregation, UpdatePolicy } from '@flotilla/algorithms';
+import { jsonDepth, TOPOLOGY_LIMITS, type ModelArch, type RobustAggregation, type UpdatePolicy } from '@flotilla/algorithms';
 import { z } from 'zod';
 import { DatasetNameSchema, FiniteSchema, int4, safeText, SeedSchema, Sha256Schema } from '../common';
+import type { EvaluationSource } from '../datasets';
+import { placementFields } from '../placement';
 import type { JobViewBase } from '../jobs.schema';
 
 /**
  * Federated jobs: FedAU (or a baseline rule) over rounds. Each round the coordinator asks the online agents that
- * hold the dataset to train ({@link TrainTask}), aggregates the updates they upload and evaluates the new model on
- * its held-out split (docs/algorithms/fedau.md).
+ * hold the dataset and match the job's placement to train ({@link TrainTask}), aggregates the updates they upload and
+ * evaluates the new model on its held-out split (docs/algorithms/fedau.md).
  */
 
-/** The built-in model architectures. Sizes of input and output come from the dataset. */
+/**
+ * A `layers` model's topology: the `modelTopology` object of a TF.js model.json (or the whole model.json). Its size
+ * and nesting are bounded here, before anything walks it; the coordinator then checks every layer against the
+ * allowlist and its limits (libs/algorithms topology.ts) before any weight exists.
+ */
+export const TopologySchema = z.record(z.string(), z.unknown()).superRefine((t, ctx) => {
+  // Depth first: it stops counting at the limit, where JSON.stringify of a very deep value would recurse through it.
+  if (jsonDepth(t, TOPOLOGY_LIMITS.maxDepth) > TOPOLOGY_LIMITS.maxDepth) {
+    ctx.addIssue({ code: 'custom', message: `the topology is nested deeper than ${TOPOLOGY_LIMITS.maxDepth} levels` });
+  } else if (JSON.stringify(t).length > TOPOLOGY_LIMITS.maxBytes) {
+    ctx.addIssue({ code: 'custom', message: `the topology's JSON is longer than ${TOPOLOGY_LIMITS.maxBytes} characters` });
+  }
+});
+
+/**
+ * Initial weights of a `layers` model: a float32 blob uploaded with POST /api/v1/models/weights (a model.json's
+ * weight files concatenated), and optionally the `weights` entries of its weightsManifest (all groups in order):
+ * given, they are matched to the model's weights by name and shape (and reordered when they come in another order).
+ */
+export const InitialWeightsSchema = z.strictObject({
+  hash: Sha256Schema,
+  weights: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1).max(200),
+        shape: z
+          .array(
+            z
+              .number()
+              .int()
+              .min(0)
+              .max(2 ** 31),
+          )
+          .max(8),
+        dtype: z.literal('float32', { message: 'only float32 weights are supported' }),
+      }),
+    )
+    .max(1024)
+    .optional(),
+});
+export type InitialWeights = z.infer<typeof InitialWeightsSchema>;
+
+/** The model architectures (README "Models"). Sizes of input and output come from the dataset. */
 export const ModelSpecSchema = z.discriminatedUnion('arch', [
   z.strictObject({ arch: z.literal('softmax') }),
   // Up to 16,384 hidden units: 1.2M parameters on 64 features (75·H + 10 on the digits), a 4.9 MB model.
   z.strictObject({ arch: z.literal('mlp'), hidden: z.number().int().min(1).max(16_384).default(32) }),
-]);
+  /** conv → max-pool → conv → max-pool → flatten → dense(relu) → dense, 'same' padding: for datasets of images. */
+  z.strictObject({
+    arch: z.literal('cnn'),
+    /** Filters of the two convolutions (default [16, 32]). */
+    filters: z.tuple([z.number().int().min(1).max(1024), z.number().int().min(1).max(1024)]).default([16, 32]),
+    /** Side of the square kernels (default 3). */
+    kernelSize: z.number().int().min(1).max(15).default(3),
+    /** Units of the hidden dense layer (default 64). */
+    dense: z.number().int().min(1).max(16_384).default(64),
+  }),
+  /** A Sequential TF.js LayersModel (README "Models": the allowed layers). */
+  z.strictObject({ arch: z.literal('layers'), topology: TopologySchema, initialWeights: InitialWeightsSchema.optional() }),
+]) satisfies z.ZodType<ModelArch>;
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
 /**
@@ -90,12 +146,18 @@ export const CreateFederatedJobSchema = z
   .strictObject({
     kind: z.literal('federated'),
     name: safeText().min(1).max(120).optional(),
+    /** Which agents may compute for the job besides holding its data: `agentSelector` (labels) and `backend`. */
+    ...placementFields,
     dataset: DatasetNameSchema,
     model: ModelSpecSchema,
     rounds: z.number().int().min(1).max(100_000),
     localSteps: z.number().int().min(1).max(10_000).default(5),
     batchSize: z.number().int().min(1).max(4096).default(16),
     localLr: z.number().positive().max(100).default(0.1),
+    /** Local SGD momentum μ in [0, 1) (default 0: plain SGD; docs/algorithms/models.md). */
+    momentum: z.number().min(0).lt(1).default(0),
+    /** Local L2 weight decay λ (default 0), on every parameter. */
+    weightDecay: z.number().min(0).max(10).default(0),
     globalLr: z.number().positive().max(1000).default(1),
     roundDeadlineMs: z.number().int().min(100).max(86_400_000).default(30_000),
     aggregation: AggregationSchema.default({ rule: 'fedau', cutoffK: null }),
@@ -103,7 +165,10 @@ export const CreateFederatedJobSchema = z
     updatePolicy: UpdatePolicySchema.default(DEFAULT_UPDATE_POLICY),
     /** null (default): the rule's weighted mean; else a robust combination of the updates. */
     robustAggregation: RobustAggregationSchema.nullable().default(null),
-    /** Eligible agents are the online agents that hold `dataset`; the job waits for at least this many. */
+    /**
+     * Eligible agents are the online agents that hold `dataset` and match `agentSelector` and `backend`; the job waits
+     * for at least this many.
+     */
     minAgents: z.number().int().min(1).max(100_000).default(1),
     seed: SeedSchema.default(0),
   })
@@ -126,9 +191,14 @@ export const TrainTaskSchema = z.strictObject({
   /** Features are scaled to [0, 1] with this range (from the dataset manifest), identically everywhere. */
   featureRange: z.tuple([FiniteSchema, FiniteSchema]),
   numClasses: z.number().int().min(2),
+  /** One example's shape (the dataset's inputShape; `cnn` and `layers` need it). Absent: [number of features]. */
+  inputShape: z.array(z.number().int().min(1)).min(1).max(4).optional(),
   localSteps: z.number().int().min(1),
   batchSize: z.number().int().min(1),
   localLr: z.number().positive(),
+  /** Local momentum and weight decay (absent: 0, plain SGD). */
+  momentum: z.number().min(0).lt(1).optional(),
+  weightDecay: z.number().min(0).optional(),
   /** ISO timestamp after which an upload is refused (the round is closed without it). */
   deadline: z.string().datetime(),
   /** Seed for the agent's minibatch order this round (reproducibility). */
@@ -142,6 +212,26 @@ export const RoundParam = z
   .regex(/^\d{1,10}$/, 'must be a round index (decimal digits)')
   .transform(Number)
   .pipe(int4());
+
+/**
+ * `?round=r` of the model export (GET /jobs/:id/model/model.json and …/weights.bin): checkpoint r, −1 being the
+ * initial model; absent, the latest.
+ */
+export const ModelExportQuerySchema = z.strictObject({
+  round: z
+    .string()
+    .regex(/^-?\d{1,10}$/, 'must be a round index (-1 for the initial model)')
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(-1)
+        .max(2 ** 31 - 1),
+    )
+    .optional(),
+});
+export type ModelExportQuery = z.infer<typeof ModelExportQuerySchema>;
 
 /** Metadata of an update upload, sent as query parameters next to the binary body (integers as the columns hold them). */
 export const UpdateMetaSchema = z.strictObject({
@@ -225,8 +315,8 @@ export interface FederatedJobView extends JobViewBase {
   /** Updates the update policy rejected, and clipped, over all closed rounds. */
   policy: { rejected: number; clipped: number };
   /**
-   * Why the job is not making progress now, when it waits for something outside it (e.g. "waiting for agents: 2 of 3
-   * required agents online for dataset uci-digits"); null while it runs a round, and once it has ended.
+   * Where `testAccuracy`/`testLoss` come from: the coordinator's held-out split of the dataset (null when the dataset
+   * has left the catalogue). Agents' files exclude those rows only when they were cut with `flotilla data split`.
    */
-  waiting: string | null;
+  evaluation: EvaluationSource | null;
 }

@@ -11,6 +11,7 @@ import type {
 } from '@flotilla/algorithms';
 import { z } from 'zod';
 import { DatasetNameSchema, FiniteSchema, int4, safeText, SeedSchema, Sha256Schema } from '../common';
+import { placementFields } from '../placement';
 import type { JobViewBase, JobStatus } from '../jobs.schema';
 import { defineTask } from '../tasks';
 
@@ -35,6 +36,8 @@ export const CreateNasJobSchema = z
   .strictObject({
     kind: z.literal('nas'),
     name: safeText().min(1).max(120).optional(),
+    /** Which agents may compute for the job besides holding its data: `agentSelector` (labels) and `backend`. */
+    ...placementFields,
     dataset: DatasetNameSchema,
     /** The search space (libs/algorithms `chainSupernet`): stem → `edges` edges in a chain → readout, `width` units. */
     space: z
@@ -71,7 +74,7 @@ export const CreateNasJobSchema = z
         mode: z.enum(['single-path', 'mixture']).optional(),
         /** Ω_e: `cells` (the official code) or `all` (also stem and readout). */
         sharedWeights: z.enum(['cells', 'all']).default('cells'),
-        /** Score tasks per node; default one per online agent holding the data (fixed when the node is scored). */
+        /** Score tasks per node; default one per eligible agent online (holding the data, matching the placement; fixed when the node is scored). */
         parts: z.number().int().min(1).max(64).optional(),
       })
       .prefault({}),

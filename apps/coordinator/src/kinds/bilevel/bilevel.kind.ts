@@ -70,6 +70,11 @@ export class BilevelJobKind implements JobKind<'bilevel'>, OnModuleInit {
     this.registry.register(this);
   }
 
+  /** Hyper-cleaning needs agents holding its dataset; a test case runs on any agent. */
+  agentDataset(spec: CreateBilevelJob): string | null {
+    return spec.problem.kind === 'hyper-cleaning' ? spec.problem.dataset : null;
+  }
+
   async submit(spec: CreateBilevelJob): Promise<StoredJob> {
     const shape = this.shape(spec);
     const runs = this.runConfigs(spec).map((config, run) => {
@@ -157,7 +162,7 @@ export class BilevelJobKind implements JobKind<'bilevel'>, OnModuleInit {
       if (found.size === wanted.length) return; // dispatched, still computing
       const problem = spec.problem;
       if (problem.kind === 'hyper-cleaning' && !config.dataHash) {
-        const hash = await this.tasks.commonDataHash(problem.dataset);
+        const hash = await this.tasks.commonDataHash(spec, problem.dataset);
         if (!hash) {
           // No agent holding the dataset is online yet: look again shortly.
           await this.runner.wakeLater(job.id, WAIT_FOR_AGENT_MS);

@@ -1,8 +1,20 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { evaluate, initialParameters, parameterCount } from '@flotilla/algorithms';
+import {
+  arrangeWeights,
+  describeModel,
+  evaluate,
+  initialParameters,
+  layeredModel,
+  modelJson,
+  ModelSpecError,
+  validateUpdate,
+  type ModelJson,
+  type ModelShape,
+} from '@flotilla/algorithms';
 import {
   ControlJobName,
   RoundMetricsSchema,
+  type AgentCensus,
   type CreateFederatedJob,
   type FederatedJobView,
   type ParticipationOutcome,
@@ -10,7 +22,9 @@ import {
   type RoundMetrics,
   type RoundView,
 } from '@flotilla/contracts';
-import { BLOB_STORE, BlobStore } from '../../blobs/blob-store';
+import { BLOB_STORE, BlobStore, bytesToFloat32 } from '../../blobs/blob-store';
+import { NotFoundError, ValidationError } from '../../common/errors';
+import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { DatasetCatalog } from '../../datasets/dataset-catalog';
 import { JobKindRegistry, type BaseViewOf, type JobKind, type JobOf, type ModelRef } from '../../jobs/job-kind';
 import type { StoredJob } from '../../jobs/jobs.repository';
@@ -34,20 +48,99 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
     private readonly catalog: DatasetCatalog,
     private readonly registry: JobKindRegistry,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'MAX_MODEL_PARAMETERS' | 'MAX_MODEL_MACS'>,
   ) {}
 
   onModuleInit(): void {
     this.registry.register(this);
   }
 
+  /**
+   * A `cnn` or `layers` model is checked against the allowlist and the MAX_MODEL_* limits from its configuration
+   * alone (libs/algorithms topology.ts) before any weight is allocated; a model that cannot be built is a 400 naming
+   * the layer and the problem.
+   */
   async submit(spec: CreateFederatedJob): Promise<StoredJob> {
     const dataset = this.catalog.get(spec.dataset);
-    const shape = { numFeatures: dataset.numFeatures, numClasses: dataset.manifest.numClasses };
-    const initial = initialParameters(spec.model, shape, spec.seed);
+    const shape: ModelShape = { numFeatures: dataset.numFeatures, numClasses: dataset.manifest.numClasses, inputShape: dataset.inputShape };
+    const model = spec.model;
+    let initial: Float32Array;
+    if (model.arch === 'cnn' || model.arch === 'layers') {
+      const limits = { maxParameters: this.config.MAX_MODEL_PARAMETERS, maxMacs: this.config.MAX_MODEL_MACS };
+      const described = orBadRequest(() => describeModel(model, shape, limits));
+      const given = model.arch === 'layers' ? model.initialWeights : undefined;
+      if (given) {
+        const values = await this.uploadedWeights(given.hash);
+        initial = orBadRequest(() => arrangeWeights(values, described.weights, given.weights));
+      } else {
+        initial = initialParameters(model, shape, spec.seed);
+      }
+    } else {
+      initial = initialParameters(model, shape, spec.seed);
+    }
+    // The walk above mirrors TF.js's own shape rules; should TF.js still refuse the model, that is the model's fault.
+    const e =
+      model.arch === 'cnn' || model.arch === 'layers'
+        ? orBadRequest(() => evaluate(model, initial, dataset.test), true)
+        : evaluate(model, initial, dataset.test);
     const hash = await this.blobs.putFloat32(initial);
-    const e = evaluate(spec.model, initial, dataset.test);
     const metrics: RoundMetrics = { testAccuracy: e.accuracy, testLoss: e.loss, trainLoss: null };
-    return this.repo.createJob(spec, { parameterCount: parameterCount(spec.model, shape), hash, metrics });
+    return this.repo.createJob(spec, { parameterCount: initial.length, hash, metrics });
+  }
+
+  /** An initial-weights blob (POST /models/weights): float32 values, all finite. */
+  private async uploadedWeights(hash: string): Promise<Float32Array> {
+    let bytes: Buffer;
+    try {
+      bytes = await this.blobs.get(hash);
+    } catch (e) {
+      if (e instanceof NotFoundError) {
+        throw new ValidationError(`model.initialWeights.hash: no weights were uploaded under ${hash} (POST /api/v1/models/weights)`);
+      }
+      throw e;
+    }
+    if (bytes.byteLength % 4 !== 0) throw new ValidationError(`model.initialWeights: ${bytes.byteLength} bytes are not float32 values`);
+    const values = bytesToFloat32(bytes);
+    const problem = validateUpdate(values, values.length);
+    if (problem) throw new ValidationError(`model.initialWeights: the weights are not usable: ${problem}`);
+    return values;
+  }
+
+  /**
+   * model.json of checkpoint `round` (default: the latest model): the model as TF.js layers (softmax and mlp as Dense
+   * layers), its weights in one file, `weightsPath`, which is the checkpoint's float32 blob as it is.
+   */
+  async modelJson(job: JobOf<'federated'>, round: number | undefined, weightsPath: string): Promise<{ json: ModelJson; round: number }> {
+    const { round: r } = await this.checkpoint(job, round);
+    const dataset = this.catalog.get(job.spec.dataset);
+    const shape: ModelShape = { numFeatures: dataset.numFeatures, numClasses: dataset.manifest.numClasses, inputShape: dataset.inputShape };
+    return { json: modelJson(layeredModel(job.spec.model, shape), weightsPath), round: r };
+  }
+
+  /** The float32 parameters of checkpoint `round` (default: the latest model), as model.json's weights file. */
+  async checkpointWeights(job: JobOf<'federated'>, round: number | undefined): Promise<{ bytes: Buffer; hash: string; round: number }> {
+    const c = await this.checkpoint(job, round);
+    return { bytes: await this.blobs.get(c.hash), ...c };
+  }
+
+  private async checkpoint(job: JobOf<'federated'>, round: number | undefined): Promise<{ hash: string; round: number }> {
+    const r = round ?? job.progressDone - 1;
+    const hash = await this.repo.checkpointHash(job.id, r);
+    if (!hash) {
+      throw new NotFoundError(
+        `Job ${job.id} has no checkpoint of round ${r}: checkpoints are -1 (the initial model) to ${job.progressDone - 1}`,
+      );
+    }
+    return { hash, round: r };
+  }
+
+  agentDataset(spec: CreateFederatedJob): string {
+    return spec.dataset;
+  }
+
+  /** The round in progress cannot open: fewer than `minAgents` eligible agents. */
+  waiting(job: JobOf<'federated'>, agents: AgentCensus): Promise<string | null> {
+    return this.rounds.waitingReason(job, agents);
   }
 
   advance(job: JobOf<'federated'>): Promise<void> {
@@ -77,7 +170,7 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
       initialMetrics: await this.repo.metricsOf(job.id, -1),
       latestMetrics: job.progressDone > 0 ? await this.repo.metricsOf(job.id, job.progressDone - 1) : null,
       policy: await this.repo.policyCounts(job.id),
-      waiting: await this.rounds.waitingReason(job),
+      evaluation: this.catalog.evaluation(job.spec.dataset),
     };
   }
 
@@ -140,6 +233,21 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
       if (p.participated) took[c]++;
     }
     return { agents, rounds: [...byRound.values()], rates: agents.map((_, i) => (asked[i] ? took[i] / asked[i] : 0)) };
+  }
+}
+
+/**
+ * Runs a model check; a ModelSpecError (the submitter's model cannot be built) becomes a 400 naming the layer, and
+ * with `anyError` so does whatever TF.js throws building or running a model the checks accepted.
+ */
+function orBadRequest<T>(check: () => T, anyError = false): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof ModelSpecError) throw new ValidationError(`model: ${e.message}`, { field: 'model', layer: e.layer ?? null });
+    if (anyError && e instanceof Error)
+      throw new ValidationError(`model: TF.js cannot run it: ${e.message.slice(0, 300)}`, { field: 'model' });
+    throw e;
   }
 }
 

@@ -1,6 +1,8 @@
-import { Controller, Get, Param } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { UuidParam, type ParticipationView, type RoundView } from '@flotilla/contracts';
+import { Controller, Get, Header, Param, Query, Res, StreamableFile } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ModelExportQuerySchema, UuidParam, type ModelExportQuery, type ParticipationView, type RoundView } from '@flotilla/contracts';
+import type { ModelJson } from '@flotilla/algorithms';
+import type { Response } from 'express';
 import { RequireRole } from '../../auth/role.guard';
 import { ValidationError } from '../../common/errors';
 import { ZodPipe } from '../../common/zod.pipe';
@@ -30,6 +32,43 @@ export class RoundsController {
   @ApiOperation({ summary: 'Participation matrix (agents × rounds) of a federated job with the FedAU weights used' })
   async participation(@Param('id', JobId) id: string): Promise<ParticipationView> {
     return this.kind.participation(await this.federated(id));
+  }
+
+  @Get(':id/model/model.json')
+  @ApiQuery({ name: 'round', required: false, description: 'checkpoint: -1 (initial model) to the last closed round; default the latest' })
+  @ApiOperation({
+    summary:
+      "A federated job's model as TF.js model.json (tf.loadLayersModel loads it; its weights file is weights.bin next to it, TF.js carries ?round over). X-Model-Hash and X-Model-Round headers",
+  })
+  async modelJson(
+    @Param('id', JobId) id: string,
+    @Query(new ZodPipe(ModelExportQuerySchema, 'query')) q: ModelExportQuery,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ModelJson> {
+    // The weights path is relative to model.json and carries no query: TF.js appends model.json's own query string
+    // (`?round=r`) to every weights path, and a copy saved to disk finds weights.bin next to it.
+    const job = await this.federated(id);
+    const { json, round } = await this.kind.modelJson(job, q.round, 'weights.bin');
+    res.setHeader('X-Model-Round', String(round));
+    return json;
+  }
+
+  @Get(':id/model/weights.bin')
+  @Header('Content-Type', 'application/octet-stream')
+  @ApiQuery({ name: 'round', required: false, description: 'checkpoint: -1 (initial model) to the last closed round; default the latest' })
+  @ApiOperation({
+    summary:
+      "The weights file of model.json: the checkpoint's float32 little-endian parameters in model.json's manifest order. X-Model-Hash and X-Model-Round headers",
+  })
+  async modelWeights(
+    @Param('id', JobId) id: string,
+    @Query(new ZodPipe(ModelExportQuerySchema, 'query')) q: ModelExportQuery,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile> {
+    const w = await this.kind.checkpointWeights(await this.federated(id), q.round);
+    res.setHeader('X-Model-Hash', w.hash);
+    res.setHeader('X-Model-Round', String(w.round));
+    return new StreamableFile(w.bytes);
   }
 
   private async federated(id: string): Promise<JobOf<'federated'>> {

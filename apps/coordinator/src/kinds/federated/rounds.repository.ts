@@ -99,6 +99,12 @@ export class RoundsRepository {
     return c?.metrics == null ? null : RoundMetricsSchema.parse(c.metrics);
   }
 
+  /** The model blob of checkpoint `round` (−1: the initial model), or null when there is none. */
+  async checkpointHash(jobId: string, round: number): Promise<string | null> {
+    const c = await this.prisma.checkpoint.findUnique({ where: { jobId_round: { jobId, round } }, select: { hash: true } });
+    return c?.hash ?? null;
+  }
+
   find(jobId: string, round: number): Promise<Round | null> {
     return this.prisma.round.findUnique({ where: { jobId_index: { jobId, index: round } } });
   }

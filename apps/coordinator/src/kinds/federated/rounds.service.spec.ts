@@ -85,9 +85,12 @@ describe('RoundsService', () => {
           dataset: 'tiny',
           featureRange: [0, 4],
           numClasses: 2,
+          inputShape: [2],
           localSteps: 3,
           batchSize: 4,
           localLr: 0.05,
+          momentum: 0,
+          weightDecay: 0,
           deadline: '2026-03-02T09:00:20.000Z',
           // (seed · 1 000 003 + round) mod 2^31, with seed = 2^31 − 1 ≡ −1: 2^31 − 1 000 003 + 2.
           seed: 2_146_483_647,
@@ -172,6 +175,10 @@ describe('RoundsService', () => {
     });
   });
 
+  /** The job's waiting line as its view computes it: from the census of the agents it may use. */
+  const waiting = async (job: Awaited<ReturnType<typeof t.job>>) =>
+    t.service.waitingReason(job, await t.eligibility.count(t.service.requirement(job)));
+
   describe('waitingReason: a job that waits says why', () => {
     it('names how many of the required agents are online for the dataset while the round in progress cannot open, and nothing once it is open', async () => {
       const job = await t.job((await t.submitJob({ minAgents: 3 })).id);
@@ -179,17 +186,47 @@ describe('RoundsService', () => {
       online('stale', 30_001);
       t.world.addAgent('other-data', { datasets: ['uci-digits'] });
 
-      expect(await t.service.waitingReason(job)).toBe(`waiting for agents: 1 of 3 required agents online for dataset ${TINY.dataset}`);
+      expect(await waiting(job)).toBe(`waiting for agents: 1 of 3 required agents online for dataset ${TINY.dataset}`);
       await t.service.advance(job);
       expect(t.world.rounds).toEqual([]);
 
       online('b');
       online('c');
-      expect(await t.service.waitingReason(job)).toBeNull();
+      expect(await waiting(job)).toBeNull();
       await t.service.advance(job);
       expect(t.world.rounds).toHaveLength(1);
       online('d', 30_001);
-      expect(await t.service.waitingReason(job)).toBeNull(); // the round is open: the job is not waiting
+      expect(await waiting(job)).toBeNull(); // the round is open: the job is not waiting
+    });
+  });
+
+  describe('placement: agentSelector and backend', () => {
+    const labelled = (name: string, labels: Record<string, string>, backend: string | null = 'wasm') =>
+      t.world.addAgent(name, { datasets: [TINY.dataset], labels, backend });
+
+    it('opens the round for the matching agents only, and until enough match says how many do out of how many online', async () => {
+      const job = await t.job(
+        (await t.submitJob({ minAgents: 2, agentSelector: { gpu: 'true', region: 'eu' }, backend: 'tensorflow-gpu' })).id,
+      );
+      const a = labelled('a', { gpu: 'true', region: 'eu', rack: '7' }, 'tensorflow-gpu');
+      labelled('wrong-value', { gpu: 'true', region: 'us' }, 'tensorflow-gpu');
+      labelled('missing-key', { gpu: 'true' }, 'tensorflow-gpu');
+      labelled('wrong-backend', { gpu: 'true', region: 'eu' }, 'tensorflow');
+      labelled('no-backend', { gpu: 'true', region: 'eu' }, null);
+      t.world.addAgent('other-data', { datasets: ['uci-digits'], labels: { gpu: 'true', region: 'eu' }, backend: 'tensorflow-gpu' });
+
+      expect(await t.eligibility.count(t.service.requirement(job))).toEqual({ online: 5, matching: 1 });
+      expect(await waiting(job)).toBe(
+        `waiting for agents: 1 of 2 required agents online match {gpu: "true", region: "eu"} and backend tensorflow-gpu for dataset ${TINY.dataset} (5 online for it in all)`,
+      );
+      await t.service.advance(job);
+      expect(t.world.rounds).toEqual([]);
+
+      const b = labelled('b', { region: 'eu', gpu: 'true' }, 'tensorflow-gpu');
+      expect(await waiting(job)).toBeNull();
+      await t.service.advance(job);
+      expect(t.world.rounds).toEqual([expect.objectContaining({ index: 0, eligibleAgentIds: [a.id, b.id] })]);
+      expect(t.queue.calls.filter((c) => c.op === 'enqueueTrain').map((c) => c.agentId)).toEqual([a.id, b.id]);
     });
   });
 

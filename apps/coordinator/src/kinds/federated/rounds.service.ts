@@ -14,6 +14,7 @@ import {
 } from '@flotilla/algorithms';
 import {
   ControlJobName,
+  type AgentCensus,
   type CloseReason,
   type Decline,
   type RoundMetrics,
@@ -24,10 +25,10 @@ import {
 import type { Round } from '@prisma/client';
 import { AgentsRepository } from '../../agents/agents.repository';
 import { AgentsService } from '../../agents/agents.service';
+import { EligibilityService, waitingForAgents, type AgentRequirement } from '../../agents/eligibility.service';
 import { BLOB_STORE, BlobStore, bytesToFloat32 } from '../../blobs/blob-store';
 import { ConflictError, InvalidUpdateError, NotEligibleError, NotFoundError, RoundClosedError } from '../../common/errors';
 import { MetricsRegistry } from '../../common/metrics.registry';
-import { APP_CONFIG, type AppConfig } from '../../config/config';
 import { ControlService, type ReconcileContext } from '../../control/control.service';
 import { DatasetCatalog } from '../../datasets/dataset-catalog';
 import { isJobOf, type JobOf } from '../../jobs/job-kind';
@@ -60,12 +61,12 @@ export class RoundsService implements OnModuleInit {
     private readonly runner: JobRunner,
     private readonly agents: AgentsRepository,
     private readonly agentsService: AgentsService,
+    private readonly eligibility: EligibilityService,
     private readonly queues: QueueService,
     private readonly control: ControlService,
     private readonly catalog: DatasetCatalog,
     private readonly metrics: MetricsRegistry,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onModuleInit(): void {
@@ -131,9 +132,12 @@ export class RoundsService implements OnModuleInit {
       dataset: spec.dataset,
       featureRange: dataset.manifest.featureRange,
       numClasses: dataset.manifest.numClasses,
+      inputShape: dataset.inputShape,
       localSteps: spec.localSteps,
       batchSize: spec.batchSize,
       localLr: spec.localLr,
+      momentum: spec.momentum,
+      weightDecay: spec.weightDecay,
       deadline: r.deadlineAt.toISOString(),
       seed: (spec.seed * 1_000_003 + r.index) % 2 ** 31,
     };
@@ -162,15 +166,20 @@ export class RoundsService implements OnModuleInit {
 
   /**
    * What the job waits for, when it waits for something outside it: the round in progress is not open because fewer
-   * than `minAgents` agents holding its dataset are online. Null when a round is open or closing, or the job has ended.
+   * than `minAgents` agents are eligible (`agents`: the online agents holding its dataset, and how many of them match
+   * its placement). Null when a round is open or closing, or the job has ended.
    */
-  async waitingReason(job: JobOf<'federated'>): Promise<string | null> {
+  async waitingReason(job: JobOf<'federated'>, agents: AgentCensus): Promise<string | null> {
     if (job.status !== 'running' || job.progressDone >= job.progressTotal) return null;
     if (await this.rounds.find(job.id, job.progressDone)) return null;
-    const { dataset, minAgents } = job.spec;
-    const online = (await this.agents.online(dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS))).length;
-    if (online >= minAgents) return null;
-    return `waiting for agents: ${online} of ${minAgents} required agent${minAgents === 1 ? '' : 's'} online for dataset ${dataset}`;
+    if (agents.matching >= job.spec.minAgents) return null;
+    return waitingForAgents(this.requirement(job), agents, job.spec.minAgents);
+  }
+
+  /** Who a round of the job may ask: online agents holding its dataset that match its agentSelector and backend. */
+  requirement(job: JobOf<'federated'>): AgentRequirement {
+    const { dataset, agentSelector, backend } = job.spec;
+    return { dataset, placement: { agentSelector, backend } };
   }
 
   private async scheduleClose(r: Round, reason: CloseReason): Promise<void> {
@@ -180,10 +189,10 @@ export class RoundsService implements OnModuleInit {
     );
   }
 
-  /** Opens round `round`: the eligible agents are recorded, each gets a train task, the close is scheduled at the deadline. */
+  /** Opens round `round`: the eligible agents (EligibilityService) are recorded, each gets a train task, the close is scheduled at the deadline. */
   private async openRound(job: JobOf<'federated'>, round: number): Promise<void> {
     const { id: jobId, spec } = job;
-    const eligible = await this.agents.online(spec.dataset, new Date(Date.now() - this.config.AGENT_OFFLINE_AFTER_MS));
+    const eligible = await this.eligibility.eligible(this.requirement(job));
     if (eligible.length < spec.minAgents) {
       // Not enough agents yet: look again shortly.
       await this.runner.wakeLater(jobId, WAIT_FOR_AGENTS_MS);

@@ -137,6 +137,10 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
   }
 
   /** The job and the root of its tree; progress counts the split levels, the leaves' training and the selection. */
+  agentDataset(spec: CreateNasJob): string {
+    return spec.dataset;
+  }
+
   async submit(spec: CreateNasJob): Promise<StoredJob> {
     const c = this.build(spec);
     const mask = c.supernet.edges.map((e) => e.ops.map(() => true));
@@ -260,7 +264,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
       (await this.repo.fixScoreParts(
         job.id,
         n.nodeId,
-        c.spec.gm.parts ?? Math.max(1, (await this.tasks.onlineAgents(c.spec.dataset, dataHash)).length),
+        c.spec.gm.parts ?? Math.max(1, (await this.tasks.eligibleAgents(c.spec, c.spec.dataset, dataHash)).length),
       ));
     const ranges = scorePartRanges(R, parts);
     const keys = ranges.map((_, k) => `${n.nodeId}.score.${k}`);
@@ -348,12 +352,13 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
   }
 
   /**
-   * The data file of a node's tasks: the root pins the sha256 most online agents holding the dataset report (so
-   * every task of the job computes on the same rows); children inherit it. Undefined while no such agent is online.
+   * The data file of a node's tasks: the root pins the sha256 most eligible agents (online, holding the dataset,
+   * matching the job's placement) report, so every task of the job computes on the same rows; children inherit it.
+   * Undefined while no such agent is online.
    */
   private async dataHash(job: JobOf<'nas'>, n: NasNodeRow): Promise<string | undefined> {
     if (n.dataHash) return n.dataHash;
-    const best = await this.tasks.commonDataHash(job.spec.dataset);
+    const best = await this.tasks.commonDataHash(job.spec, job.spec.dataset);
     if (!best) {
       await this.runner.wakeLater(job.id, WAIT_FOR_AGENT_MS);
       return undefined;
@@ -373,7 +378,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
       const dataHash = leaves[0]?.dataHash;
       if (!dataHash) throw new JobFailure('NAS: the tree has no trained leaf');
       const standalone = c.spec.selection.method === 'standalone';
-      const slots = standalone ? Math.max(1, (await this.tasks.onlineAgents(c.spec.dataset, dataHash)).length) : 0;
+      const slots = standalone ? Math.max(1, (await this.tasks.eligibleAgents(c.spec, c.spec.dataset, dataHash)).length) : 0;
       const rungs = standalone ? successiveHalvingPlan(leaves.length, slots, c.spec.selection.standaloneSteps).rungs : [];
       await this.repo.createCandidates(
         job.id,
