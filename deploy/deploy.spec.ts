@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigSchema, loadConfig } from '../apps/coordinator/src/config/config';
 import { agentInterface, composeWorkloads, kustomizeWorkloads, parseEnvFile, type Workload } from './manifests';
@@ -135,11 +135,11 @@ describe('deploy/compose.yaml', () => {
     const text = read('deploy/compose.yaml')
       .replace("TRUST_PROXY: '1'", "TRUST_PROXY: '1'\n    TRUST_PROXIES: '1'")
       .replace('ADMIN_TOKEN: ${ADMIN_TOKEN:?set it in deploy/.env}', 'ADMIN_TOKEN: 0123456789abcdef0123')
-      .replace("'--name', 'compose-1'", "'--nam', 'compose-1'");
+      .replace("'--name', 'compose-0'", "'--nam', 'compose-0'");
     const found = compose(text).workloads.flatMap((w) => problemsOf(w));
     expect(found).toContain('compose.yaml service coordinator-1: TRUST_PROXIES is not a setting of apps/coordinator/src/config/config.ts');
     expect(found).toContain('compose.yaml service coordinator-2: ADMIN_TOKEN is written into the manifest; take it from a secret');
-    expect(found).toContain('compose.yaml service agent-1: --nam is not a flag of apps/client-agent/src/cli.ts');
+    expect(found).toContain('compose.yaml service agent-0: --nam is not a flag of apps/client-agent/src/cli.ts');
   });
 
   it('has placeholders, never values, in .env.example, and lists every variable the file interpolates', () => {
@@ -212,6 +212,24 @@ describe('systemd units and their env examples', () => {
 });
 
 describe('deploy/Dockerfile', () => {
+  it("copies every workspace's package.json before npm ci, and every app's and lib's dist into the runtime image", () => {
+    const [build, runtime] = read('deploy/Dockerfile')
+      .split(/^FROM /m)
+      .slice(-2);
+    const globs = (JSON.parse(read('package.json')) as { workspaces: string[] }).workspaces;
+    const workspaces = globs
+      .flatMap((g) => (g.endsWith('/*') ? readdirSync(path.join(ROOT, g.slice(0, -2))).map((d) => `${g.slice(0, -2)}/${d}`) : [g]))
+      .filter((d) => existsSync(path.join(ROOT, d, 'package.json')));
+    expect(workspaces).toEqual(expect.arrayContaining(['apps/coordinator', 'apps/client-agent', 'libs/contracts']));
+    const missing = [
+      ...workspaces.filter((d) => !build!.includes(`COPY ${d}/package.json ${d}/`)).map((d) => `build: ${d}/package.json`),
+      ...workspaces
+        .filter((d) => /^(apps|libs)\//.test(d) && !runtime!.includes(`COPY --from=build /src/${d}/dist ${d}/dist`))
+        .map((d) => `runtime: ${d}/dist`),
+    ];
+    expect(missing).toEqual([]);
+  });
+
   it("sets in the runtime image only the coordinator's settings or the agent's variables", () => {
     const runtime = read('deploy/Dockerfile')
       .split(/^FROM /m)

@@ -15,6 +15,11 @@ case "${1:-coordinator}" in
     shift
     exec node /app/apps/client-agent/dist/cli.js "$@"
     ;;
+  flotilla)
+    # The command line for people (jobs, agents, datasets, data split); FLOTILLA_URL and FLOTILLA_API_KEY.
+    shift
+    exec node /app/apps/cli/bin/flotilla.js "$@"
+    ;;
   *)
     exec "$@"
     ;;
