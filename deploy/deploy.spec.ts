@@ -222,9 +222,9 @@ describe('deploy/Dockerfile', () => {
       .filter((d) => existsSync(path.join(ROOT, d, 'package.json')));
     expect(workspaces).toEqual(expect.arrayContaining(['apps/coordinator', 'apps/client-agent', 'libs/contracts']));
     const missing = [
-      ...workspaces.filter((d) => !build!.includes(`COPY ${d}/package.json ${d}/`)).map((d) => `build: ${d}/package.json`),
+      ...workspaces.filter((d) => !build.includes(`COPY ${d}/package.json ${d}/`)).map((d) => `build: ${d}/package.json`),
       ...workspaces
-        .filter((d) => /^(apps|libs)\//.test(d) && !runtime!.includes(`COPY --from=build /src/${d}/dist ${d}/dist`))
+        .filter((d) => /^(apps|libs)\//.test(d) && !runtime.includes(`COPY --from=build /src/${d}/dist ${d}/dist`))
         .map((d) => `runtime: ${d}/dist`),
     ];
     expect(missing).toEqual([]);
