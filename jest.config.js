@@ -1,5 +1,5 @@
 /**
- * Three tiers share one config: unit specs live next to the code (including bench/ and scripts/, whose specs check
+ * Three tiers share one config: unit specs live next to the code (including bench/, deploy/ and scripts/, whose specs check
  * that docs/results/*.md are the renderings of their committed JSON), integration and e2e under test/.
  */
 const swc = [
@@ -32,6 +32,7 @@ module.exports = {
         '<rootDir>/apps/**/*.spec.ts',
         '<rootDir>/bench/**/*.spec.ts',
         '<rootDir>/scripts/**/*.spec.ts',
+        '<rootDir>/deploy/**/*.spec.ts',
       ],
       testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     },
