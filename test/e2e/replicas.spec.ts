@@ -60,6 +60,8 @@ describe('coordinator replicas behind a load balancer (real processes, S3 blobs)
     work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-replicas-'));
     env = coordinatorEnv(db, redis, work, prefix, {
       ...s3.env,
+      // Agents download models straight from the bucket (a redirect to a pre-signed URL), as an operator at scale would.
+      S3_PRESIGNED_DOWNLOADS: 'true',
       AGENT_OFFLINE_AFTER_MS: '5000',
       RECONCILE_INTERVAL_MS: '1000',
       CONTROL_RETRY_MAX_MS: '1000',

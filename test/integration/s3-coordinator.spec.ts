@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import { CoordinatorClient } from '../../apps/client-agent/src/coordinator-client';
 import type { BlobSweepReport } from '../../apps/coordinator/src/blobs/blob-gc.service';
 import { call, floats, toFloat32, waitFor } from '../support/http';
 import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
@@ -81,5 +83,55 @@ describe('coordinator on S3 blob storage (s3rver, real PostgreSQL and Redis)', (
     expect((await gc(true)).body).toMatchObject({ deleted: 0, files: dry.body.files - 2 });
     const after = await call<Uint8Array>(c.base, 'GET', `/api/v1/jobs/${jobId}/model`, { token: ADMIN });
     expect(toFloat32(after.body)).toEqual(x1);
+  }, 60_000);
+
+  it('with S3_PRESIGNED_DOWNLOADS, sends agents to the bucket: a 307 to a pre-signed URL the agent follows without its credentials', async () => {
+    const direct = await startInProcessCoordinator('s3presign', { ...s3.env, S3_PRESIGNED_DOWNLOADS: 'true', S3_PRESIGN_TTL_S: '60' });
+    try {
+      const reg = await call<{ agentId: string; agentSecret: string }>(direct.base, 'POST', '/api/v1/agents/register', {
+        json: { joinToken: TEST_JOIN_TOKEN, name: 'presigned', datasets: ['uci-digits'] },
+      });
+      const token = `${reg.body.agentId}.${reg.body.agentSecret}`;
+      const job = await call<{ id: string }>(direct.base, 'POST', '/api/v1/jobs', {
+        token: ADMIN,
+        json: { kind: 'federated', dataset: 'uci-digits', model: { arch: 'softmax' }, rounds: 1, roundDeadlineMs: 60_000 },
+      });
+      const round0 = await waitFor('round 0 open', async () => {
+        const r = await call<{ round: number; inputModelHash: string }[]>(direct.base, 'GET', `/api/v1/jobs/${job.body.id}/rounds`, {
+          token: ADMIN,
+        });
+        return r.body.find((x) => x.round === 0);
+      });
+      const hash = round0.inputModelHash;
+      const blobUrl = `${direct.base}/api/v1/blobs/${hash}`;
+
+      const redirected = await fetch(blobUrl, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
+      expect(redirected.status).toBe(307);
+      const location = redirected.headers.get('location')!;
+      expect(location.startsWith(`${s3.endpoint}/${s3.bucket}/${hash.slice(0, 2)}/${hash}?`)).toBe(true);
+      expect(location).toMatch(/X-Amz-Signature=[0-9a-f]{64}/);
+      expect(location).toMatch(/X-Amz-Expires=60(&|$)/);
+      // It names the access key id (X-Amz-Credential, not a secret) and carries a signature, never the secret key (which
+      // s3rver makes equal to the id, so this cannot be checked here; the SDK's signer never puts it in a URL).
+      // The URL alone fetches the model, straight from the store.
+      const bytes = new Uint8Array(await (await fetch(location)).arrayBuffer());
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(hash);
+      // No credentials, no URL; a blob that is not there is a 404 from the coordinator, not a URL to nothing.
+      expect((await fetch(blobUrl, { redirect: 'manual' })).status).toBe(401);
+      const missing = await fetch(`${direct.base}/api/v1/blobs/${'0'.repeat(64)}`, {
+        headers: { authorization: `Bearer ${token}` },
+        redirect: 'manual',
+      });
+      expect(missing.status).toBe(404);
+
+      // The agent's own client follows the redirect (dropping its Authorization header for the other origin) and checks
+      // the bytes against the hash, as for a download from the coordinator.
+      const client = new CoordinatorClient(direct.base);
+      client.useCredentials(reg.body.agentId, reg.body.agentSecret);
+      const weights = await client.weights(hash, P);
+      expect(createHash('sha256').update(new Uint8Array(weights.buffer)).digest('hex')).toBe(hash);
+    } finally {
+      await direct.stop();
+    }
   }, 60_000);
 });

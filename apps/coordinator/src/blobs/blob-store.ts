@@ -58,6 +58,14 @@ export abstract class BlobStore {
   /** Releases the driver's connections (at shutdown). */
   close(): void {}
 
+  /**
+   * A URL an agent can download the blob from without the coordinator (pre-signed, valid `ttlSeconds`), or null
+   * when this driver has none (a directory), or the blob does not exist.
+   */
+  downloadUrl(_hash: string, _ttlSeconds: number): Promise<string | null> {
+    return Promise.resolve(null);
+  }
+
   async putFloat32(values: Float32Array): Promise<string> {
     return this.put(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   }

@@ -8,6 +8,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { NotFoundError, ValidationError } from '../common/errors';
 import { BlobStore, checkHash, HASH, type StoredFile } from './blob-store';
 
@@ -22,6 +23,8 @@ export interface S3BlobStoreOptions {
   forcePathStyle: boolean;
   /** Absent: the AWS SDK's default credential chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Where agents reach the store, for pre-signed URLs (default: `endpoint`). */
+  publicEndpoint?: string;
 }
 
 /**
@@ -34,6 +37,8 @@ export interface S3BlobStoreOptions {
  */
 export class S3BlobStore extends BlobStore {
   private readonly s3: S3Client;
+  /** Signs download URLs for the address agents use (which may differ from the coordinator's). */
+  private readonly signer: S3Client;
 
   constructor(private readonly options: S3BlobStoreOptions) {
     super();
@@ -45,6 +50,21 @@ export class S3BlobStore extends BlobStore {
       // Outages are the callers' to handle (503 to the API, control jobs retried): the SDK's own retries stay short.
       maxAttempts: 3,
     });
+    this.signer =
+      options.publicEndpoint && options.publicEndpoint !== options.endpoint
+        ? new S3Client({
+            region: options.region,
+            endpoint: options.publicEndpoint,
+            forcePathStyle: options.forcePathStyle,
+            credentials: options.credentials,
+          })
+        : this.s3;
+  }
+
+  /** A pre-signed GET of the blob, valid `ttlSeconds`; null when there is no such blob. */
+  override async downloadUrl(hash: string, ttlSeconds: number): Promise<string | null> {
+    if ((await this.byteLength(hash)) === null) return null;
+    return getSignedUrl(this.signer, new GetObjectCommand({ Bucket: this.options.bucket, Key: this.key(hash) }), { expiresIn: ttlSeconds });
   }
 
   /** Fails (with the store's answer, never the credentials) when the bucket cannot be reached or is not ours to use. */
@@ -139,6 +159,7 @@ export class S3BlobStore extends BlobStore {
 
   override close(): void {
     this.s3.destroy();
+    if (this.signer !== this.s3) this.signer.destroy();
   }
 
   private async read(hash: string, range?: string): Promise<Uint8Array> {

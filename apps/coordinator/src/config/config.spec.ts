@@ -31,6 +31,7 @@ describe('coordinator config', () => {
     expect(message).toMatch(/S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither/);
     expect(message).not.toContain(secret);
     expect(() => loadConfig({ ...valid, BLOB_STORE: 's3', S3_BUCKET: 'models', S3_PREFIX: '/abs' })).toThrow(/S3_PREFIX/);
+    expect(() => loadConfig({ ...valid, S3_PRESIGNED_DOWNLOADS: 'true' })).toThrow(/S3_PRESIGNED_DOWNLOADS: needs BLOB_STORE=s3/);
     const c = loadConfig({ ...valid, BLOB_STORE: 's3', S3_BUCKET: 'models', S3_PREFIX: 'fl/', S3_FORCE_PATH_STYLE: 'true' });
     expect([c.S3_BUCKET, c.S3_PREFIX, c.S3_FORCE_PATH_STYLE, c.S3_REGION]).toEqual(['models', 'fl/', true, 'us-east-1']);
   });

@@ -35,6 +35,19 @@ export const ConfigSchema = z.object({
   /** Credentials; unset: the AWS SDK's default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, instance roles, ...). */
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /**
+   * `true`: an agent's blob download is answered with a redirect to a pre-signed URL of the bucket, so agents download
+   * models straight from the store (the coordinator still checks the agent's credentials; the agent still checks the
+   * sha256). Needs BLOB_STORE=s3 and a store the agents can reach.
+   */
+  S3_PRESIGNED_DOWNLOADS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  /** How long a pre-signed download URL works, in seconds. */
+  S3_PRESIGN_TTL_S: z.coerce.number().int().min(10).max(86_400).default(300),
+  /** The store's address as agents reach it, when it differs from S3_ENDPOINT (e.g. a public name); default S3_ENDPOINT. */
+  S3_PUBLIC_ENDPOINT: z.string().url().optional(),
   DATA_DIR: z.string().min(1).default('data'),
   /** An agent without a heartbeat for this long is not asked to train. */
   AGENT_OFFLINE_AFTER_MS: z.coerce.number().int().min(1000).default(30_000),
@@ -163,6 +176,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     throw new ConfigError(['TLS_CERT_FILE and TLS_KEY_FILE: set both (HTTPS) or neither (HTTP)']);
   }
   if (c.BLOB_STORE === 's3' && c.S3_BUCKET === undefined) throw new ConfigError(['S3_BUCKET: required with BLOB_STORE=s3']);
+  if (c.S3_PRESIGNED_DOWNLOADS && c.BLOB_STORE !== 's3') {
+    throw new ConfigError(['S3_PRESIGNED_DOWNLOADS: needs BLOB_STORE=s3 (a directory has no URLs to hand out)']);
+  }
   if ((c.S3_ACCESS_KEY_ID === undefined) !== (c.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError(['S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither (the AWS SDK default chain)']);
   }
