@@ -53,8 +53,11 @@ export class RoundRobinProxy {
       return;
     }
     const body = Buffer.concat(chunks);
+    // Each request starts at the next replica in turn and tries every one at most once (concurrent requests moving
+    // the turn on must not send a retry back to the replica that refused it).
+    const start = this.next++;
     for (let tried = 0; tried < this.backends.length; tried++) {
-      const i = this.next++ % this.backends.length;
+      const i = (start + tried) % this.backends.length;
       const upstream = await this.attempt(this.backends[i], req, body, res);
       if (upstream === 'refused') continue;
       this.served[i]++;
