@@ -11,6 +11,7 @@ import {
 } from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
+import { loadedAccuracy, writeDigitsHeldOut } from '../support/model-loader';
 import { stopStack } from '../support/stack';
 
 interface JobState {
@@ -71,7 +72,7 @@ describe('cnn and layers jobs end to end (coordinator + 3 agent processes)', () 
 
   afterAll(() => stopStack({ agents, coordinator, redis, db, work }));
 
-  it('trains a cnn and a convolutional layers topology to well above their start, with no agent failing a round', async () => {
+  it('trains a cnn and a convolutional layers topology to well above their start, with no agent failing a round; their model.json predicts what the coordinator evaluated', async () => {
     const admin = coordinator.adminToken;
     const base = coordinator.url;
     await waitFor(
@@ -80,6 +81,8 @@ describe('cnn and layers jobs end to end (coordinator + 3 agent processes)', () 
         (await call<{ online: boolean }[]>(base, 'GET', '/api/v1/agents', { token: admin })).body.filter((a) => a.online).length >= 3,
       30_000,
     );
+    const heldOutFile = path.join(work, 'held-out.json');
+    writeDigitsHeldOut(heldOutFile);
     const common = { kind: 'federated', dataset: 'uci-digits', rounds: 4, localSteps: 20, batchSize: 16, localLr: 0.05, momentum: 0.9 };
     const specs = [
       { ...common, model: { arch: 'cnn', filters: [8, 16], dense: 32 } },
@@ -111,6 +114,10 @@ describe('cnn and layers jobs end to end (coordinator + 3 agent processes)', () 
       );
       // Every agent trained in every round: none declined with an error (a missing kernel would show here).
       expect(participation.body.rounds.flatMap((r) => r.outcomes)).toEqual(new Array(12).fill('participated'));
+      // The exported model.json, loaded by TF.js in another process, scores on the held-out split what the coordinator
+      // reported.
+      const loaded = await loadedAccuracy(`${base}/api/v1/jobs/${done.id}/model/model.json`, admin, heldOutFile);
+      expect(Math.abs(loaded - done.latestMetrics!.testAccuracy)).toBeLessThan(1e-3);
     }
     const agentsNow = await call<{ lastError: unknown }[]>(base, 'GET', '/api/v1/agents', { token: admin });
     expect(agentsNow.body.map((a) => a.lastError)).toEqual([null, null, null]);

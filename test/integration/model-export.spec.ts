@@ -1,33 +1,14 @@
 import { scaleToUnit, splitHeldOut, trainLocal, type Dataset, type ModelJson } from '@flotilla/algorithms';
 import { DatasetManifestSchema, type FederatedJobView, type TrainTask } from '@flotilla/contracts';
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { call, floats, toFloat32, waitFor } from '../support/http';
+import { loadedAccuracy } from '../support/model-loader';
 import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
 
 const ADMIN = TEST_ADMIN_TOKEN;
 const DIGITS = path.resolve(__dirname, '../../data/uci-digits');
-
-/**
- * Loads model.json over HTTP with tf.loadLayersModel in another Node process (plain @tensorflow/tfjs, as a user
- * would) and prints its accuracy on the examples of `dataFile`.
- */
-const LOADER = `
-const tf = require('@tensorflow/tfjs');
-const fs = require('node:fs');
-(async () => {
-  const [url, token, dataFile] = process.argv.slice(1);
-  const model = await tf.loadLayersModel(url, { requestInit: { headers: { authorization: 'Bearer ' + token } } });
-  const d = JSON.parse(fs.readFileSync(dataFile, 'utf8'));
-  const predicted = tf.tidy(() => model.predict(tf.tensor(d.features, [d.size, ...d.inputShape])).argMax(1).dataSync());
-  let hits = 0;
-  for (let i = 0; i < d.size; i++) if (predicted[i] === d.labels[i]) hits++;
-  process.stdout.write(JSON.stringify({ accuracy: hits / d.size }));
-})().catch((e) => { console.error(e); process.exit(1); });
-`;
 
 /**
  * Model specs and the model.json export against a real coordinator (PostgreSQL, Redis, HTTP): the test plays one
@@ -84,14 +65,8 @@ describe('model specs and model.json export (coordinator in-process)', () => {
     });
 
   /** Accuracy of the exported model.json at `query` (e.g. `?round=0`), loaded by TF.js in a separate process. */
-  async function loadedAccuracy(jobId: string, query = ''): Promise<number> {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ['-e', LOADER, `${base}/api/v1/jobs/${jobId}/model/model.json${query}`, ADMIN, heldOutFile],
-      { cwd: path.resolve(__dirname, '../..'), maxBuffer: 1 << 20 },
-    );
-    return (JSON.parse(stdout) as { accuracy: number }).accuracy;
-  }
+  const loadedAt = (jobId: string, query = ''): Promise<number> =>
+    loadedAccuracy(`${base}/api/v1/jobs/${jobId}/model/model.json${query}`, ADMIN, heldOutFile);
 
   /** Plays the agent for every round of a job: downloads the global model, trains with trainLocal, uploads Δ. */
   async function runRounds(jobId: string, rounds: number, model: TrainTask['model'], opts: { momentum?: number }): Promise<void> {
@@ -181,11 +156,11 @@ describe('model specs and model.json export (coordinator in-process)', () => {
     expect(cnnJob.status).toBe('completed');
     const reported = cnnJob.latestMetrics!.testAccuracy;
     expect(reported).toBeGreaterThan(0.5);
-    expect(Math.abs((await loadedAccuracy(cnnJob.id)) - reported)).toBeLessThan(1e-3);
-    expect(Math.abs((await loadedAccuracy(cnnJob.id, '?round=-1')) - cnnJob.initialMetrics!.testAccuracy)).toBeLessThan(1e-3);
+    expect(Math.abs((await loadedAt(cnnJob.id)) - reported)).toBeLessThan(1e-3);
+    expect(Math.abs((await loadedAt(cnnJob.id, '?round=-1')) - cnnJob.initialMetrics!.testAccuracy)).toBeLessThan(1e-3);
     const rounds = (await call<{ metrics: { testAccuracy: number } }[]>(base, 'GET', `/api/v1/jobs/${cnnJob.id}/rounds`, { token: ADMIN }))
       .body;
-    expect(Math.abs((await loadedAccuracy(cnnJob.id, '?round=0')) - rounds[0].metrics.testAccuracy)).toBeLessThan(1e-3);
+    expect(Math.abs((await loadedAt(cnnJob.id, '?round=0')) - rounds[0].metrics.testAccuracy)).toBeLessThan(1e-3);
 
     const json = await call<ModelJson>(base, 'GET', `/api/v1/jobs/${cnnJob.id}/model/model.json`, { token: ADMIN });
     expect(json.status).toBe(200);
@@ -231,7 +206,7 @@ describe('model specs and model.json export (coordinator in-process)', () => {
     for (const model of [{ arch: 'softmax' }, { arch: 'mlp', hidden: 8 }]) {
       const job = await submit(model, { minAgents: 5 });
       expect(job.status).toBe(201);
-      expect(Math.abs((await loadedAccuracy(job.body.id)) - job.body.initialMetrics!.testAccuracy)).toBeLessThan(1e-3);
+      expect(Math.abs((await loadedAt(job.body.id)) - job.body.initialMetrics!.testAccuracy)).toBeLessThan(1e-3);
       await call(base, 'POST', `/api/v1/jobs/${job.body.id}/cancel`, { token: ADMIN });
     }
   }, 60_000);
