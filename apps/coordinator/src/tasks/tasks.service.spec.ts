@@ -259,6 +259,11 @@ describe('TasksService', () => {
 
       expect(t.world.task(taskId)).toMatchObject({ status: 'running', agentId: b, attempt: 2, failedAgentIds: [a], result: null });
       expect(t.world.task(taskId)!.error).toMatch(/^invalid result from agent .*: bilevel.z-chain result: point: point must have length 1/);
+      // The agent shows why (GET /agents lastError), as for a failure it reports itself.
+      expect(t.world.agent(a)!.lastError).toMatch(
+        /^task bilevel\.z-chain .* result refused: bilevel\.z-chain result: point: point must have length 1/,
+      );
+      expect(t.world.agent(b)!.lastError).toBeNull();
       expect(t.queue.sent()).toEqual(assignedTo(b, taskId, 2));
       expect(kindChecked).toEqual([]);
       expect(t.runner.calls).toEqual([]);

@@ -253,6 +253,8 @@ export class TasksService implements OnModuleInit {
       const message = e instanceof Error ? e.message : String(e);
       this.metrics.inc('flotilla_task_results_rejected_total');
       await this.queues.removeTask(agentId, task.id, task.attempt);
+      // Kept on the agent like a failure it reports: an operator sees that its results are refused, and why.
+      await this.agents.recordError(agentId, `task ${task.kind} ${task.id} of job ${task.jobId}: result refused: ${message}`);
       if (task.status === 'running' && task.agentId === agentId)
         await this.release(task, `invalid result from agent ${agentId}: ${message}`);
       throw e instanceof InvalidResultError ? e : new InvalidResultError(message);
