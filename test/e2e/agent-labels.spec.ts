@@ -1,5 +1,4 @@
 import type { AgentView, ParticipationView } from '@flotilla/contracts';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,12 +7,7 @@ import { startAgentProcess, startCoordinatorProcess, type AgentProcess, type Coo
 import { DIGITS_FILE } from '../support/bilevel';
 import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
-import { stopStack } from '../support/stack';
-
-function exited(proc: ChildProcess): Promise<number | null> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
-  return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
-}
+import { exited, stopStack } from '../support/stack';
 
 /**
  * Labels and backends with real processes (issue #13): `--label` and FLOTILLA_LABELS reach the coordinator with the

@@ -1,6 +1,5 @@
 import { toIdx } from '@flotilla/algorithms';
 import type { AgentView } from '@flotilla/contracts';
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,7 +10,7 @@ import { freePort, startPrivateRedis, type PrivateRedis } from '../../scripts/li
 import { startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
-import { stopStack } from '../support/stack';
+import { exited, stopStack } from '../support/stack';
 
 const CLASSES = ['cat', 'dog'];
 
@@ -72,11 +71,6 @@ function writeIdx(
     ),
   );
   return { data, labels };
-}
-
-function exited(proc: ChildProcess): Promise<number | null> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
-  return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { AgentView } from '@flotilla/contracts';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,7 +7,7 @@ import { freePort, startPrivateRedis, stopProcess, type PrivateRedis } from '../
 import { startAgentProcess, startCoordinatorProcess, type AgentProcess, type CoordinatorProcess } from '../../scripts/lib/stack';
 import { coordinatorEnv, freshDatabase, uniquePrefix, type TestDatabase } from '../support/database';
 import { call, waitFor } from '../support/http';
-import { stopStack } from '../support/stack';
+import { exited, stopStack } from '../support/stack';
 
 /**
  * Longer than any test here may take: a round that waited for its deadline would time the test out. Rounds close
@@ -32,11 +32,6 @@ function writeDataset(dataDir: string, name: string, features: number): void {
   writeFileSync(path.join(dataDir, name, 'data.csv'), csv(150, features));
   const manifest = { name, file: 'data.csv', featureRange: [0, 1], numClasses: 3, heldOut: { fraction: 0.2, seed: 1 } };
   writeFileSync(path.join(dataDir, name, 'dataset.json'), JSON.stringify(manifest));
-}
-
-function exited(proc: ChildProcess): Promise<number | null> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
-  return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
 }
 
 function alive(pid: number): boolean {

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { stopProcess, type Service } from '../../scripts/lib/services';
 import type { AgentProcess, CoordinatorProcess } from '../../scripts/lib/stack';
@@ -16,4 +17,10 @@ export async function stopStack(s: {
   await s.redis?.stop();
   await s.db?.drop();
   if (s.work) rmSync(s.work, { recursive: true, force: true });
+}
+
+/** The process's exit code once it has exited (null when a signal ended it); at once when it already has. */
+export function exited(proc: ChildProcess): Promise<number | null> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
+  return new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
 }
