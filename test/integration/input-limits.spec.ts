@@ -1,6 +1,7 @@
 import type { AgentWork, CreatedApiKey } from '@flotilla/contracts';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { sqlRows } from '../support/aggregation';
 import { answerBeforeBody, call, floats, holdUpload, rawRequest, waitFor, type HeldUpload } from '../support/http';
 import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
 
@@ -466,6 +467,16 @@ describe('input limits (coordinator in-process)', () => {
         'the job failed',
         async () => (await call<{ status: string }>(base, 'GET', `/api/v1/jobs/${nasJob}`, { token: ADMIN })).body.status === 'failed',
       );
+      // The quota ledger keeps rows only for open tasks: a sweep that deletes also deletes those of the ended task
+      // (a dry run touches nothing).
+      const ledger = async () => (await sqlRows<{ n: string }>(c.dbUrl, 'SELECT count(*) AS n FROM blob_uploads', []))[0].n;
+      expect(await ledger()).toBe('4');
+      const sweep = (dryRun: boolean) =>
+        call(base, 'POST', '/api/v1/admin/blobs/gc', { token: ADMIN, json: { dryRun, graceMs: 86_400_000 } });
+      expect((await sweep(true)).status).toBe(200);
+      expect(await ledger()).toBe('4');
+      expect((await sweep(false)).status).toBe(200);
+      expect(await ledger()).toBe('0');
     });
   });
 });

@@ -74,6 +74,8 @@ export class BlobGcService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('BlobGc');
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<BlobSweepReport> | null = null;
+  /** Rows that matter only while something is open, deleted by every sweep that deletes (registered by their owners). */
+  private readonly prunes: { what: string; run: () => Promise<number> }[] = [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -98,6 +100,11 @@ export class BlobGcService implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.running?.catch(() => undefined);
+  }
+
+  /** Registers rows to delete at every sweep that is not a dry run (their owner knows which; this service when). */
+  onSweep(what: string, run: () => Promise<number>): void {
+    this.prunes.push({ what, run });
   }
 
   /** One sweep; a sweep asked for while one runs gets that one's report. */
@@ -151,6 +158,9 @@ SELECT u.blob_hash AS h FROM updates u
         report.deleted += 1;
         report.deletedBytes += f.bytes;
       }
+    }
+    if (!dryRun) {
+      for (const p of this.prunes) this.logger.log(`blob sweep: ${await p.run()} ${p.what} deleted`);
     }
     report.durationMs = Date.now() - started;
     if (!dryRun) {

@@ -62,4 +62,16 @@ export class BlobUploadsRepository {
       return state;
     });
   }
+
+  /**
+   * Deletes the ledger rows of uploads that no longer count (their task is not open, or its job is not running, or the
+   * task is gone): the ledger stays the size of the open tasks' uploads. Returns how many went.
+   */
+  deleteClosed(): Promise<number> {
+    return this.prisma.$executeRaw`
+      DELETE FROM blob_uploads u
+       WHERE NOT EXISTS (
+         SELECT 1 FROM tasks t JOIN jobs j ON j.id = t.job_id
+          WHERE t.id = u.task_id AND j.status = 'running' AND t.status IN ('pending', 'running'))`;
+  }
 }

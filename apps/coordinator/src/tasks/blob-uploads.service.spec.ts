@@ -1,4 +1,6 @@
+import type { BlobGcService } from '../blobs/blob-gc.service';
 import { BlobStore } from '../blobs/blob-store';
+import { fake } from '../testing/fakes';
 import { QuotaExceededError, UploadNotExpectedError } from '../common/errors';
 import { MetricsRegistry } from '../common/metrics.registry';
 import type { BlobUploadsRepository, UploadState } from './blob-uploads.repository';
@@ -26,7 +28,13 @@ describe('BlobUploadsService', () => {
 
   beforeEach(() => {
     metrics = new MetricsRegistry();
-    service = new BlobUploadsService(repo, blobs, { AGENT_BLOB_QUOTA_BYTES: 100, AGENT_BLOB_QUOTA_COUNT: 2 }, metrics);
+    service = new BlobUploadsService(
+      repo,
+      blobs,
+      { AGENT_BLOB_QUOTA_BYTES: 100, AGENT_BLOB_QUOTA_COUNT: 2 },
+      metrics,
+      fake<BlobGcService>({ onSweep: () => undefined }),
+    );
     state = { taskId: 't', bytes: 0, count: 0, repeated: false };
     recorded.length = stored.length = 0;
   });

@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { BLOB_TASK_KINDS } from '@flotilla/contracts';
+import { BlobGcService } from '../blobs/blob-gc.service';
 import { BLOB_STORE, BlobStore } from '../blobs/blob-store';
 import { QuotaExceededError, UploadNotExpectedError } from '../common/errors';
 import { MetricsRegistry } from '../common/metrics.registry';
@@ -14,13 +15,19 @@ import { BlobUploadsRepository, type UploadState } from './blob-uploads.reposito
  * result named are kept with the job, the others are swept (BlobGcService) like any blob no row names.
  */
 @Injectable()
-export class BlobUploadsService {
+export class BlobUploadsService implements OnModuleInit {
   constructor(
     private readonly repo: BlobUploadsRepository,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(APP_CONFIG) private readonly config: Pick<AppConfig, 'AGENT_BLOB_QUOTA_BYTES' | 'AGENT_BLOB_QUOTA_COUNT'>,
     private readonly metrics: MetricsRegistry,
+    private readonly gc: BlobGcService,
   ) {}
+
+  /** Every blob sweep that deletes also deletes the ledger rows of tasks that have ended. */
+  onModuleInit(): void {
+    this.gc.onSweep('blob upload ledger rows of ended tasks', () => this.repo.deleteClosed());
+  }
 
   /**
    * Before the body is read: 403 when no open task of the agent names blobs, or when the declared size alone is over
