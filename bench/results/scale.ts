@@ -1,0 +1,1 @@
+export const renderScale = (_json: unknown): string => '';
