@@ -157,7 +157,13 @@ async function main(): Promise<void> {
   };
   const coordinators: CoordinatorProcess[] = [];
   let proxy: RoundRobinProxy | null = null;
-  const http = new Agent({ connections: N + 64, keepAliveTimeout: 120_000, headersTimeout: 0, bodyTimeout: 0, connect: { timeout: 60_000 } });
+  const http = new Agent({
+    connections: N + 64,
+    keepAliveTimeout: 120_000,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: { timeout: 60_000 },
+  });
   const control = new Agent({ connections: 8, connect: { timeout: 60_000 } });
   const stopping = new AbortController();
   const perAgent: AbortController[] = [];
@@ -165,7 +171,14 @@ async function main(): Promise<void> {
   let sampler: NodeJS.Timeout | undefined;
   try {
     // Replicas start one after the other: the first migrates the database.
-    for (let i = 0; i < K; i++) coordinators.push(await startCoordinatorProcess(env, await freePort()));
+    for (let i = 0; i < K; i++) {
+      // The coordinators log at warn: their errors are shown (the first few), since a 500 says no more.
+      let shown = 0;
+      const show = (line: string): void => {
+        if (/error|ERROR|Error/.test(line) && shown++ < 10) say(`  [coordinator ${i}] ${line.slice(0, 500)}`);
+      };
+      coordinators.push(await startCoordinatorProcess(env, await freePort(), show));
+    }
     if (K > 1) proxy = await RoundRobinProxy.start(coordinators.map((c) => c.url));
     const base = proxy?.url ?? coordinators[0].url;
     const url = (p: string): string => `${base}${p}`;
@@ -266,38 +279,8 @@ async function main(): Promise<void> {
           tr.items++;
           tr.lastItemAt = Date.now();
           const answer = `/api/v1/jobs/${jobId}/rounds/${round}`;
-          if (!uploadersOf(round).has(i)) {
-            const d = await fetch(url(`${answer}/decline`), {
-              method: 'POST',
-              dispatcher: http,
-              headers: { ...headers, 'content-type': 'application/json' },
-              body: JSON.stringify({ reason: 'unavailable' }),
-            });
-            if (d.status !== 200) throw new Error(`decline: ${d.status} ${await d.text()}`);
-            await d.arrayBuffer();
-            tr.declines++;
-            continue;
-          }
-          // A participant fetches the round's model first, as a real agent does (its bytes are not used).
-          const m = await fetch(url(`/api/v1/blobs/${modelHash}`), { dispatcher: http, headers });
-          if (m.status !== 200) throw new Error(`model download: ${m.status}`);
-          await m.arrayBuffer();
-          const delta = Float32Array.from(bases[(i + round) % bases.length]);
-          delta[0] = i * 1e-7;
-          delta[1] = round * 1e-7;
-          const body = new Uint8Array(delta.buffer);
-          tr.firstUploadAt = Math.min(tr.firstUploadAt, Date.now());
-          const u = await fetch(url(`${answer}/update?exampleCount=100&trainLoss=1&durationMs=1`), {
-            method: 'POST',
-            dispatcher: http,
-            headers: { ...headers, 'content-type': 'application/octet-stream' },
-            body,
-          });
-          if (u.status !== 200 && u.status !== 201) throw new Error(`upload: ${u.status} ${await u.text()}`);
-          await u.arrayBuffer();
-          tr.uploads++;
-          tr.uploadBytes += body.byteLength;
-          tr.lastUploadDoneAt = Date.now();
+          // An answer that failed is sent again, as the agent does until the round's deadline.
+          await retried(() => respond(i, headers, tr, answer, round, modelHash));
         } catch (e) {
           if (stopping.signal.aborted) return;
           if (errors++ < 5) say(`  agent error: ${(e as Error).message}`);
@@ -305,13 +288,67 @@ async function main(): Promise<void> {
         }
       }
     });
+    const retried = async (answer: () => Promise<void>): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await answer();
+        } catch (e) {
+          if (attempt >= 30 || stopping.signal.aborted) throw e;
+          if (errors++ < 5) say(`  agent error (sent again): ${(e as Error).message}`);
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+        }
+      }
+    };
+    const respond = async (
+      i: number,
+      headers: Record<string, string>,
+      tr: RoundTrace,
+      answer: string,
+      round: number,
+      modelHash: string,
+    ): Promise<void> => {
+      if (!uploadersOf(round).has(i)) {
+        const d = await fetch(url(`${answer}/decline`), {
+          method: 'POST',
+          dispatcher: http,
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify({ reason: 'unavailable' }),
+        });
+        if (d.status !== 200) throw new Error(`decline: ${d.status} ${await d.text()}`);
+        await d.arrayBuffer();
+        tr.declines++;
+        return;
+      }
+      // A participant fetches the round's model first, as a real agent does (its bytes are not used).
+      const m = await fetch(url(`/api/v1/blobs/${modelHash}`), { dispatcher: http, headers });
+      if (m.status !== 200) throw new Error(`model download: ${m.status}`);
+      await m.arrayBuffer();
+      const delta = Float32Array.from(bases[(i + round) % bases.length]);
+      delta[0] = i * 1e-7;
+      delta[1] = round * 1e-7;
+      const body = new Uint8Array(delta.buffer);
+      tr.firstUploadAt = Math.min(tr.firstUploadAt, Date.now());
+      const u = await fetch(url(`${answer}/update?exampleCount=100&trainLoss=1&durationMs=1`), {
+        method: 'POST',
+        dispatcher: http,
+        headers: { ...headers, 'content-type': 'application/octet-stream' },
+        body,
+      });
+      if (u.status !== 200 && u.status !== 201) throw new Error(`upload: ${u.status} ${await u.text()}`);
+      await u.arrayBuffer();
+      tr.uploads++;
+      tr.uploadBytes += body.byteLength;
+      tr.lastUploadDoneAt = Date.now();
+    };
 
     // The database's own account of what the rounds wrote.
     const db = new Client({ connectionString: scratch.url });
     await db.connect();
     const written = async (): Promise<{ rows: number; dbBytes: number; blobBytes: number }> => {
       await db.query('SELECT pg_stat_clear_snapshot()');
-      const rows = await db.query<{ n: string }>(`SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS n FROM pg_stat_user_tables`);
+      const rows = await db.query<{ n: string }>(
+        `SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS n FROM pg_stat_user_tables`,
+      );
       const size = await db.query<{ n: string }>(`SELECT pg_database_size(current_database()) AS n`);
       return { rows: Number(rows.rows[0].n), dbBytes: Number(size.rows[0].n), blobBytes: dirBytes(blobDir) };
     };
@@ -366,7 +403,9 @@ async function main(): Promise<void> {
     stopping.abort();
     await Promise.all(loops);
 
-    const views = (await (await fetch(url(`/api/v1/jobs/${job.id}/rounds`), { dispatcher: control, headers: asAdmin })).json()) as RoundView[];
+    const views = (await (
+      await fetch(url(`/api/v1/jobs/${job.id}/rounds`), { dispatcher: control, headers: asAdmin })
+    ).json()) as RoundView[];
     const snaps = await Promise.all(views.map((r) => traces.get(r.round)?.counters ?? Promise.resolve(null)));
     const perRound = views.map((r, i) => {
       const tr = traces.get(r.round);
