@@ -17,6 +17,12 @@ export const bench: Bench = {
   description: 'round loop at scale: real training (--agents, --hidden), or simulated agents (--per-round, --params, --replicas)',
   run: (args, say) => {
     const simulated = args.some((a) => SIMULATED.includes(a.split('=')[0]));
-    return simulated ? runScript('scale', args.filter((a) => a !== '--simulated'), say) : runScript('rounds', args, say);
+    return simulated
+      ? runScript(
+          'scale',
+          args.filter((a) => a !== '--simulated'),
+          say,
+        )
+      : runScript('rounds', args, say);
   },
 };

@@ -103,7 +103,7 @@ interface RoundTrace {
   lastUploadDoneAt: number;
   declines: number;
   /** The coordinators' counters when the round's first item arrived (the previous round's close is over by then). */
-  counters?: Promise<Counters>;
+  counters?: Promise<Counters | null>;
 }
 
 async function main(): Promise<void> {
@@ -186,15 +186,24 @@ async function main(): Promise<void> {
     const pids = coordinators.map((c) => c.proc.pid!);
     const peakRss = pids.map(() => 0);
     sampler = setInterval(() => pids.forEach((pid, i) => (peakRss[i] = Math.max(peakRss[i], sampleProcess(pid).rssMiB))), 250);
-    const counters = async (): Promise<Counters> => {
-      const sum: Counters = { aggregate: 0, model: 0, persist: 0, open: 0 };
-      for (const c of coordinators) {
-        const text = await (await fetch(`${c.url}/metrics`, { dispatcher: control })).text();
-        for (const [k, name] of Object.entries(CLOSE_COUNTERS)) {
-          sum[k as keyof Counters] += Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    // While thousands of agents connect, the listen queue can refuse or stall a connection: ask again, and give up
+    // (null: that round's breakdown is missing) rather than fail the run.
+    const counters = async (): Promise<Counters | null> => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          const sum: Counters = { aggregate: 0, model: 0, persist: 0, open: 0 };
+          for (const c of coordinators) {
+            const text = await (await fetch(`${c.url}/metrics`, { dispatcher: control, signal: AbortSignal.timeout(10_000) })).text();
+            for (const [k, name] of Object.entries(CLOSE_COUNTERS)) {
+              sum[k as keyof Counters] += Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+            }
+          }
+          return sum;
+        } catch {
+          await new Promise((r) => setTimeout(r, 500));
         }
       }
-      return sum;
+      return null;
     };
     say(
       `scale: ${N} agents, ${P} updates a round of ${parameters} parameters (MLP 64→${hidden}→10), ${R} rounds, ` +
@@ -449,7 +458,7 @@ async function main(): Promise<void> {
       jobSeconds,
       coordinators: pids.map((_, i) => ({ peakRssMiB: peakRss[i], cpuPercent: cpu[i] })),
       agentsProcessCpuPercent: (100 * (selfCpu.user + selfCpu.system)) / 1e6 / jobSeconds,
-      openMsMean: (1000 * finalCounters.open) / views.length,
+      openMsMean: finalCounters ? (1000 * finalCounters.open) / views.length : null,
       writtenPerRound: {
         rows: (write1.rows - write0.rows) / views.length,
         databaseBytes: (write1.dbBytes - write0.dbBytes) / views.length,
