@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   const parameters = 75 * hidden + 10;
   const say = (line: string): void => void (values.json ? process.stderr : process.stdout).write(line + '\n');
 
-  const scratch = await createScratchDatabase('flotilla_scale');
+  const scratch = await createScratchDatabase('scale_bench');
   const redis = await startPrivateRedis();
   const work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-scale-'));
   const blobDir = path.join(work, 'blobs');
@@ -352,6 +352,8 @@ async function main(): Promise<void> {
 
     // The database's own account of what the rounds wrote.
     const db = new Client({ connectionString: scratch.url });
+    // A connection cut by the server fails the next query with its reason, not the process with an unhandled event.
+    db.on('error', (e) => say(`  statistics connection: ${e.message}`));
     await db.connect();
     const written = async (): Promise<{ rows: number; dbBytes: number; blobBytes: number }> => {
       await db.query('SELECT pg_stat_clear_snapshot()');
