@@ -61,7 +61,14 @@ const DOCS: Record<string, { run: (say: (line: string) => void) => Promise<unkno
       const runs: unknown[] = [];
       for (const [agents, replicas] of SCALE_RUNS) {
         const args = ['--agents', String(agents), '--per-round', '1000', '--params', '100000', '--replicas', String(replicas)];
-        runs.push({ command: `npm run bench -- rounds ${args.join(' ')} --json`, result: await bench.run(args, say) });
+        const command = `npm run bench -- rounds ${args.join(' ')} --json`;
+        // A run that fails is reported as failed (with why), and the others are kept.
+        runs.push(
+          await bench.run(args, say).then(
+            (result) => ({ command, result }),
+            (e: unknown) => ({ command, error: e instanceof Error ? e.message : String(e) }),
+          ),
+        );
       }
       return { runs };
     },

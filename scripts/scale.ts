@@ -19,7 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
-import { Agent, fetch } from 'undici';
+import { Agent, fetch, type Response } from 'undici';
 import { RoundRobinProxy } from './lib/round-robin-proxy';
 import { freePort, startEmbeddedPostgres, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, startCoordinatorProcess, token, type CoordinatorProcess } from './lib/stack';
@@ -91,6 +91,23 @@ const CLOSE_COUNTERS = {
   open: 'flotilla_round_open_seconds_total',
 } as const;
 type Counters = Record<keyof typeof CLOSE_COUNTERS, number>;
+
+/**
+ * The bench's own admin calls: while thousands of agents connect, the coordinator's listen queue can time a connection
+ * out, and a busy database pool can answer 5xx; such a call is made again (up to a minute), as an operator would.
+ */
+async function persistently(call: () => Promise<Response>): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await call();
+      if (res.status < 500 || attempt >= 60) return res;
+      await res.arrayBuffer();
+    } catch (e) {
+      if (attempt >= 60) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
 
 /** What each round saw from the agents' side. */
 interface RoundTrace {
@@ -370,22 +387,24 @@ async function main(): Promise<void> {
     const selfCpu0 = process.cpuUsage();
     const load0 = os.loadavg()[0];
     t = Date.now();
-    const created = await fetch(url('/api/v1/jobs'), {
-      method: 'POST',
-      dispatcher: control,
-      headers: asAdmin,
-      body: JSON.stringify({
-        kind: 'federated',
-        dataset: 'uci-digits',
-        model: { arch: 'mlp', hidden },
-        rounds: R,
-        localSteps: 1,
-        roundDeadlineMs: 600_000,
-        // Every agent online before the first round opens.
-        minAgents: N,
-        seed: 1,
+    const created = await persistently(() =>
+      fetch(url('/api/v1/jobs'), {
+        method: 'POST',
+        dispatcher: control,
+        headers: asAdmin,
+        body: JSON.stringify({
+          kind: 'federated',
+          dataset: 'uci-digits',
+          model: { arch: 'mlp', hidden },
+          rounds: R,
+          localSteps: 1,
+          roundDeadlineMs: 600_000,
+          // Every agent online before the first round opens.
+          minAgents: N,
+          seed: 1,
+        }),
       }),
-    });
+    );
     const job = (await created.json()) as { id: string };
     if (created.status !== 201) throw new Error(`job refused: ${created.status} ${JSON.stringify(job)}`);
     let status = 'running';
@@ -417,7 +436,7 @@ async function main(): Promise<void> {
     await Promise.all(loops);
 
     const views = (await (
-      await fetch(url(`/api/v1/jobs/${job.id}/rounds`), { dispatcher: control, headers: asAdmin })
+      await persistently(() => fetch(url(`/api/v1/jobs/${job.id}/rounds`), { dispatcher: control, headers: asAdmin }))
     ).json()) as RoundView[];
     const snaps = await Promise.all(views.map((r) => traces.get(r.round)?.counters ?? Promise.resolve(null)));
     const perRound = views.map((r, i) => {

@@ -50,7 +50,8 @@ export interface ScaleRun {
 
 export interface ScaleResultsJson {
   meta: RunMeta;
-  result: { runs: { command: string; result: ScaleRun }[] };
+  /** Each configuration's command line, and its result or why it failed. */
+  result: { runs: { command: string; result?: ScaleRun; error?: string }[] };
 }
 
 /** The issue's goal for close → next open on this machine. */
@@ -63,7 +64,8 @@ const label = (r: ScaleRun): string =>
   `${thousands(r.agents)} agents, ${thousands(r.perRound)} updates/round, ${r.replicas} replica${r.replicas === 1 ? '' : 's'}`;
 
 export function renderScale(json: ScaleResultsJson): string {
-  const runs = json.result.runs.map((r) => r.result);
+  const runs = json.result.runs.flatMap((r) => (r.result ? [r.result] : []));
+  const failed = json.result.runs.filter((r) => !r.result);
   const out: string[] = [];
   const line = (text = ''): void => void out.push(text);
   line('# Rounds at scale (simulated agents)');
@@ -137,7 +139,7 @@ export function renderScale(json: ScaleResultsJson): string {
     line();
     line(`## ${label(r)}`);
     line();
-    line(`\`${json.result.runs[runs.indexOf(r)].command}\`: ${thousands(r.params)} parameters (H = ${r.hidden}).`);
+    line(`\`${json.result.runs.find((x) => x.result === r)!.command}\`: ${thousands(r.params)} parameters (H = ${r.hidden}).`);
     if (r.proxy)
       line(
         `Requests per replica through the proxy: ${r.proxy.served.map((n) => thousands(n)).join(' and ')}; unserved ${r.proxy.unserved}.`,
@@ -167,6 +169,10 @@ export function renderScale(json: ScaleResultsJson): string {
       ]),
     ))
       line(l);
+  }
+  for (const f of failed) {
+    line();
+    line(`\`${f.command}\` did not complete: ${f.error ?? 'no result'}.`);
   }
   line();
   line('## Goals');
