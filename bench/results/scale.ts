@@ -51,7 +51,7 @@ export interface ScaleRun {
 export interface ScaleResultsJson {
   meta: RunMeta;
   /** Each configuration's command line, and its result or why it failed. */
-  result: { runs: { command: string; result?: ScaleRun; error?: string }[] };
+  result: { runs: { command: string; result?: ScaleRun; error?: string; note?: string }[] };
 }
 
 /** The issue's goal for close → next open on this machine. */
@@ -172,7 +172,7 @@ export function renderScale(json: ScaleResultsJson): string {
   }
   for (const f of failed) {
     line();
-    line(`\`${f.command}\` did not complete: ${f.error ?? 'no result'}.`);
+    line(`\`${f.command}\` did not complete: ${f.error ?? 'no result'}.${f.note ? ` ${f.note}.` : ''}`);
   }
   line();
   line('## Goals');
@@ -189,7 +189,9 @@ export function renderScale(json: ScaleResultsJson): string {
   line(
     big
       ? `- 10,000 registered agents: measured above (${big.roundsPerMinute.toFixed(2)} rounds/min, close → next open max ${ms(big.closeToOpenMs.max)} ms).`
-      : '- 10,000 registered agents: not measured in this run.',
+      : failed.some((f) => f.command.includes('--agents 10000'))
+        ? '- 10,000 registered agents: NOT met; the run did not complete (above).'
+        : '- 10,000 registered agents: not measured in this run.',
   );
   line('- FedAU state per client: one `client_states` row per (job, agent), of the size shown above whatever the model size; the');
   line('  coordinator holds the states of one job while it closes a round, not the updates (they are streamed from blobs).');
