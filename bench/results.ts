@@ -5,7 +5,7 @@
  *   - renders docs/results/<name>.md from that JSON as read back from disk (bench/results/<name>.ts).
  * --render-only skips the run and re-renders the committed JSON (what the unit test bench/results.spec.ts
  * checks). `fedau` is handed to scripts/dist/reproduce-fedau.js with the same options.
- * Names: aggregation, bilevel, nas, fleet, rounds, fedau.
+ * Names: aggregation, bilevel, nas, fleet, rounds, scale, fedau.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -53,7 +53,35 @@ const DOCS: Record<string, { run: (say: (line: string) => void) => Promise<unkno
     },
     render: () => (require('./results/rounds') as typeof import('./results/rounds')).renderRounds,
   },
+  scale: {
+    // Simulated agents (scripts/scale.ts): 1,000 agents and 1,000 updates of ~100,000 parameters a round on one
+    // coordinator and on two replicas, then 10,000 registered agents with 1,000 of them uploading.
+    run: async (say) => {
+      const { bench } = require('./rounds') as { bench: Bench };
+      const runs: unknown[] = [];
+      for (const [agents, replicas] of SCALE_RUNS) {
+        const args = ['--agents', String(agents), '--per-round', '1000', '--params', '100000', '--replicas', String(replicas)];
+        const command = `npm run bench -- rounds ${args.join(' ')} --json`;
+        // A run that fails is reported as failed (with why), and the others are kept.
+        runs.push(
+          await bench.run(args, say).then(
+            (result) => ({ command, result }),
+            (e: unknown) => ({ command, error: e instanceof Error ? e.message : String(e) }),
+          ),
+        );
+      }
+      return { runs };
+    },
+    render: () => (require('./results/scale') as typeof import('./results/scale')).renderScale,
+  },
 };
+
+/** The configurations of docs/results/scale.md: [registered agents, coordinator replicas]. */
+const SCALE_RUNS: [number, number][] = [
+  [1000, 1],
+  [1000, 2],
+  [10_000, 1],
+];
 
 async function main(): Promise<void> {
   const [name, ...rest] = process.argv.slice(2);

@@ -9,6 +9,7 @@ import { renderBilevel, type BilevelResultsJson } from './bilevel';
 import { renderFleet, type FleetResultsJson } from './fleet';
 import { renderNas, type NasResultsJson } from './nas';
 import { renderRounds, type RoundsResultsJson } from './rounds';
+import { renderScale, type ScaleResultsJson } from './scale';
 
 export const RENDERERS = {
   aggregation: (json: unknown): string => renderAggregation(json as AggregationResultsJson),
@@ -16,6 +17,7 @@ export const RENDERERS = {
   nas: (json: unknown): string => renderNas(json as NasResultsJson),
   fleet: (json: unknown): string => renderFleet(json as FleetResultsJson),
   rounds: (json: unknown): string => renderRounds(json as RoundsResultsJson),
+  scale: (json: unknown): string => renderScale(json as ScaleResultsJson),
 } satisfies Record<string, (json: unknown) => string>;
 
 export type ResultsName = keyof typeof RENDERERS;

@@ -164,6 +164,32 @@ describe('round loop (coordinator in-process, real PostgreSQL + Redis)', () => {
     expect(part.body.rounds.map((r) => r.row[idx(b)])).toEqual([0, 1, 1]);
     expect(part.body.rounds.map((r) => r.row[idx(c)])).toEqual([null, 0, 0]);
     expect(part.body.rounds[2].weights[idx(b)]).toBe(2);
+
+    // Pages: rounds 1–2 only, and agent B alone; its rate still counts every round it was asked in (2 of 3).
+    const page = await call<{ agents: string[]; rounds: { round: number; row: (number | null)[] }[]; rates: number[] }>(
+      base,
+      'GET',
+      `/api/v1/jobs/${jobId}/participation?offset=1&limit=2&agentOffset=${idx(b)}&agentLimit=1`,
+      { token: ADMIN },
+    );
+    expect(page.status).toBe(200);
+    expect(page.headers?.get('x-total-count')).toBe('3');
+    expect(page.headers?.get('x-total-agents')).toBe('3');
+    expect(page.body.agents).toEqual([b.split('.')[0]]);
+    expect(page.body.rounds.map((r) => [r.round, r.row])).toEqual([
+      [1, [1]],
+      [2, [1]],
+    ]);
+    expect(page.body.rates).toEqual([2 / 3]);
+    const roundPage = await call<{ round: number }[]>(base, 'GET', `/api/v1/jobs/${jobId}/rounds?offset=2&limit=5`, { token: ADMIN });
+    expect(roundPage.body.map((r) => r.round)).toEqual([2]);
+    expect(roundPage.headers?.get('x-total-count')).toBe('3');
+    const agentPage = await call<{ id: string }[]>(base, 'GET', '/api/v1/agents?limit=2&offset=1', { token: ADMIN });
+    expect(agentPage.body).toHaveLength(2);
+    expect(Number(agentPage.headers?.get('x-total-count'))).toBeGreaterThanOrEqual(3);
+    const tooMany = await call<{ message: string }>(base, 'GET', '/api/v1/agents?limit=10001', { token: ADMIN });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.message).toMatch(/limit/);
   }, 60_000);
 
   it('keeps MIFA memories across rounds in blobs and applies them even when nobody participates', async () => {

@@ -4,6 +4,8 @@ import { request } from 'node:http';
 export interface Reply<T = unknown> {
   status: number;
   body: T;
+  /** The answer's headers (absent from helpers that do not read them). */
+  headers?: Headers;
 }
 
 export async function call<T = unknown>(
@@ -25,7 +27,7 @@ export async function call<T = unknown>(
   const res = await fetch(base + path, { method, headers, body });
   const type = res.headers.get('content-type') ?? '';
   const parsed = type.includes('application/json') ? await res.json() : new Uint8Array(await res.arrayBuffer());
-  return { status: res.status, body: parsed as T };
+  return { status: res.status, body: parsed as T, headers: res.headers };
 }
 
 export function floats(values: number[] | Float32Array): Uint8Array {

@@ -25,5 +25,5 @@ export function resolveJobId(api: ApiClient, given: string): Promise<string> {
 }
 
 export function resolveAgentId(api: ApiClient, given: string): Promise<string> {
-  return resolve('agent', given, async () => (await api.json<AgentView[]>('GET', '/agents')).map((a) => a.id));
+  return resolve('agent', given, async () => (await api.json<AgentView[]>('GET', '/agents?limit=10000')).map((a) => a.id));
 }

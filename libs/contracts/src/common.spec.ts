@@ -1,4 +1,15 @@
-import { INT4_MAX, int4, isSafeText, perDataset, safeText, unsafeTextPath } from './common';
+import {
+  AGENT_PAGE,
+  AgentListQuerySchema,
+  INT4_MAX,
+  ParticipationQuerySchema,
+  int4,
+  isSafeText,
+  pageOf,
+  perDataset,
+  safeText,
+  unsafeTextPath,
+} from './common';
 import { RoundParam, UpdateMetaSchema } from './kinds/federated';
 
 describe('input bounds (contracts)', () => {
@@ -21,6 +32,17 @@ describe('input bounds (contracts)', () => {
       trainLoss: 0.5,
       durationMs: 3,
     });
+  });
+
+  it('paging: limit within 1..max, offset from 0, digits only, unknown keys refused; defaults applied by pageOf', () => {
+    expect(pageOf(AgentListQuerySchema.parse({}), AGENT_PAGE)).toEqual({ limit: 1000, offset: 0 });
+    expect(pageOf(AgentListQuerySchema.parse({ limit: '10000', offset: '20000' }), AGENT_PAGE)).toEqual({ limit: 10_000, offset: 20_000 });
+    for (const bad of [{ limit: '0' }, { limit: '10001' }, { limit: '-1' }, { offset: '1.5' }, { limit: '' }, { page: '2' }])
+      expect([bad, AgentListQuerySchema.safeParse(bad).success]).toEqual([bad, false]);
+    // The participation matrix pages rounds up to 1,000 and agents up to 10,000.
+    expect(ParticipationQuerySchema.safeParse({ limit: '1001' }).success).toBe(false);
+    expect(ParticipationQuerySchema.parse({ agentLimit: '10000', agentOffset: '5' })).toEqual({ agentLimit: 10_000, agentOffset: 5 });
+    expect(ParticipationQuerySchema.safeParse({ agentLimit: '10001' }).success).toBe(false);
   });
 
   it('safeText(): refuses NUL and unpaired surrogates, keeps every other string (paired surrogates too)', () => {

@@ -84,3 +84,64 @@ export function describeIssues(error: z.ZodError, max = 3): string {
 
 /** Binary update / weight bodies are little-endian float32. */
 export const WEIGHTS_CONTENT_TYPE = 'application/octet-stream';
+
+/** A query-string integer (digits only) in [min, max], named in the message when it is not one. */
+function queryInt(name: string, min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d{1,10}$/, `${name} must be a non-negative integer`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`))
+    .optional();
+}
+
+/** Default and largest page size of a list endpoint. */
+export interface PageLimits {
+  default: number;
+  max: number;
+}
+
+/**
+ * `?limit=&offset=` of a list endpoint: `limit` items (1 to `limits.max`, default `limits.default`) from position
+ * `offset` (default 0). The total is in the answer's `X-Total-Count` header.
+ */
+export function pageQuerySchema(limits: PageLimits) {
+  return z.strictObject({ limit: queryInt('limit', 1, limits.max), offset: queryInt('offset', 0, INT4_MAX) });
+}
+
+/** A page as the coordinator uses it: defaults applied. */
+export interface Page {
+  limit: number;
+  offset: number;
+}
+
+/** The page a parsed query asks for, with the endpoint's defaults. */
+export function pageOf(q: { limit?: number; offset?: number }, limits: PageLimits): Page {
+  return { limit: q.limit ?? limits.default, offset: q.offset ?? 0 };
+}
+
+/** GET /agents: 1,000 agents a page by default (oldest first), 10,000 at most. */
+export const AGENT_PAGE: PageLimits = { default: 1000, max: 10_000 };
+export const AgentListQuerySchema = pageQuerySchema(AGENT_PAGE);
+export type AgentListQuery = z.infer<typeof AgentListQuerySchema>;
+
+/** GET /jobs/:id/rounds: 1,000 rounds a page by default (by index), 10,000 at most. */
+export const ROUND_PAGE: PageLimits = { default: 1000, max: 10_000 };
+export const RoundListQuerySchema = pageQuerySchema(ROUND_PAGE);
+export type RoundListQuery = z.infer<typeof RoundListQuerySchema>;
+
+/**
+ * GET /jobs/:id/participation pages both ways: `limit`/`offset` over the job's closed rounds (1,000 by default and at
+ * most), `agentLimit`/`agentOffset` over its agents in id order (1,000 by default, 10,000 at most). The defaults give
+ * the whole matrix of a job of up to 1,000 agents and 1,000 rounds; the totals are in `X-Total-Count` (rounds) and
+ * `X-Total-Agents`.
+ */
+export const PARTICIPATION_ROUND_PAGE: PageLimits = { default: 1000, max: 1000 };
+export const PARTICIPATION_AGENT_PAGE: PageLimits = { default: 1000, max: 10_000 };
+export const ParticipationQuerySchema = z.strictObject({
+  limit: queryInt('limit', 1, PARTICIPATION_ROUND_PAGE.max),
+  offset: queryInt('offset', 0, INT4_MAX),
+  agentLimit: queryInt('agentLimit', 1, PARTICIPATION_AGENT_PAGE.max),
+  agentOffset: queryInt('agentOffset', 0, INT4_MAX),
+});
+export type ParticipationQuery = z.infer<typeof ParticipationQuerySchema>;

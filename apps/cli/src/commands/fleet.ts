@@ -7,7 +7,7 @@ import type { Output } from '../output';
 
 /** `agents ls`: every agent with its state (online, offline, left, revoked) and last error. */
 export async function listAgents(api: ApiClient, out: Output) {
-  const agents = await api.json<AgentView[]>('GET', '/agents');
+  const agents = await api.json<AgentView[]>('GET', '/agents?limit=10000');
   out.data(agents);
   out.line(agents.length ? agentsTable(agents) : 'no agents');
   return ExitCode.Ok;

@@ -91,7 +91,7 @@ export async function watchJob(api: ApiClient, out: Output, given: string, inter
   let unreachableSince: number | null = null;
   for (;;) {
     if (job.kind === 'federated' && job.currentRound - 1 > printedRound) {
-      const rounds = await api.json<RoundView[]>('GET', `/jobs/${id}/rounds`);
+      const rounds = await api.json<RoundView[]>('GET', `/jobs/${id}/rounds?limit=10000`);
       for (const r of rounds.filter((x) => x.status === 'closed' && x.round > printedRound).sort((a, b) => a.round - b.round)) {
         out.data({ event: 'round', round: r });
         out.line(roundLine(r, job.totalRounds));

@@ -1,10 +1,14 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import {
+  AGENT_PAGE,
+  AgentListQuerySchema,
+  pageOf,
   HeartbeatSchema,
   RegisterAgentSchema,
   RotateSecretSchema,
   UuidParam,
+  type AgentListQuery,
   type AgentView,
   type Heartbeat,
   type RegisterAgent,
@@ -12,7 +16,7 @@ import {
   type RotateSecret,
 } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { RequireRole } from '../auth/role.guard';
 import { ReadBody } from '../common/body';
 import { jsonSchema } from '../common/openapi';
@@ -88,9 +92,19 @@ export class AgentsController {
 
   @Get()
   @RequireRole('viewer')
-  @ApiOperation({ summary: 'List agents: online, suspect after a task timeout, offline, revoked' })
-  list(): Promise<AgentView[]> {
-    return this.agents.list();
+  @ApiOperation({
+    summary:
+      'List agents: online, suspect after a task timeout, offline, revoked; oldest first, a page at a time (X-Total-Count: all agents)',
+  })
+  @ApiQuery({ name: 'limit', required: false, description: `agents in the page: 1 to ${AGENT_PAGE.max}, default ${AGENT_PAGE.default}` })
+  @ApiQuery({ name: 'offset', required: false, description: 'agents skipped before the page; default 0' })
+  async list(
+    @Query(new ZodPipe(AgentListQuerySchema, 'query')) q: AgentListQuery,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AgentView[]> {
+    const { items, total } = await this.agents.list(pageOf(q, AGENT_PAGE));
+    res.setHeader('X-Total-Count', String(total));
+    return items;
   }
 
   @Delete(':id')

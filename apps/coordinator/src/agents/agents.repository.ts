@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Page } from '@flotilla/contracts';
 import type { Agent, Prisma } from '@prisma/client';
 import { PrismaService } from '../database/prisma.service';
 
@@ -88,8 +89,13 @@ export class AgentsRepository {
     return r.count === 1;
   }
 
-  list(): Promise<Agent[]> {
-    return this.prisma.agent.findMany({ orderBy: { createdAt: 'asc' } });
+  /** One page of every agent, oldest first (id breaks ties, so pages neither skip nor repeat), and how many there are. */
+  async list(page: Page): Promise<{ items: Agent[]; total: number }> {
+    const [items, total] = await Promise.all([
+      this.prisma.agent.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], skip: page.offset, take: page.limit }),
+      this.prisma.agent.count(),
+    ]);
+    return { items, total };
   }
 
   /** Agents holding `dataset` that may compute (not revoked, heartbeat newer than `since`), in a stable order. */

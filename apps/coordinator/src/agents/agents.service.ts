@@ -8,6 +8,7 @@ import {
   type NetworkStats,
   type RegisterAgent,
   type RegisterAgentResponse,
+  type Page,
 } from '@flotilla/contracts';
 import type { Agent } from '@prisma/client';
 import { createHash, randomBytes } from 'node:crypto';
@@ -207,8 +208,10 @@ export class AgentsService implements OnModuleInit {
     this.goneListeners.push({ name, run });
   }
 
-  async list(): Promise<AgentView[]> {
-    return (await this.agents.list()).map((a) => this.view(a));
+  /** One page of the agents (GET /agents), and how many there are in all. */
+  async list(page: Page): Promise<{ items: AgentView[]; total: number }> {
+    const { items, total } = await this.agents.list(page);
+    return { items: items.map((a) => this.view(a)), total };
   }
 
   /** Drops the agent's verified entry here and, through the `agents` channel, on every other process. */

@@ -8,6 +8,7 @@ import {
   type ControlJob,
   type CreateFederatedJob,
   type CreateJob,
+  type Page,
   type RoundMetrics,
   type TaskRef,
   type TrainTask,
@@ -304,13 +305,9 @@ export class FakeRoundsRepository implements Pick<
     return Promise.resolve(r ? copy(r) : null);
   }
 
-  list(jobId: string): Promise<Round[]> {
-    return Promise.resolve(
-      this.world.rounds
-        .filter((r) => r.jobId === jobId)
-        .sort((a, b) => a.index - b.index)
-        .map(copy),
-    );
+  list(jobId: string, page: Page): Promise<{ items: Round[]; total: number }> {
+    const all = this.world.rounds.filter((r) => r.jobId === jobId).sort((x, y) => x.index - y.index);
+    return Promise.resolve({ items: all.slice(page.offset, page.offset + page.limit).map(copy), total: all.length });
   }
 
   /** Rounds open or half-closed in running jobs. */
@@ -628,8 +625,9 @@ export class FakeAgentsRepository implements Pick<
     return Promise.resolve();
   }
 
-  list(): Promise<Agent[]> {
-    return Promise.resolve(this.sorted(() => true));
+  list(page: Page): Promise<{ items: Agent[]; total: number }> {
+    const all = this.sorted(() => true);
+    return Promise.resolve({ items: all.slice(page.offset, page.offset + page.limit), total: all.length });
   }
 
   online(dataset: string, since: Date): Promise<Agent[]> {

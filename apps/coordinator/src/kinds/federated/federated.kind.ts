@@ -17,6 +17,7 @@ import {
   type AgentCensus,
   type CreateFederatedJob,
   type FederatedJobView,
+  type Page,
   type ParticipationOutcome,
   type ParticipationView,
   type RoundMetrics,
@@ -179,8 +180,10 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
   }
 
   /** GET /jobs/:id/rounds. */
-  async roundsOf(job: JobOf<'federated'>): Promise<RoundView[]> {
-    return (await this.repo.list(job.id)).map((r) => ({
+  /** A page of a job's rounds (GET /jobs/:id/rounds), and how many it has. */
+  async roundsOf(job: JobOf<'federated'>, page: Page): Promise<{ items: RoundView[]; total: number }> {
+    const { items, total } = await this.repo.list(job.id, page);
+    const views = items.map((r): RoundView => ({
       round: r.index,
       status: r.status,
       openedAt: r.openedAt.toISOString(),
@@ -197,20 +200,23 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
       outputModelHash: r.outputModelHash,
       metrics: r.metrics == null ? null : RoundMetricsSchema.parse(r.metrics),
     }));
+    return { items: views, total };
   }
 
   /**
    * GET /jobs/:id/participation: agents × rounds, 1 participated, 0 eligible but absent, null not asked; with each
    * cell's outcome (a clipped or rejected update shows there), the update's norm and a clipped update's scale.
    */
-  async participation(job: JobOf<'federated'>): Promise<ParticipationView> {
-    const rows = await this.repo.participation(job.id);
-    const agents = [...new Set(rows.map((r) => r.agentId))].sort();
+  async participation(
+    job: JobOf<'federated'>,
+    rounds: Page,
+    agentPage: Page,
+  ): Promise<{ view: ParticipationView; totalRounds: number; totalAgents: number }> {
+    const page = await this.repo.participation(job.id, rounds, agentPage);
+    const agents = page.agents.map((a) => a.agentId);
     const col = new Map(agents.map((a, i) => [a, i]));
     const byRound = new Map<number, ParticipationView['rounds'][number]>();
-    const asked = new Array<number>(agents.length).fill(0);
-    const took = new Array<number>(agents.length).fill(0);
-    for (const p of rows) {
+    for (const p of page.rows) {
       let entry = byRound.get(p.round);
       if (!entry) {
         entry = {
@@ -229,10 +235,13 @@ export class FederatedJobKind implements JobKind<'federated'>, OnModuleInit {
       entry.outcomes[c] = outcomeOf(p);
       entry.norms[c] = p.updateNorm;
       entry.clipScales[c] = p.clipScale;
-      asked[c]++;
-      if (p.participated) took[c]++;
     }
-    return { agents, rounds: [...byRound.values()], rates: agents.map((_, i) => (asked[i] ? took[i] / asked[i] : 0)) };
+    // Rates count every round the agent was asked in, not only the page's.
+    return {
+      view: { agents, rounds: [...byRound.values()], rates: page.agents.map((a) => (a.asked ? a.took / a.asked : 0)) },
+      totalRounds: page.totalRounds,
+      totalAgents: page.totalAgents,
+    };
   }
 }
 

@@ -1,6 +1,20 @@
 import { Controller, Get, Header, Param, Query, Res, StreamableFile } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ModelExportQuerySchema, UuidParam, type ModelExportQuery, type ParticipationView, type RoundView } from '@flotilla/contracts';
+import {
+  ModelExportQuerySchema,
+  PARTICIPATION_AGENT_PAGE,
+  PARTICIPATION_ROUND_PAGE,
+  ParticipationQuerySchema,
+  ROUND_PAGE,
+  RoundListQuerySchema,
+  UuidParam,
+  pageOf,
+  type ModelExportQuery,
+  type ParticipationQuery,
+  type ParticipationView,
+  type RoundListQuery,
+  type RoundView,
+} from '@flotilla/contracts';
 import type { ModelJson } from '@flotilla/algorithms';
 import type { Response } from 'express';
 import { RequireRole } from '../../auth/role.guard';
@@ -23,15 +37,49 @@ export class RoundsController {
   ) {}
 
   @Get(':id/rounds')
-  @ApiOperation({ summary: 'Rounds of a federated job with participants, FedAU weight range and metrics' })
-  async rounds(@Param('id', JobId) id: string): Promise<RoundView[]> {
-    return this.kind.roundsOf(await this.federated(id));
+  @ApiOperation({
+    summary: 'Rounds of a federated job with participants, FedAU weight range and metrics; by index, a page at a time (X-Total-Count)',
+  })
+  @ApiQuery({ name: 'limit', required: false, description: `rounds in the page: 1 to ${ROUND_PAGE.max}, default ${ROUND_PAGE.default}` })
+  @ApiQuery({ name: 'offset', required: false, description: 'rounds skipped before the page; default 0' })
+  async rounds(
+    @Param('id', JobId) id: string,
+    @Query(new ZodPipe(RoundListQuerySchema, 'query')) q: RoundListQuery,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<RoundView[]> {
+    const { items, total } = await this.kind.roundsOf(await this.federated(id), pageOf(q, ROUND_PAGE));
+    res.setHeader('X-Total-Count', String(total));
+    return items;
   }
 
   @Get(':id/participation')
-  @ApiOperation({ summary: 'Participation matrix (agents × rounds) of a federated job with the FedAU weights used' })
-  async participation(@Param('id', JobId) id: string): Promise<ParticipationView> {
-    return this.kind.participation(await this.federated(id));
+  @ApiOperation({
+    summary:
+      'Participation matrix (agents × rounds) of a federated job with the FedAU weights used; paged over closed rounds and over agents (X-Total-Count: rounds, X-Total-Agents)',
+  })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    description: `closed rounds in the page: 1 to ${PARTICIPATION_ROUND_PAGE.max}, default ${PARTICIPATION_ROUND_PAGE.default}`,
+  })
+  @ApiQuery({ name: 'offset', required: false, description: 'closed rounds skipped before the page; default 0' })
+  @ApiQuery({
+    name: 'agentLimit',
+    required: false,
+    description: `agents (in id order) in the page: 1 to ${PARTICIPATION_AGENT_PAGE.max}, default ${PARTICIPATION_AGENT_PAGE.default}`,
+  })
+  @ApiQuery({ name: 'agentOffset', required: false, description: 'agents skipped before the page; default 0' })
+  async participation(
+    @Param('id', JobId) id: string,
+    @Query(new ZodPipe(ParticipationQuerySchema, 'query')) q: ParticipationQuery,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ParticipationView> {
+    const rounds = pageOf(q, PARTICIPATION_ROUND_PAGE);
+    const agents = pageOf({ limit: q.agentLimit, offset: q.agentOffset }, PARTICIPATION_AGENT_PAGE);
+    const { view, totalRounds, totalAgents } = await this.kind.participation(await this.federated(id), rounds, agents);
+    res.setHeader('X-Total-Count', String(totalRounds));
+    res.setHeader('X-Total-Agents', String(totalAgents));
+    return view;
   }
 
   @Get(':id/model/model.json')

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RoundMetricsSchema, type CreateFederatedJob, type RoundMetrics } from '@flotilla/contracts';
+import { RoundMetricsSchema, type CreateFederatedJob, type Page, type RoundMetrics } from '@flotilla/contracts';
 import { Prisma, type Checkpoint, type FederatedJob, type Round, type Update } from '@prisma/client';
 import { toJson } from '../../database/json';
 import { PrismaService } from '../../database/prisma.service';
@@ -109,8 +109,13 @@ export class RoundsRepository {
     return this.prisma.round.findUnique({ where: { jobId_index: { jobId, index: round } } });
   }
 
-  list(jobId: string): Promise<Round[]> {
-    return this.prisma.round.findMany({ where: { jobId }, orderBy: { index: 'asc' } });
+  /** One page of a job's rounds by index, and how many it has. */
+  async list(jobId: string, page: Page): Promise<{ items: Round[]; total: number }> {
+    const [items, total] = await Promise.all([
+      this.prisma.round.findMany({ where: { jobId }, orderBy: { index: 'asc' }, skip: page.offset, take: page.limit }),
+      this.prisma.round.count({ where: { jobId } }),
+    ]);
+    return { items, total };
   }
 
   /** Rounds open or half-closed in running jobs: what the reconciler checks against what Redis holds. */
@@ -266,8 +271,34 @@ export class RoundsRepository {
     return c?.memorySumHash ?? null;
   }
 
-  participation(jobId: string) {
-    return this.prisma.participation.findMany({ where: { jobId }, orderBy: [{ round: 'asc' }] });
+  /**
+   * A page of a job's participation matrix: `rounds` a page over the closed rounds (those with participation rows),
+   * `agents` a page over every agent ever asked, in id order; with each agent's rounds asked and participated in
+   * (all rounds, not only the page's) and the totals.
+   */
+  async participation(jobId: string, rounds: Page, agents: Page) {
+    const [roundIndices, asked, took] = await Promise.all([
+      this.prisma.participation.groupBy({ by: ['round'], where: { jobId }, orderBy: { round: 'asc' } }),
+      this.prisma.participation.groupBy({ by: ['agentId'], where: { jobId }, _count: { _all: true }, orderBy: { agentId: 'asc' } }),
+      this.prisma.participation.groupBy({ by: ['agentId'], where: { jobId, participated: true }, _count: { _all: true } }),
+    ]);
+    const pageRounds = roundIndices.slice(rounds.offset, rounds.offset + rounds.limit).map((r) => r.round);
+    const pageAgents = asked.slice(agents.offset, agents.offset + agents.limit);
+    const tookBy = new Map(took.map((t) => [t.agentId, t._count._all]));
+    const rows =
+      pageRounds.length && pageAgents.length
+        ? await this.prisma.participation.findMany({
+            where: { jobId, round: { gte: pageRounds[0], lte: pageRounds.at(-1)! }, agentId: { in: pageAgents.map((a) => a.agentId) } },
+            orderBy: [{ round: 'asc' }],
+          })
+        : [];
+    return {
+      rows,
+      rounds: pageRounds,
+      agents: pageAgents.map((a) => ({ agentId: a.agentId, asked: a._count._all, took: tookBy.get(a.agentId) ?? 0 })),
+      totalRounds: roundIndices.length,
+      totalAgents: asked.length,
+    };
   }
 
   /** Updates the update policy rejected and clipped over the job's closed rounds. */

@@ -198,6 +198,7 @@ export class RoundsService implements OnModuleInit {
       await this.runner.wakeLater(jobId, WAIT_FOR_AGENTS_MS);
       return;
     }
+    const openStarted = performance.now();
     const model = await this.rounds.model(jobId);
     const deadlineAt = new Date(Date.now() + spec.roundDeadlineMs);
     const opened = await this.rounds.open({
@@ -215,6 +216,7 @@ export class RoundsService implements OnModuleInit {
     }
     await this.scheduleClose(opened, 'deadline');
     this.metrics.inc('flotilla_rounds_opened_total');
+    this.metrics.inc('flotilla_round_open_seconds_total', (performance.now() - openStarted) / 1000);
   }
 
   async closeRound({ jobId, round }: RoundRef, reason: CloseReason): Promise<void> {
@@ -229,6 +231,7 @@ export class RoundsService implements OnModuleInit {
     if (r.status === 'open' && reason === 'all-answered' && r.answers < r.eligibleAgentIds.length) return;
     if (!(await this.rounds.beginClosing(jobId, round))) return;
 
+    const closeStarted = performance.now();
     const spec = job.spec;
     const rule = createAggregationRule(spec.aggregation, { globalLr: spec.globalLr });
     const answers = new Map((await this.rounds.answers(jobId, round)).map((a) => [a.agentId, a]));
@@ -326,6 +329,7 @@ export class RoundsService implements OnModuleInit {
       await this.rounds.abandon(jobId, round);
       return;
     }
+    const aggregatedAt = performance.now();
     const outputModelHash = await this.blobs.putFloat32(next);
     const evaluation = evaluate(spec.model, next, this.catalog.get(spec.dataset).test);
     const metrics: RoundMetrics = {
@@ -339,6 +343,7 @@ export class RoundsService implements OnModuleInit {
     const rejected = participation.filter((p) => p.absence === 'rejected').length;
     const clipped = participation.filter((p) => p.clipScale !== null).length;
     const finished = round + 1 >= job.progressTotal;
+    const persistStarted = performance.now();
     const written = await this.rounds.finishClosing({
       jobId,
       round,
@@ -363,7 +368,13 @@ export class RoundsService implements OnModuleInit {
     // The job's last round: the accumulator and update buffers kept for its next round are not needed.
     if (finished) releaseIdleAggregationMemory();
     if (!written) return;
+    const persisted = performance.now();
     this.metrics.inc('flotilla_rounds_closed_total');
+    // Where a close spends its time (scripts/scale.ts reads these): reading and folding the updates, then writing the
+    // model and evaluating it, then the one transaction of checkpoint, participation and client states.
+    this.metrics.inc('flotilla_round_close_aggregate_seconds_total', (aggregatedAt - closeStarted) / 1000);
+    this.metrics.inc('flotilla_round_close_model_seconds_total', (persistStarted - aggregatedAt) / 1000);
+    this.metrics.inc('flotilla_round_close_persist_seconds_total', (persisted - persistStarted) / 1000);
     this.metrics.inc('flotilla_round_participants_total', participated.size);
     // Those refused on arrival were counted then.
     this.metrics.inc('flotilla_updates_policy_rejected_total', decision.verdicts.filter((v) => v.outcome === 'rejected').length);
