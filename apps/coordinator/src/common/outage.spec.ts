@@ -18,6 +18,14 @@ describe('outageOf', () => {
     expect(outageOf(new Prisma.PrismaClientInitializationError('no server', '6'))).toMatchObject({ dependency: 'postgres' });
   });
 
+  it('names PostgreSQL when no pooled connection came in time (a load peak): 503 with Retry-After, not 500', () => {
+    // What a query gets through @prisma/adapter-pg with every connection of the pool busy past its connect timeout
+    // (measured: a plain Error, no code, no meta).
+    expect(outageOf(new Error('timeout exceeded when trying to connect'))).toMatchObject({ dependency: 'postgres', status: 503 });
+    expect(outageOf(new Error('Connection terminated due to connection timeout'))).toMatchObject({ dependency: 'postgres' });
+    expect(outageOf(new Error('a timeout exceeded when trying to connect to the moon'))).toBeNull();
+  });
+
   it('names Redis for ioredis refusing a command while disconnected', () => {
     expect(outageOf(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toMatchObject({ dependency: 'redis' });
     expect(outageOf(new Error('Connection is closed.'))).toMatchObject({ dependency: 'redis' });

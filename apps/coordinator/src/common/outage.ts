@@ -15,6 +15,12 @@ const ADAPTER_OUTAGE_KINDS = new Set([
   'TlsConnectionError',
 ]);
 
+/**
+ * What pg says when no connection came in time: every pooled connection busy for DATABASE_CONNECT_TIMEOUT (a load
+ * peak), or the server slow to accept. The adapter passes these on as plain Errors (measured).
+ */
+const PG_NO_CONNECTION = /^timeout exceeded when trying to connect$|^Connection terminated due to connection timeout$/;
+
 /** What ioredis says when a command cannot reach the server (offline queue off, or its retries used up). */
 const REDIS_OUTAGE = /enableOfflineQueue|Connection is closed|max retries per request|Stream isn't writeable/i;
 
@@ -26,6 +32,8 @@ const REDIS_OUTAGE = /enableOfflineQueue|Connection is closed|max retries per re
 export function outageOf(e: unknown): DependencyUnavailableError | null {
   if (e instanceof DependencyUnavailableError) return e;
   if (!(e instanceof Error)) return null;
+  if (PG_NO_CONNECTION.test(e.message))
+    return new DependencyUnavailableError('postgres', 'no connection in time (pool busy or server slow)');
   const err = e as Error & { code?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: string } } }; cause?: unknown };
   const name = err.constructor?.name ?? err.name;
   if (name === 'PrismaClientInitializationError') return new DependencyUnavailableError('postgres', 'cannot connect');

@@ -7,6 +7,11 @@ import { z } from 'zod';
 export const ConfigSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  /**
+   * PostgreSQL connections one coordinator keeps at most. Beyond them a query waits up to 5 s for one, then the call
+   * is answered 503 with Retry-After. Mind the server's max_connections across every replica.
+   */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
   /** The bootstrap admin key (role admin, cannot be revoked through the API). */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
   /** A bootstrap join token that never expires; without it agents join only with tokens issued by POST /join-tokens. */

@@ -13,8 +13,15 @@ const DB_CONNECT_TIMEOUT_MS = 5_000;
 @Injectable()
 export class PrismaService extends PrismaClient implements OnApplicationShutdown {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    // A connection that cannot be made in this time fails (the API answers 503) instead of waiting for ever.
-    super({ adapter: new PrismaPg({ connectionString: config.DATABASE_URL, connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS }) });
+    // A connection that cannot be had in this time (server away, or every pooled one busy) fails, and the API answers
+    // 503 with Retry-After, instead of waiting for ever.
+    super({
+      adapter: new PrismaPg({
+        connectionString: config.DATABASE_URL,
+        connectionTimeoutMillis: DB_CONNECT_TIMEOUT_MS,
+        max: config.DATABASE_POOL_MAX,
+      }),
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
