@@ -171,9 +171,11 @@ describe('agents with image data: IDX files and image folders (coordinator + age
     const a = agent('idx-agent', idx.data, idx.labels);
     const b = agent('folder-agent', path.join(work, 'folder'));
     await waitFor('both agents online', async () => (await listAgents()).filter((x) => x.online).length === 2, 30_000);
-    expect(a.output.join('\n')).toContain('registered as');
-    expect(a.output.join('\n')).toContain('40 examples');
-    expect(b.output.join('\n')).toContain('40 examples');
+    // An agent prints its registration line once the answer is back, which may be after the coordinator lists it.
+    const said = (p: { output: string[] }) => p.output.find((l) => l.includes('registered as'));
+    await waitFor('both agents printed their registration', () => Promise.resolve(said(a) && said(b)), 30_000);
+    expect(said(a)).toContain('40 examples');
+    expect(said(b)).toContain('40 examples');
 
     const job = await admin<{ id: string; initialMetrics: { testAccuracy: number } }>('POST', '/api/v1/jobs', {
       kind: 'federated',
