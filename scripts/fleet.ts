@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { Agent, fetch } from 'undici';
+import { registerSimulatedAgents } from './lib/sim-agents';
 import { createScratchDatabase, freePort, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, startCoordinatorProcess, token } from './lib/stack';
 
@@ -123,23 +124,7 @@ async function main(): Promise<void> {
     say(`fleet: ${N} agents (HTTP long polls, waitMs ${waitMs}), coordinator pid ${pid} on ${os.cpus().length} cores`);
     // 1. Register and connect.
     let t = Date.now();
-    const agents: { id: string; token: string }[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 64 }, async () => {
-        for (let i = next++; i < N; i = next++) {
-          const res = await fetch(url('/api/v1/agents/register'), {
-            method: 'POST',
-            dispatcher: http,
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ joinToken: coordinator.joinToken, name: `sim-${i}`, datasets: ['uci-digits'] }),
-          });
-          const body = (await res.json()) as { agentId: string; agentSecret: string };
-          if (res.status !== 201) throw new Error(`registration ${i}: ${res.status} ${JSON.stringify(body)}`);
-          agents[i] = { id: body.agentId, token: `${body.agentId}.${body.agentSecret}` };
-        }
-      }),
-    );
+    const agents = await registerSimulatedAgents({ url, dispatcher: http, joinToken: coordinator.joinToken, count: N, prefix: 'sim' });
     const registerSeconds = (Date.now() - t) / 1000;
     say(`registered ${N} agents in ${registerSeconds.toFixed(1)} s (${(N / registerSeconds).toFixed(0)}/s)`);
 

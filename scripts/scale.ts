@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { Agent, fetch, type Response } from 'undici';
 import { RoundRobinProxy } from './lib/round-robin-proxy';
+import { mulberry32, registerSimulatedAgents } from './lib/sim-agents';
 import { freePort, startEmbeddedPostgres, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, startCoordinatorProcess, token, type CoordinatorProcess } from './lib/stack';
 
@@ -33,21 +34,9 @@ function sampleProcess(pid: number): { rssMiB: number; cpuSeconds: number } {
   return { rssMiB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 };
 }
 
-/** mulberry32: the seeded choice of who uploads in a round. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `count` of the indices 0..n-1, drawn without replacement with seed `seed` (a partial Fisher–Yates shuffle). */
 function choose(n: number, count: number, seed: number): Set<number> {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const idx = Array.from({ length: n }, (_, i) => i);
   for (let i = 0; i < Math.min(count, n); i++) {
     const j = i + Math.floor(next() * (n - i));
@@ -230,29 +219,13 @@ async function main(): Promise<void> {
 
     // Register.
     let t = Date.now();
-    const agents: { id: string; token: string }[] = [];
-    let nextIndex = 0;
-    await Promise.all(
-      Array.from({ length: 64 }, async () => {
-        for (let i = nextIndex++; i < N; i = nextIndex++) {
-          const res = await fetch(url('/api/v1/agents/register'), {
-            method: 'POST',
-            dispatcher: http,
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ joinToken: env.JOIN_TOKEN, name: `scale-${i}`, datasets: ['uci-digits'] }),
-          });
-          const body = (await res.json()) as { agentId: string; agentSecret: string };
-          if (res.status !== 201) throw new Error(`registration ${i}: ${res.status} ${JSON.stringify(body)}`);
-          agents[i] = { id: body.agentId, token: `${body.agentId}.${body.agentSecret}` };
-        }
-      }),
-    );
+    const agents = await registerSimulatedAgents({ url, dispatcher: http, joinToken: env.JOIN_TOKEN, count: N, prefix: 'scale' });
     const registerSeconds = (Date.now() - t) / 1000;
     say(`  registered ${N} agents in ${registerSeconds.toFixed(1)} s`);
 
     // Random updates: a few base vectors, each upload a copy with two values made unique to (agent, round), so that
     // no two uploads share a content hash (the blob store would write a repeated one once).
-    const next = rng(7);
+    const next = mulberry32(7);
     const bases = Array.from({ length: 8 }, () => Float32Array.from({ length: parameters }, () => (next() - 0.5) * 0.02));
     const sent = new Set<string>();
     const uploaders = new Map<number, Set<number>>();

@@ -1,4 +1,5 @@
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
+import { mulberry32 } from './sim-agents';
 
 /**
  * What the proxy does to the connections it forwards. Shares are of new connections, decided when a connection is
@@ -285,18 +286,6 @@ export class FaultProxy {
     }
     return null;
   }
-}
-
-/** A small seeded PRNG (mulberry32): the proxy's choices repeat from run to run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
