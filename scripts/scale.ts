@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { Client } from 'pg';
 import { Agent, fetch, type Response } from 'undici';
 import { RoundRobinProxy } from './lib/round-robin-proxy';
-import { mulberry32, registerSimulatedAgents } from './lib/sim-agents';
+import { agentBackoff, mulberry32, registerSimulatedAgents, SimulatedCallError } from './lib/sim-agents';
 import { freePort, startEmbeddedPostgres, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, startCoordinatorProcess, token, type CoordinatorProcess } from './lib/stack';
 
@@ -179,10 +179,12 @@ async function main(): Promise<void> {
   try {
     // Replicas start one after the other: the first migrates the database.
     for (let i = 0; i < K; i++) {
-      // The coordinators log at warn: their errors are shown (the first few), since a 500 says no more.
+      // The coordinators log at warn: their errors are shown (the first few), since a 500 says no more. A 503 for a busy
+      // database is load shed (the agents' errors count it) and does not use up the few lines.
       let shown = 0;
       const show = (line: string): void => {
-        if (/error|ERROR|Error/.test(line) && shown++ < 10) say(`  [coordinator ${i}] ${line.slice(0, 500)}`);
+        if (/error|ERROR|Error/.test(line) && !/is unavailable/.test(line) && shown++ < 10)
+          say(`  [coordinator ${i}] ${line.slice(0, 500)}`);
       };
       coordinators.push(await startCoordinatorProcess(env, await freePort(), show));
     }
@@ -259,15 +261,19 @@ async function main(): Promise<void> {
       const mine = new AbortController();
       perAgent.push(mine);
       await new Promise((r) => setTimeout(r, 50 * Math.floor(i / 250)));
+      // Failed polls in a row: the next pause grows as the agent's does, and is at least the coordinator's Retry-After.
+      let failures = 0;
       while (!stopping.signal.aborted) {
         try {
           const wait = Math.round(25_000 * (0.8 + 0.2 * Math.random()));
           const res = await fetch(url(`/api/v1/agents/me/work?waitMs=${wait}`), { dispatcher: http, headers, signal: mine.signal });
           if (res.status === 204) {
             await res.arrayBuffer();
+            failures = 0;
             continue;
           }
-          if (res.status !== 200) throw new Error(`poll: ${res.status} ${await res.text()}`);
+          if (res.status !== 200) throw await SimulatedCallError.of('poll', res);
+          failures = 0;
           const item = (await res.json()) as { train?: { jobId: string; round: number; modelHash: string; parameterCount: number } };
           if (!item.train) continue;
           const { jobId, round, modelHash } = item.train;
@@ -284,7 +290,7 @@ async function main(): Promise<void> {
         } catch (e) {
           if (stopping.signal.aborted) return;
           if (errors++ < 5) say(`  agent error: ${(e as Error).message}`);
-          await new Promise((r) => setTimeout(r, 200));
+          await new Promise((r) => setTimeout(r, agentBackoff(++failures, e)));
         }
       }
     });
@@ -295,7 +301,7 @@ async function main(): Promise<void> {
         } catch (e) {
           if (attempt >= 30 || stopping.signal.aborted) throw e;
           if (errors++ < 5) say(`  agent error (sent again): ${(e as Error).message}`);
-          await new Promise((r) => setTimeout(r, 200 * attempt));
+          await new Promise((r) => setTimeout(r, agentBackoff(attempt, e)));
         }
       }
     };
@@ -314,14 +320,14 @@ async function main(): Promise<void> {
           headers: { ...headers, 'content-type': 'application/json' },
           body: JSON.stringify({ reason: 'unavailable' }),
         });
-        if (d.status !== 200) throw new Error(`decline: ${d.status} ${await d.text()}`);
+        if (d.status !== 200) throw await SimulatedCallError.of('decline', d);
         await d.arrayBuffer();
         tr.declines++;
         return;
       }
       // A participant fetches the round's model first, as a real agent does (its bytes are not used).
       const m = await fetch(url(`/api/v1/blobs/${modelHash}`), { dispatcher: http, headers });
-      if (m.status !== 200) throw new Error(`model download: ${m.status}`);
+      if (m.status !== 200) throw await SimulatedCallError.of('model download', m);
       await m.arrayBuffer();
       const delta = Float32Array.from(bases[(i + round) % bases.length]);
       delta[0] = i * 1e-7;
@@ -334,7 +340,7 @@ async function main(): Promise<void> {
         headers: { ...headers, 'content-type': 'application/octet-stream' },
         body,
       });
-      if (u.status !== 200 && u.status !== 201) throw new Error(`upload: ${u.status} ${await u.text()}`);
+      if (u.status !== 200 && u.status !== 201) throw await SimulatedCallError.of('upload', u);
       await u.arrayBuffer();
       tr.uploads++;
       tr.uploadBytes += body.byteLength;

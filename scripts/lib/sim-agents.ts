@@ -1,4 +1,42 @@
-import { fetch, type Dispatcher } from 'undici';
+import * as path from 'node:path';
+import { fetch, type Dispatcher, type Response } from 'undici';
+import { ROOT } from './stack';
+
+/** What the simulated agents use of the agent's retry policy (apps/client-agent/src/retry-policy.ts; a tool may not import an app). */
+const retryPolicy = require(path.join(ROOT, 'apps', 'client-agent', 'dist', 'retry-policy.js')) as {
+  DEFAULT_RETRY: { baseDelayMs: number; maxDelayMs: number; attemptTimeoutMs: number };
+  backoffDelay(failures: number, options: { baseDelayMs: number; maxDelayMs: number }, retryAfterMs?: number | null): number;
+  parseRetryAfter(value: string | null): number | null;
+};
+
+/** A simulated agent's failed call: the status and the Retry-After the coordinator sent with it (ms), if any. */
+export class SimulatedCallError extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterMs: number | null,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** The error for a response that is not `expected` (its body read into the message). */
+  static async of(what: string, res: Response): Promise<SimulatedCallError> {
+    return new SimulatedCallError(
+      res.status,
+      retryPolicy.parseRetryAfter(res.headers.get('retry-after')),
+      `${what}: ${res.status} ${await res.text()}`,
+    );
+  }
+}
+
+/**
+ * How long a simulated agent pauses after `failures` failed tries in a row, as the real agent does: full-jitter
+ * exponential backoff, at least the coordinator's Retry-After (a coordinator shedding load with 503 is not hammered).
+ */
+export function agentBackoff(failures: number, error: unknown): number {
+  const retryAfter = error instanceof SimulatedCallError ? error.retryAfterMs : null;
+  return retryPolicy.backoffDelay(failures, retryPolicy.DEFAULT_RETRY, retryAfter);
+}
 
 /** A small seeded PRNG (mulberry32): a benchmark's or proxy's choices repeat from run to run. */
 export function mulberry32(seed: number): () => number {

@@ -27,6 +27,12 @@ export class AgentsRepository {
     return this.prisma.agent.findUnique({ where: { id } });
   }
 
+  /** The agents with these ids (those that exist), by id: one query for a batch of authentications. */
+  async findByIds(ids: string[]): Promise<Map<string, Agent>> {
+    const rows = await this.prisma.agent.findMany({ where: { id: { in: ids } } });
+    return new Map(rows.map((a) => [a.id, a]));
+  }
+
   findBySecretHash(secretHash: string): Promise<Agent | null> {
     return this.prisma.agent.findUnique({ where: { secretHash } });
   }

@@ -267,7 +267,7 @@ export class FakeRoundsRepository implements Pick<
   | 'answers'
   | 'gate'
   | 'findAnswer'
-  | 'recordAnswer'
+  | 'recordAnswers'
   | 'beginClosing'
   | 'finishClosing'
   | 'abandon'
@@ -377,14 +377,22 @@ export class FakeRoundsRepository implements Pick<
   }
 
   /**
-   * 'closed' when the round is not open, its deadline passed or the agent was not asked (checked first, as by the
-   * conditional UPDATE), then 'duplicate' (the count rolled back); else the count after this answer.
+   * Per answer, in order: 'closed' when the round is not open, its deadline passed or the agent was not asked
+   * (checked first, as by the statement's gate), then 'duplicate'; else the count after the batch.
    */
-  recordAnswer(data: NewAnswer): Promise<RecordedAnswer> {
+  recordAnswers(batch: NewAnswer[]): Promise<RecordedAnswer[]> {
+    const outcomes = batch.map((a) => this.recordOne(a));
+    // The statement reports each round's count after the whole batch.
+    return Promise.resolve(
+      outcomes.map((o, i) => (o.outcome === 'recorded' ? { ...o, answers: this.world.round(batch[i].jobId, batch[i].round)!.answers } : o)),
+    );
+  }
+
+  private recordOne(data: NewAnswer): RecordedAnswer {
     const r = this.world.round(data.jobId, data.round);
     if (!r || r.status !== 'open' || r.deadlineAt.getTime() < Date.now() || !r.eligibleAgentIds.includes(data.agentId))
-      return Promise.resolve({ outcome: 'closed' });
-    if (this.world.answer(data.jobId, data.round, data.agentId)) return Promise.resolve({ outcome: 'duplicate' });
+      return { outcome: 'closed' };
+    if (this.world.answer(data.jobId, data.round, data.agentId)) return { outcome: 'duplicate' };
     r.answers += 1;
     this.world.answers.push({
       jobId: data.jobId,
@@ -399,7 +407,7 @@ export class FakeRoundsRepository implements Pick<
       durationMs: data.durationMs ?? null,
       receivedAt: now(),
     });
-    return Promise.resolve({ outcome: 'recorded', answers: r.answers, eligible: r.eligibleAgentIds.length });
+    return { outcome: 'recorded', answers: r.answers, eligible: r.eligibleAgentIds.length };
   }
 
   /** open → closing (true); true as well when it is closing already (a resumed close); false otherwise. */

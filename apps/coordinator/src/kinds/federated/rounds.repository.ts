@@ -168,38 +168,64 @@ export class RoundsRepository {
   }
 
   /**
-   * Records an answer of an eligible agent while the round is open, and counts it on the round row, in ONE statement
-   * (no interactive transaction: a burst of thousands of answers queues on the row lock, not on the connection pool).
-   * The round row is locked while the answer is stored, so closing (which takes it FOR UPDATE) waits for in-flight
-   * answers and no answer lands after the answers were frozen. 'closed' when the round no longer accepts this
-   * agent's answer (closed, past its deadline, or the agent was not asked), 'duplicate' when one is stored already
-   * (the count is unchanged); with 'recorded', the answers so far and how many agents were asked.
+   * Records answers of eligible agents while their rounds are open, and counts them on the round rows, in ONE
+   * statement for the whole batch (no interactive transaction: a burst of thousands of answers costs a few dozen
+   * statements, each queuing on the round row's lock, not on the connection pool). The round rows are locked while the
+   * answers are stored, so closing (which takes the row FOR UPDATE) waits for in-flight answers and no answer lands
+   * after the answers were frozen. Per answer, in order: 'closed' when the round no longer accepts this agent's answer
+   * (closed, past its deadline, its job not running, or the agent was not asked), 'duplicate' when one is stored already (the count is
+   * unchanged, and so for the second of two answers of one agent to one round in the batch); with 'recorded', the
+   * round's answers after this batch and how many agents were asked.
    */
-  async recordAnswer(a: NewAnswer): Promise<RecordedAnswer> {
-    const rows = await this.prisma.$queryRaw<{ open: bigint; inserted: bigint; answers: number | null; eligible: number | null }[]>`
-      WITH gate AS (
-        SELECT 1 FROM rounds
-         WHERE job_id = ${a.jobId}::uuid AND index = ${a.round} AND status = 'open' AND deadline_at >= now()
-           AND ${a.agentId}::uuid = ANY(eligible_agent_ids)
-           FOR UPDATE
+  async recordAnswers(batch: NewAnswer[]): Promise<RecordedAnswer[]> {
+    if (!batch.length) return [];
+    const rows = await this.prisma.$queryRaw<
+      { i: number; open: boolean; inserted: boolean; answers: number | null; eligible: number | null }[]
+    >`
+      WITH input AS (
+        SELECT * FROM unnest(
+          ${batch.map((a) => a.jobId)}::uuid[], ${batch.map((a) => a.round)}::int[], ${batch.map((a) => a.agentId)}::uuid[],
+          ${batch.map((a) => a.blobHash ?? null)}::text[], ${batch.map((a) => a.declined ?? false)}::boolean[],
+          ${batch.map((a) => a.rejected ?? false)}::boolean[], ${batch.map((a) => a.updateNorm ?? null)}::float8[],
+          ${batch.map((a) => a.exampleCount ?? null)}::int[], ${batch.map((a) => a.trainLoss ?? null)}::float8[],
+          ${batch.map((a) => a.durationMs ?? null)}::int[]
+        ) WITH ORDINALITY AS t(job_id, round, agent_id, blob_hash, declined, rejected, update_norm, example_count, train_loss, duration_ms, i)
+      ), gate AS (
+        SELECT r.job_id, r.index, r.eligible_agent_ids FROM rounds r JOIN jobs j ON j.id = r.job_id
+         WHERE (r.job_id, r.index) IN (SELECT job_id, round FROM input) AND r.status = 'open' AND r.deadline_at >= now()
+           AND j.status = 'running'
+           FOR UPDATE OF r
+      ), asked AS (
+        -- Each open round's eligible ids once (an array of thousands, unnested once per batch, not read once per answer).
+        SELECT g.job_id, g.index, unnest(g.eligible_agent_ids) AS agent_id FROM gate g
+      ), allowed AS (
+        SELECT input.* FROM input JOIN asked ON asked.job_id = input.job_id AND asked.index = input.round AND asked.agent_id = input.agent_id
+      ), admitted AS (
+        -- Two answers of one agent to one round in the batch: the first is stored, the second is a duplicate.
+        SELECT DISTINCT ON (job_id, round, agent_id) * FROM allowed ORDER BY job_id, round, agent_id, i
       ), ins AS (
         INSERT INTO updates (job_id, round, agent_id, blob_hash, declined, rejected, update_norm, example_count, train_loss, duration_ms)
-        SELECT ${a.jobId}::uuid, ${a.round}, ${a.agentId}::uuid, ${a.blobHash ?? null}, ${a.declined ?? false}, ${a.rejected ?? false}, ${a.updateNorm ?? null},
-               ${a.exampleCount ?? null}::int, ${a.trainLoss ?? null}::float8, ${a.durationMs ?? null}::int
-          FROM gate
+        SELECT job_id, round, agent_id, blob_hash, declined, rejected, update_norm, example_count, train_loss, duration_ms FROM admitted
         ON CONFLICT (job_id, round, agent_id) DO NOTHING
-        RETURNING 1
+        RETURNING job_id, round, agent_id
       ), counted AS (
-        UPDATE rounds SET answers = answers + (SELECT count(*) FROM ins)
-         WHERE job_id = ${a.jobId}::uuid AND index = ${a.round} AND EXISTS (SELECT 1 FROM gate)
-        RETURNING answers, cardinality(eligible_agent_ids) AS eligible
+        UPDATE rounds r SET answers = r.answers + c.n
+          FROM (SELECT job_id, round, count(*)::int AS n FROM ins GROUP BY job_id, round) c
+         WHERE r.job_id = c.job_id AND r.index = c.round
+        RETURNING r.job_id, r.index, r.answers, cardinality(r.eligible_agent_ids) AS eligible
       )
-      SELECT (SELECT count(*) FROM gate) AS open, (SELECT count(*) FROM ins) AS inserted,
-             (SELECT answers FROM counted) AS answers, (SELECT eligible FROM counted) AS eligible`;
-    const r = rows[0];
-    if (!r || Number(r.open) === 0) return { outcome: 'closed' };
-    if (Number(r.inserted) === 0) return { outcome: 'duplicate' };
-    return { outcome: 'recorded', answers: r.answers!, eligible: r.eligible! };
+      SELECT input.i::int AS i,
+             EXISTS (SELECT 1 FROM allowed a WHERE a.i = input.i) AS open,
+             EXISTS (SELECT 1 FROM admitted a JOIN ins ON ins.job_id = a.job_id AND ins.round = a.round AND ins.agent_id = a.agent_id
+                      WHERE a.i = input.i) AS inserted,
+             c.answers, c.eligible
+        FROM input LEFT JOIN counted c ON c.job_id = input.job_id AND c.index = input.round
+       ORDER BY input.i`;
+    return rows.map((r): RecordedAnswer => {
+      if (!r.open) return { outcome: 'closed' };
+      if (!r.inserted) return { outcome: 'duplicate' };
+      return { outcome: 'recorded', answers: r.answers!, eligible: r.eligible! };
+    });
   }
 
   /** open → closing: freezes the set of answers. Returns false if the round was not open. */
@@ -233,7 +259,20 @@ export class RoundsRepository {
         },
       });
       if (flipped.count !== 1) return false;
-      await tx.participation.createMany({ data: w.participation.map((p) => ({ jobId: w.jobId, round: w.round, ...p })) });
+      // Every asked agent's row in one statement of eleven array parameters (createMany binds one parameter per column
+      // and row, and PostgreSQL refuses more than 65,535: a round of 10,000 agents would not close).
+      if (w.participation.length) {
+        const rows = w.participation;
+        await tx.$executeRaw`
+          INSERT INTO participations (job_id, round, agent_id, participated, weight, update_norm, example_count, train_loss, duration_ms, absence, clip_scale)
+          SELECT ${w.jobId}::uuid, ${w.round}::int, p.*
+            FROM unnest(${rows.map((p) => p.agentId)}::uuid[], ${rows.map((p) => p.participated)}::boolean[],
+                        ${rows.map((p) => p.weight)}::float8[], ${rows.map((p) => p.updateNorm)}::float8[],
+                        ${rows.map((p) => p.exampleCount)}::int[], ${rows.map((p) => p.trainLoss)}::float8[],
+                        ${rows.map((p) => p.durationMs)}::int[], ${rows.map((p) => p.absence)}::text[],
+                        ${rows.map((p) => p.clipScale)}::float8[])
+                 AS p(agent_id, participated, weight, update_norm, example_count, train_loss, duration_ms, absence, clip_scale)`;
+      }
       // Every client's state in one statement (a round of 10,000 clients is one round trip, not 10,000).
       if (w.clientStates.length) {
         await tx.$executeRaw`

@@ -27,6 +27,7 @@ import { AgentsRepository } from '../../agents/agents.repository';
 import { AgentsService } from '../../agents/agents.service';
 import { EligibilityService, waitingForAgents, type AgentRequirement } from '../../agents/eligibility.service';
 import { BLOB_STORE, BlobStore, bytesToFloat32 } from '../../blobs/blob-store';
+import { Batcher } from '../../common/batcher';
 import { ConflictError, InvalidUpdateError, NotEligibleError, NotFoundError, RoundClosedError } from '../../common/errors';
 import { MetricsRegistry } from '../../common/metrics.registry';
 import { ControlService, type ReconcileContext } from '../../control/control.service';
@@ -35,7 +36,7 @@ import { isJobOf, type JobOf } from '../../jobs/job-kind';
 import { JobRunner } from '../../jobs/job-runner.service';
 import { JobsRepository } from '../../jobs/jobs.repository';
 import { QueueService } from '../../queue/queue.service';
-import { RoundsRepository, type ParticipationRow, type RecordedAnswer } from './rounds.repository';
+import { RoundsRepository, type NewAnswer, type ParticipationRow, type RecordedAnswer } from './rounds.repository';
 
 /** Train tasks enqueued at once when a round opens. */
 const ENQUEUE_BATCH = 200;
@@ -54,6 +55,8 @@ export class RoundsService implements OnModuleInit {
   private readonly logger = new Logger(RoundsService.name);
   private readonly parameterCounts = new Map<string, number>();
   private readonly updatePolicies = new Map<string, UpdatePolicy>();
+  /** Answers recorded many per statement (a round of thousands of agents answers in a burst). */
+  private readonly answers: Batcher<NewAnswer, RecordedAnswer>;
 
   constructor(
     private readonly rounds: RoundsRepository,
@@ -67,7 +70,9 @@ export class RoundsService implements OnModuleInit {
     private readonly catalog: DatasetCatalog,
     private readonly metrics: MetricsRegistry,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
-  ) {}
+  ) {
+    this.answers = new Batcher((batch) => this.rounds.recordAnswers(batch));
+  }
 
   onModuleInit(): void {
     this.control.handle(ControlJobName.CloseRound, (ref) => this.closeRound(ref, ref.reason));
@@ -78,11 +83,7 @@ export class RoundsService implements OnModuleInit {
   /** A revoked or departed agent will not answer: it declines every open round it was asked in, so none waits for it. */
   async declineOpenRounds(agentId: string): Promise<void> {
     for (const r of await this.rounds.openRoundsOf(agentId)) {
-      await this.closeIfAllAnswered(
-        r.jobId,
-        r.index,
-        await this.rounds.recordAnswer({ jobId: r.jobId, round: r.index, agentId, declined: true }),
-      );
+      await this.closeIfAllAnswered(r.jobId, r.index, await this.recordAnswer({ jobId: r.jobId, round: r.index, agentId, declined: true }));
     }
   }
 
@@ -434,7 +435,7 @@ export class RoundsService implements OnModuleInit {
     const refusal = verdictOnArrival(policy, norm);
     if (refusal) return this.refuseByPolicy(agentId, jobId, round, norm, meta, refusal, policy);
     const hash = await this.blobs.putFloat32(delta);
-    const outcome = await this.rounds.recordAnswer({
+    const outcome = await this.recordAnswer({
       jobId,
       round,
       agentId,
@@ -470,7 +471,7 @@ export class RoundsService implements OnModuleInit {
     refusal: UpdateRejection,
     policy: UpdatePolicy,
   ): Promise<never> {
-    const outcome = await this.rounds.recordAnswer({ jobId, round, agentId, rejected: true, updateNorm: norm, ...meta });
+    const outcome = await this.recordAnswer({ jobId, round, agentId, rejected: true, updateNorm: norm, ...meta });
     if (outcome.outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
     if (outcome.outcome === 'recorded') this.metrics.inc('flotilla_updates_policy_rejected_total');
     await this.closeIfAllAnswered(jobId, round, outcome);
@@ -487,12 +488,15 @@ export class RoundsService implements OnModuleInit {
    */
   async decline(agentId: string, jobId: string, round: number, body: Decline): Promise<{ status: 'declined' }> {
     await this.queues.removeTrain(agentId, jobId, round);
-    const stored = await this.rounds.findAnswer(jobId, round, agentId);
-    if (stored) return this.repeatedDecline(stored);
-    await this.answerable(agentId, jobId, round);
-    const outcome = await this.rounds.recordAnswer({ jobId, round, agentId, declined: true });
-    if (outcome.outcome === 'closed') throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
-    if (outcome.outcome === 'duplicate') return this.repeatedDecline(await this.rounds.findAnswer(jobId, round, agentId));
+    // One statement when all is well (the common case, thousands of times a round); the reasons why not after it.
+    const outcome = await this.recordAnswer({ jobId, round, agentId, declined: true });
+    if (outcome.outcome !== 'recorded') {
+      // A repeat gets the first answer, even after the round closed.
+      const stored = await this.rounds.findAnswer(jobId, round, agentId);
+      if (stored) return this.repeatedDecline(stored);
+      await this.answerable(agentId, jobId, round);
+      throw new RoundClosedError(`Round ${round} of job ${jobId} is closed`);
+    }
     if (body.reason === 'error') {
       const message = `round ${round} of job ${jobId}: ${body.message ?? 'the agent could not train (no message)'}`;
       await this.agents.recordError(agentId, message);
@@ -532,6 +536,11 @@ export class RoundsService implements OnModuleInit {
     if (!stored?.declined) throw new ConflictError('This agent already sent an update for this round; the first answer stands');
     this.metrics.inc('flotilla_answers_repeated_total');
     return { status: 'declined' };
+  }
+
+  /** Records one answer (see RoundsRepository.recordAnswers), in a batch with those arriving at the same moment. */
+  private recordAnswer(answer: NewAnswer): Promise<RecordedAnswer> {
+    return this.answers.run(answer);
   }
 
   /** Throws what keeps the agent from answering: no such round (404), not asked (403), closed (409). */
