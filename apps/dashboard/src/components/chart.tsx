@@ -21,8 +21,6 @@ export interface ChartProps {
   series: ChartSeries[];
   /** Format of y values on the axis and in the legend (default 4 significant digits). */
   formatY?: (v: number) => string;
-  /** Logarithmic y axis (stationarity curves). */
-  logY?: boolean;
   /** Fixed y range (e.g. [0, 1] for a rate); default fitted to the data. */
   yRange?: [number, number];
   height?: number;
@@ -46,7 +44,7 @@ export function Chart(props: ChartProps) {
       height: props.height ?? 260,
       scales: {
         x: { time: false },
-        y: { distr: props.logY ? 3 : 1, ...(props.yRange ? { range: props.yRange } : {}) },
+        y: props.yRange ? { range: props.yRange } : {},
       },
       axes: [
         { label: props.xLabel, stroke: '#495057', grid: { stroke: '#eef0f2' } },
@@ -72,7 +70,7 @@ export function Chart(props: ChartProps) {
       resize.disconnect();
       plot.destroy();
     };
-  }, [JSON.stringify([props.x, props.series, props.logY, props.yRange])]);
+  }, [JSON.stringify([props.x, props.series, props.yRange])]);
   return (
     <figure class="chart">
       <figcaption>{props.title}</figcaption>

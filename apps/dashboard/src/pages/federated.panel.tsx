@@ -54,13 +54,13 @@ function RoundsTable({ job }: { job: FederatedJobView }) {
         <h2>Rounds</h2>
         <span class="pager">
           <button type="button" id="rounds-prev" disabled={page === 0} onClick={() => setPage(page - 1)}>
-            ‹ newer
+            ‹ earlier
           </button>
           <span id="rounds-page">
             page {page + 1} of {pages} · {data.total} rounds
           </span>
           <button type="button" id="rounds-next" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>
-            older ›
+            later ›
           </button>
         </span>
       </header>
@@ -166,7 +166,7 @@ export function FederatedPanel({ job }: { job: FederatedJobView }) {
             title="FedAU weight ω of each agent (its last round) against its observed participation rate"
             x={points.map((p) => p.rate)}
             xLabel="participation rate"
-            yLabel="ω"
+            yLabel="FedAU weight"
             series={[{ label: 'ω', color: '#0b7285', values: points.map((p) => p.weight), pointsOnly: true }]}
             height={240}
           />

@@ -127,12 +127,12 @@ export function BilevelPanel({ job }: { job: BilevelJobView }) {
         <section class="card">
           <Chart
             id="stationarity-chart"
-            title="Stationarity per outer iteration"
+            title="Stationarity per outer iteration (log scale)"
             x={iterations}
             xLabel="iteration"
-            yLabel="stationarity"
-            logY
-            series={series((p) => (p.stationarity > 0 ? p.stationarity : null))}
+            yLabel="log₁₀ stationarity"
+            formatY={(v) => v.toFixed(1)}
+            series={series((p) => (p.stationarity > 0 ? Math.log10(p.stationarity) : null))}
           />
         </section>
         <section class="card">
