@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { answerRounds, heartbeat, registerAgents } from '../../scripts/dashboard-fleet';
 import { issueApiKey } from '../support/auth';
-import { call, toFloat32, waitFor } from '../support/http';
+import { call, rawRequest, toFloat32, waitFor } from '../support/http';
 import { startInProcessCoordinator, TEST_ADMIN_TOKEN, TEST_JOIN_TOKEN, type InProcessCoordinator } from '../support/in-process';
 
 const ADMIN = TEST_ADMIN_TOKEN;
@@ -125,8 +125,15 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     }
     for (const path of ['/dashboard/assets/nothing-here.js', '/dashboard/assets/..%2F..%2Fpackage.json', '/dashboard/assets/.env'])
       expect((await fetch(base + path)).status).toBe(404);
-    // The API is where it was.
+    // The API is where it was, and the pages' polls cost an unchanged list a 304.
     expect((await fetch(`${base}/api/v1/jobs`)).status).toBe(401);
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const etag = (await fetch(`${base}/api/v1/agents`, { headers: auth })).headers.get('etag');
+    expect(etag).toBeTruthy();
+    // (Not with fetch: a fetch with If-None-Match of its own also sends Cache-Control: no-cache, which forbids a 304.)
+    expect((await rawRequest(base, { method: 'GET', path: '/api/v1/agents', headers: { ...auth, 'if-none-match': etag! } })).status).toBe(
+      304,
+    );
   });
 
   it('signs in (refusing a wrong key), shows the fleet overview, filters agents, shows their last error, revokes one, previews a blob sweep', async () => {
