@@ -1,4 +1,4 @@
-import { agentState, ago, labelsText, percent, placementText, policyText, roundsPerMinute } from './format';
+import { agentState, ago, labelsText, participationText, percent, placementText, policyText, roundsPerMinute } from './format';
 import type { CreateJob } from '@flotilla/contracts';
 
 describe('dashboard formatting', () => {
@@ -34,6 +34,11 @@ describe('dashboard formatting', () => {
     expect(labelsText({})).toBe('');
     const spec = { kind: 'federated', agentSelector: { zone: 'b', gpu: 'true' }, backend: 'tensorflow-gpu' } as unknown as CreateJob;
     expect(placementText(spec)).toBe('{gpu: "true", zone: "b"} and backend tensorflow-gpu');
+  });
+
+  it("writes an agent's participation with its rate, and nothing before its first round", () => {
+    expect(participationText({ eligible: 3, participated: 2 })).toBe('2 / 3 rounds (67 %)');
+    expect(participationText({ eligible: 0, participated: 0 })).toBe('—');
   });
 
   it('writes the update policy with what it did', () => {

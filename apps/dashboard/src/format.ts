@@ -1,4 +1,4 @@
-import type { AgentView, CreateFederatedJob, CreateJob, JobView } from '@flotilla/contracts';
+import type { AgentParticipation, AgentView, CreateFederatedJob, CreateJob, JobView } from '@flotilla/contracts';
 
 /** A fraction as a percentage with two decimals (`93.41 %`); `—` without one. */
 export function percent(x: number | null | undefined): string {
@@ -108,4 +108,9 @@ export function policyText(policy: CreateFederatedJob['updatePolicy'], counts: {
       break;
   }
   return `${rule} · ${counts.rejected} rejected, ${counts.clipped} clipped`;
+}
+
+/** An agent's observed participation: `3 / 4 rounds (75 %)`; `—` before its first closed round. */
+export function participationText(p: AgentParticipation): string {
+  return p.eligible === 0 ? '—' : `${p.participated} / ${p.eligible} rounds (${Math.round((100 * p.participated) / p.eligible)} %)`;
 }

@@ -2,7 +2,7 @@ import type { AgentView } from '@flotilla/contracts';
 import { useState } from 'preact/hooks';
 import { api, apiAll } from '../api';
 import { AgentStateBadge } from '../components/status';
-import { AGENT_STATES, ago, agentState, labelsText, utc, type AgentState } from '../format';
+import { AGENT_STATES, ago, agentState, labelsText, participationText, utc, type AgentState } from '../format';
 import { usePoll } from '../poll';
 import { useCan } from '../session.context';
 
@@ -73,6 +73,7 @@ export function AgentsPage() {
             <th>labels</th>
             <th>last heartbeat</th>
             <th>retries / failures</th>
+            <th>participation</th>
             <th>last error</th>
             {can('admin') && <th />}
           </tr>
@@ -98,6 +99,7 @@ export function AgentsPage() {
                 <td title={a.network ? `reported ${utc(a.network.reportedAt)}` : ''} class={a.network?.failures ? 'warn' : ''}>
                   {a.network ? `${a.network.retries} / ${a.network.failures}` : '—'}
                 </td>
+                <td title="closed rounds of federated jobs it was eligible for, and took part in">{participationText(a.participation)}</td>
                 <td class={a.lastError ? 'error wrap' : ''} title={a.lastError ? `reported ${utc(a.lastError.at)}` : ''}>
                   {a.lastError?.message ?? '—'}
                 </td>
