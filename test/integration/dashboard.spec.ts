@@ -309,6 +309,12 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     await page.waitForSelector('#accuracy-chart[data-points="6"]');
     await page.waitForSelector('#job-summary .progress-text:has-text("round 5 / 10")');
     expect(await page.evaluate('window.__notReloaded')).toBe(true);
+    // The overview counts the rounds closed in the last five minutes: this job's five (the only running job with any).
+    await follow('#nav-overview');
+    await page.waitForSelector(`#running-jobs tr[data-job="${jobId}"]`);
+    expect(await text('#tile-rate .tile-value')).toBe((5 / 5).toFixed(1));
+    await page.goBack();
+    await page.waitForSelector('#heatmap-canvas');
 
     // The model: the latest global model's float32 parameters, fetched with the key and saved as a file.
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
@@ -469,6 +475,34 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     await page.waitForSelector('#job-page[data-status="cancelled"]');
     await signOut();
     // A 403 would show as a console error (afterEach): neither key was made to call what its role may not.
+  }, 60_000);
+
+  it("shows a NAS job's supernet tree and a bilevel job's runs as they start", async () => {
+    // Nobody matches their selector: they stay at their start, which is all their pages can show here.
+    const nas = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'nas', name: 'nas-job', dataset: 'uci-digits', agentSelector: { suite: 'nobody' } },
+    });
+    expect(nas.status).toBe(201);
+    const bilevel = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'bilevel', name: 'bilevel-job', problem: { kind: 'test-case', name: 'T1' }, agentSelector: { suite: 'nobody' } },
+    });
+    expect(bilevel.status).toBe(201);
+    await signIn(ADMIN);
+    await page.goto(`${base}/dashboard/jobs/${nas.body.id}`);
+    await page.waitForSelector('#nas-tree .nas-node[data-node="root"]');
+    expect(await text('#nas-tree .nas-node[data-node="root"] .badge')).toBe('training');
+    expect(await page.isVisible('#download')).toBe(false); // no model before the search ends
+    await page.goto(`${base}/dashboard/jobs/${bilevel.body.id}`);
+    await page.waitForSelector('#job-summary');
+    const runs = (await call<unknown[]>(base, 'GET', `/api/v1/jobs/${bilevel.body.id}/bilevel`, { token: ADMIN })).body;
+    expect(runs.length).toBeGreaterThan(0); // one run per method × seed × penalty, created at submission
+    await page.waitForSelector('#bilevel-runs tbody tr');
+    expect(await page.locator('#bilevel-runs tbody tr').count()).toBe(runs.length);
+    expect(await page.getAttribute('#stationarity-chart', 'data-points')).toBe('0');
+    for (const id of [nas.body.id, bilevel.body.id]) await call(base, 'POST', `/api/v1/jobs/${id}/cancel`, { token: ADMIN });
+    await signOut();
   }, 60_000);
 
   it("shows the update policy's rejected update in the heat-map and the rounds table", async () => {
