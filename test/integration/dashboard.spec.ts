@@ -193,14 +193,11 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
       'gpu=true, suite=agents',
       expect.stringMatching(/^\d+ s ago$/),
       '3 / 1',
-      '1 / 1 rounds (100 %)',
+      '1 / 1 (100 %)',
       '—',
       'revoke',
     ]);
-    expect((await texts(`${row('edge-b')} td`)).slice(7, 9)).toEqual([
-      '0 / 1 rounds (0 %)',
-      `round 0 of job ${job.body.id}: ${trainError}`,
-    ]);
+    expect((await texts(`${row('edge-b')} td`)).slice(7, 9)).toEqual(['0 / 1 (0 %)', `round 0 of job ${job.body.id}: ${trainError}`]);
     expect((await texts(`${row('edge-c')} td`))[7]).toBe('—');
     // As the API counts them: edge-a took part in round 0, edge-b was eligible and declined, edge-c (mnist) was not eligible.
     const counted = (await call<AgentView[]>(base, 'GET', '/api/v1/agents', { token: ADMIN })).body;

@@ -37,7 +37,7 @@ describe('dashboard formatting', () => {
   });
 
   it("writes an agent's participation with its rate, and nothing before its first round", () => {
-    expect(participationText({ eligible: 3, participated: 2 })).toBe('2 / 3 rounds (67 %)');
+    expect(participationText({ eligible: 3, participated: 2 })).toBe('2 / 3 (67 %)');
     expect(participationText({ eligible: 0, participated: 0 })).toBe('—');
   });
 

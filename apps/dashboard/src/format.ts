@@ -110,7 +110,7 @@ export function policyText(policy: CreateFederatedJob['updatePolicy'], counts: {
   return `${rule} · ${counts.rejected} rejected, ${counts.clipped} clipped`;
 }
 
-/** An agent's observed participation: `3 / 4 rounds (75 %)`; `—` before its first closed round. */
+/** An agent's observed participation over closed rounds: `3 / 4 (75 %)`; `—` before its first closed round. */
 export function participationText(p: AgentParticipation): string {
-  return p.eligible === 0 ? '—' : `${p.participated} / ${p.eligible} rounds (${Math.round((100 * p.participated) / p.eligible)} %)`;
+  return p.eligible === 0 ? '—' : `${p.participated} / ${p.eligible} (${Math.round((100 * p.participated) / p.eligible)} %)`;
 }

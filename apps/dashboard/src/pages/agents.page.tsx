@@ -73,7 +73,7 @@ export function AgentsPage() {
             <th>labels</th>
             <th>last heartbeat</th>
             <th>retries / failures</th>
-            <th>participation</th>
+            <th>rounds taken part</th>
             <th>last error</th>
             {can('admin') && <th />}
           </tr>
@@ -90,7 +90,7 @@ export function AgentsPage() {
                   <AgentStateBadge state={s} />
                 </td>
                 <td>{a.datasets.join(', ') || '—'}</td>
-                <td>
+                <td class="wrap">
                   {a.backend ?? '—'}
                   {a.device && <span class="muted"> · {a.device}</span>}
                 </td>

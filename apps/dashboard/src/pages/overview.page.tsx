@@ -138,7 +138,7 @@ export function OverviewPage() {
                     <ProgressBar done={j.progress.done} total={j.progress.total} text={progressText(j)} />
                   </td>
                   <td>{j.kind === 'federated' ? percent(j.latestMetrics?.testAccuracy) : '—'}</td>
-                  <td class="muted">{j.waiting ?? '—'}</td>
+                  <td class="muted wrap">{j.waiting ?? '—'}</td>
                 </tr>
               ))}
             </tbody>
