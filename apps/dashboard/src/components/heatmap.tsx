@@ -1,5 +1,5 @@
 import type { ParticipationView } from '@flotilla/contracts';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { fixed } from '../format';
 import { CELL_STATES, cellAt, cellState, countStates, heatmapLayout, type CellState } from '../heatmap.layout';
 
@@ -30,7 +30,9 @@ export function Heatmap({ view, names }: { view: ParticipationView; names: strin
   const counts = useMemo(() => countStates(view), [view]);
   const [hover, setHover] = useState<{ text: string; x: number; y: number } | null>(null);
 
-  useEffect(() => {
+  // A layout effect: the canvas is drawn and scrolled in the same task as the render that gave it its rounds, so nothing
+  // (a reader of data-rounds, a person) sees the new column count on an old drawing.
+  useLayoutEffect(() => {
     const c = canvas.current;
     if (!c) return;
     const dpr = window.devicePixelRatio || 1;
