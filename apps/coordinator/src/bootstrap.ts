@@ -45,7 +45,7 @@ export async function startCoordinator(config: AppConfig): Promise<INestApplicat
   app.use(requestId);
   // No body parser here: bodies are read after each route's guards, never before authentication (BodyReader, and
   // the upload routes' own readRawBody), each within its route's limit.
-  app.setGlobalPrefix('api/v1', { exclude: ['health', 'metrics', 'dashboard'] });
+  app.setGlobalPrefix('api/v1', { exclude: ['health', 'metrics', 'dashboard', 'dashboard/{*route}'] });
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalInterceptors(new BodyReader(app.get(Reflector), config));
   app.enableShutdownHooks();

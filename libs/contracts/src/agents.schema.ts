@@ -108,7 +108,18 @@ export interface AgentView {
   backend: AgentBackend | null;
   /** What it computes on, as it last reported it (null: not reported). */
   device: string | null;
+  /**
+   * Rounds of federated jobs (all jobs, closed rounds) it was eligible for, and those it took part in (a clipped
+   * update counts; a rejected one does not): its observed participation rate is participated / eligible.
+   */
+  participation: AgentParticipation;
   createdAt: string;
+}
+
+/** An agent's closed federated rounds: eligible for, and taken part in. */
+export interface AgentParticipation {
+  eligible: number;
+  participated: number;
 }
 
 /** Authorization header an agent sends: `Bearer <agentId>.<agentSecret>`. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Page } from '@flotilla/contracts';
+import type { AgentParticipation, Page } from '@flotilla/contracts';
 import type { Agent, Prisma } from '@prisma/client';
 import { PrismaService } from '../database/prisma.service';
 
@@ -93,6 +93,23 @@ export class AgentsRepository {
   async setSecret(id: string, secretHash: string): Promise<boolean> {
     const r = await this.prisma.agent.updateMany({ where: { id, revokedAt: null }, data: { secretHash } });
     return r.count === 1;
+  }
+
+  /** Per agent of `agentIds`: the closed federated rounds it was eligible for and took part in (absent: none). */
+  async participation(agentIds: string[]): Promise<Map<string, AgentParticipation>> {
+    const rows = await this.prisma.participation.groupBy({
+      by: ['agentId', 'participated'],
+      where: { agentId: { in: agentIds } },
+      _count: { _all: true },
+    });
+    const counts = new Map<string, AgentParticipation>();
+    for (const r of rows) {
+      const c = counts.get(r.agentId) ?? { eligible: 0, participated: 0 };
+      c.eligible += r._count._all;
+      if (r.participated) c.participated += r._count._all;
+      counts.set(r.agentId, c);
+    }
+    return counts;
   }
 
   /** One page of every agent, oldest first (id breaks ties, so pages neither skip nor repeat), and how many there are. */

@@ -4,6 +4,7 @@ import {
   AgentBackendSchema,
   type AgentBackend,
   type AgentLabels,
+  type AgentParticipation,
   type AgentView,
   type NetworkStats,
   type RegisterAgent,
@@ -157,7 +158,7 @@ export class AgentsService implements OnModuleInit {
     await this.forget(agentId);
     await this.letGo(agentId, 'revoked');
     this.logger.log(`agent ${agentId} (${agent.name}) revoked`);
-    return this.view((await this.agents.findById(agentId))!);
+    return (await this.views([(await this.agents.findById(agentId))!]))[0];
   }
 
   /**
@@ -171,7 +172,7 @@ export class AgentsService implements OnModuleInit {
     await this.letGo(agentId, 'left');
     const agent = (await this.agents.findById(agentId))!;
     this.logger.log(`agent ${agentId} (${agent.name}) left`);
-    return this.view(agent);
+    return (await this.views([agent]))[0];
   }
 
   /** Drops the work waiting for a revoked or departed agent and lets the job kinds and tasks let go of what it holds. */
@@ -218,7 +219,7 @@ export class AgentsService implements OnModuleInit {
   /** One page of the agents (GET /agents), and how many there are in all. */
   async list(page: Page): Promise<{ items: AgentView[]; total: number }> {
     const { items, total } = await this.agents.list(page);
-    return { items: items.map((a) => this.view(a)), total };
+    return { items: await this.views(items), total };
   }
 
   /** Drops the agent's verified entry here and, through the `agents` channel, on every other process. */
@@ -227,7 +228,12 @@ export class AgentsService implements OnModuleInit {
     await this.queues.publish('agents', agentId);
   }
 
-  private view(a: Agent): AgentView {
+  private async views(agents: Agent[]): Promise<AgentView[]> {
+    const participation = await this.agents.participation(agents.map((a) => a.id));
+    return agents.map((a) => this.view(a, participation.get(a.id) ?? { eligible: 0, participated: 0 }));
+  }
+
+  private view(a: Agent, participation: AgentParticipation): AgentView {
     const since = Date.now() - this.config.AGENT_OFFLINE_AFTER_MS;
     return {
       id: a.id,
@@ -246,6 +252,7 @@ export class AgentsService implements OnModuleInit {
       labels: agentLabels(a),
       backend: AgentBackendSchema.safeParse(a.backend).data ?? null,
       device: a.device,
+      participation,
       createdAt: a.createdAt.toISOString(),
     };
   }
