@@ -66,6 +66,10 @@ export interface OrderingVerdict {
   bestBaseline: string;
   /** FedAU's mean is above every practical baseline's. */
   fedauBest: boolean;
+  /** FedAU is above the best practical baseline by more than the larger of their seed standard deviations. */
+  clearlyBest: boolean;
+  /** The larger of FedAU's and the best practical baseline's seed standard deviations, in points. */
+  noise: number;
   /** FedAU is below the best practical baseline, but by less than the larger of their seed standard deviations. */
   withinNoise: boolean;
 }
@@ -86,9 +90,28 @@ export function orderingVerdicts(json: CnnStudyJson): OrderingVerdict[] {
       marginOverBestBaseline: margin,
       bestBaseline: best.algorithm,
       fedauBest: margin > 0,
+      clearlyBest: margin > Math.max(fedau.std, best.std),
+      noise: Math.max(fedau.std, best.std),
       withinNoise: margin <= 0 && -margin < Math.max(fedau.std, best.std),
     };
   });
+}
+
+/** Where FedAU is above (or below) a rule by more than the larger of the two seed standard deviations. */
+function clearGapsLine(json: CnnStudyJson): string {
+  const { algorithms, patterns } = json.plan;
+  const cell = (a: string, p: string): SummaryCell => json.tailSummary.find((c) => c.algorithm === a && c.pattern === p)!;
+  const above: string[] = [];
+  const below: string[] = [];
+  for (const p of patterns) {
+    for (const a of algorithms.filter((x) => x !== 'fedau')) {
+      const f = cell('fedau', p);
+      const o = cell(a, p);
+      const gap = f.mean - o.mean;
+      if (Math.abs(gap) > Math.max(f.std, o.std)) (gap > 0 ? above : below).push(`${a} (${p}, ${signed(gap)})`);
+    }
+  }
+  return `Differences larger than the larger seed standard deviation of the two cells: FedAU above ${above.length ? list(above) : 'none'}; FedAU below ${below.length ? list(below) : 'none'}.`;
 }
 
 /** The markdown and the plot of docs/results/fedau-cnn.*, from the study's JSON. */
@@ -108,12 +131,15 @@ export function renderCnnStudy(json: CnnStudyJson): { markdown: string; svg: str
   const holds = verdicts.filter((v) => v.fedauBest);
   const close = verdicts.filter((v) => v.withinNoise);
   const fails = verdicts.filter((v) => !v.fedauBest && !v.withinNoise);
+  const unclear = holds.filter((v) => !v.clearlyBest);
   const verdictLine =
-    holds.length === verdicts.length
-      ? `**Yes: the paper's ordering holds for this CNN.** FedAU has the highest mean test accuracy of the rules a server can run (${list(PRACTICAL.filter((a) => algorithms.includes(a)))}) under all ${verdicts.length} participation patterns.`
-      : fails.length === 0
-        ? `**Not clearly.** FedAU is above every practical baseline under ${holds.length ? list(holds.map((v) => v.pattern)) : 'no pattern'}; under ${list(close.map((v) => v.pattern))} it is below the best of them by less than a seed-to-seed standard deviation, so this study cannot tell them apart there.`
-        : `**No: the paper's ordering does not hold for this CNN under ${list(fails.map((v) => v.pattern))} participation.** There ${list(fails.map((v) => `${v.bestBaseline} is ${Math.abs(v.marginOverBestBaseline).toFixed(1)} points above FedAU (${v.pattern})`))}, more than a seed-to-seed standard deviation${holds.length ? `; under ${list(holds.map((v) => v.pattern))} FedAU is the best practical rule` : ''}${close.length ? `; under ${list(close.map((v) => v.pattern))} it is within a standard deviation of the best` : ''}.`;
+    holds.length === verdicts.length && unclear.length > 0
+      ? `**In the means, yes; beyond the seed-to-seed noise, ${unclear.length === verdicts.length ? 'not' : 'only partly'}.** FedAU has the highest mean tail test accuracy of the rules a server can run (${list(PRACTICAL.filter((a) => algorithms.includes(a)))}) under all ${verdicts.length} participation patterns, but its margin over the best of them is smaller than the larger seed standard deviation of the two under ${list(unclear.map((v) => `${v.pattern} (${signed(v.marginOverBestBaseline)} points over ${v.bestBaseline}, standard deviation ${v.noise.toFixed(1)})`))}: with ${plan.seeds.length} seeds the CNN study does not separate FedAU from the best baseline there. The paper's ordering is not contradicted anywhere; it is not established with confidence either.`
+      : holds.length === verdicts.length
+        ? `**Yes: the paper's ordering holds for this CNN.** FedAU has the highest mean test accuracy of the rules a server can run (${list(PRACTICAL.filter((a) => algorithms.includes(a)))}) under all ${verdicts.length} participation patterns.`
+        : fails.length === 0
+          ? `**Not clearly.** FedAU is above every practical baseline under ${holds.length ? list(holds.map((v) => v.pattern)) : 'no pattern'}; under ${list(close.map((v) => v.pattern))} it is below the best of them by less than a seed-to-seed standard deviation, so this study cannot tell them apart there.`
+          : `**No: the paper's ordering does not hold for this CNN under ${list(fails.map((v) => v.pattern))} participation.** There ${list(fails.map((v) => `${v.bestBaseline} is ${Math.abs(v.marginOverBestBaseline).toFixed(1)} points above FedAU (${v.pattern})`))}, more than a seed-to-seed standard deviation${holds.length ? `; under ${list(holds.map((v) => v.pattern))} FedAU is the best practical rule` : ''}${close.length ? `; under ${list(close.map((v) => v.pattern))} it is within a standard deviation of the best` : ''}.`;
   const gridHeader = ['rule', 'γ', ...grid.localLrs.map((lr) => `η = ${lr}`), 'chosen η'];
   const gridTable = [
     `| ${gridHeader.join(' | ')} |`,
@@ -138,7 +164,7 @@ export function renderCnnStudy(json: CnnStudyJson): { markdown: string; svg: str
     `|---|---|---:|`,
     ...verdicts.map(
       (v) =>
-        `| ${v.pattern} | ${v.ranking.map((r) => `${r.algorithm} ${r.mean.toFixed(1)}`).join(' > ')} | ${signed(v.marginOverBestBaseline)} (${v.bestBaseline}) |`,
+        `| ${v.pattern} | ${v.ranking.map((r) => `${r.algorithm} ${r.mean.toFixed(1)}`).join(' > ')} | ${signed(v.marginOverBestBaseline)} (${v.bestBaseline}; std ${v.noise.toFixed(1)}) |`,
     ),
   ].join('\n');
   const others = algorithms.filter((a) => a !== 'fedau');
@@ -164,6 +190,8 @@ export function renderCnnStudy(json: CnnStudyJson): { markdown: string; svg: str
     'FedAU minus each rule, in points of mean tail test accuracy:',
     '',
     gapTable,
+    '',
+    clearGapsLine(json),
     '',
     `Tail test accuracy: each run's test accuracy averaged over the evaluations in its last 10% of rounds, then the mean over the ${plan.seeds.length} seeds. known-p is the oracle that knows every client's true participation rate; it is ranked but is not a rule a server can run. The paper's claim is about heterogeneous participation, which all three patterns are: p_n differs between clients and depends on their labels.`,
     '',
