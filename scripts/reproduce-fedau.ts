@@ -12,6 +12,7 @@
  *   --workers W     worker threads for the simulations (default: all cores)
  *   --no-bench      leave the benchmark section out (it then says so)
  *   --render-only   re-render fedau.md and the plots from the committed JSON files (no run)
+ *   --study cnn     instead: the CNN study of docs/results/fedau-cnn.md (scripts/fedau-cnn.ts; --render-only applies)
  */
 import {
   AGGREGATION_RULE_NAMES,
@@ -40,6 +41,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { fedauCnnStudy } from './fedau-cnn';
 import { renderFromDisk, type ComparisonEntry, type FedauJson, type QuadraticData, type QuadraticSettings } from './fedau-render';
 import { startRun } from './results-meta';
 import { planTasks, runPlan, type SimulationPlan } from './simulate';
@@ -366,8 +368,14 @@ async function main(): Promise<void> {
       'no-bench': { type: 'boolean', default: false },
       'render-only': { type: 'boolean', default: false },
       'measure-memory': { type: 'string' },
+      study: { type: 'string' },
     },
   });
+  if (values.study !== undefined) {
+    if (values.study !== 'cnn') throw new Error(`--study: the only study is cnn, got '${values.study}'`);
+    await fedauCnnStudy(values['render-only']);
+    return;
+  }
   if (values['measure-memory']) {
     const probe = await measureRuleMemory(values['measure-memory'], Number(positionals[0]), Number(positionals[1]));
     process.stdout.write(JSON.stringify(probe) + '\n');

@@ -5,13 +5,18 @@
  * Prints a progress bar and a table of mean ± std final test accuracy; writes the results as JSON and an
  * accuracy-vs-round SVG next to it.
  *
- *   --dataset FILE          label-last CSV (required); features are min-max scaled with the training range
+ *   --dataset FILE|DIR      label-last CSV, or a dataset folder with a dataset.json manifest (required). A CSV is
+ *                           split by --test-fraction/--split-seed and min-max scaled per column with the training
+ *                           range; a folder (any manifest format: csv, idx, image-folder) keeps its manifest's
+ *                           held-out split and inputShape and is scaled to [0, 1] with its featureRange
+ *   --input-shape H,W,C     one CSV row's shape (e.g. 8,8,1 for the digits as images; a manifest states its own)
  *   --clients N             virtual clients (default 100)
  *   --rounds T              rounds (default 300)
  *   --pattern LIST          bernoulli,markov,cyclic (default all three; docs/algorithms/fedau.md §6.3)
  *   --algorithms LIST       default fedau,fedau-k50,known-p,avg-participating,avg-all,mifa,fedvarp
  *   --seeds N               seeds 1..N (default 3)
- *   --model softmax|mlp     default softmax; --hidden H for the MLP (default 32)
+ *   --model softmax|mlp|cnn default softmax; --hidden H for the MLP (default 32); for the CNN (images only)
+ *                           --filters F1,F2 (default 16,32), --kernel K (3), --dense D (64), as a job's model spec
  *   --local-steps I         default 5        --batch B     default 16
  *   --local-lr X | ALG=X,…  default per rule (DEFAULT_LEARNING_RATES, docs/algorithms/fedau.md §5)
  *   --global-lr X | ALG=X,… same
@@ -28,6 +33,7 @@
  */
 import {
   DEFAULT_ALGORITHMS,
+  scaleToUnit,
   DEFAULT_LEARNING_RATES,
   PARTICIPATION_PATTERNS,
   parseAlgorithm,
@@ -40,7 +46,9 @@ import {
   type RobustAggregation,
   type UpdatePolicy,
 } from '@flotilla/algorithms';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { ModelSpecSchema } from '@flotilla/contracts';
+import { loadManifestDataset } from '@flotilla/dataset-files';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultWorkers, progressBar, runSimulations } from './simulate-pool';
@@ -141,6 +149,66 @@ function positive(name: string, text: string): number {
   return n;
 }
 
+/**
+ * The `--model` options as a model: softmax, mlp (`hidden`), or cnn (`filters` "F1,F2", `kernel`, `dense`, each
+ * defaulting as in a job's model spec and checked by its schema).
+ */
+export function parseModel(o: { model: string; hidden: string; filters?: string; kernel?: string; dense?: string }): ModelArch {
+  switch (o.model) {
+    case 'softmax':
+      return { arch: 'softmax' };
+    case 'mlp':
+      return { arch: 'mlp', hidden: positiveInt('hidden', o.hidden) };
+    case 'cnn': {
+      const spec = ModelSpecSchema.safeParse({
+        arch: 'cnn',
+        ...(o.filters !== undefined ? { filters: o.filters.split(',').map(Number) } : {}),
+        ...(o.kernel !== undefined ? { kernelSize: Number(o.kernel) } : {}),
+        ...(o.dense !== undefined ? { dense: Number(o.dense) } : {}),
+      });
+      if (!spec.success || spec.data.arch !== 'cnn') {
+        throw new Error(
+          `--model cnn: --filters F1,F2 (1..1024 each), --kernel K (1..15) and --dense D (1..16384) must be integers; got ${JSON.stringify({ filters: o.filters, kernel: o.kernel, dense: o.dense })}`,
+        );
+      }
+      const { filters, kernelSize, dense } = spec.data;
+      return { arch: 'cnn', filters, kernelSize, dense };
+    }
+    default:
+      throw new Error(`--model must be softmax, mlp or cnn, got '${o.model}'`);
+  }
+}
+
+/** Reads `--input-shape 8,8,1`: positive integers. */
+export function parseInputShape(text: string): number[] {
+  const dims = text.split(',').map((s) => Number(s.trim()));
+  if (dims.length < 1 || dims.length > 3 || !dims.every((d) => Number.isInteger(d) && d >= 1))
+    throw new Error(`--input-shape: expected up to three positive integers such as 8,8,1, got '${text}'`);
+  return dims;
+}
+
+/**
+ * The training and test sets of `--dataset`: a dataset folder (its manifest's format, held-out split, inputShape and
+ * featureRange) or a label-last CSV (split and scaled as {@link prepareCsvDataset}, shaped by `inputShape`).
+ */
+export function loadSimulationData(
+  dataset: string,
+  csv: { testFraction: number; splitSeed: number; inputShape?: number[] },
+): { train: Dataset; test: Dataset; testFraction: number; splitSeed: number } {
+  if (statSync(dataset).isDirectory()) {
+    const m = loadManifestDataset(dataset);
+    const [lo, hi] = m.manifest.featureRange;
+    const scale = (d: Dataset): Dataset => ({ ...(hi > lo ? scaleToUnit(d, [lo, hi]) : d), inputShape: m.inputShape });
+    return { train: scale(m.train), test: scale(m.test), testFraction: m.manifest.heldOut.fraction, splitSeed: m.manifest.heldOut.seed };
+  }
+  const data = prepareCsvDataset(readFileSync(dataset, 'utf8'), {
+    testFraction: csv.testFraction,
+    seed: csv.splitSeed,
+    inputShape: csv.inputShape,
+  });
+  return { ...data, testFraction: csv.testFraction, splitSeed: csv.splitSeed };
+}
+
 /** Runs a plan on worker threads with a progress bar. */
 export async function runPlan(
   plan: SimulationPlan,
@@ -185,6 +253,10 @@ async function main(): Promise<void> {
       seeds: { type: 'string', default: '3' },
       model: { type: 'string', default: 'softmax' },
       hidden: { type: 'string', default: '32' },
+      filters: { type: 'string' },
+      kernel: { type: 'string' },
+      dense: { type: 'string' },
+      'input-shape': { type: 'string' },
       'local-steps': { type: 'string', default: '5' },
       batch: { type: 'string', default: '16' },
       'local-lr': { type: 'string' },
@@ -208,31 +280,30 @@ async function main(): Promise<void> {
       out: { type: 'string', default: 'results.json' },
     },
   });
-  if (!values.dataset) throw new Error('--dataset <label-last CSV> is required (e.g. --dataset data/uci-digits/digits.csv)');
+  if (!values.dataset)
+    throw new Error('--dataset <label-last CSV or dataset folder> is required (e.g. --dataset data/uci-digits/digits.csv, or data/mnist)');
   const algorithms = values.algorithms.split(',').map((s) => s.trim());
   algorithms.forEach(parseAlgorithm); // fail early on a bad name
   const patterns = (values.patterns ?? values.pattern).split(',').map((s) => s.trim()) as ParticipationPattern[];
   for (const p of patterns)
     if (!PARTICIPATION_PATTERNS.includes(p))
       throw new Error(`--pattern: unknown pattern '${p}' (expected ${PARTICIPATION_PATTERNS.join(', ')})`);
-  const model: ModelArch =
-    values.model === 'softmax'
-      ? { arch: 'softmax' }
-      : values.model === 'mlp'
-        ? { arch: 'mlp', hidden: positiveInt('hidden', values.hidden) }
-        : (() => {
-            throw new Error(`--model must be softmax or mlp, got '${values.model}'`);
-          })();
+  const model = parseModel(values);
   if (values.trainer !== 'fast' && values.trainer !== 'tfjs') throw new Error(`--trainer must be fast or tfjs, got '${values.trainer}'`);
   if (values.accumulator !== 'float64' && values.accumulator !== 'float32')
     throw new Error(`--accumulator must be float64 or float32, got '${values.accumulator}'`);
-  const testFraction = positive('test-fraction', values['test-fraction']);
-  const splitSeed = Number(values['split-seed']);
+  const inputShape = values['input-shape'] !== undefined ? parseInputShape(values['input-shape']) : undefined;
   const local = parseRates(values['local-lr'], algorithms, 'localLr');
   const global = parseRates(values['global-lr'], algorithms, 'globalLr');
 
   const started = Date.now();
-  const data = prepareCsvDataset(readFileSync(values.dataset, 'utf8'), { testFraction, seed: splitSeed });
+  const { testFraction, splitSeed, ...data } = loadSimulationData(values.dataset, {
+    testFraction: positive('test-fraction', values['test-fraction']),
+    splitSeed: Number(values['split-seed']),
+    inputShape,
+  });
+  if (model.arch === 'cnn' && data.train.inputShape?.length !== 3)
+    throw new Error(`--model cnn needs images: give --input-shape H,W,C for a CSV, or a dataset folder whose manifest states one`);
   const plan: SimulationPlan = {
     dataset: path.relative(process.cwd(), path.resolve(values.dataset)),
     trainSize: data.train.size,

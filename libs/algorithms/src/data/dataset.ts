@@ -203,7 +203,7 @@ export function scaleFeatures(ds: Dataset, scale: FeatureRange): Dataset {
 }
 
 /**
- * The rows at `indices`, in that order (repeats allowed). Returns a new dataset with the same numClasses.
+ * The rows at `indices`, in that order (repeats allowed). Returns a new dataset with the same numClasses (and inputShape).
  * @param indices integers in [0, ds.size).
  */
 export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
@@ -218,7 +218,8 @@ export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
     features.set(ds.features.subarray(i * f, (i + 1) * f), k * f);
     labels[k] = ds.labels[i]!;
   }
-  return { features, labels, numFeatures: f, numClasses: ds.numClasses, size: indices.length };
+  const rows: Dataset = { features, labels, numFeatures: f, numClasses: ds.numClasses, size: indices.length };
+  return ds.inputShape ? { ...rows, inputShape: [...ds.inputShape] } : rows;
 }
 
 /** Indices of each class, in increasing order. */

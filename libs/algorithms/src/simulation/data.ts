@@ -7,6 +7,8 @@ export interface CsvPreparationOptions {
   testFraction?: number;
   /** Seed of the train/test split; default 1. */
   seed?: number;
+  /** One example's shape (e.g. [8, 8, 1] for images, as a dataset manifest declares it); default: rows are vectors. */
+  inputShape?: number[];
 }
 
 /**
@@ -21,7 +23,12 @@ export function prepareCsvDataset(text: string, options: CsvPreparationOptions =
   if (all.numClasses < 2) throw new Error(`prepareCsvDataset: need at least 2 classes, the labels span ${all.numClasses}`);
   const { train, test } = trainTestSplit(all, options.testFraction ?? 0.2, createRng(options.seed ?? 1));
   const range = featureRange(train);
-  return { train: scaleFeatures(train, range), test: scaleFeatures(test, range) };
+  const shape = options.inputShape;
+  if (shape && shape.reduce((a, b) => a * b, 1) !== all.numFeatures) {
+    throw new Error(`prepareCsvDataset: inputShape [${shape.join(', ')}] does not hold the ${all.numFeatures} features of a row`);
+  }
+  const withShape = (d: Dataset): Dataset => (shape ? { ...d, inputShape: [...shape] } : d);
+  return { train: withShape(scaleFeatures(train, range)), test: withShape(scaleFeatures(test, range)) };
 }
 
 /** Options of {@link syntheticClassification}; defaults are the setup of docs/algorithms/fedau.md §7.2. */

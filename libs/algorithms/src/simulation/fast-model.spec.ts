@@ -91,3 +91,71 @@ describe('hand-written softmax / MLP (the simulator’s local training)', () => 
     ).toThrow(/empty/);
   });
 });
+
+describe('hand-written CNN (the same function as the TF.js cnn LayersModel)', () => {
+  /** Images of `shape` with exact zeros (as the digits' background) and 4 classes. */
+  function images(n: number, shape: [number, number, number], seed: number): Dataset {
+    return { ...randomData(n, shape[0] * shape[1] * shape[2], 4, seed), inputShape: [...shape] };
+  }
+  // An 8×8 image (the digits: even sizes, symmetric padding), and a 7×5×2 one with an even kernel: 'same' then pads
+  // one cell after only, and the pools pad an odd side (windows that hang over the edge).
+  const cases: { model: ModelArch; shape: [number, number, number] }[] = [
+    { model: { arch: 'cnn', filters: [3, 5], kernelSize: 3, dense: 7 }, shape: [8, 8, 1] },
+    { model: { arch: 'cnn', filters: [2, 3], kernelSize: 2, dense: 6 }, shape: [7, 5, 2] },
+  ];
+
+  it.each(cases)('matches TF.js trainLocal and evaluate (one step, then seven): %j', ({ model, shape }) => {
+    const data = images(37, shape, 12);
+    const fast = createFastModel(model, data);
+    const x0 = initialParameters(model, data, 6);
+    for (const opts of [
+      { steps: 1, batchSize: 16, lr: 0.3, seed: 2 },
+      { steps: 7, batchSize: 16, lr: 0.3, seed: 21 },
+    ]) {
+      const ref = trainLocal(model, x0, data, opts);
+      const got = fast.train(x0, data, opts);
+      expect(got.delta.length).toBe(ref.delta.length);
+      let maxDiff = 0;
+      let maxRef = 0;
+      for (let i = 0; i < ref.delta.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(got.delta[i] - ref.delta[i]));
+        maxRef = Math.max(maxRef, Math.abs(ref.delta[i]));
+      }
+      expect(maxRef).toBeGreaterThan(1e-2); // the step moved the model: the comparison means something
+      expect(maxDiff).toBeLessThan(1e-5);
+      expect(got.meanLoss).toBeCloseTo(ref.meanLoss, 5);
+      expect(got.examples).toBe(ref.examples);
+      const x1 = x0.map((v, i) => v + ref.delta[i]);
+      const e = evaluate(model, x1, data);
+      const g = fast.evaluate(x1, data);
+      expect(g.accuracy).toBe(e.accuracy);
+      expect(g.loss).toBeCloseTo(e.loss, 5);
+    }
+  });
+
+  it.each(cases)('has the gradient of its loss (central differences): %j', ({ model, shape }) => {
+    const data = images(20, shape, 3);
+    const fast = createFastModel(model, data);
+    // Biases away from zero, so that few relus sit at their kink.
+    const w = initialParameters(model, data, 9).map((v) => (v === 0 ? 0.05 : v));
+    const { loss, gradient } = fast.gradient(w, data);
+    expect(loss).toBeCloseTo(fast.evaluate(w, data).loss, 10);
+    // Every parameter, h = 1e-5: the loss is computed in float64, so the difference quotient is exact to ~1e-8, and a
+    // step this small rarely moves a relu or a pool's maximum across its kink (with 1e-3 a few conv weights did).
+    let worst = 0;
+    for (let i = 0; i < w.length; i++) {
+      const plus = w.slice();
+      const minus = w.slice();
+      plus[i] = w[i] + 1e-5;
+      minus[i] = w[i] - 1e-5; // float32: the quotient divides by the step as stored
+      const fd = (fast.evaluate(plus, data).loss - fast.evaluate(minus, data).loss) / (plus[i] - minus[i]);
+      worst = Math.max(worst, Math.abs(fd - gradient[i]) / Math.max(1e-3, Math.abs(fd)));
+    }
+    expect(worst).toBeLessThan(1e-3);
+  });
+
+  it('needs an image shape that holds the features', () => {
+    const model: ModelArch = { arch: 'cnn', filters: [2, 2], kernelSize: 3, dense: 4 };
+    expect(() => createFastModel(model, { numFeatures: 64, numClasses: 10 })).toThrow(/cnn needs images/);
+  });
+});

@@ -1,3 +1,7 @@
+import { subset } from '../data/dataset';
+import { useWasmBackend } from '../models/backend';
+import { trainLocal, type ModelArch } from '../models/model';
+import { createRng } from '../random';
 import { prepareCsvDataset, syntheticClassification } from './data';
 import { DEFAULT_ALGORITHMS, federatedSetup, parseAlgorithm, simulateFederated } from './federated';
 
@@ -155,5 +159,46 @@ describe('syntheticClassification (docs/algorithms/fedau.md §7.2)', () => {
     for (const y of d.test.labels) counts[y]++;
     expect(counts).toEqual([10, 10, 10, 10]);
     expect(syntheticClassification({ seed: 1, numClients: 7, perClient: 11, numFeatures: 3, numClasses: 4, testSize: 40 })).toEqual(d);
+  });
+});
+
+describe('simulateFederated with a cnn on images', () => {
+  it('trains the hand-written CNN, and a TF.js trainer on the same images gives the same run (the clients keep the inputShape)', async () => {
+    await useWasmBackend();
+    // 6×6×1 "images": two bright blocks per class, plus noise.
+    const rng = createRng(3);
+    const n = 120;
+    const features = new Float32Array(n * 36);
+    const labels = new Int32Array(n);
+    for (let r = 0; r < n; r++) {
+      labels[r] = r % 3;
+      for (let i = 0; i < 36; i++) features[r * 36 + i] = (Math.floor(i / 12) === labels[r] ? 0.8 : 0) + 0.2 * rng.next();
+    }
+    const all = { features, labels, numFeatures: 36, numClasses: 3, size: n, inputShape: [6, 6, 1] };
+    const train = subset(
+      all,
+      Array.from({ length: 90 }, (_, i) => i),
+    );
+    const test = subset(
+      all,
+      Array.from({ length: 30 }, (_, i) => 90 + i),
+    );
+    const model: ModelArch = { arch: 'cnn', filters: [2, 3], kernelSize: 3, dense: 5 };
+    const config = {
+      algorithm: 'fedau',
+      pattern: 'bernoulli' as const,
+      seed: 2,
+      numClients: 6,
+      rounds: 4,
+      evalEvery: 2,
+      meanParticipation: 0.5,
+      model,
+    };
+    const fast = simulateFederated({ train, test }, config);
+    expect(fast.curve.map((c) => c.round)).toEqual([0, 2, 4]);
+    expect(fast.curve[2].trainLoss).toBeLessThan(fast.curve[0].trainLoss);
+    const viaTfjs = simulateFederated({ train, test }, config, { trainer: (g, d, o) => trainLocal(model, g, d, o) });
+    expect(viaTfjs.localSteps).toBe(fast.localSteps);
+    for (let k = 0; k < fast.curve.length; k++) expect(viaTfjs.curve[k].trainLoss).toBeCloseTo(fast.curve[k].trainLoss, 4);
   });
 });

@@ -295,7 +295,7 @@ export function simulateFederated(
   const trueRates: Record<string, number> = {};
   specs.forEach((s, n) => (trueRates[ids[n]] = stationaryRate(s)));
 
-  const shape = { numFeatures: train.numFeatures, numClasses: train.numClasses };
+  const shape = { numFeatures: train.numFeatures, numClasses: train.numClasses, inputShape: train.inputShape };
   const fast = createFastModel(r.model, shape);
   const trainer: LocalTrainer = hooks.trainer ?? ((g, d, o) => fast.train(g, d, o));
   const rule = createAggregationRule(algorithmSpec(alg, trueRates), { globalLr, accumulator: r.accumulator });
