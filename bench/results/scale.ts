@@ -200,8 +200,28 @@ export function renderScale(json: ScaleResultsJson): string {
   line();
   line('The machine has 2 cores shared with other work (the load averages above), and the simulated agents, the proxy,');
   line('PostgreSQL and Redis run on the same 2 cores as the coordinators, so replicas compete for the same CPU rather than');
-  line('adding any; every round moves P × 4 × parameters bytes up through HTTP and into the blob directory. A 5xx that an');
-  line('agent sent again is counted above: under a burst of uploads the coordinator can wait longer for a database');
-  line('connection than it allows itself (5 s) and answer 500.');
+  line('adding any; every round moves P × 4 × parameters bytes up through HTTP and into the blob directory. An answer that');
+  line('an agent sent again is counted above: under a burst the coordinator can wait longer for a database connection than');
+  line('it allows itself (5 s) and answers 503 with Retry-After; the simulated agents then back off as the real agent does');
+  line('(full-jitter exponential pauses, at least the Retry-After), so a burst thins out instead of feeding itself.');
+  // Where a round's time goes: the dispatch (every agent asked: N items handed out, N answers taken, each an HTTP
+  // request) against the close, in the median round of each run.
+  for (const r of runs) {
+    const median = (xs: (number | null)[]): number => {
+      const v = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+      return v.length ? v[Math.floor(v.length / 2)] : NaN;
+    };
+    const dispatch = median(r.perRoundDetail.map((d) => d.dispatchMs));
+    const close = median(r.perRoundDetail.map((d) => d.closeToOpenMs));
+    if (Number.isFinite(dispatch) && Number.isFinite(close) && dispatch > 10 * close) {
+      line();
+      line(
+        `${label(r)}: the median round's dispatch took ${ms(dispatch)} ms against ${ms(close)} ms from its close to the next ` +
+          `round's opening: with every one of the ${thousands(r.agents)} agents asked in every round, handing out the items and ` +
+          'taking the answers (two HTTP requests per agent, on the coordinator CPU left over by everything else on the machine) ' +
+          'is what limits rounds per minute, not the close.',
+      );
+    }
+  }
   return out.join('\n') + '\n';
 }
