@@ -55,7 +55,7 @@ import type { Bench } from './run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-interface Splits {
+export interface Splits {
   /** What the name says, for the table header. */
   description: string;
   /** Where the data comes from and how it was made, for the report. */
@@ -126,7 +126,7 @@ function syntheticSplits(seed: number): Splits {
 }
 
 /** The shipped UCI digits: its held-out split is the test set; the rest is split 50/50 into weights and selection. */
-function digitsSplits(): Splits {
+export function digitsSplits(): Splits {
   const dir = path.join(ROOT, 'data', 'uci-digits');
   const manifest = JSON.parse(readFileSync(path.join(dir, 'dataset.json'), 'utf8')) as HeldOutSpec & { file: string };
   const { train, test } = splitHeldOut(readFileSync(path.join(dir, manifest.file), 'utf8'), manifest);

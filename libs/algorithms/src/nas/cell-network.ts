@@ -78,10 +78,13 @@ export function checkCellSamples(spec: CellSpaceSpec, samples: Samples, where: s
   const f = spec.height * spec.width * spec.inputChannels;
   if (!(Number.isInteger(samples.size) && samples.size >= 1)) throw new Error(`${where}: samples must hold at least one row`);
   if (samples.inputs.length !== samples.size * f)
-    throw new Error(`${where}: ${samples.size} images of ${spec.inputChannels}×${spec.height}×${spec.width} need ${samples.size * f} values, got ${samples.inputs.length}`);
+    throw new Error(
+      `${where}: ${samples.size} images of ${spec.inputChannels}×${spec.height}×${spec.width} need ${samples.size * f} values, got ${samples.inputs.length}`,
+    );
   if (!(samples.targets instanceof Int32Array) || samples.targets.length !== samples.size)
     throw new Error(`${where}: targets must be ${samples.size} integer labels (Int32Array)`);
-  for (const t of samples.targets) if (!(t >= 0 && t < spec.classes)) throw new Error(`${where}: label ${t} is outside [0, ${spec.classes})`);
+  for (const t of samples.targets)
+    if (!(t >= 0 && t < spec.classes)) throw new Error(`${where}: label ${t} is outside [0, ${spec.classes})`);
 }
 
 /**
@@ -96,7 +99,8 @@ export function cellPass(
   options: CellPassOptions = {},
 ): CellPassResult {
   const index = cellIndex(spec);
-  if (params.length !== index.layout.size) throw new Error(`cellPass: parameters have length ${params.length}, the network needs ${index.layout.size}`);
+  if (params.length !== index.layout.size)
+    throw new Error(`cellPass: parameters have length ${params.length}, the network needs ${index.layout.size}`);
   checkCellWeights(weights, 'cellPass');
   const B = batch.size;
   const backward = options.gradient !== undefined || options.weightGradient !== undefined;
@@ -310,14 +314,23 @@ export function checkCellWeights(weights: OpWeights, where: string): void {
 }
 
 /** Mean loss and accuracy of the network with op weights θ on all the samples, in chunks of 256 rows. */
-export function evaluateCell(spec: CellSpaceSpec, params: Float32Array, weights: OpWeights, samples: Samples): { loss: number; accuracy: number } {
+export function evaluateCell(
+  spec: CellSpaceSpec,
+  params: Float32Array,
+  weights: OpWeights,
+  samples: Samples,
+): { loss: number; accuracy: number } {
   checkCellSamples(spec, samples, 'evaluateCell');
   const f = spec.height * spec.width * spec.inputChannels;
   let loss = 0;
   let correct = 0;
   for (let start = 0; start < samples.size; start += 256) {
     const end = Math.min(samples.size, start + 256);
-    const chunk: Samples = { inputs: samples.inputs.subarray(start * f, end * f), targets: samples.targets.subarray(start, end), size: end - start };
+    const chunk: Samples = {
+      inputs: samples.inputs.subarray(start * f, end * f),
+      targets: samples.targets.subarray(start, end),
+      size: end - start,
+    };
     const r = cellPass(spec, params, weights, chunk);
     loss += r.loss * chunk.size;
     correct += r.correct;
@@ -557,7 +570,8 @@ function batchNormBackward(dy: Float32Array, y: Float32Array, inv: Float64Array,
 function toChannelMajor(x: Float32Array, B: number, c: number, hw: number): Float32Array {
   if (c === 1) return x;
   const out = new Float32Array(x.length);
-  for (let b = 0; b < B; b++) for (let ch = 0; ch < c; ch++) out.set(x.subarray((b * c + ch) * hw, (b * c + ch + 1) * hw), (ch * B + b) * hw);
+  for (let b = 0; b < B; b++)
+    for (let ch = 0; ch < c; ch++) out.set(x.subarray((b * c + ch) * hw, (b * c + ch + 1) * hw), (ch * B + b) * hw);
   return out;
 }
 

@@ -117,7 +117,8 @@ export interface TrainCellOptions {
 export function snasTemperature(step: number, scheduleSteps: number, options: SnasOptions = {}): number {
   const tauMax = options.tauMax ?? 1;
   const tauMin = options.tauMin ?? 0.1;
-  if (!(tauMax > 0 && tauMin > 0 && tauMin <= tauMax)) throw new Error(`snasTemperature: needs 0 < tauMin <= tauMax, got ${tauMin}, ${tauMax}`);
+  if (!(tauMax > 0 && tauMin > 0 && tauMin <= tauMax))
+    throw new Error(`snasTemperature: needs 0 < tauMin <= tauMax, got ${tauMin}, ${tauMax}`);
   return tauMax * (tauMin / tauMax) ** (Math.min(step, scheduleSteps) / scheduleSteps);
 }
 
@@ -229,9 +230,11 @@ export function trainCellSupernet(
   const { steps, seed } = options;
   if (!(Number.isInteger(steps) && steps >= 0)) throw new Error(`trainCellSupernet: steps must be a non-negative integer, got ${steps}`);
   const mode = options.mode ?? 'rsps';
-  if (!CELL_SEARCH_MODES.includes(mode)) throw new Error(`trainCellSupernet: mode must be one of ${CELL_SEARCH_MODES.join(', ')}, got ${String(mode)}`);
+  if (!CELL_SEARCH_MODES.includes(mode))
+    throw new Error(`trainCellSupernet: mode must be one of ${CELL_SEARCH_MODES.join(', ')}, got ${String(mode)}`);
   const batchSize = options.batchSize ?? 64;
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new Error(`trainCellSupernet: batchSize must be a positive integer, got ${batchSize}`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1))
+    throw new Error(`trainCellSupernet: batchSize must be a positive integer, got ${batchSize}`);
   const learnAlpha = mode !== 'rsps' && (options.learnAlpha ?? true);
   if (learnAlpha) {
     if (!options.validation) throw new Error(`trainCellSupernet: ${mode} learns α on a validation split; none given`);

@@ -78,10 +78,13 @@ export function checkCellSpace(spec: CellSpaceSpec, where = 'cell space'): void 
     const v = spec[key];
     if (!(Number.isInteger(v) && v >= 1)) throw new Error(`${where}: ${key} must be a positive integer, got ${v}`);
   }
-  if (!(Number.isInteger(spec.classes) && spec.classes >= 2)) throw new Error(`${where}: classes must be an integer >= 2, got ${spec.classes}`);
+  if (!(Number.isInteger(spec.classes) && spec.classes >= 2))
+    throw new Error(`${where}: classes must be an integer >= 2, got ${spec.classes}`);
   const f = 2 ** (spec.stages - 1);
   if (spec.height % f !== 0 || spec.width % f !== 0) {
-    throw new Error(`${where}: ${spec.stages} stages halve the image ${spec.stages - 1} time(s); ${spec.height}×${spec.width} is not divisible by ${f}`);
+    throw new Error(
+      `${where}: ${spec.stages} stages halve the image ${spec.stages - 1} time(s); ${spec.height}×${spec.width} is not divisible by ${f}`,
+    );
   }
 }
 
@@ -180,8 +183,14 @@ export function checkCellMask(mask: Mask, where: string): void {
 
 /** Checks an architecture: one op index per edge. */
 export function checkCellArchitecture(arch: Architecture, where: string): void {
-  if (!Array.isArray(arch) || arch.length !== CELL_EDGES.length || !arch.every((o) => Number.isInteger(o) && o >= 0 && o < CELL_OPS.length)) {
-    throw new Error(`${where}: an architecture picks one op index in [0, ${CELL_OPS.length}) for each of ${CELL_EDGES.length} edges, got ${JSON.stringify(arch)}`);
+  if (
+    !Array.isArray(arch) ||
+    arch.length !== CELL_EDGES.length ||
+    !arch.every((o) => Number.isInteger(o) && o >= 0 && o < CELL_OPS.length)
+  ) {
+    throw new Error(
+      `${where}: an architecture picks one op index in [0, ${CELL_OPS.length}) for each of ${CELL_EDGES.length} edges, got ${JSON.stringify(arch)}`,
+    );
   }
 }
 
@@ -201,7 +210,8 @@ export function cellArchitectureIndex(arch: Architecture): number {
 /** The architecture with a given index (inverse of {@link cellArchitectureIndex}). */
 export function cellArchitectureFromIndex(index: number): Architecture {
   const total = CELL_OPS.length ** CELL_EDGES.length;
-  if (!(Number.isInteger(index) && index >= 0 && index < total)) throw new Error(`cellArchitectureFromIndex: index must be in [0, ${total}), got ${index}`);
+  if (!(Number.isInteger(index) && index >= 0 && index < total))
+    throw new Error(`cellArchitectureFromIndex: index must be in [0, ${total}), got ${index}`);
   const arch = new Array<number>(CELL_EDGES.length);
   for (let e = CELL_EDGES.length - 1; e >= 0; e--) {
     arch[e] = index % CELL_OPS.length;
