@@ -109,9 +109,9 @@ export const bench: Bench = {
     const { values } = parseArgs({
       args,
       options: {
-        architectures: { type: 'string', default: '105' },
-        seeds: { type: 'string', default: '3' },
-        steps: { type: 'string', default: '300' },
+        architectures: { type: 'string', default: '100' },
+        seeds: { type: 'string', default: '2' },
+        steps: { type: 'string', default: '150' },
         out: { type: 'string', default: GROUND_TRUTH_PATH },
       },
     });
