@@ -110,8 +110,8 @@ export const bench: Bench = {
       args,
       options: {
         architectures: { type: 'string', default: '100' },
-        seeds: { type: 'string', default: '2' },
-        steps: { type: 'string', default: '150' },
+        seeds: { type: 'string', default: '3' },
+        steps: { type: 'string', default: '300' },
         out: { type: 'string', default: GROUND_TRUTH_PATH },
       },
     });
