@@ -105,7 +105,7 @@ export function groundTruthSeeds(sampleSeed: number, seed: number): { initSeed: 
 
 export const bench: Bench = {
   description: 'stand-alone accuracies of a stratified sample of the cell space on the digits (writes docs/results/nas-ground-truth.json)',
-  async run(args, say) {
+  run(args, say) {
     const { values } = parseArgs({
       args,
       options: {
@@ -162,7 +162,7 @@ export const bench: Bench = {
     mkdirSync(path.dirname(values.out), { recursive: true });
     writeFileSync(values.out, serialize(json));
     say(`wrote ${path.relative(ROOT, values.out)} (${(json.meta.durationSeconds / 60).toFixed(1)} min)`);
-    return { architectures: entries.length, seeds: config.seeds, durationSeconds: json.meta.durationSeconds };
+    return Promise.resolve({ architectures: entries.length, seeds: config.seeds, durationSeconds: json.meta.durationSeconds });
   },
 };
 

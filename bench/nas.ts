@@ -625,8 +625,17 @@ export async function runNas(args: string[], say: (line: string) => void, cache:
 }
 
 export const bench: Bench = {
-  description: 'GM-NAS vs one-shot, few-shot, random split: Kendall τ / top-1 regret vs stand-alone truth (docs/algorithms/gm-nas.md)',
-  run: (args, say) => runNas(args, say),
+  description:
+    'GM-NAS vs one-shot, few-shot, random split on the cell space (--protocol paper|equal-budget; --space chain: the old MLP chain)',
+  run: (args, say) => {
+    const i = args.indexOf('--space');
+    const space = i >= 0 ? args[i + 1] : 'cell';
+    const rest = i >= 0 ? [...args.slice(0, i), ...args.slice(i + 2)] : args;
+    if (space === 'chain') return runNas(rest, say);
+    if (space !== 'cell') throw new Error(`nas bench: --space must be cell or chain, got ${space}`);
+    const cell = require('./nas-cell') as typeof import('./nas-cell');
+    return Promise.resolve(cell.cellSummary(cell.runCellBench(cell.parseCellConfig(rest), say)));
+  },
 };
 
 /** The configurations docs/results/nas.md reports: the default, then one change each (args of `npm run bench -- nas`). */

@@ -40,7 +40,7 @@ function cellIndex(spec: CellSpaceSpec): CellIndex {
   const cells = spec.stages * spec.cellsPerStage;
   const index: CellIndex = {
     stem: { w: -1 },
-    reduce: new Array(spec.stages).fill(undefined),
+    reduce: Array.from({ length: spec.stages }, () => undefined),
     ops: Array.from({ length: cells }, () => CELL_EDGES.map(() => CELL_OPS.map(() => undefined))),
     head: { w: -1, b: -1 },
     layout,
@@ -247,7 +247,7 @@ export function cellPass(
       }
     }
   }
-  let dIn = dh;
+  let dIn: Float32Array = dh;
   for (let stage = spec.stages - 1; stage >= 0; stage--) {
     for (let k = spec.cellsPerStage - 1; k >= 0; k--) {
       cell--;

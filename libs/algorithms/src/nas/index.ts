@@ -25,3 +25,4 @@ export * from './distributed';
 export * from './cell-space';
 export { cellPass, checkCellSamples, checkCellWeights, evaluateCell, type CellPassOptions, type CellPassResult } from './cell-network';
 export * from './cell-search';
+export * from './cell-protocol';
