@@ -116,7 +116,7 @@ export function parseCellConfig(args: string[]): CellBenchConfig {
       'gm-batches': { type: 'string', default: '4' },
       'eval-rows': { type: 'string', default: '256' },
       lr: { type: 'string', default: '0.1' },
-      'arch-lr': { type: 'string', default: '0.003' },
+      'arch-lr': { type: 'string', default: '0.01' },
       table: { type: 'string', default: GROUND_TRUTH_PATH },
     },
   });
