@@ -55,7 +55,7 @@ import type { Bench } from './run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-interface Splits {
+export interface Splits {
   /** What the name says, for the table header. */
   description: string;
   /** Where the data comes from and how it was made, for the report. */
@@ -126,7 +126,7 @@ function syntheticSplits(seed: number): Splits {
 }
 
 /** The shipped UCI digits: its held-out split is the test set; the rest is split 50/50 into weights and selection. */
-function digitsSplits(): Splits {
+export function digitsSplits(): Splits {
   const dir = path.join(ROOT, 'data', 'uci-digits');
   const manifest = JSON.parse(readFileSync(path.join(dir, 'dataset.json'), 'utf8')) as HeldOutSpec & { file: string };
   const { train, test } = splitHeldOut(readFileSync(path.join(dir, manifest.file), 'utf8'), manifest);
@@ -625,8 +625,17 @@ export async function runNas(args: string[], say: (line: string) => void, cache:
 }
 
 export const bench: Bench = {
-  description: 'GM-NAS vs one-shot, few-shot, random split: Kendall τ / top-1 regret vs stand-alone truth (docs/algorithms/gm-nas.md)',
-  run: (args, say) => runNas(args, say),
+  description:
+    'GM-NAS vs one-shot, few-shot, random split on the cell space (--protocol paper|equal-budget; --space chain: the old MLP chain)',
+  run: (args, say) => {
+    const i = args.indexOf('--space');
+    const space = i >= 0 ? args[i + 1] : 'cell';
+    const rest = i >= 0 ? [...args.slice(0, i), ...args.slice(i + 2)] : args;
+    if (space === 'chain') return runNas(rest, say);
+    if (space !== 'cell') throw new Error(`nas bench: --space must be cell or chain, got ${space}`);
+    const cell = require('./nas-cell') as typeof import('./nas-cell');
+    return Promise.resolve(cell.cellSummary(cell.runCellBench(cell.parseCellConfig(rest), say)));
+  },
 };
 
 /** The configurations docs/results/nas.md reports: the default, then one change each (args of `npm run bench -- nas`). */

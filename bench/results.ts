@@ -28,7 +28,7 @@ const DOCS: Record<string, { run: (say: (line: string) => void) => Promise<unkno
     render: () => (require('./results/bilevel') as typeof import('./results/bilevel')).renderBilevel,
   },
   nas: {
-    run: (say) => (require('./nas') as typeof import('./nas')).runNasSuite(say),
+    run: (say) => (require('./nas-cell') as typeof import('./nas-cell')).runCellSuite(say),
     render: () => (require('./results/nas') as typeof import('./results/nas')).renderNas,
   },
   fleet: {

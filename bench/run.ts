@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Bench> = {
   aggregation: () => (require('./aggregation') as { bench: Bench }).bench,
   simulate: () => (require('./simulate') as { bench: Bench }).bench,
   nas: () => (require('./nas') as { bench: Bench }).bench,
+  'nas-ground-truth': () => (require('./nas-ground-truth') as { bench: Bench }).bench,
   bilevel: () => (require('./bilevel') as { bench: Bench }).bench,
   fleet: () => (require('./fleet') as { bench: Bench }).bench,
   rounds: () => (require('./rounds') as { bench: Bench }).bench,

@@ -22,3 +22,7 @@ export * from './training';
 export * from './search';
 export * from './ranking';
 export * from './distributed';
+export * from './cell-space';
+export { cellPass, checkCellSamples, checkCellWeights, evaluateCell, type CellPassOptions, type CellPassResult } from './cell-network';
+export * from './cell-search';
+export * from './cell-protocol';

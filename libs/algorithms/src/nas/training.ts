@@ -119,7 +119,8 @@ export function cosineLearningRate(step: number, scheduleSteps: number, lr: numb
   return lrMin + ((lr - lrMin) * (1 + Math.cos((Math.PI * t) / scheduleSteps))) / 2;
 }
 
-function resolveSgd(o: SgdOptions = {}): Required<SgdOptions> {
+/** The SGD options with their defaults filled in; throws on a bad value. */
+export function resolveSgd(o: SgdOptions = {}): Required<SgdOptions> {
   const r = {
     lr: o.lr ?? 0.025,
     lrMin: o.lrMin ?? 0.001,
@@ -207,7 +208,7 @@ export function trainSupernet(
 }
 
 /** One PyTorch-style SGD step on the connected segments, in place. */
-function sgdStep(
+export function sgdStep(
   segments: readonly { offset: number; size: number }[],
   connected: readonly boolean[],
   params: Float32Array,
