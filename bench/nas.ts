@@ -19,10 +19,6 @@
  * regret (each sub-supernet proposes its best architecture and stand-alone truth picks among them;
  * one-shot proposes its top 4; few-shot proposes one per op of the split edge).
  * The check "GM not worse than one-shot on average" is printed, not enforced.
- *
- * `runNasSuite` runs every configuration docs/results/nas.md reports (NAS_SUITE), sharing the ground truth
- * between configurations with the same data and stand-alone training, and the runs of methods that a
- * configuration's change does not affect (e.g. one-shot under --restart none).
  */
 import {
   architecturesInMask,
@@ -637,33 +633,3 @@ export const bench: Bench = {
     return Promise.resolve(cell.cellSummary(cell.runCellBench(cell.parseCellConfig(rest), say)));
   },
 };
-
-/** The configurations docs/results/nas.md reports: the default, then one change each (args of `npm run bench -- nas`). */
-export const NAS_SUITE: { id: string; args: string[] }[] = [
-  { id: 'default', args: [] },
-  { id: 'restart-none', args: ['--restart', 'none'] },
-  { id: 'mixture', args: ['--score-mode', 'mixture'] },
-  { id: 'budget-4x', args: ['--budget', '12000', '--warmup', '2000'] },
-  { id: 'digits', args: ['--data', 'digits'] },
-  { id: 'digits-restart-none', args: ['--data', 'digits', '--restart', 'none'] },
-  { id: 'digits-budget-quarter', args: ['--data', 'digits', '--budget', '625', '--warmup', '125', '--seeds', '3'] },
-  { id: 'digits-budget-4x', args: ['--data', 'digits', '--budget', '12000', '--warmup', '2000', '--seeds', '3'] },
-];
-
-export interface NasSuiteResult {
-  configurations: { id: string; args: string[]; seconds: number; result: NasRunResult }[];
-}
-
-/** Every configuration of NAS_SUITE, in order, sharing ground truth and unaffected runs. */
-export async function runNasSuite(say: (line: string) => void): Promise<NasSuiteResult> {
-  const cache = newNasCache();
-  const configurations: NasSuiteResult['configurations'] = [];
-  for (const c of NAS_SUITE) {
-    const t0 = Date.now();
-    say('');
-    say(`=== nas configuration ${c.id}: npm run bench -- nas ${c.args.join(' ')}`.trimEnd());
-    const result = await runNas(c.args, say, cache);
-    configurations.push({ id: c.id, args: c.args, seconds: Math.round((Date.now() - t0) / 100) / 10, result });
-  }
-  return { configurations };
-}
