@@ -157,13 +157,31 @@ describe('the agent HTTP client behind a faulty network (a real proxy injecting 
 
   it('a call that keeps failing gives up at its deadline with the last error, counted as a failure and logged once', async () => {
     s = await stage({ resetBefore: 1 });
+    const until = Date.now() + 500;
 
-    await expect(s.client.taskResult('t1', {}, 1, Date.now() + 500)).rejects.toThrow(/fetch failed/);
+    const error = await s.client.taskResult('t1', {}, 1, until).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
 
-    expect(s.proxy.counts.resetsBefore).toBeGreaterThanOrEqual(2);
+    // Every try is reset. The last one ends with its reset, or, when the machine is loaded, with the deadline: the
+    // try may only take what is left of the budget, and a timer that is due runs before a reset that is waiting to be
+    // read. Either way the call gives up with that try's error, not before its deadline allows.
+    expect(error?.message).toMatch(/fetch failed|aborted due to timeout/);
+    const cut = /aborted due to timeout/.test(error!.message);
+    if (cut) expect(Date.now()).toBeGreaterThanOrEqual(until - 2);
     expect(s.seen).toEqual([]);
     expect(s.client.stats.failures).toBe(1);
-    expect(s.client.stats.retries).toBe(s.proxy.counts.resetsBefore - 1);
-    expect(s.log).toEqual([expect.stringMatching(/^result of task t1: gave up after \d+ tries in .* s \(ECONNRESET ×\d+\)$/)]);
+    const tries = s.client.stats.retries + 1;
+    // A reset try is retried while a pause fits before the deadline (pauses ≤ 200 ms): giving up sooner is a bug.
+    if (!cut) expect(Date.now()).toBeGreaterThanOrEqual(until - 200);
+    const resets = cut ? tries - 1 : tries;
+    const reasons = [...(resets ? [resets > 1 ? `ECONNRESET ×${resets}` : 'ECONNRESET'] : []), ...(cut ? ['timeout'] : [])].join(', ');
+    // A call that needed more than one try is logged once, when it gives up, with what went wrong.
+    expect(s.log).toEqual(
+      tries > 1 ? [`result of task t1: gave up after ${tries} tries in ${s.log[0]?.match(/in (\S+ s)/)?.[1]} (${reasons})`] : [],
+    );
+    // Every try that was retried had been reset by the network.
+    expect(s.proxy.counts.resetsBefore).toBeGreaterThanOrEqual(s.client.stats.retries);
   });
 });
