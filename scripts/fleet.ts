@@ -19,8 +19,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
-import { Agent, fetch } from 'undici';
-import { registerSimulatedAgents } from './lib/sim-agents';
+import { fetch } from 'undici';
+import { fleetPools, registerSimulatedAgents } from './lib/sim-agents';
 import { createScratchDatabase, freePort, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, startCoordinatorProcess, token } from './lib/stack';
 
@@ -87,16 +87,7 @@ async function main(): Promise<void> {
     await freePort(),
   );
   const pid = coordinator.proc.pid!;
-  // A pool of N + 64 connections to the coordinator: one per waiting poll, and room for the agents' answers.
-  const http = new Agent({
-    connections: N + 64,
-    keepAliveTimeout: 120_000,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    connect: { timeout: 30_000 },
-  });
-  // The test's own calls (admin API, /metrics) have their own connections, apart from the agents' pool.
-  const control = new Agent({ connections: 8, connect: { timeout: 30_000 } });
+  const { http, control } = fleetPools(N, 30_000);
   const url = (p: string) => `${coordinator.url}${p}`;
   const asAdmin = { authorization: `Bearer ${coordinator.adminToken}`, 'content-type': 'application/json' };
   const metric = async (name: string): Promise<number> => {

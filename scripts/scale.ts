@@ -19,9 +19,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
-import { Agent, fetch, type Response } from 'undici';
+import { fetch, type Response } from 'undici';
 import { RoundRobinProxy } from './lib/round-robin-proxy';
-import { agentBackoff, mulberry32, registerSimulatedAgents, SimulatedCallError } from './lib/sim-agents';
+import { agentBackoff, fleetPools, mulberry32, registerSimulatedAgents, SimulatedCallError } from './lib/sim-agents';
 import { freePort, startEmbeddedPostgres, startPrivateRedis, stopProcess } from './lib/services';
 import { ROOT, startCoordinatorProcess, token, type CoordinatorProcess } from './lib/stack';
 
@@ -164,14 +164,7 @@ async function main(): Promise<void> {
   };
   const coordinators: CoordinatorProcess[] = [];
   let proxy: RoundRobinProxy | null = null;
-  const http = new Agent({
-    connections: N + 64,
-    keepAliveTimeout: 120_000,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    connect: { timeout: 60_000 },
-  });
-  const control = new Agent({ connections: 8, connect: { timeout: 60_000 } });
+  const { http, control } = fleetPools(N, 60_000);
   const stopping = new AbortController();
   const perAgent: AbortController[] = [];
   stopping.signal.addEventListener('abort', () => perAgent.forEach((c) => c.abort()));

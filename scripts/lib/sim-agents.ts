@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { fetch, type Dispatcher, type Response } from 'undici';
+import { Agent, fetch, type Dispatcher, type Response } from 'undici';
 import { ROOT } from './stack';
 
 /** What the simulated agents use of the agent's retry policy (apps/client-agent/src/retry-policy.ts; a tool may not import an app). */
@@ -8,6 +8,24 @@ const retryPolicy = require(path.join(ROOT, 'apps', 'client-agent', 'dist', 'ret
   backoffDelay(failures: number, options: { baseDelayMs: number; maxDelayMs: number }, retryAfterMs?: number | null): number;
   parseRetryAfter(value: string | null): number | null;
 };
+
+/**
+ * The connection pools of a simulated fleet of `agents`: `http`, one connection per waiting poll and room for the
+ * agents' answers, with no header or body timeout (a poll waits on purpose); `control`, a few connections of the
+ * benchmark's own (admin API, /metrics) apart from the agents' pool.
+ */
+export function fleetPools(agents: number, connectTimeoutMs: number): { http: Agent; control: Agent } {
+  return {
+    http: new Agent({
+      connections: agents + 64,
+      keepAliveTimeout: 120_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: { timeout: connectTimeoutMs },
+    }),
+    control: new Agent({ connections: 8, connect: { timeout: connectTimeoutMs } }),
+  };
+}
 
 /** A simulated agent's failed call: the status and the Retry-After the coordinator sent with it (ms), if any. */
 export class SimulatedCallError extends Error {
