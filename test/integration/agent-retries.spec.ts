@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { CoordinatorClient } from '../../apps/client-agent/src/coordinator-client';
 import { retryReason } from '../../apps/client-agent/src/retry-policy';
 import { FaultProxy, type FaultPlan } from '../../scripts/lib/fault-proxy';
+import { waitFor } from '../support/http';
 
 const AGENT = '00000000-0000-4000-8000-000000000001';
 const SECRET = 'a'.repeat(43);
@@ -124,8 +125,9 @@ describe('the agent HTTP client behind a faulty network (a real proxy injecting 
   it('a connection reset before the request reaches the coordinator is retried: the coordinator sees it once', async () => {
     s = await stage({ resetBefore: 1 });
     const first = s.client.taskResult('t1', { x: 1 }, 5, Date.now() + 10_000);
-    // The reset happens on the first connection; later ones pass.
-    await new Promise((r) => setTimeout(r, 5));
+    // Connections are reset until one has been (a fixed pause here raced the proxy accepting the first connection on a
+    // loaded machine); later ones pass.
+    await waitFor('a reset', () => Promise.resolve(s.proxy.counts.resetsBefore >= 1), 5_000);
     s.proxy.setPlan({});
     await first;
 
