@@ -32,6 +32,25 @@ const JOB = {
   taskTimeoutMs: 4000,
 };
 
+/**
+ * The same tree on the cell space of the digits (8 × 8 images, 6 edges × 5 ops) with DARTS inside every sub-supernet:
+ * α frozen while the tree splits, learned by the leaves, each leaf proposing its argmax architecture.
+ */
+const CELL_JOB = {
+  kind: 'nas',
+  dataset: 'uci-digits',
+  space: { type: 'cell', channels: 4 },
+  search: 'darts',
+  warmupSteps: 8,
+  finalSteps: 8,
+  gm: { batches: 3, batchSize: 32 },
+  training: { batchSize: 32, lr: 0.1 },
+  alpha: { lr: 0.05 },
+  selection: { standaloneSteps: 16 },
+  seed: 7,
+  taskTimeoutMs: 20_000,
+};
+
 describe('NAS job end to end (coordinator + 3 agent processes)', () => {
   let db: TestDatabase;
   let redis: PrivateRedis;
@@ -100,6 +119,9 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
       [{ ...JOB, selection: { method: 'oracle' } }, /selection\.method/],
       [{ ...JOB, warmup: 3 }, /unknown field\(s\): warmup/],
       [{ ...JOB, dataset: 'no-such-data' }, /Unknown dataset 'no-such-data'/],
+      [{ ...JOB, search: 'darts' }, /search: darts learns architecture weights, which only the cell space has/],
+      [{ ...CELL_JOB, space: { type: 'cell', channels: 0 } }, /space\.channels/],
+      [{ ...CELL_JOB, search: 'gdas' }, /search/],
     ];
     for (const [json, message] of cases) {
       const r = await post(json);
@@ -259,6 +281,86 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
     expect(nas.result!.accuracy).toBeGreaterThanOrEqual(0);
     expect(nas.result!.accuracy).toBeLessThanOrEqual(1);
   }, 90_000);
+
+  /** The first cell-space job's tree, to compare the restarted one with. */
+  let firstCell: NasView | undefined;
+
+  it('a cell-space DARTS job: α frozen in the split phase, learned by the leaves, which propose its argmax', async () => {
+    const job = await call<{ id: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json: CELL_JOB });
+    expect(job.status).toBe(201);
+    expect(await finished(job.body.id, 120_000)).toMatchObject({ status: 'completed', error: null });
+    const nas = await get<NasView>(`/api/v1/jobs/${job.body.id}/nas`);
+    expect(nas.space).toMatchObject({
+      type: 'cell',
+      search: 'darts',
+      edges: 6,
+      ops: ['none', 'skip', 'conv1x1', 'conv3x3', 'avgpool3x3'],
+      width: null,
+      architectures: 15_625,
+    });
+    expect(nas.nodes.map((n) => n.id).sort()).toEqual(['root', 'root.0', 'root.0.0', 'root.0.1', 'root.1', 'root.1.0', 'root.1.1']);
+    const root = nas.nodes.find((n) => n.id === 'root')!;
+    // The root scored all 6 edges (5 × 5 GM matrices under the uniform mixture) and split one of them 2 + 3.
+    expect(root.scores.map((s) => [s.edge, s.matrix.length, s.batches])).toEqual([0, 1, 2, 3, 4, 5].map((e) => [e, 5, 3]));
+    expect(root.split!.groups.map((g) => g.length).sort()).toEqual([2, 3]);
+    const zero = Array.from({ length: 6 }, () => [0, 0, 0, 0, 0]);
+    for (const n of nas.nodes) {
+      if (n.depth < 2) {
+        expect([n.id, n.alpha]).toEqual([n.id, zero]); // α is frozen (uniform) while the tree splits
+        continue;
+      }
+      // A leaf: re-initialised, trained 8 steps with α learned, proposing per edge the enabled op of largest α.
+      expect(n).toMatchObject({ status: 'leaf', init: 'reinit', metrics: { trainSteps: 8, step: 8 } });
+      expect(n.alpha).not.toEqual(zero);
+      const argmax = n.mask.map((row, e) =>
+        row.reduce((best, on, o) => (on && (best < 0 || n.alpha![e][o] > n.alpha![e][best]) ? o : best), -1),
+      );
+      expect(n.candidate!.architecture).toEqual(argmax);
+      expect(n.candidate!.ops).toEqual(argmax.map((o) => nas.space.ops[o]));
+    }
+    expect(nas.nodes.filter((n) => n.depth === 2).reduce((s, n) => s + n.architectures, 0)).toBe(15_625);
+    expect(nas.selection.candidates).toHaveLength(4);
+    const winner = nas.selection.candidates.find((c) => c.status === 'chosen')!;
+    expect(nas.result).toMatchObject({
+      architecture: winner.architecture,
+      ops: winner.ops,
+      selectionMethod: 'standalone',
+      supernetSteps: 8 + 4 * 8,
+    });
+    expect(nas.result!.accuracy).toBeGreaterThanOrEqual(0);
+    expect(nas.result!.accuracy).toBeLessThanOrEqual(1);
+    firstCell = nas;
+  }, 150_000);
+
+  it('a cell-space DARTS job survives a coordinator SIGKILL mid-tree: the same tree, bit-identical leaves and α', async () => {
+    expect(firstCell).toBeDefined();
+    const job = await call<{ id: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json: CELL_JOB });
+    expect(job.status).toBe(201);
+    const jobId = job.body.id;
+    const atKill = await waitFor(
+      'the root split',
+      async () => {
+        const v = await get<NasView>(`/api/v1/jobs/${jobId}/nas`);
+        return v.nodes.length > 1 ? v : undefined;
+      },
+      60_000,
+    );
+    coordinator.proc.kill('SIGKILL');
+    await new Promise((r) => coordinator.proc.once('exit', r));
+    coordinator = await startCoordinatorProcess(env, port);
+
+    expect(atKill.nodes.some((n) => n.status !== 'split')).toBe(true);
+    expect(await finished(jobId, 120_000)).toMatchObject({ status: 'completed' });
+    const nas = await get<NasView>(`/api/v1/jobs/${jobId}/nas`);
+    const shape = (v: NasView) => v.nodes.map((n) => [n.id, n.status, n.split?.edge ?? null, n.split?.groups ?? null, n.metrics.step]);
+    expect(shape(nas)).toEqual(shape(firstCell!));
+    const leaves = (v: NasView) => v.nodes.filter((n) => n.depth === 2).map((n) => [n.id, n.weightsHash, n.alpha, n.candidate]);
+    expect(leaves(nas)).toEqual(leaves(firstCell!));
+    expect(nas.result).toEqual(firstCell!.result);
+    const tasks = await get<TaskView[]>(`/api/v1/jobs/${jobId}/tasks`);
+    expect(new Set(tasks.map((t) => t.key)).size).toBe(tasks.length);
+    expect(tasks.every((t) => t.status === 'done')).toBe(true);
+  }, 150_000);
 
   it('a coordinator killed mid-tree resumes it from the database: the same tree, bit-identical leaf weights', async () => {
     expect(first).toBeDefined();

@@ -6,6 +6,7 @@ import { cosineLearningRate, resolveSgd, sgdStep, type SgdOptions } from './trai
 import {
   CELL_EDGES,
   CELL_OPS,
+  cellArchitecturesInMask,
   cellLayout,
   cellPathWeights,
   checkCellArchitecture,
@@ -320,6 +321,70 @@ export function argmaxArchitecture(alpha: number[][], mask: Mask): Architecture 
   });
 }
 
+/** Options of {@link deriveCellArchitecture}. */
+export interface DeriveCellOptions {
+  /** How the supernet was trained: DARTS and SNAS propose the argmax of α, RSPS the best of evaluated paths. */
+  mode: CellSearchMode;
+  /** RSPS: at most this many paths are evaluated (default 200), all of the mask's when there are no more. */
+  maxCandidates?: number;
+  /** RSPS: `accuracy` (default; ties by loss) or `loss` (ties by accuracy). */
+  metric?: 'accuracy' | 'loss';
+  /** RSPS: seed of the random distinct paths drawn when the mask holds more than `maxCandidates` (default 0). */
+  seed?: number;
+}
+
+/**
+ * The architecture a cell (sub-)supernet proposes (docs/algorithms/gm-nas.md §6.4, §7.1), with its estimate on
+ * `samples` (the selection split) on the supernet's weights: DARTS and SNAS take the argmax of α; RSPS evaluates
+ * single paths inside the mask and keeps the best, ties to the earliest.
+ * @returns the proposal and how many architectures were evaluated to find it.
+ */
+export function deriveCellArchitecture(
+  spec: CellSpaceSpec,
+  state: Pick<CellTrainingState, 'params' | 'arch'>,
+  mask: Mask,
+  samples: Samples,
+  options: DeriveCellOptions,
+): { best: CellArchitectureScore; evaluated: number } {
+  checkCellMask(mask, 'deriveCellArchitecture');
+  if (options.mode !== 'rsps') {
+    const [best] = evaluateCellArchitectures(spec, state.params, [argmaxArchitecture(state.arch.alpha, mask)], samples);
+    return { best, evaluated: 1 };
+  }
+  const max = options.maxCandidates ?? 200;
+  if (!(Number.isInteger(max) && max >= 1)) throw new Error(`deriveCellArchitecture: maxCandidates must be a positive integer, got ${max}`);
+  const count = mask.reduce((n, row) => n * row.filter((on) => on).length, 1);
+  let candidates: Architecture[];
+  if (count <= max) candidates = cellArchitecturesInMask(mask);
+  else {
+    const rng = createRng(options.seed ?? 0);
+    const seen = new Set<string>();
+    candidates = [];
+    for (let tries = 0; candidates.length < max && tries < 100 * max; tries++) {
+      const a = sampleCellPath(mask, rng);
+      const key = a.join(',');
+      if (!seen.has(key)) {
+        seen.add(key);
+        candidates.push(a);
+      }
+    }
+  }
+  const scores = evaluateCellArchitectures(spec, state.params, candidates, samples);
+  // Higher is better on the metric, then on the other one; a diverged (NaN) estimate ranks last.
+  const key = (c: CellArchitectureScore): [number, number] => {
+    const acc = Number.isNaN(c.accuracy) ? -Infinity : c.accuracy;
+    const loss = Number.isNaN(c.loss) ? -Infinity : -c.loss;
+    return options.metric === 'loss' ? [loss, acc] : [acc, loss];
+  };
+  let best = scores[0];
+  for (const c of scores) {
+    const [a, b] = key(c);
+    const [x, y] = key(best);
+    if (a > x || (a === x && b > y)) best = c;
+  }
+  return { best, evaluated: scores.length };
+}
+
 /** One architecture's estimate with shared weights. */
 export interface CellArchitectureScore {
   architecture: Architecture;
@@ -371,6 +436,11 @@ export interface CellGmScoreOptions {
   sharedWeights?: 'cells' | 'all';
   /** Seed of the single-path draws (default 0). */
   seed?: number;
+  /**
+   * Batches before this index are not scored; in single-path mode their paths are still drawn, so a part of a
+   * distributed scoring sees the paths one call over every batch would (default 0).
+   */
+  scoreFrom?: number;
 }
 
 /**
@@ -392,7 +462,9 @@ export function cellGmScoreSums(
   const ops: number[] = [];
   mask[edge].forEach((on, o) => on && ops.push(o));
   if (ops.length < 2) throw new Error(`cellGmScoreSums: edge ${edge} has ${ops.length} enabled op(s); scoring needs at least 2`);
-  if (batches.length === 0) throw new Error('cellGmScoreSums: needs at least one batch');
+  const from = options.scoreFrom ?? 0;
+  if (!(Number.isInteger(from) && from >= 0 && from < batches.length))
+    throw new Error(`cellGmScoreSums: needs scoreFrom in [0, ${batches.length}) (at least one batch to score), got ${from}`);
   batches.forEach((b, i) => checkCellSamples(spec, b, `cellGmScoreSums batch ${i}`));
   const k = ops.length;
   const sharedSize = ranges.reduce((n, [a, b]) => n + b - a, 0);
@@ -402,10 +474,11 @@ export function cellGmScoreSums(
   const rng = createRng(options.seed ?? 0);
   const mixture = mode === 'mixture' ? cellSoftmax(options.alpha ?? CELL_EDGES.map(() => CELL_OPS.map(() => 0)), mask) : undefined;
   let degenerate = 0;
-  for (const batch of batches) {
+  for (const [r, batch] of batches.entries()) {
     const base: OpWeights = mixture
       ? mixture.map((row) => row.slice())
       : cellPathWeights(sampleCellPath(mask, rng, { edge, op: ops[0], countsAsConnected: true }));
+    if (r < from) continue;
     ops.forEach((o, i) => {
       base[edge] = base[edge].map((_, p) => (p === o ? 1 : 0));
       cellPass(spec, params, base, batch, { gradient: full });
@@ -424,7 +497,7 @@ export function cellGmScoreSums(
         if (j !== i) sums[j][i] += c;
       }
   }
-  return { edge, ops, sums, batches: batches.length, degenerateBatches: degenerate };
+  return { edge, ops, sums, batches: batches.length - from, degenerateBatches: degenerate };
 }
 
 /** {@link cellGmScoreSums} merged by {@link combineScores}: the GM matrix of an edge on local batches. */

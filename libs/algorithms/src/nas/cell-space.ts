@@ -1,5 +1,5 @@
 import { createRng, type Rng } from '../random';
-import type { Architecture, Mask, OpWeights } from './search-space';
+import type { Architecture, Mask, MaskShape, OpWeights } from './search-space';
 
 /**
  * The NAS-Bench-201-style cell search space (docs/algorithms/gm-nas.md §2.2), in plain TypeScript on
@@ -28,6 +28,9 @@ export const CELL_EDGES: readonly (readonly [number, number])[] = [
   [1, 3],
   [2, 3],
 ];
+
+/** The shape every cell-space mask has: 6 edges of 5 ops. */
+export const CELL_MASK_SHAPE: MaskShape = { edges: CELL_EDGES.map(() => ({ ops: CELL_OPS })) };
 
 /** Nodes of a cell, including its input node 0; the last node is the cell's output. */
 export const CELL_NODES = 4;

@@ -25,6 +25,7 @@ import {
   type NasTrainTask,
 } from './distributed';
 import { gmScoreSums } from './gm-score';
+import type { NasSpace } from './job-space';
 import { chainSupernet, fullMask } from './search-space';
 import { runSplitSearch } from './search';
 import { randomBatches, type Samples } from './supernet';
@@ -38,6 +39,7 @@ beforeAll(async () => {
 
 // 3 edges × 4 ops = 64 architectures: two binary splits leave 4 leaves of 16.
 const spec = chainSupernet({ inputSize: 4, width: 6, outputSize: 3, edges: 3 });
+const space: NasSpace = { type: 'chain', spec };
 
 function data(n: number, seed: number): Samples {
   const rng = createRng(seed);
@@ -77,13 +79,19 @@ interface Distributed {
 function distributedSearch(schedule: NasSchedule, parts: number, mode: 'single-path' | 'mixture'): Distributed {
   const nodes: NasNode[] = [];
   const root = rootNode(spec);
-  let level: { node: NasNode; state: TrainingState }[] = [{ node: root, state: nodeInitialState(spec, root, SEED)! }];
+  let level: { node: NasNode; state: TrainingState }[] = [{ node: root, state: nodeInitialState(space, root, SEED)! }];
   schedule.splitSteps.forEach((_, depth) => {
     const next: typeof level = [];
     for (const { node, state } of level) {
-      const task: NasTrainTask = json({ ...nodeTraining(schedule, node, SEED), node: node.id, mask: node.mask, training, derive: null });
-      const trained = viaBlobs(runNasTrainTask(spec, viaBlobs(state), task, { train, selection }).state);
-      const edges = candidateEdges(spec, node.mask, 2);
+      const task: NasTrainTask = json({
+        ...nodeTraining(schedule, node, SEED, 'chain'),
+        node: node.id,
+        mask: node.mask,
+        training,
+        derive: null,
+      });
+      const trained = viaBlobs(runNasTrainTask(space, viaBlobs(state), task, { train, selection }).state);
+      const edges = candidateEdges(space, node.mask, 2);
       const results = scorePartRanges(R, parts).map(([from, to]) => {
         const t: NasScoreTask = json({
           node: node.id,
@@ -96,23 +104,23 @@ function distributedSearch(schedule: NasSchedule, parts: number, mode: 'single-p
           scoring: { mode },
           seed: SEED,
         });
-        return json(runNasScoreTask(spec, trained.params, t, train));
+        return json(runNasScoreTask(space, trained.params, t, { train, selection }));
       });
-      const d = decideGmSplit(spec, json(node), results, { groups: 2, reinit: splitReinitialises(schedule, depth) });
+      const d = decideGmSplit(space, json(node), results, { groups: 2, reinit: splitReinitialises(schedule, depth) });
       nodes.push(d.parent);
-      for (const child of d.children) next.push({ node: child, state: nodeInitialState(spec, child, SEED) ?? trained });
+      for (const child of d.children) next.push({ node: child, state: nodeInitialState(space, child, SEED) ?? trained });
     }
     level = next;
   });
   const leaves = level.map(({ node, state }) => {
     const task: NasTrainTask = json({
-      ...nodeTraining(schedule, node, SEED),
+      ...nodeTraining(schedule, node, SEED, 'chain'),
       node: node.id,
       mask: node.mask,
       training,
       derive: { metric: 'loss' as const, seed: deriveSeedFor(SEED, node.id) },
     });
-    const out = runNasTrainTask(spec, viaBlobs(state), task, { train, selection });
+    const out = runNasTrainTask(space, viaBlobs(state), task, { train, selection });
     nodes.push(node);
     return { node, state: viaBlobs(out.state), candidate: json(out.candidate) };
   });
@@ -179,7 +187,7 @@ describe('distributed GM-NAS tasks (docs/algorithms/gm-nas.md §10) against runS
   });
 
   it('a score part equals gmScoreSums over its batches; parts add up to the sums over all batches', () => {
-    const params = nodeInitialState(spec, rootNode(spec), SEED)!.params;
+    const params = nodeInitialState(space, rootNode(spec), SEED)!.params;
     const mask = fullMask(spec);
     const task = (from: number, to: number): NasScoreTask => ({
       node: 'root',
@@ -192,33 +200,41 @@ describe('distributed GM-NAS tasks (docs/algorithms/gm-nas.md §10) against runS
       scoring: { mode: 'mixture' },
       seed: SEED,
     });
-    const all = runNasScoreTask(spec, params, task(0, R), train);
+    const all = runNasScoreTask(space, params, task(0, R), { train, selection });
     const batches = randomBatches(spec, train, R, BATCH, createRng(deriveSeed(SEED, 'split', 'root')));
     expect(all[1]).toEqual(gmScoreSums(spec, params, mask, 2, batches, { mode: 'mixture' }));
-    const a = runNasScoreTask(spec, params, task(0, 2), train);
-    const b = runNasScoreTask(spec, params, task(2, R), train);
+    const a = runNasScoreTask(space, params, task(0, 2), { train, selection });
+    const b = runNasScoreTask(space, params, task(2, R), { train, selection });
     expect([a[0].batches, b[0].batches]).toEqual([2, 3]);
     a[0].sums.forEach((row, i) => row.forEach((v, j) => expect(v + b[0].sums[i][j]).toBeCloseTo(all[0].sums[i][j], 12)));
-    expect(() => runNasScoreTask(spec, params, task(3, 3), train)).toThrow(/0 <= from < to <= 5/);
+    expect(() => runNasScoreTask(space, params, task(3, 3), { train, selection })).toThrow(/0 <= from < to <= 5/);
   });
 });
 
 describe('schedule helpers', () => {
   it('nodeTraining: split levels on the lineage schedule, re-initialised leaves on their own', () => {
     const s: NasSchedule = { splitSteps: [20, 5], finalSteps: 30, restart: 'final' };
-    expect(nodeTraining(s, { id: 'root', depth: 0, init: 'root' }, 1)).toMatchObject({ phase: 'split', steps: 20, scheduleSteps: 55 });
-    expect(nodeTraining(s, { id: 'root.1', depth: 1, init: 'inherit' }, 1)).toMatchObject({ phase: 'split', steps: 5, scheduleSteps: 55 });
-    expect(nodeTraining(s, { id: 'root.1.0', depth: 2, init: 'reinit' }, 1)).toMatchObject({
+    expect(nodeTraining(s, { id: 'root', depth: 0, init: 'root' }, 1, 'chain')).toMatchObject({
+      phase: 'split',
+      steps: 20,
+      scheduleSteps: 55,
+    });
+    expect(nodeTraining(s, { id: 'root.1', depth: 1, init: 'inherit' }, 1, 'chain')).toMatchObject({
+      phase: 'split',
+      steps: 5,
+      scheduleSteps: 55,
+    });
+    expect(nodeTraining(s, { id: 'root.1.0', depth: 2, init: 'reinit' }, 1, 'chain')).toMatchObject({
       phase: 'final',
       steps: 30,
       scheduleSteps: 30,
     });
-    expect(nodeTraining(s, { id: 'root.1.0', depth: 2, init: 'inherit' }, 1)).toMatchObject({
+    expect(nodeTraining(s, { id: 'root.1.0', depth: 2, init: 'inherit' }, 1, 'chain')).toMatchObject({
       phase: 'final',
       steps: 30,
       scheduleSteps: 55,
     });
-    expect(() => nodeTraining(s, { id: 'x', depth: 3, init: 'inherit' }, 1)).toThrow(/depth 3/);
+    expect(() => nodeTraining(s, { id: 'x', depth: 3, init: 'inherit' }, 1, 'chain')).toThrow(/depth 3/);
     expect([splitReinitialises(s, 0), splitReinitialises(s, 1), splitReinitialises({ ...s, restart: 'none' }, 1)]).toEqual([
       false,
       true,
@@ -242,18 +258,18 @@ describe('schedule helpers', () => {
   it('candidateEdges: only unsplit edges with enough ops (docs/algorithms/gm-nas.md §5)', () => {
     const mask = fullMask(spec);
     mask[1] = [true, false, true, false];
-    expect(candidateEdges(spec, mask, 2)).toEqual([0, 2]);
-    expect(candidateEdges(spec, fullMask(spec), 5)).toEqual([]);
+    expect(candidateEdges(space, mask, 2)).toEqual([0, 2]);
+    expect(candidateEdges(space, fullMask(spec), 5)).toEqual([]);
   });
 
   it('nasSamples: a stratified, seeded split of the agent file', () => {
     const ds = { features: train.inputs, labels: train.targets as Int32Array, size: train.size, numFeatures: 4, numClasses: 3 };
-    const a = nasSamples(ds, { selectionFraction: 0.25, seed: 3 });
-    const b = nasSamples(ds, { selectionFraction: 0.25, seed: 3 });
+    const a = nasSamples(space, ds, { selectionFraction: 0.25, seed: 3 });
+    const b = nasSamples(space, ds, { selectionFraction: 0.25, seed: 3 });
     expect(a.train.size + a.selection.size).toBe(160);
     expect(Math.abs(a.selection.size - 40)).toBeLessThanOrEqual(2); // rounded per class
     expect(a).toEqual(b);
-    expect(nasSamples(ds, { selectionFraction: 0.25, seed: 4 }).selection.inputs).not.toEqual(a.selection.inputs);
+    expect(nasSamples(space, ds, { selectionFraction: 0.25, seed: 4 }).selection.inputs).not.toEqual(a.selection.inputs);
   });
 });
 
@@ -285,7 +301,7 @@ describe('final selection: stand-alone training and successive halving (docs/alg
   it('a one-rung plan is exactly trainStandalone from the candidate seed, scored on the selection split', () => {
     const plan = successiveHalvingPlan(2, 2, 12);
     const task = json(standaloneRungTask(plan, 0, 1, arch, SEED, settings));
-    const out = runNasStandaloneTask(spec, viaBlobs(standaloneInitialState(spec, SEED, 1)), task, { train, selection });
+    const out = runNasStandaloneTask(space, viaBlobs(standaloneInitialState(space, SEED, 1)), task, { train, selection });
     const ref = trainStandalone(spec, arch, train, {
       ...settings,
       steps: 12,
@@ -306,11 +322,11 @@ describe('final selection: stand-alone training and successive halving (docs/alg
     const r1 = json(standaloneRungTask(plan, 1, 3, arch, SEED, settings));
     expect([r0.steps, r1.steps, r0.scheduleSteps, r1.scheduleSteps]).toEqual([6, 6, 12, 12]);
     expect(r0.seed).not.toBe(r1.seed);
-    const first = runNasStandaloneTask(spec, standaloneInitialState(spec, SEED, 3), r0, { train, selection });
-    const second = runNasStandaloneTask(spec, viaBlobs(first.state), r1, { train, selection });
+    const first = runNasStandaloneTask(space, standaloneInitialState(space, SEED, 3), r0, { train, selection });
+    const second = runNasStandaloneTask(space, viaBlobs(first.state), r1, { train, selection });
     // The same two calls in one process.
-    const mask = architectureMask(spec, arch);
-    const a = trainSupernet(spec, standaloneInitialState(spec, SEED, 3), mask, train, {
+    const mask = architectureMask(space, arch);
+    const a = trainSupernet(spec, standaloneInitialState(space, SEED, 3), mask, train, {
       ...settings,
       steps: 6,
       scheduleSteps: 12,
@@ -321,7 +337,7 @@ describe('final selection: stand-alone training and successive halving (docs/alg
     expect(second.state.step).toBe(12);
     // Momentum is part of the state: resuming without it gives other weights.
     const noMomentum = runNasStandaloneTask(
-      spec,
+      space,
       { ...viaBlobs(first.state), velocity: new Float32Array(first.state.velocity.length) },
       r1,
       { train, selection },

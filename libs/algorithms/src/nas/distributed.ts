@@ -1,24 +1,21 @@
 import { trainTestSplit, type Dataset } from '../data/dataset';
 import { createRng, deriveSeed, type Rng } from '../random';
+import { CELL_EDGES, CELL_OPS } from './cell-space';
+import { cellGmScoreSums, deriveCellArchitecture, randomCellBatches, trainCellSupernet, type CellArchState } from './cell-search';
 import { combineScores, gmScoreSums, type GmScoreOptions, type GmScores, type GmScoreSums } from './gm-score';
+import { nasEvaluate, nasInitialState, nasMaskShape, nasSpaceSamples, type NasSpace, type NasState } from './job-space';
 import { selectEdge, type EdgeCandidate, type SelectEdgeOptions } from './partition';
 import { enabledOps, isUnsplit, samplePath, type Architecture, type Mask, type SupernetSpec } from './search-space';
-import { evaluateArchitectures, randomBatches, samplesFromDataset, type ArchitectureScore, type Samples } from './supernet';
+import { randomBatches, samplesFromDataset, type ArchitectureScore, type Samples } from './supernet';
 import { splitNode, type NasNode } from './tree';
-import {
-  deriveArchitecture,
-  initialTrainingState,
-  trainSupernet,
-  type DeriveOptions,
-  type TrainingState,
-  type TrainSupernetOptions,
-} from './training';
+import { deriveArchitecture, trainSupernet, type DeriveOptions, type TrainSupernetOptions } from './training';
 
 /**
- * The supernet-tree schedule of {@link runSplitSearch} (docs/algorithms/gm-nas.md §6.2, §10) cut into the tasks the
- * coordinator dispatches to agents, plus the bookkeeping it does between them. Each function here makes exactly
- * the choice `runSplitSearch` makes at the same point (seeds, steps, schedule lengths, batches, paths), so a
- * distributed run with the same data takes the same splits and trains bit-identical weights:
+ * The supernet-tree schedule of {@link runSplitSearch} (chain space) and {@link runCellSearch} (cell space,
+ * docs/algorithms/gm-nas.md §6.2, §6.4, §10) cut into the tasks the coordinator dispatches to agents, plus the
+ * bookkeeping it does between them. Each function here makes exactly the choice the one-process search makes at the
+ * same point (seeds, steps, schedule lengths, batches, paths), so a distributed run with the same data takes the
+ * same splits and trains bit-identical weights (and α):
  * - `nas.train`: one node's share of the training ({@link nodeTraining}, {@link runNasTrainTask}); a leaf also
  *   derives the architecture it proposes (§7.1, RSPS rule).
  * - `nas.gm-score`: GM cosine sums of every candidate edge over one contiguous range of the node's R batches
@@ -61,13 +58,24 @@ export interface NodeTraining {
  * The training of `node` in the schedule (docs/algorithms/gm-nas.md §6.2): a node above the last level trains `splitSteps[depth]`
  * steps on the lineage's schedule; a leaf trains `finalSteps`, on a fresh schedule of its own when it was
  * re-initialised at the final split (the DARTS-space `fix_sche=1` behaviour), otherwise on the lineage's.
+ * The two spaces follow their one-process searches: in the chain space the lineage always spans the final phase
+ * (`runSplitSearch`); in the cell space it ends with the split phase when the leaves restart, so the split phase
+ * anneals its own learning rate, and every node's batch seed has the same tag (`runCellSearch`).
  * @param seed the search seed.
  */
-export function nodeTraining(schedule: NasSchedule, node: Pick<NasNode, 'id' | 'depth' | 'init'>, seed: number): NodeTraining {
+export function nodeTraining(
+  schedule: NasSchedule,
+  node: Pick<NasNode, 'id' | 'depth' | 'init'>,
+  seed: number,
+  space: NasSpace['type'],
+): NodeTraining {
   const levels = schedule.splitSteps.length;
   if (!(Number.isInteger(node.depth) && node.depth >= 0 && node.depth <= levels))
     throw new Error(`nodeTraining: node ${node.id} has depth ${node.depth}, the schedule has ${levels} split levels`);
-  const lineage = lineageSteps(schedule);
+  const lineage =
+    space === 'cell' && schedule.restart === 'final'
+      ? Math.max(1, lineageSteps(schedule) - schedule.finalSteps)
+      : Math.max(1, lineageSteps(schedule));
   if (node.depth < levels) {
     return { phase: 'split', steps: schedule.splitSteps[node.depth], scheduleSteps: lineage, seed: deriveSeed(seed, 'train', node.id) };
   }
@@ -75,17 +83,18 @@ export function nodeTraining(schedule: NasSchedule, node: Pick<NasNode, 'id' | '
   return {
     phase: 'final',
     steps: schedule.finalSteps,
-    scheduleSteps: fresh ? Math.max(1, schedule.finalSteps) : lineage,
-    seed: deriveSeed(seed, 'train-final', node.id),
+    scheduleSteps: fresh ? Math.max(1, schedule.finalSteps) : Math.max(1, lineageSteps(schedule)),
+    seed: deriveSeed(seed, space === 'cell' ? 'train' : 'train-final', node.id),
   };
 }
 
 /**
- * The weights a root or re-initialised node starts from (docs/algorithms/gm-nas.md §6.1), as `runSplitSearch` draws them; null for an
- * `inherit` node, which starts from its parent's trained state (weights, momentum and schedule position).
+ * The weights a root or re-initialised node starts from (docs/algorithms/gm-nas.md §6.1), as the one-process search
+ * draws them; null for an `inherit` node, which starts from its parent's trained state (weights, momentum, schedule
+ * position and, in the cell space, α with its moments).
  */
-export function nodeInitialState(spec: SupernetSpec, node: Pick<NasNode, 'id' | 'init'>, seed: number): TrainingState | null {
-  return node.init === 'inherit' ? null : initialTrainingState(spec, deriveSeed(seed, 'init', node.id));
+export function nodeInitialState(space: NasSpace, node: Pick<NasNode, 'id' | 'init'>, seed: number): NasState | null {
+  return node.init === 'inherit' ? null : nasInitialState(space, deriveSeed(seed, 'init', node.id));
 }
 
 /** Whether the children of a split at `depth` are re-initialised: the last split with restart = 'final' (docs/algorithms/gm-nas.md §6.1). */
@@ -94,8 +103,9 @@ export function splitReinitialises(schedule: NasSchedule, depth: number): boolea
 }
 
 /** The edges GM scores for a node (docs/algorithms/gm-nas.md §5): every unsplit edge with at least `groups` ops, in edge order. */
-export function candidateEdges(spec: SupernetSpec, mask: Mask, groups: number): number[] {
-  return mask.map((_, e) => e).filter((e) => isUnsplit(mask, e) && spec.edges[e].ops.length >= groups);
+export function candidateEdges(space: NasSpace, mask: Mask, groups: number): number[] {
+  const shape = nasMaskShape(space);
+  return mask.map((_, e) => e).filter((e) => isUnsplit(mask, e) && shape.edges[e].ops.length >= groups);
 }
 
 /**
@@ -125,12 +135,14 @@ export interface NasDataSplit {
 }
 
 /**
- * The weight-training and selection splits of a dataset (stratified, {@link trainTestSplit}): the weights of
- * every supernet and stand-alone candidate train on `train`; architectures are ranked on `selection`.
+ * The weight-training and selection splits of a dataset (stratified, {@link trainTestSplit}), as the space reads
+ * them ({@link nasSpaceSamples}): the weights of every supernet and stand-alone candidate train on `train`;
+ * architectures are ranked on `selection`, which in the cell space is also the validation split α is learned on and
+ * GM batches are drawn from (`runCellSearch`).
  */
-export function nasSamples(ds: Dataset, split: NasDataSplit): { train: Samples; selection: Samples } {
+export function nasSamples(space: NasSpace, ds: Dataset, split: NasDataSplit): { train: Samples; selection: Samples } {
   const { train, test } = trainTestSplit(ds, split.selectionFraction, createRng(split.seed));
-  return { train: samplesFromDataset(train), selection: samplesFromDataset(test) };
+  return { train: nasSpaceSamples(space, samplesFromDataset(train)), selection: nasSpaceSamples(space, samplesFromDataset(test)) };
 }
 
 /** Training settings shared by every node of a job (steps, seed and schedule come per task). */
@@ -147,7 +159,7 @@ export interface NasTrainTask extends NodeTraining {
 
 /** What a `nas.train` task computes (weights and momentum stay on the agent until uploaded). */
 export interface NasTrainOutcome {
-  state: TrainingState;
+  state: NasState;
   /** Mean training loss over the steps; null for 0 steps. */
   meanLoss: number | null;
   /** The leaf's proposed architecture with its estimate on the selection split. */
@@ -157,15 +169,41 @@ export interface NasTrainOutcome {
 }
 
 /**
- * Runs a `nas.train` task: `trainSupernet` from `state` (exactly `runSplitSearch`'s call for the node), then for a
- * leaf `deriveArchitecture` with its weights on the selection split.
+ * Runs a `nas.train` task: in the chain space `trainSupernet` from `state` (exactly `runSplitSearch`'s call for the
+ * node), then for a leaf `deriveArchitecture` with its weights on the selection split; in the cell space
+ * `trainCellSupernet` in the space's search mode (exactly `runCellSearch`'s call: α frozen in the split phase,
+ * learned on the selection split in the final phase), then for a leaf `deriveCellArchitecture`.
  */
 export function runNasTrainTask(
-  spec: SupernetSpec,
-  state: TrainingState,
+  space: NasSpace,
+  state: NasState,
   task: NasTrainTask,
   data: { train: Samples; selection: Samples },
 ): NasTrainOutcome {
+  if (space.type === 'cell') {
+    const r = trainCellSupernet(space.spec, withArch(state), task.mask, data.train, {
+      steps: task.steps,
+      batchSize: task.training.batchSize,
+      mode: space.search,
+      learnAlpha: task.phase === 'final',
+      validation: data.selection,
+      scheduleSteps: task.scheduleSteps,
+      optimizer: task.training.optimizer,
+      arch: space.arch,
+      snas: space.snas,
+      seed: task.seed,
+    });
+    const d = task.derive
+      ? deriveCellArchitecture(space.spec, r.state, task.mask, data.selection, { ...task.derive, mode: space.search })
+      : null;
+    return {
+      state: r.state,
+      meanLoss: Number.isFinite(r.meanLoss) ? r.meanLoss : null,
+      candidate: d?.best ?? null,
+      evaluated: d?.evaluated ?? 0,
+    };
+  }
+  const spec = space.spec;
   const r = trainSupernet(spec, state, task.mask, data.train, {
     ...task.training,
     steps: task.steps,
@@ -204,18 +242,39 @@ export interface NasScoreTask {
 }
 
 /**
- * Runs a `nas.gm-score` task (docs/algorithms/gm-nas.md §3.2, one agent's share; §10: only |ops| × |ops| sums per edge leave the
- * agent). The node's R batches are `randomBatches` from its split seed, as in `runSplitSearch`, and this part
- * scores batches [from, to). In single-path mode the path of batch r is the r-th draw of the edge's path stream;
- * the draws before `from` are replayed, so every part sees the paths one process would. Each batch is scored
- * with `gmScoreSums` (a one-hot mixture = that single path) and the per-batch sums are added in batch order, which
- * is exactly the sum one `gmScoreSums` call over all batches accumulates.
+ * Runs a `nas.gm-score` task (docs/algorithms/gm-nas.md §3.2, one agent's share; §10: only |ops| × |ops| sums per edge
+ * leave the agent), scoring batches [from, to) of the node's R batches. In the single-path mode the path of batch r
+ * is the r-th draw of the edge's path stream; the draws before `from` are replayed, so every part sees the paths one
+ * process would.
+ * - Chain space: the batches are `randomBatches` of the weight split from the node's split seed, as in
+ *   `runSplitSearch`; each batch is scored with `gmScoreSums` (a one-hot mixture = that single path) and the
+ *   per-batch sums are added in batch order, exactly the sum one `gmScoreSums` call over all batches accumulates.
+ * - Cell space: the batches are `randomCellBatches` of the selection split, as in `runCellSearch`, scored by
+ *   `cellGmScoreSums` (mixture under the node's α for DARTS and SNAS, single path for RSPS).
  */
-export function runNasScoreTask(spec: SupernetSpec, params: Float32Array, task: NasScoreTask, train: Samples): GmScoreSums[] {
+export function runNasScoreTask(
+  space: NasSpace,
+  params: Float32Array,
+  task: NasScoreTask,
+  data: { train: Samples; selection: Samples },
+): GmScoreSums[] {
   const { from, to, batches: R } = task;
   if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= R))
     throw new Error(`runNasScoreTask: batch range must satisfy 0 <= from < to <= ${R}, got [${from}, ${to})`);
-  const batches = randomBatches(spec, train, to, task.batchSize, createRng(deriveSeed(task.seed, 'split', task.node)));
+  if (space.type === 'cell') {
+    const batches = randomCellBatches(space.spec, data.selection, to, task.batchSize, createRng(deriveSeed(task.seed, 'gm', task.node)));
+    return task.edges.map((edge) =>
+      cellGmScoreSums(space.spec, params, task.mask, edge, batches, {
+        mode: task.scoring.mode ?? (space.search === 'rsps' ? 'single-path' : 'mixture'),
+        alpha: task.scoring.alpha,
+        sharedWeights: task.scoring.sharedWeights,
+        seed: deriveSeed(task.seed, 'gm-path', task.node, edge),
+        scoreFrom: from,
+      }),
+    );
+  }
+  const spec = space.spec;
+  const batches = randomBatches(spec, data.train, to, task.batchSize, createRng(deriveSeed(task.seed, 'split', task.node)));
   const mode = task.scoring.mode ?? 'mixture';
   return task.edges.map((edge) => {
     const ops = enabledOps(task.mask, edge);
@@ -264,7 +323,7 @@ export interface GmSplitDecision {
  * @param parts one entry per score task, each with one {@link GmScoreSums} per candidate edge (in edge order).
  */
 export function decideGmSplit(
-  spec: SupernetSpec,
+  space: NasSpace,
   node: NasNode,
   parts: readonly (readonly GmScoreSums[])[],
   options: { groups: number; selection?: SelectEdgeOptions; reinit: boolean },
@@ -277,7 +336,7 @@ export function decideGmSplit(
   });
   const scores = edges.map((_, i) => combineScores(parts.map((p) => p[i])));
   const selection = selectEdge(scores, { ...options.selection, groups: options.groups });
-  const { parent, children } = splitNode(spec, node, selection.edge, selection.groups, {
+  const { parent, children } = splitNode(nasMaskShape(space), node, selection.edge, selection.groups, {
     criterion: 'gm',
     scores: scores.map((m) => ({ edge: m.edge, ops: m.ops, matrix: m.matrix, batches: m.batches })),
     reinit: options.reinit,
@@ -345,8 +404,8 @@ export function rankCandidates(scores: readonly RungScore[], metric: 'accuracy' 
 }
 
 /** The fresh weights of a stand-alone candidate (docs/algorithms/gm-nas.md §7.2: trained from scratch). */
-export function standaloneInitialState(spec: SupernetSpec, seed: number, candidate: number): TrainingState {
-  return initialTrainingState(spec, standaloneInitSeed(seed, candidate));
+export function standaloneInitialState(space: NasSpace, seed: number, candidate: number): NasState {
+  return nasInitialState(space, standaloneInitSeed(seed, candidate));
 }
 
 /** The initialisation seed of candidate `candidate` (the `initSeed` of the equivalent `trainStandalone` call). */
@@ -388,32 +447,42 @@ export function standaloneRungTask(
 }
 
 /** The mask holding exactly one architecture. */
-export function architectureMask(spec: SupernetSpec, architecture: Architecture): Mask {
-  return spec.edges.map((edge, e) => edge.ops.map((_, o) => o === architecture[e]));
+export function architectureMask(space: NasSpace, architecture: Architecture): Mask {
+  return nasMaskShape(space).edges.map((edge, e) => edge.ops.map((_, o) => o === architecture[e]));
 }
 
 /**
- * Runs a `nas.standalone` task: `trainSupernet` on the architecture's one-path mask from `state` (what
- * `trainStandalone` does from fresh weights; rung 0 of a one-rung plan is exactly `trainStandalone` with
- * `initSeed` = {@link standaloneInitSeed}), then the architecture's loss and accuracy on the selection split.
+ * Runs a `nas.standalone` task: single-path training on the architecture's one-path mask from `state` (what
+ * `trainStandalone` / `trainCellStandalone` do from fresh weights; rung 0 of a one-rung plan is exactly that call
+ * with `initSeed` = {@link standaloneInitSeed}), then the architecture's loss and accuracy on the selection split.
  * A later rung resumes from the uploaded weights and momentum and the step counter, so the cosine schedule
  * continues where the previous rung stopped; only the batch order is drawn anew from the rung's seed.
  */
 export function runNasStandaloneTask(
-  spec: SupernetSpec,
-  state: TrainingState,
+  space: NasSpace,
+  state: NasState,
   task: NasStandaloneTask,
   data: { train: Samples; selection: Samples },
-): { state: TrainingState; meanLoss: number | null; selection: RungScore } {
-  const mask = architectureMask(spec, task.architecture);
-  const r = trainSupernet(spec, state, mask, data.train, {
-    ...task.training,
-    mode: 'single-path',
-    steps: task.steps,
-    scheduleSteps: task.scheduleSteps,
-    seed: task.seed,
-  });
-  const [score] = evaluateArchitectures(spec, r.state.params, [task.architecture], data.selection, mask);
+): { state: NasState; meanLoss: number | null; selection: RungScore } {
+  const mask = architectureMask(space, task.architecture);
+  const r =
+    space.type === 'cell'
+      ? trainCellSupernet(space.spec, withArch(state), mask, data.train, {
+          steps: task.steps,
+          batchSize: task.training.batchSize,
+          optimizer: task.training.optimizer,
+          mode: 'rsps',
+          scheduleSteps: task.scheduleSteps,
+          seed: task.seed,
+        })
+      : trainSupernet(space.spec, state, mask, data.train, {
+          ...task.training,
+          mode: 'single-path',
+          steps: task.steps,
+          scheduleSteps: task.scheduleSteps,
+          seed: task.seed,
+        });
+  const score = nasEvaluate(space, r.state.params, task.architecture, data.selection);
   return {
     state: r.state,
     meanLoss: Number.isFinite(r.meanLoss) ? r.meanLoss : null,
@@ -421,11 +490,22 @@ export function runNasStandaloneTask(
   };
 }
 
-/** A training state held as float32 blobs on the coordinator: weights and momentum by sha256, and the step. */
+/** A cell-space state as `trainCellSupernet` takes it: a state without α (a stand-alone candidate) has α = 0. */
+function withArch(state: NasState): NasState & { arch: CellArchState } {
+  if (state.arch) return { ...state, arch: state.arch };
+  const zeros = (): number[][] => CELL_EDGES.map(() => CELL_OPS.map(() => 0));
+  return { ...state, arch: { alpha: zeros(), m: zeros(), v: zeros(), t: 0 } };
+}
+
+/**
+ * A training state held as float32 blobs on the coordinator: weights and momentum by sha256, and the step; in the
+ * cell space also α with its Adam moments (a few dozen numbers, carried as JSON).
+ */
 export interface NasBlobState {
   params: string;
   velocity: string;
   step: number;
+  arch?: CellArchState;
 }
 
 /** How an agent turns its file into a NAS job's samples: the catalogue's scaling, then {@link nasSamples}. */
@@ -434,9 +514,9 @@ export interface NasTaskData extends NasDataSplit {
   numClasses: number;
 }
 
-/** What every NAS task carries besides its own part: the supernet and how to read the data. */
+/** What every NAS task carries besides its own part: the search space and how to read the data. */
 export interface NasTaskEnvelope {
-  spec: SupernetSpec;
+  space: NasSpace;
   data: NasTaskData;
 }
 

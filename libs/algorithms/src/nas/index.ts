@@ -21,6 +21,7 @@ export * from './tree';
 export * from './training';
 export * from './search';
 export * from './ranking';
+export * from './job-space';
 export * from './distributed';
 export * from './cell-space';
 export { cellPass, checkCellSamples, checkCellWeights, evaluateCell, type CellPassOptions, type CellPassResult } from './cell-network';

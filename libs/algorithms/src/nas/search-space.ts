@@ -190,13 +190,21 @@ export function initialSupernetParameters(spec: SupernetSpec, seed: number): Flo
   return out;
 }
 
+/**
+ * What a mask must fit: the number of candidate ops on each edge. A {@link SupernetSpec} is one; the cell space has
+ * its own (`CELL_MASK_SHAPE`).
+ */
+export interface MaskShape {
+  edges: readonly { ops: readonly unknown[] }[];
+}
+
 /** The mask with every op of every edge enabled: the root of the supernet tree. */
-export function fullMask(spec: SupernetSpec): Mask {
+export function fullMask(spec: MaskShape): Mask {
   return spec.edges.map((edge) => edge.ops.map(() => true));
 }
 
 /** Checks that a mask fits the spec and enables at least one op per edge. */
-export function checkMask(spec: SupernetSpec, mask: Mask, where: string): void {
+export function checkMask(spec: MaskShape, mask: Mask, where: string): void {
   if (!Array.isArray(mask) || mask.length !== spec.edges.length) {
     throw new Error(
       `${where}: mask must have one row per edge (${spec.edges.length}), got ${Array.isArray(mask) ? mask.length : typeof mask}`,

@@ -1,4 +1,4 @@
-import { checkMask, enabledOps, fullMask, type Mask, type SupernetSpec } from './search-space';
+import { checkMask, enabledOps, fullMask, type Mask, type MaskShape } from './search-space';
 
 /**
  * The supernet tree of GM-NAS (docs/algorithms/gm-nas.md §6): every node is a (sub-)supernet given by
@@ -52,7 +52,7 @@ export interface NasNode {
 }
 
 /** The root of the tree: every op enabled. */
-export function rootNode(spec: SupernetSpec): NasNode {
+export function rootNode(spec: MaskShape): NasNode {
   return { id: 'root', parent: null, depth: 0, mask: fullMask(spec), init: 'root', split: null };
 }
 
@@ -77,7 +77,7 @@ export interface SplitNodeOptions {
  * @param groups a partition of the enabled ops of `edge` into ≥ 2 non-empty groups.
  */
 export function splitNode(
-  spec: SupernetSpec,
+  spec: MaskShape,
   node: NasNode,
   edge: number,
   groups: readonly (readonly number[])[],
@@ -143,7 +143,7 @@ function isIntArray(v: unknown): v is number[] {
  * Reads a node back from JSON (e.g. from the database), checking its shape against the spec.
  * @throws an Error naming the first bad field.
  */
-export function parseNasNode(spec: SupernetSpec, value: unknown): NasNode {
+export function parseNasNode(spec: MaskShape, value: unknown): NasNode {
   if (typeof value !== 'object' || value === null) fail(`expected an object, got ${JSON.stringify(value)}`);
   const v = value as Record<string, unknown>;
   if (typeof v.id !== 'string' || v.id === '') fail('id must be a non-empty string');

@@ -1,6 +1,9 @@
 import type {
+  CellArchState,
+  CellSpaceSpec,
   GmScoreSums,
   NasBlobState,
+  NasSpace,
   NasScorePayload,
   NasScoreResult,
   NasStandalonePayload,
@@ -21,11 +24,51 @@ import { defineTask } from '../tasks';
  * selection trains the leaves' architectures stand-alone.
  */
 
-/** Candidate operations a NAS search space can offer on every edge (libs/algorithms `OpKind`, docs/algorithms/gm-nas.md §2). */
+/** Candidate operations the chain space can offer on every edge (libs/algorithms `OpKind`, docs/algorithms/gm-nas.md §2). */
 export const NAS_OP_KINDS = ['linear', 'relu-linear', 'tanh-linear', 'skip', 'zero'] as const;
 export type NasOpKind = (typeof NAS_OP_KINDS)[number];
 
+/** How the (sub-)supernets of the cell space search (docs/algorithms/gm-nas.md §6.4; libs/algorithms `CELL_SEARCH_MODES`). */
+export const NAS_SEARCH_MODES = ['rsps', 'darts', 'snas'] as const;
+
+/** Ops of every edge of the cell space, in index order (libs/algorithms `CELL_OPS`). */
+export const NAS_CELL_OPS = ['none', 'skip', 'conv1x1', 'conv3x3', 'avgpool3x3'] as const;
+
+/** Edges of a cell of the cell space (libs/algorithms `CELL_EDGES`). */
+export const NAS_CELL_EDGES = 6;
+
 const Steps = z.number().int().min(0).max(1_000_000);
+
+/** The chain space (libs/algorithms `chainSupernet`): stem → `edges` edges in a chain → readout, `width` units. */
+const ChainSpaceSchema = z.strictObject({
+  type: z.literal('chain'),
+  edges: z.number().int().min(1).max(8).default(3),
+  ops: z
+    .array(z.enum(NAS_OP_KINDS))
+    .min(2)
+    .max(8)
+    .refine((ops) => new Set(ops).size === ops.length, { message: 'ops must not repeat' })
+    .default(['linear', 'relu-linear', 'tanh-linear', 'skip']),
+  width: z.number().int().min(1).max(512).default(16),
+});
+
+/**
+ * The cell space (docs/algorithms/gm-nas.md §2.2, NAS-Bench-201 style) on an image dataset: a stem, `stages` stages of
+ * `cellsPerStage` cells sharing one architecture (6 edges of 5 ops: 15,625 architectures), reduction blocks between
+ * stages, a classifier; stage s has `channels` · 2^s channels.
+ */
+const CellSpaceSchema = z.strictObject({
+  type: z.literal('cell'),
+  channels: z.number().int().min(1).max(64).default(4),
+  cellsPerStage: z.number().int().min(1).max(5).default(1),
+  stages: z.number().int().min(1).max(4).default(2),
+});
+
+/** `space` as a job gives it: the chain space when `type` is left out (jobs submitted before the cell space). */
+const JobSpaceSchema = z.preprocess(
+  (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && !('type' in v) ? { ...v, type: 'chain' } : v),
+  z.discriminatedUnion('type', [ChainSpaceSchema, CellSpaceSchema]),
+);
 
 /**
  * A GM-NAS job (docs/algorithms/gm-nas.md §6.2, §10): a chain supernet on the dataset's features, trained as a tree of
@@ -39,19 +82,28 @@ export const CreateNasJobSchema = z
     /** Which agents may compute for the job besides holding its data: `agentSelector` (labels) and `backend`. */
     ...placementFields,
     dataset: DatasetNameSchema,
-    /** The search space (libs/algorithms `chainSupernet`): stem → `edges` edges in a chain → readout, `width` units. */
-    space: z
+    /** The search space: `{type: 'chain', …}` (the default) or `{type: 'cell', …}` (image datasets). */
+    space: JobSpaceSchema.prefault({}),
+    /**
+     * How every (sub-)supernet searches (docs/algorithms/gm-nas.md §6.4): `rsps` (uniform single paths; the chain
+     * space's only mode), `darts` or `snas` (architecture weights α learned on the selection split in the final
+     * phase, the architecture derived by argmax; cell space only).
+     */
+    search: z.enum(NAS_SEARCH_MODES).default('rsps'),
+    /** DARTS and SNAS: Adam on α (library defaults: lr 3e-3, betas 0.5 and 0.999, weight decay 1e-3). */
+    alpha: z
       .strictObject({
-        edges: z.number().int().min(1).max(8).default(3),
-        ops: z
-          .array(z.enum(NAS_OP_KINDS))
-          .min(2)
-          .max(8)
-          .refine((ops) => new Set(ops).size === ops.length, { message: 'ops must not repeat' })
-          .default(['linear', 'relu-linear', 'tanh-linear', 'skip']),
-        width: z.number().int().min(1).max(512).default(16),
+        lr: z.number().positive().max(10).optional(),
+        beta1: z.number().min(0).lt(1).optional(),
+        beta2: z.number().min(0).lt(1).optional(),
+        weightDecay: z.number().min(0).max(1).optional(),
       })
-      .prefault({}),
+      .optional(),
+    /** SNAS: the Gumbel-softmax temperature falls geometrically from `tauMax` to `tauMin` over a node's schedule (1 → 0.1). */
+    snas: z
+      .strictObject({ tauMax: z.number().positive().max(100).optional(), tauMin: z.number().positive().max(100).optional() })
+      .optional()
+      .refine((t) => !t || (t.tauMin ?? 0.1) <= (t.tauMax ?? 1), { message: 'tauMin must be <= tauMax' }),
     /** Steps the root trains before its split (the warm-up, docs/algorithms/gm-nas.md §6.2). */
     warmupSteps: Steps.default(200),
     /** Split levels (docs/algorithms/gm-nas.md §6.2): the tree ends with groups^splits leaves. */
@@ -86,7 +138,7 @@ export const CreateNasJobSchema = z
     training: z
       .strictObject({
         batchSize: z.number().int().min(1).max(4096).default(64),
-        /** `single-path` (RSPS, uniform random path per step) or `mixture` (uniform frozen-α mixture). */
+        /** Chain space: `single-path` (RSPS, uniform random path per step) or `mixture` (uniform frozen-α mixture); the cell space follows `search`. */
         mode: z.enum(['single-path', 'mixture']).default('single-path'),
         lr: z.number().positive().max(10).default(0.05),
         lrMin: z.number().min(0).max(10).default(0.001),
@@ -133,20 +185,34 @@ export const CreateNasJobSchema = z
     taskTimeoutMs: z.number().int().min(100).max(86_400_000).default(120_000),
   })
   .superRefine((j, ctx) => {
-    if (!j.space?.ops) return; // the space itself is invalid: reported above
-    if (j.splits > j.space.edges)
+    const space = j.space;
+    if (!space?.type || (space.type === 'chain' && !space.ops)) return; // the space itself is invalid: reported above
+    const chain = space.type === 'chain';
+    const edges = space.type === 'chain' ? space.edges : NAS_CELL_EDGES;
+    const ops = space.type === 'chain' ? space.ops.length : NAS_CELL_OPS.length;
+    if (j.splits > edges)
       ctx.addIssue({
         code: 'custom',
         path: ['splits'],
-        message: `each split uses an unsplit edge: at most space.edges (${j.space.edges}) splits`,
+        message: `each split uses an unsplit edge: at most ${chain ? 'space.edges' : "the cell's 6 edges"} (${edges}) splits`,
       });
-    if (j.groups > j.space.ops.length)
+    if (j.groups > ops) ctx.addIssue({ code: 'custom', path: ['groups'], message: `a split of ${ops} ops can make at most ${ops} groups` });
+    if (j.groups ** j.splits > 64) ctx.addIssue({ code: 'custom', path: ['splits'], message: 'at most 64 leaves (groups^splits)' });
+    if (chain && j.search !== 'rsps')
       ctx.addIssue({
         code: 'custom',
-        path: ['groups'],
-        message: `a split of ${j.space.ops.length} ops can make at most ${j.space.ops.length} groups`,
+        path: ['search'],
+        message: `${j.search} learns architecture weights, which only the cell space has: use space: {type: 'cell'} or search 'rsps'`,
       });
-    if (j.groups ** j.splits > 64) ctx.addIssue({ code: 'custom', path: ['splits'], message: 'at most 64 leaves (groups^splits)' });
+    for (const field of ['alpha', 'snas'] as const) {
+      const applies = field === 'alpha' ? j.search !== 'rsps' : j.search === 'snas';
+      if (j[field] !== undefined && !applies)
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: `applies to search ${field === 'alpha' ? "'darts' or 'snas'" : "'snas'"} only`,
+        });
+    }
   });
 export type CreateNasJob = z.infer<typeof CreateNasJobSchema>;
 
@@ -170,6 +236,36 @@ const SupernetSpecSchema = z.strictObject({
   loss: z.enum(['cross-entropy', 'mse']),
 }) satisfies z.ZodType<SupernetSpec>;
 
+const CellSpaceSpecSchema = z.strictObject({
+  height: Count,
+  width: Count,
+  inputChannels: Count,
+  channels: Count,
+  cellsPerStage: Count,
+  stages: Count,
+  classes: Count,
+}) satisfies z.ZodType<CellSpaceSpec>;
+const NasSpaceSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('chain'), spec: SupernetSpecSchema }),
+  z.strictObject({
+    type: z.literal('cell'),
+    spec: CellSpaceSpecSchema,
+    search: z.enum(NAS_SEARCH_MODES),
+    arch: z
+      .strictObject({
+        lr: FiniteSchema.optional(),
+        beta1: FiniteSchema.optional(),
+        beta2: FiniteSchema.optional(),
+        weightDecay: FiniteSchema.optional(),
+      })
+      .optional(),
+    snas: z.strictObject({ tauMax: FiniteSchema.optional(), tauMin: FiniteSchema.optional() }).optional(),
+  }),
+]) satisfies z.ZodType<NasSpace>;
+/** α and its Adam moments: one row of 5 ops per edge of the cell. */
+const ArchRows = z.array(z.array(FiniteSchema).length(NAS_CELL_OPS.length)).length(NAS_CELL_EDGES);
+const ArchStateSchema = z.strictObject({ alpha: ArchRows, m: ArchRows, v: ArchRows, t: Count }) satisfies z.ZodType<CellArchState>;
+
 const MaskSchema = z.array(z.array(z.boolean()));
 const TrainingSettingsSchema = z.strictObject({
   batchSize: z.number().int().min(1).optional(),
@@ -186,9 +282,14 @@ const TrainingSettingsSchema = z.strictObject({
     })
     .optional(),
 });
-const BlobStateSchema = z.strictObject({ params: Sha256Schema, velocity: Sha256Schema, step: Count }) satisfies z.ZodType<NasBlobState>;
+const BlobStateSchema = z.strictObject({
+  params: Sha256Schema,
+  velocity: Sha256Schema,
+  step: Count,
+  arch: ArchStateSchema.optional(),
+}) satisfies z.ZodType<NasBlobState>;
 const Envelope = {
-  spec: SupernetSpecSchema,
+  space: NasSpaceSchema,
   data: z.strictObject({
     featureRange: z.tuple([FiniteSchema, FiniteSchema]),
     numClasses: z.number().int().min(2),
@@ -252,13 +353,22 @@ const NasStandalonePayloadSchema = z.strictObject({
 }) satisfies z.ZodType<NasStandalonePayload>;
 
 const Unit = z.number().min(0).max(1);
-/** A trained state as a result names it: the blobs (uploaded first; the coordinator checks their lengths) and the step reached. */
-const trainedState = (from: NasBlobState, steps: number) => ({
+/**
+ * A trained state as a result names it: the blobs (uploaded first; the coordinator checks their lengths), the step
+ * reached and, in the cell space, α with its moments.
+ */
+const trainedState = (p: { space: NasSpace; from: NasBlobState; task: { steps: number } }) => ({
   params: Sha256Schema,
   velocity: Sha256Schema,
-  step: z.literal(from.step + steps),
+  step: z.literal(p.from.step + p.task.steps),
   meanLoss: FiniteSchema.nullable(),
+  arch: ArchStateSchema.optional(),
 });
+/** The refinement that goes with {@link trainedState}: α comes back exactly when the space has it. */
+const archPresence = (p: { space: NasSpace }): [(r: { arch?: CellArchState }) => boolean, { message: string; path: PropertyKey[] }] => [
+  (r) => (r.arch !== undefined) === (p.space.type === 'cell'),
+  { message: p.space.type === 'cell' ? 'the cell space returns α with its moments' : 'the chain space has no α', path: ['arch'] },
+];
 const enabledOps = (mask: boolean[][], edge: number): number[] => (mask[edge] ?? []).flatMap((on, o) => (on ? [o] : []));
 
 /** Train a (sub-)supernet for some steps from given weights; a leaf also proposes its architecture. */
@@ -276,11 +386,13 @@ export const NasTrain = defineTask(
       loss: FiniteSchema,
       accuracy: Unit,
     });
-    return z.strictObject({
-      ...trainedState(p.from, p.task.steps),
-      candidate: p.task.derive ? candidate : z.null(),
-      evaluated: int4(),
-    }) satisfies z.ZodType<NasTrainResult>;
+    return z
+      .strictObject({
+        ...trainedState(p),
+        candidate: p.task.derive ? candidate : z.null(),
+        evaluated: int4(),
+      })
+      .refine(...archPresence(p)) satisfies z.ZodType<NasTrainResult>;
   },
   { namesBlobs: true },
 );
@@ -305,10 +417,12 @@ export const NasStandalone = defineTask(
   'nas.standalone',
   NasStandalonePayloadSchema,
   (p) =>
-    z.strictObject({
-      ...trainedState(p.from, p.task.steps),
-      selection: z.strictObject({ loss: FiniteSchema.pipe(z.number().min(0)), accuracy: Unit }),
-    }) satisfies z.ZodType<NasStandaloneResult>,
+    z
+      .strictObject({
+        ...trainedState(p),
+        selection: z.strictObject({ loss: FiniteSchema.pipe(z.number().min(0)), accuracy: Unit }),
+      })
+      .refine(...archPresence(p)) satisfies z.ZodType<NasStandaloneResult>,
   { namesBlobs: true },
 );
 
@@ -377,6 +491,8 @@ export interface NasNodeView {
     gmPasses: number | null;
   };
   weightsHash: string | null;
+  /** Cell space: the architecture weights α (edges × ops) after the node's training; learned by DARTS and SNAS in the final phase. */
+  alpha: number[][] | null;
   /** A leaf's proposed architecture with the supernet's estimate on the selection split. */
   candidate: NasArchitectureView | null;
 }
@@ -434,7 +550,17 @@ export type NasResult = z.output<typeof NasResultSchema>;
 export interface NasView {
   jobId: string;
   status: JobStatus;
-  space: { edges: number; ops: string[]; width: number; architectures: number; parameterCount: number };
+  space: {
+    type: 'chain' | 'cell';
+    search: (typeof NAS_SEARCH_MODES)[number];
+    edges: number;
+    /** Op names of an edge (every edge offers the same ops). */
+    ops: string[];
+    /** Chain space: units per layer; null in the cell space. */
+    width: number | null;
+    architectures: number;
+    parameterCount: number;
+  };
   schedule: { splitSteps: number[]; checkpoints: number[]; finalSteps: number; restart: 'final' | 'none' };
   /** sha256 of the agent file every task of the job runs on (null until the first task). */
   dataHash: string | null;

@@ -1,4 +1,12 @@
-import { supernetLayout, type NasScorePayload, type NasStandalonePayload, type NasTrainPayload } from '@flotilla/algorithms';
+import {
+  cellLayout,
+  fullCellMask,
+  supernetLayout,
+  type NasScorePayload,
+  type NasStandalonePayload,
+  type NasTrainPayload,
+  type SupernetSpec,
+} from '@flotilla/algorithms';
 import { BilevelYChain, CreateNasJobSchema, NasScore, NasStandalone, NasTrain } from '@flotilla/contracts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
@@ -16,8 +24,9 @@ import { compareNodeIds, nasContext, NasJobKind } from './nas.kind';
  */
 describe('NAS results are checked before they are stored', () => {
   const spec = CreateNasJobSchema.parse({ kind: 'nas', dataset: 'uci-digits', space: { width: 4 } });
-  const c = nasContext(spec, { numFeatures: 64, numClasses: 10, featureRange: [0, 16] });
-  const n = supernetLayout(c.supernet).size;
+  const c = nasContext(spec, { numFeatures: 64, inputShape: [64], numClasses: 10, featureRange: [0, 16] });
+  const supernet = (c.space as { spec: SupernetSpec }).spec;
+  const n = supernetLayout(supernet).size;
   let dir: string;
   let blobs: BlobStore;
   let kind: NasJobKind;
@@ -37,7 +46,7 @@ describe('NAS results are checked before they are stored', () => {
 
   const task = (kind: string, payload: unknown) => ({ kind, payload });
   const validate = (t: { kind: string; payload: unknown }, result: unknown) => validateTaskResult(t, result, kind);
-  const mask = c.supernet.edges.map((e) => e.ops.map(() => true));
+  const mask = supernet.edges.map((e) => e.ops.map(() => true));
   const from = () => ({ params: weights, velocity: weights, step: 10 });
   const train = (derive: boolean): NasTrainPayload => ({
     ...c.envelope,
@@ -84,6 +93,46 @@ describe('NAS results are checked before they are stored', () => {
       candidate: null,
     });
     await refused(task(NasTrain.kind, train(false)), ok, /candidate/);
+    await refused(t, { ...ok, arch: { alpha: [], m: [], v: [], t: 0 } }, /arch/); // the chain space has no α
+  });
+
+  it('nas.train in the cell space: α with its moments comes back, 6 × 5 finite numbers each', async () => {
+    const cellSpec = CreateNasJobSchema.parse({ kind: 'nas', dataset: 'uci-digits', space: { type: 'cell' }, search: 'darts' });
+    const cell = nasContext(cellSpec, { numFeatures: 64, inputShape: [8, 8, 1], numClasses: 10, featureRange: [0, 16] });
+    const size = cellLayout((cell.space as { spec: Parameters<typeof cellLayout>[0] }).spec).size;
+    expect(cell.parameterCount).toBe(size);
+    const w = await blobs.putFloat32(new Float32Array(size).fill(0.25));
+    const rows = (v: number) => Array.from({ length: 6 }, () => new Array<number>(5).fill(v));
+    const payload: NasTrainPayload = {
+      ...cell.envelope,
+      from: { params: w, velocity: w, step: 0, arch: { alpha: rows(0), m: rows(0), v: rows(0), t: 0 } },
+      task: {
+        phase: 'final',
+        steps: 4,
+        scheduleSteps: 4,
+        seed: 1,
+        node: 'root.0.0',
+        mask: fullCellMask(),
+        training: cell.training,
+        derive: { seed: 1 },
+      },
+    };
+    const t = task(NasTrain.kind, payload);
+    const ok = {
+      params: w,
+      velocity: w,
+      step: 4,
+      meanLoss: 2.3,
+      arch: { alpha: rows(0.1), m: rows(0.01), v: rows(0.001), t: 4 },
+      candidate: { architecture: [3, 1, 3, 0, 2, 4], loss: 2, accuracy: 0.3 },
+      evaluated: 1,
+    };
+    expect(await validate(t, ok)).toEqual(ok);
+    const { arch: _arch, ...withoutArch } = ok;
+    await refused(t, withoutArch, /arch: the cell space returns α with its moments/);
+    await refused(t, { ...ok, arch: { ...ok.arch, alpha: rows(0).slice(1) } }, /arch.alpha/);
+    await refused(t, { ...ok, arch: { ...ok.arch, alpha: [...rows(0).slice(1), [0, 0, 0, 0, null]] } }, /arch.alpha.5.4/);
+    await refused(t, { ...ok, params: short }, new RegExp(`params: must name an uploaded float32 blob of ${size} values`));
   });
 
   it('nas.gm-score: the payload edges in order, their enabled ops, |ops|² sums of at most n cosines', async () => {
@@ -143,13 +192,64 @@ describe('NAS job context', () => {
       finalSteps: 30,
       space: { edges: 3 },
     });
-    const c = nasContext(spec, { numFeatures: 5, numClasses: 3, featureRange: [0, 1] });
+    const c = nasContext(spec, { numFeatures: 5, inputShape: [5], numClasses: 3, featureRange: [0, 1] });
     expect(c.schedule).toEqual({ splitSteps: [15, 7, 7], finalSteps: 30, restart: 'final' });
-    expect(c.supernet).toMatchObject({ inputSize: 5, outputSize: 3, width: 16, nodes: 4 });
+    expect(c.space).toMatchObject({ type: 'chain', spec: { inputSize: 5, outputSize: 3, width: 16, nodes: 4 } });
     expect(c.training).toEqual({
       batchSize: 64,
       mode: 'single-path',
       optimizer: { lr: 0.05, lrMin: 0.001, momentum: 0.9, nesterov: true, weightDecay: 5e-4, clipNorm: 5 },
+    });
+  });
+
+  it('builds the cell space on an image dataset, with the search mode and its α settings', () => {
+    const spec = CreateNasJobSchema.parse({
+      kind: 'nas',
+      dataset: 'd',
+      space: { type: 'cell', channels: 6 },
+      search: 'snas',
+      alpha: { lr: 0.01 },
+      snas: { tauMin: 0.2 },
+    });
+    const c = nasContext(spec, { numFeatures: 8 * 8 * 3, inputShape: [8, 8, 3], numClasses: 4, featureRange: [0, 255] });
+    expect(c.space).toEqual({
+      type: 'cell',
+      spec: { height: 8, width: 8, inputChannels: 3, channels: 6, cellsPerStage: 1, stages: 2, classes: 4 },
+      search: 'snas',
+      arch: { lr: 0.01 },
+      snas: { tauMin: 0.2 },
+    });
+    expect(c.envelope.space).toBe(c.space);
+    expect(() => nasContext(spec, { numFeatures: 64, inputShape: [64], numClasses: 4, featureRange: [0, 1] })).toThrow(
+      /the cell space needs images \(\[height, width, channels\]\); the dataset's examples have shape \[64\]/,
+    );
+    // 3 stages halve an image twice: 6 × 6 does not divide by 4.
+    const deep = CreateNasJobSchema.parse({ kind: 'nas', dataset: 'd', space: { type: 'cell', stages: 3 } });
+    expect(() => nasContext(deep, { numFeatures: 36, inputShape: [6, 6, 1], numClasses: 4, featureRange: [0, 1] })).toThrow(
+      /space: 3 stages halve the image 2 time\(s\); 6×6 is not divisible by 4/,
+    );
+  });
+
+  it('refuses a search mode the space does not have, and α or temperature settings the mode does not use', () => {
+    const issues = (json: object) =>
+      CreateNasJobSchema.safeParse({ kind: 'nas', dataset: 'd', ...json }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issues({ search: 'darts' })).toEqual([
+      "search: darts learns architecture weights, which only the cell space has: use space: {type: 'cell'} or search 'rsps'",
+    ]);
+    expect(issues({ space: { type: 'cell' }, alpha: { lr: 0.1 } })).toEqual(["alpha: applies to search 'darts' or 'snas' only"]);
+    expect(issues({ space: { type: 'cell' }, search: 'darts', snas: {} })).toEqual(["snas: applies to search 'snas' only"]);
+    expect(issues({ space: { type: 'cell' }, search: 'snas', snas: { tauMax: 0.1, tauMin: 1 } })).toEqual([
+      'snas: tauMin must be <= tauMax',
+    ]);
+    expect(issues({ space: { type: 'cell', width: 8 } })).toEqual([expect.stringMatching(/^space: .*width/)]);
+    expect(issues({ space: { type: 'cell' }, splits: 3, groups: 2 })).toBeUndefined();
+    expect(issues({ space: { type: 'cell' }, splits: 4, groups: 3 })).toEqual(['splits: at most 64 leaves (groups^splits)']);
+    // A spec stored before the cell space (no type) still reads as the chain space.
+    expect(CreateNasJobSchema.parse({ kind: 'nas', dataset: 'd', space: { width: 8 } }).space).toEqual({
+      type: 'chain',
+      edges: 3,
+      ops: ['linear', 'relu-linear', 'tanh-linear', 'skip'],
+      width: 8,
     });
   });
 

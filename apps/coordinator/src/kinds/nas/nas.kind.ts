@@ -2,9 +2,15 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import {
   candidateEdges,
   chainSupernet,
+  checkNasSpace,
   decideGmSplit,
   deriveSeedFor,
-  evaluateArchitectures,
+  fullMask,
+  nasEvaluate,
+  nasMaskShape,
+  nasOpName,
+  nasParameterCount,
+  nasSpaceSamples,
   nodeInitialState,
   nodeTraining,
   rankCandidates,
@@ -14,18 +20,17 @@ import {
   standaloneInitialState,
   standaloneRungTask,
   successiveHalvingPlan,
-  supernetLayout,
   type NasBlobState,
   type NasNode as TreeNode,
   type NasSchedule,
   type NasScorePayload,
+  type NasSpace,
   type NasStandalonePayload,
+  type NasState,
   type NasTaskEnvelope,
   type NasTrainingSettings,
   type NasTrainPayload,
   type RungScore,
-  type SupernetSpec,
-  type TrainingState,
 } from '@flotilla/algorithms';
 import {
   NasResultSchema,
@@ -57,30 +62,64 @@ import { candidateStats, nasView } from './nas.view';
 /** Everything the runner derives from a job's spec and the catalogue (the same on every advance). */
 export interface NasContext {
   spec: CreateNasJob;
-  supernet: SupernetSpec;
+  space: NasSpace;
   parameterCount: number;
   schedule: NasSchedule;
   training: NasTrainingSettings;
   envelope: NasTaskEnvelope;
 }
 
-/** Builds the context of a NAS job: the chain supernet on the dataset's shape and the step schedule. */
+/**
+ * The search space of a job on a dataset's shape: the chain supernet on its features, or the cell space on its
+ * images (`inputShape` [height, width, channels]). Throws, saying why, when the space cannot be built on the data.
+ */
+export function nasSpace(spec: CreateNasJob, data: { numFeatures: number; inputShape: number[]; numClasses: number }): NasSpace {
+  const s = spec.space;
+  if (s.type === 'chain') {
+    const supernet = chainSupernet({
+      inputSize: data.numFeatures,
+      width: s.width,
+      outputSize: data.numClasses,
+      edges: s.edges,
+      ops: s.ops,
+    });
+    return { type: 'chain', spec: supernet };
+  }
+  if (data.inputShape.length !== 3)
+    throw new Error(
+      `the cell space needs images ([height, width, channels]); the dataset's examples have shape [${data.inputShape.join(', ')}]`,
+    );
+  const [height, width, inputChannels] = data.inputShape;
+  const space: NasSpace = {
+    type: 'cell',
+    spec: {
+      height,
+      width,
+      inputChannels,
+      channels: s.channels,
+      cellsPerStage: s.cellsPerStage,
+      stages: s.stages,
+      classes: data.numClasses,
+    },
+    search: spec.search,
+    ...(spec.alpha ? { arch: spec.alpha } : {}),
+    ...(spec.snas ? { snas: spec.snas } : {}),
+  };
+  checkNasSpace(space, 'space');
+  return space;
+}
+
+/** Builds the context of a NAS job: its search space on the dataset's shape and the step schedule. */
 export function nasContext(
   spec: CreateNasJob,
-  data: { numFeatures: number; numClasses: number; featureRange: [number, number] },
+  data: { numFeatures: number; inputShape: number[]; numClasses: number; featureRange: [number, number] },
 ): NasContext {
-  const supernet = chainSupernet({
-    inputSize: data.numFeatures,
-    width: spec.space.width,
-    outputSize: data.numClasses,
-    edges: spec.space.edges,
-    ops: spec.space.ops,
-  });
+  const space = nasSpace(spec, data);
   const { lr, lrMin, momentum, nesterov, weightDecay, clipNorm } = spec.training;
   return {
     spec,
-    supernet,
-    parameterCount: supernetLayout(supernet).size,
+    space,
+    parameterCount: nasParameterCount(space),
     schedule: {
       splitSteps: [spec.warmupSteps, ...new Array<number>(spec.splits - 1).fill(spec.stepsBetweenSplits)],
       finalSteps: spec.finalSteps,
@@ -92,7 +131,7 @@ export function nasContext(
       optimizer: { lr, lrMin, momentum, nesterov, weightDecay, clipNorm },
     },
     envelope: {
-      spec: supernet,
+      space,
       data: {
         featureRange: data.featureRange,
         numClasses: data.numClasses,
@@ -143,14 +182,19 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
 
   async submit(spec: CreateNasJob): Promise<StoredJob> {
     const c = this.build(spec);
-    const mask = c.supernet.edges.map((e) => e.ops.map(() => true));
+    const mask = fullMask(nasMaskShape(c.space));
     return this.repo.createJob(spec, spec.splits + 2, { nodeId: 'root', parentId: null, depth: 0, mask, init: 'root', dataHash: null });
   }
 
   private build(spec: CreateNasJob): NasContext {
     const ds = this.catalog.get(spec.dataset);
     try {
-      return nasContext(spec, { numFeatures: ds.numFeatures, numClasses: ds.manifest.numClasses, featureRange: ds.manifest.featureRange });
+      return nasContext(spec, {
+        numFeatures: ds.numFeatures,
+        inputShape: ds.inputShape,
+        numClasses: ds.manifest.numClasses,
+        featureRange: ds.manifest.featureRange,
+      });
     } catch (e) {
       throw new ValidationError(`Invalid NAS search space for dataset '${spec.dataset}': ${(e as Error).message}`);
     }
@@ -186,7 +230,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
   /** A node in training: dispatch its `nas.train` task, or record its result (→ scoring, or → leaf). */
   private async advanceTraining(job: JobOf<'nas'>, c: NasContext, n: NasNodeRow, nodes: NasNodeRow[]): Promise<boolean> {
     const node = treeNode(n);
-    const plan = nodeTraining(c.schedule, node, c.spec.seed);
+    const plan = nodeTraining(c.schedule, node, c.spec.seed, c.space.type);
     const leaf = plan.phase === 'final';
     const key = `${n.nodeId}.train`;
     if (plan.steps === 0 && !leaf) {
@@ -197,6 +241,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
         weightsHash: from.params,
         velocityHash: from.velocity,
         step: from.step,
+        arch: from.arch ?? null,
         metrics,
         candidate: null,
       });
@@ -232,6 +277,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
       weightsHash: r.params,
       velocityHash: r.velocity,
       step: r.step,
+      arch: r.arch ?? null,
       metrics,
       candidate,
     });
@@ -239,22 +285,27 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
 
   /** The state a node's training starts from: fresh weights (root, re-initialised) or its parent's trained state. */
   private async startState(c: NasContext, n: NasNodeRow, nodes: NasNodeRow[]): Promise<NasBlobState> {
-    const fresh = nodeInitialState(c.supernet, treeNode(n), c.spec.seed);
+    const fresh = nodeInitialState(c.space, treeNode(n), c.spec.seed);
     if (fresh) return this.putState(fresh);
     const parent = nodes.find((p) => p.nodeId === n.parentId);
-    if (!parent?.weightsHash || !parent.velocityHash || parent.step === null)
+    if (!parent?.weightsHash || !parent.velocityHash || parent.step === null || (c.space.type === 'cell' && !parent.arch))
       throw new JobFailure(`NAS node ${n.nodeId}: its parent ${n.parentId} has no trained state`);
-    return { params: parent.weightsHash, velocity: parent.velocityHash, step: parent.step };
+    return { params: parent.weightsHash, velocity: parent.velocityHash, step: parent.step, ...(parent.arch ? { arch: parent.arch } : {}) };
   }
 
-  private async putState(s: TrainingState): Promise<NasBlobState> {
-    return { params: await this.blobs.putFloat32(s.params), velocity: await this.blobs.putFloat32(s.velocity), step: s.step };
+  private async putState(s: NasState): Promise<NasBlobState> {
+    return {
+      params: await this.blobs.putFloat32(s.params),
+      velocity: await this.blobs.putFloat32(s.velocity),
+      step: s.step,
+      ...(s.arch ? { arch: s.arch } : {}),
+    };
   }
 
   /** A node being scored: fix the number of parts, dispatch them, and split once all are in. */
   private async advanceScoring(job: JobOf<'nas'>, c: NasContext, n: NasNodeRow): Promise<boolean> {
     const node = treeNode(n);
-    const edges = candidateEdges(c.supernet, node.mask, c.spec.groups);
+    const edges = candidateEdges(c.space, node.mask, c.spec.groups);
     if (edges.length === 0) throw new JobFailure(`NAS node ${n.nodeId}: no unsplit edge with ${c.spec.groups} ops is left to split`);
     const dataHash = await this.dataHash(job, n);
     if (!dataHash) return false;
@@ -288,7 +339,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
               batchSize: c.spec.gm.batchSize,
               from,
               to,
-              scoring: { mode: c.spec.gm.mode ?? c.spec.training.mode, sharedWeights: c.spec.gm.sharedWeights },
+              scoring: this.scoring(c, n),
               seed: c.spec.seed,
             },
           };
@@ -302,7 +353,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
     let decision;
     try {
       decision = decideGmSplit(
-        c.supernet,
+        c.space,
         node,
         done.map((t) => taskResult(t, NasScore).scores),
         {
@@ -349,6 +400,18 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
         dataHash,
       })),
     });
+  }
+
+  /**
+   * How a node's GM scores weight the other edges (docs/algorithms/gm-nas.md §3.3): the job's `gm.mode`, else the
+   * training's. Chain space: `training.mode`; cell space: single path for RSPS, the mixture under the node's α for
+   * DARTS and SNAS (as `runCellSearch` scores).
+   */
+  private scoring(c: NasContext, n: NasNodeRow): NasScorePayload['task']['scoring'] {
+    const sharedWeights = c.spec.gm.sharedWeights;
+    if (c.space.type === 'chain') return { mode: c.spec.gm.mode ?? c.spec.training.mode, sharedWeights };
+    const mode = c.spec.gm.mode ?? (c.space.search === 'rsps' ? 'single-path' : 'mixture');
+    return { mode, sharedWeights, ...(mode === 'mixture' && n.arch ? { alpha: n.arch.alpha } : {}) };
   }
 
   /**
@@ -459,7 +522,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
         const from =
           x.weightsHash && x.velocityHash
             ? { params: x.weightsHash, velocity: x.velocityHash, step: x.step }
-            : await this.putState(standaloneInitialState(c.supernet, c.spec.seed, x.index));
+            : await this.putState(standaloneInitialState(c.space, c.spec.seed, x.index));
         const payload: NasStandalonePayload = {
           ...c.envelope,
           task: standaloneRungTask({ rungs }, rung, x.index, x.architecture, c.spec.seed, c.training),
@@ -508,12 +571,17 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
     const weightsHash = standalone ? chosen.weightsHash! : leaf.weightsHash!;
     const params = await this.blobs.getFloat32(weightsHash);
     const architecture = chosen.architecture;
-    const [test] = evaluateArchitectures(c.supernet, params, [architecture], samplesFromDataset(this.catalog.get(c.spec.dataset).test));
+    const test = nasEvaluate(
+      c.space,
+      params,
+      architecture,
+      nasSpaceSamples(c.space, samplesFromDataset(this.catalog.get(c.spec.dataset).test)),
+    );
     const sel = standalone ? lastScore(chosen) : estimateScore(chosen);
     const stats = candidateStats(nodes, cands);
     const result: NasResult = {
       architecture,
-      ops: architecture.map((o, e) => c.supernet.edges[e].ops[o].kind),
+      ops: architecture.map((o, e) => nasOpName(c.space, e, o)),
       node: chosen.nodeId,
       selectionMethod: c.spec.selection.method,
       selectionAccuracy: sel.accuracy,
@@ -528,20 +596,20 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
 
   /** The blobs a train or stand-alone result names must have been uploaded, with the supernet's length (the agent uploads first). */
   async checkTaskResult(task: { kind: string; payload: unknown }, result: unknown): Promise<void> {
-    const named = (): { spec: SupernetSpec; params: string; velocity: string } | null => {
+    const named = (): { space: NasSpace; params: string; velocity: string } | null => {
       if (task.kind === NasTrain.kind) {
         const p = NasTrain.payload.parse(task.payload);
-        return { spec: p.spec, ...NasTrain.result(p).parse(result) };
+        return { space: p.space, ...NasTrain.result(p).parse(result) };
       }
       if (task.kind === NasStandalone.kind) {
         const p = NasStandalone.payload.parse(task.payload);
-        return { spec: p.spec, ...NasStandalone.result(p).parse(result) };
+        return { space: p.space, ...NasStandalone.result(p).parse(result) };
       }
       return null;
     };
     const r = named();
     if (!r) return;
-    const count = supernetLayout(r.spec).size;
+    const count = nasParameterCount(r.space);
     for (const [name, hash] of [
       ['params', r.params],
       ['velocity', r.velocity],
@@ -570,7 +638,7 @@ export class NasJobKind implements JobKind<'nas'>, OnModuleInit {
     const c = this.context(job);
     return nasView(
       job,
-      { spec: c.supernet, schedule: c.schedule, method: c.spec.selection.method, parameterCount: c.parameterCount },
+      { space: c.space, schedule: c.schedule, method: c.spec.selection.method, parameterCount: c.parameterCount },
       this.result(job),
       await this.repo.nodes(job.id),
       await this.repo.candidates(job.id),

@@ -65,11 +65,20 @@ const HistoryEntrySchema = z.strictObject({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
+/** nas_nodes.arch: α with its Adam moments (cell space). */
+const ArchSchema = z.strictObject({
+  alpha: z.array(z.array(z.number())),
+  m: z.array(z.array(z.number())),
+  v: z.array(z.array(z.number())),
+  t: z.number().int(),
+});
+export type StoredArch = z.infer<typeof ArchSchema>;
+
 const NODE_STATUSES = ['training', 'scoring', 'split', 'leaf'] as const;
 const CANDIDATE_STATUSES = ['active', 'eliminated', 'chosen'] as const;
 
 /** A node row with its JSON columns parsed. */
-export type NasNodeRow = Omit<NasNode, 'mask' | 'status' | 'init' | 'metrics' | 'split' | 'edgeScores' | 'candidate'> & {
+export type NasNodeRow = Omit<NasNode, 'mask' | 'status' | 'init' | 'metrics' | 'split' | 'edgeScores' | 'candidate' | 'arch'> & {
   mask: boolean[][];
   status: (typeof NODE_STATUSES)[number];
   init: 'root' | 'inherit' | 'reinit';
@@ -77,6 +86,7 @@ export type NasNodeRow = Omit<NasNode, 'mask' | 'status' | 'init' | 'metrics' | 
   split: StoredSplit | null;
   edgeScores: StoredEdgeScore[] | null;
   candidate: Proposal | null;
+  arch: StoredArch | null;
 };
 
 /** A candidate row with its JSON columns parsed. */
@@ -98,6 +108,7 @@ function nodeRow(n: NasNode): NasNodeRow {
     split: n.split === null ? null : SplitSchema.parse(n.split),
     edgeScores: n.edgeScores === null ? null : z.array(StoredEdgeScoreSchema).parse(n.edgeScores),
     candidate: n.candidate === null ? null : ProposalSchema.parse(n.candidate),
+    arch: n.arch === null ? null : ArchSchema.parse(n.arch),
   };
 }
 
@@ -127,6 +138,8 @@ export interface TrainedNode {
   weightsHash: string;
   velocityHash: string;
   step: number;
+  /** Cell space: α with its moments after the training; null in the chain space. */
+  arch: StoredArch | null;
   metrics: NodeMetrics;
   candidate: Proposal | null;
 }
@@ -205,6 +218,7 @@ export class NasRepository {
         weightsHash: t.weightsHash,
         velocityHash: t.velocityHash,
         step: t.step,
+        ...(t.arch ? { arch: toJson(t.arch) } : {}),
         metrics: toJson(t.metrics),
         ...(t.candidate ? { candidate: toJson(t.candidate) } : {}),
       },

@@ -1,4 +1,4 @@
-import type { NasSchedule, SupernetSpec } from '@flotilla/algorithms';
+import { nasMaskShape, nasOpName, type NasSchedule, type NasSpace } from '@flotilla/algorithms';
 import type { NasCandidateView, NasEdgeScoreView, NasNodeView, NasResult, NasView } from '@flotilla/contracts';
 import type { JobOf } from '../../jobs/job-kind';
 import type { NasCandidateRow, NasNodeRow } from './nas.repository';
@@ -16,23 +16,24 @@ export function candidateStats(
   };
 }
 
-const opNames = (spec: SupernetSpec, edge: number, ops: readonly number[]): string[] => ops.map((o) => spec.edges[edge].ops[o].kind);
-const archOps = (spec: SupernetSpec, arch: readonly number[]): string[] => arch.map((o, e) => spec.edges[e].ops[o].kind);
+const opNames = (space: NasSpace, edge: number, ops: readonly number[]): string[] => ops.map((o) => nasOpName(space, edge, o));
+const archOps = (space: NasSpace, arch: readonly number[]): string[] => arch.map((o, e) => nasOpName(space, e, o));
 
 /** GET /jobs/:id/nas from the rows: the tree with its GM matrices and decisions, the selection and the result. */
 export function nasView(
   job: JobOf<'nas'>,
-  c: { spec: SupernetSpec; schedule: NasSchedule; method: 'standalone' | 'supernet'; parameterCount: number },
+  c: { space: NasSpace; schedule: NasSchedule; method: 'standalone' | 'supernet'; parameterCount: number },
   result: NasResult | null,
   nodes: NasNodeRow[],
   cands: NasCandidateRow[],
 ): NasView {
-  const { spec, schedule, method, parameterCount } = c;
+  const { space, schedule, method, parameterCount } = c;
+  const shape = nasMaskShape(space);
   const nodeViews = nodes.map((n): NasNodeView => {
     const m = n.metrics;
     const scores = (n.edgeScores ?? []).map((s): NasEdgeScoreView => ({
       ...s,
-      opNames: opNames(spec, s.edge, s.ops),
+      opNames: opNames(space, s.edge, s.ops),
       chosen: s.edge === n.splitEdge,
     }));
     const cand = n.candidate;
@@ -57,9 +58,10 @@ export function nasView(
         gmPasses: m.gmPasses ?? null,
       },
       weightsHash: n.weightsHash,
+      alpha: n.arch?.alpha ?? null,
       candidate: cand && {
         architecture: cand.architecture,
-        ops: archOps(spec, cand.architecture),
+        ops: archOps(space, cand.architecture),
         loss: cand.loss,
         accuracy: cand.accuracy,
       },
@@ -70,7 +72,7 @@ export function nasView(
       index: c.index,
       node: c.nodeId,
       architecture: c.architecture,
-      ops: archOps(spec, c.architecture),
+      ops: archOps(space, c.architecture),
       estimate: c.estimate,
       status: c.status,
       rung: c.rung,
@@ -82,10 +84,12 @@ export function nasView(
     jobId: job.id,
     status: job.status,
     space: {
-      edges: spec.edges.length,
-      ops: spec.edges[0].ops.map((o) => o.kind),
-      width: spec.width,
-      architectures: spec.edges.reduce((p, e) => p * e.ops.length, 1),
+      type: space.type,
+      search: space.type === 'cell' ? space.search : 'rsps',
+      edges: shape.edges.length,
+      ops: shape.edges[0].ops.map((_, o) => nasOpName(space, 0, o)),
+      width: space.type === 'chain' ? space.spec.width : null,
+      architectures: shape.edges.reduce((p, e) => p * e.ops.length, 1),
       parameterCount,
     },
     schedule: {
