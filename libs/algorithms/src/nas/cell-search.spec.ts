@@ -6,6 +6,7 @@ import {
   cellGmMatrix,
   cellSharedWeightRanges,
   cellSoftmax,
+  dartsUnrolledAlphaGradient,
   gumbelSoftmaxSample,
   initialCellTrainingState,
   snasTemperature,
@@ -108,6 +109,83 @@ describe('DARTS', () => {
     state.arch.alpha = alpha.map((r) => r.slice());
     const next = trainCellSupernet(tiny, state, mask, batch, { steps: 2, batchSize: 4, mode: 'darts', learnAlpha: false, seed: 1 }).state;
     expect(next.arch.alpha).toEqual(alpha);
+  });
+});
+
+describe('DARTS, second order', () => {
+  const mask = partialMask();
+  const alpha = randomAlpha(4);
+  const state = { params: initialCellParameters(tiny, 6), velocity: initialCellParameters(tiny, 8).map((v) => 0.1 * v) };
+  const trainBatch = randomBatch(16, 21);
+  const validation = randomBatch(16, 22);
+  const sgd = { lr: 0.5, momentum: 0.9, weightDecay: 1e-3 };
+  const theta = cellSoftmax(alpha, mask);
+  const n = state.params.length;
+  const zeros = () => CELL_EDGES.map(() => CELL_OPS.map(() => 0));
+  /** ∇_w and ∇_α of a batch's loss at weights w. */
+  const grads = (w: Float32Array, batch: Samples) => {
+    const g = new Float32Array(n);
+    const d = zeros();
+    cellPass(tiny, w, theta, batch, { gradient: g, weightGradient: d });
+    return { w: g, alpha: alphaGradient(theta, d, mask) };
+  };
+
+  // The network's ReLUs make its θ-gradient kink within any finite-difference step, so the Hessian-vector product
+  // cannot be checked against finite differences of the unrolled loss at a tight tolerance; instead each term of
+  // DARTS' eq. 7–8 is computed here from its definition.
+  it('is ∇_α L_val(w′) − ξ (∇_α L_train(w⁺) − ∇_α L_train(w⁻)) / 2ε at the virtual step w′ = w − ξ (μ v + ∇_w L_train + λ w)', () => {
+    const g = grads(state.params, trainBatch).w;
+    const unrolled = state.params.map((x, i) => x - sgd.lr * (sgd.momentum * state.velocity[i] + g[i] + sgd.weightDecay * x));
+    const val = grads(unrolled, validation);
+    const eps = 0.01 / Math.hypot(...val.w);
+    const plus = grads(
+      state.params.map((x, i) => x + eps * val.w[i]),
+      trainBatch,
+    ).alpha;
+    const minus = grads(
+      state.params.map((x, i) => x - eps * val.w[i]),
+      trainBatch,
+    ).alpha;
+    const expected = val.alpha.map((row, e) => row.map((x, o) => x - (sgd.lr * (plus[e][o] - minus[e][o])) / (2 * eps)));
+    const got = dartsUnrolledAlphaGradient(tiny, state, theta, mask, trainBatch, validation, sgd);
+    got.forEach((row, e) => row.forEach((x, o) => expect(x).toBeCloseTo(expected[e][o], 6)));
+    // The Hessian term matters here: the result is neither the first-order gradient at w nor the one at w′.
+    const first = grads(state.params, validation).alpha;
+    const off = (a: number[][]) => Math.max(...a.flatMap((row, e) => row.map((x, o) => Math.abs(x - got[e][o]))));
+    expect(off(first)).toBeGreaterThan(1e-3);
+    expect(off(val.alpha)).toBeGreaterThan(1e-3);
+    // Disabled ops get no gradient.
+    mask.forEach((row, e) => row.forEach((on, o) => on || expect(got[e][o]).toBe(0)));
+  });
+
+  it('tends to the first-order gradient as the virtual step ξ goes to 0', () => {
+    const first = grads(state.params, validation).alpha;
+    const tiny_ = dartsUnrolledAlphaGradient(tiny, state, theta, mask, trainBatch, validation, { ...sgd, lr: 1e-6 });
+    tiny_.forEach((row, e) => row.forEach((x, o) => expect(x).toBeCloseTo(first[e][o], 4)));
+  });
+
+  it('drives the α step of trainCellSupernet with arch.order 2 (DARTS only)', () => {
+    const start = { ...initialCellTrainingState(tiny, 6), params: state.params.slice(), velocity: state.velocity.slice() };
+    start.arch.alpha = alpha.map((r) => r.slice());
+    const lr = 0.01;
+    const options = { steps: 1, batchSize: 16, validation, arch: { lr, weightDecay: 0, order: 2 as const }, seed: 1 };
+    // One train row set and one validation batch: the step's batches are these (BN and the mean loss ignore row order).
+    const next = trainCellSupernet(tiny, start, mask, trainBatch, {
+      ...options,
+      mode: 'darts',
+      optimizer: { lr: 0.5, lrMin: 0.5, momentum: 0.9, weightDecay: 1e-3 },
+    }).state;
+    const g = dartsUnrolledAlphaGradient(tiny, start, cellSoftmax(alpha, mask), mask, trainBatch, validation, sgd);
+    mask.forEach((row, e) =>
+      row.forEach((on, o) => {
+        const moved = next.arch.alpha[e][o] - alpha[e][o];
+        if (!on || Math.abs(g[e][o]) < 1e-7) expect(moved).toBeCloseTo(0, 6);
+        else expect(moved).toBeCloseTo(-lr * Math.sign(g[e][o]), 5);
+      }),
+    );
+    expect(() => trainCellSupernet(tiny, start, mask, trainBatch, { ...options, mode: 'snas' })).toThrow(
+      /the second-order α gradient is DARTS'; mode is snas/,
+    );
   });
 });
 

@@ -80,6 +80,12 @@ export interface ArchOptimizerOptions {
   beta2?: number;
   /** L2 on α added to its gradient (default 1e-3). */
   weightDecay?: number;
+  /**
+   * DARTS only: 1 (default) takes the α gradient at the current weights (first order); 2 takes it through one
+   * virtual weight step (DARTS' second-order, "unrolled" gradient, {@link dartsUnrolledAlphaGradient}), about
+   * 2.5 times the passes per step.
+   */
+  order?: 1 | 2;
 }
 
 /** SNAS' temperature schedule: τ falls geometrically from `tauMax` to `tauMin` over the schedule (defaults 1 → 0.1). */
@@ -162,8 +168,57 @@ export function alphaGradient(theta: OpWeights, dTheta: number[][], mask: Mask, 
   });
 }
 
+/**
+ * DARTS' second-order α gradient (Liu et al., 2019, eq. 7–8, as the official `_backward_step_unrolled`): the gradient of
+ * the validation loss after one virtual SGD step of the weights, w' = w − ξ (μ v + ∇_w L_train(w, α) + λ w), at the
+ * mixture θ = softmax(α):
+ *
+ *     ∇_α L_val(w', α) − ξ · (∇_α L_train(w⁺, α) − ∇_α L_train(w⁻, α)) / (2ε),   w± = w ± ε ∇_w' L_val(w', α),
+ *
+ * with ε = 0.01 / ‖∇_w' L_val(w', α)‖ (a finite-difference Hessian-vector product). ξ is the weight step's learning
+ * rate, μ and λ its momentum and weight decay; no clipping, as in the official code. Four network passes.
+ */
+export function dartsUnrolledAlphaGradient(
+  spec: CellSpaceSpec,
+  state: Pick<CellTrainingState, 'params' | 'velocity'>,
+  theta: OpWeights,
+  mask: Mask,
+  train: Samples,
+  validation: Samples,
+  sgd: { lr: number; momentum: number; weightDecay: number },
+): number[][] {
+  const n = state.params.length;
+  const g = new Float32Array(n);
+  cellPass(spec, state.params, theta, train, { gradient: g });
+  const unrolled = new Float32Array(n);
+  for (let i = 0; i < n; i++)
+    unrolled[i] = state.params[i] - sgd.lr * (sgd.momentum * state.velocity[i] + g[i] + sgd.weightDecay * state.params[i]);
+  const dTheta = CELL_EDGES.map(() => CELL_OPS.map(() => 0));
+  const v = new Float32Array(n);
+  cellPass(spec, unrolled, theta, validation, { gradient: v, weightGradient: dTheta });
+  const direct = alphaGradient(theta, dTheta, mask);
+  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+  if (norm === 0) return direct;
+  const r = 0.01 / norm;
+  const shifted = (sign: 1 | -1): number[][] => {
+    const w = new Float32Array(n);
+    for (let i = 0; i < n; i++) w[i] = state.params[i] + sign * r * v[i];
+    const d = CELL_EDGES.map(() => CELL_OPS.map(() => 0));
+    cellPass(spec, w, theta, train, { weightGradient: d });
+    return d;
+  };
+  const plus = shifted(1);
+  const minus = shifted(-1);
+  const hessian = alphaGradient(
+    theta,
+    plus.map((row, e) => row.map((x, o) => (x - minus[e][o]) / (2 * r))),
+    mask,
+  );
+  return direct.map((row, e) => row.map((x, o) => x - sgd.lr * hessian[e][o]));
+}
+
 /** One Adam step on α (in place), disabled ops untouched. */
-function adamStep(arch: CellArchState, grad: number[][], mask: Mask, o: Required<ArchOptimizerOptions>): void {
+function adamStep(arch: CellArchState, grad: number[][], mask: Mask, o: Omit<Required<ArchOptimizerOptions>, 'order'>): void {
   arch.t++;
   const c1 = 1 - o.beta1 ** arch.t;
   const c2 = 1 - o.beta2 ** arch.t;
@@ -249,7 +304,10 @@ export function trainCellSupernet(
     beta1: options.arch?.beta1 ?? 0.5,
     beta2: options.arch?.beta2 ?? 0.999,
     weightDecay: options.arch?.weightDecay ?? 1e-3,
+    order: options.arch?.order ?? 1,
   };
+  if (adam.order !== 1 && adam.order !== 2) throw new Error(`trainCellSupernet: arch.order must be 1 or 2, got ${String(adam.order)}`);
+  if (adam.order === 2 && mode !== 'darts') throw new Error(`trainCellSupernet: the second-order α gradient is DARTS'; mode is ${mode}`);
 
   const out = copyCellTrainingState(state);
   const rng = createRng(seed);
@@ -263,14 +321,25 @@ export function trainCellSupernet(
     const tau = mode === 'snas' ? snasTemperature(out.step, T, options.snas) : 1;
     const draw = (): OpWeights =>
       mode === 'darts' ? cellSoftmax(out.arch.alpha, mask) : gumbelSoftmaxSample(out.arch.alpha, mask, tau, rng);
+    const lr = cosineLearningRate(out.step, T, sgd.lr, sgd.lrMin);
+    // Second order: the α step needs the weight step's batch, drawn here (DARTS draws no random numbers in between,
+    // so the batches are the ones first order sees).
+    let trainBatch: Samples | undefined;
     if (learnAlpha) {
       const theta = draw();
-      cellPass(spec, out.params, theta, nextValidation!(), { weightGradient: dTheta });
-      adamStep(out.arch, alphaGradient(theta, dTheta, mask, tau), mask, adam);
+      const validationBatch = nextValidation!();
+      if (adam.order === 2) {
+        trainBatch = nextTrain();
+        const g = dartsUnrolledAlphaGradient(spec, out, theta, mask, trainBatch, validationBatch, { ...sgd, lr });
+        adamStep(out.arch, g, mask, adam);
+      } else {
+        cellPass(spec, out.params, theta, validationBatch, { weightGradient: dTheta });
+        adamStep(out.arch, alphaGradient(theta, dTheta, mask, tau), mask, adam);
+      }
     }
     const weights = mode === 'rsps' ? cellPathWeights(sampleCellPath(mask, rng)) : draw();
-    lossSum += cellPass(spec, out.params, weights, nextTrain(), { gradient: grad, used }).loss;
-    sgdStep(layout.segments, used, out.params, out.velocity, grad, cosineLearningRate(out.step, T, sgd.lr, sgd.lrMin), sgd);
+    lossSum += cellPass(spec, out.params, weights, trainBatch ?? nextTrain(), { gradient: grad, used }).loss;
+    sgdStep(layout.segments, used, out.params, out.velocity, grad, lr, sgd);
     out.step++;
   }
   return { state: out, meanLoss: steps > 0 ? lossSum / steps : NaN };

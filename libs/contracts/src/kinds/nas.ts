@@ -97,6 +97,8 @@ export const CreateNasJobSchema = z
         beta1: z.number().min(0).lt(1).optional(),
         beta2: z.number().min(0).lt(1).optional(),
         weightDecay: z.number().min(0).max(1).optional(),
+        /** DARTS: 1 (first order) or 2 (the unrolled second-order gradient, about 2.5 times the passes per step). */
+        order: z.union([z.literal(1), z.literal(2)]).optional(),
       })
       .optional(),
     /** SNAS: the Gumbel-softmax temperature falls geometrically from `tauMax` to `tauMin` over a node's schedule (1 → 0.1). */
@@ -204,6 +206,8 @@ export const CreateNasJobSchema = z
         path: ['search'],
         message: `${j.search} learns architecture weights, which only the cell space has: use space: {type: 'cell'} or search 'rsps'`,
       });
+    if (j.alpha?.order === 2 && j.search !== 'darts')
+      ctx.addIssue({ code: 'custom', path: ['alpha', 'order'], message: "the second-order α gradient is DARTS': needs search 'darts'" });
     for (const field of ['alpha', 'snas'] as const) {
       const applies = field === 'alpha' ? j.search !== 'rsps' : j.search === 'snas';
       if (j[field] !== undefined && !applies)
@@ -257,6 +261,7 @@ const NasSpaceSchema = z.discriminatedUnion('type', [
         beta1: FiniteSchema.optional(),
         beta2: FiniteSchema.optional(),
         weightDecay: FiniteSchema.optional(),
+        order: z.union([z.literal(1), z.literal(2)]).optional(),
       })
       .optional(),
     snas: z.strictObject({ tauMax: FiniteSchema.optional(), tauMin: FiniteSchema.optional() }).optional(),

@@ -220,6 +220,12 @@ describe('NAS job context', () => {
       snas: { tauMin: 0.2 },
     });
     expect(c.envelope.space).toBe(c.space);
+    // Second-order DARTS reaches the tasks' space (and from there trainCellSupernet's α optimiser).
+    const second = CreateNasJobSchema.parse({ kind: 'nas', dataset: 'd', space: { type: 'cell' }, search: 'darts', alpha: { order: 2 } });
+    expect(nasContext(second, { numFeatures: 64, inputShape: [8, 8, 1], numClasses: 10, featureRange: [0, 16] }).space).toMatchObject({
+      search: 'darts',
+      arch: { order: 2 },
+    });
     expect(() => nasContext(spec, { numFeatures: 64, inputShape: [64], numClasses: 4, featureRange: [0, 1] })).toThrow(
       /the cell space needs images \(\[height, width, channels\]\); the dataset's examples have shape \[64\]/,
     );
@@ -237,6 +243,10 @@ describe('NAS job context', () => {
       "search: darts learns architecture weights, which only the cell space has: use space: {type: 'cell'} or search 'rsps'",
     ]);
     expect(issues({ space: { type: 'cell' }, alpha: { lr: 0.1 } })).toEqual(["alpha: applies to search 'darts' or 'snas' only"]);
+    expect(issues({ space: { type: 'cell' }, search: 'snas', alpha: { order: 2 } })).toEqual([
+      "alpha.order: the second-order α gradient is DARTS': needs search 'darts'",
+    ]);
+    expect(issues({ space: { type: 'cell' }, search: 'darts', alpha: { order: 3 } })).toEqual([expect.stringMatching(/^alpha\.order: /)]);
     expect(issues({ space: { type: 'cell' }, search: 'darts', snas: {} })).toEqual(["snas: applies to search 'snas' only"]);
     expect(issues({ space: { type: 'cell' }, search: 'snas', snas: { tauMax: 0.1, tauMin: 1 } })).toEqual([
       'snas: tauMin must be <= tauMax',
