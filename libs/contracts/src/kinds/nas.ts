@@ -41,7 +41,8 @@ const Steps = z.number().int().min(0).max(1_000_000);
 
 /** The chain space (libs/algorithms `chainSupernet`): stem → `edges` edges in a chain → readout, `width` units. */
 const ChainSpaceSchema = z.strictObject({
-  type: z.literal('chain'),
+  /** Optional: jobs submitted before the cell space have none. */
+  type: z.literal('chain').default('chain'),
   edges: z.number().int().min(1).max(8).default(3),
   ops: z
     .array(z.enum(NAS_OP_KINDS))
@@ -64,16 +65,14 @@ const CellSpaceSchema = z.strictObject({
   stages: z.number().int().min(1).max(4).default(2),
 });
 
-/** `space` as a job gives it: the chain space when `type` is left out (jobs submitted before the cell space). */
-const JobSpaceSchema = z.preprocess(
-  (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) && !('type' in v) ? { ...v, type: 'chain' } : v),
-  z.discriminatedUnion('type', [ChainSpaceSchema, CellSpaceSchema]),
-);
+/** `space` as a job gives it: the chain space when `type` is left out. */
+const JobSpaceSchema = z.discriminatedUnion('type', [ChainSpaceSchema, CellSpaceSchema]);
 
 /**
- * A GM-NAS job (docs/algorithms/gm-nas.md §6.2, §10): a chain supernet on the dataset's features, trained as a tree of
- * sub-supernets split by gradient matching, then a final selection among the leaves' architectures. Budgets are
- * in optimiser steps; `{kind: 'nas', dataset}` is a complete job with the defaults below.
+ * A GM-NAS job (docs/algorithms/gm-nas.md §6.2, §10): a supernet of the chosen space (a chain on the dataset's
+ * features, or cells on its images), trained as a tree of sub-supernets split by gradient matching, then a final
+ * selection among the leaves' architectures. Budgets are in optimiser steps; `{kind: 'nas', dataset}` is a complete
+ * job with the defaults below.
  */
 export const CreateNasJobSchema = z
   .strictObject({
