@@ -109,6 +109,28 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
 
   afterAll(() => stopStack({ agents, coordinator, redis, db, work }));
 
+  /**
+   * Submits a job and SIGKILLs the coordinator as soon as the root has split (children written, their tasks in
+   * flight), then starts it again on the same port; returns the job and its tree at the kill.
+   */
+  const killAfterRootSplit = async (json: object): Promise<{ jobId: string; atKill: NasView }> => {
+    const job = await call<{ id: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json });
+    expect(job.status).toBe(201);
+    const jobId = job.body.id;
+    const atKill = await waitFor(
+      'the root split',
+      async () => {
+        const v = await get<NasView>(`/api/v1/jobs/${jobId}/nas`);
+        return v.nodes.length > 1 ? v : undefined;
+      },
+      60_000,
+    );
+    coordinator.proc.kill('SIGKILL');
+    await new Promise((r) => coordinator.proc.once('exit', r));
+    coordinator = await startCoordinatorProcess(env, port);
+    return { jobId, atKill };
+  };
+
   it('refuses invalid NAS specs with a 400 that names the field', async () => {
     const post = (json: unknown) =>
       call<{ code: string; message: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json });
@@ -334,21 +356,7 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
 
   it('a cell-space DARTS job survives a coordinator SIGKILL mid-tree: the same tree, bit-identical leaves and α', async () => {
     expect(firstCell).toBeDefined();
-    const job = await call<{ id: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json: CELL_JOB });
-    expect(job.status).toBe(201);
-    const jobId = job.body.id;
-    const atKill = await waitFor(
-      'the root split',
-      async () => {
-        const v = await get<NasView>(`/api/v1/jobs/${jobId}/nas`);
-        return v.nodes.length > 1 ? v : undefined;
-      },
-      60_000,
-    );
-    coordinator.proc.kill('SIGKILL');
-    await new Promise((r) => coordinator.proc.once('exit', r));
-    coordinator = await startCoordinatorProcess(env, port);
-
+    const { jobId, atKill } = await killAfterRootSplit(CELL_JOB);
     expect(atKill.nodes.some((n) => n.status !== 'split')).toBe(true);
     expect(await finished(jobId, 120_000)).toMatchObject({ status: 'completed' });
     const nas = await get<NasView>(`/api/v1/jobs/${jobId}/nas`);
@@ -364,22 +372,7 @@ describe('NAS job end to end (coordinator + 3 agent processes)', () => {
 
   it('a coordinator killed mid-tree resumes it from the database: the same tree, bit-identical leaf weights', async () => {
     expect(first).toBeDefined();
-    const job = await call<{ id: string }>(coordinator.url, 'POST', '/api/v1/jobs', { token: env.ADMIN_TOKEN, json: JOB });
-    expect(job.status).toBe(201);
-    const jobId = job.body.id;
-    // Kill it as soon as the root has split (children written, their tasks in flight).
-    const atKill = await waitFor(
-      'the root split',
-      async () => {
-        const v = await get<NasView>(`/api/v1/jobs/${jobId}/nas`);
-        return v.nodes.length > 1 ? v : undefined;
-      },
-      60_000,
-    );
-    coordinator.proc.kill('SIGKILL');
-    await new Promise((r) => coordinator.proc.once('exit', r));
-    coordinator = await startCoordinatorProcess(env, port);
-
+    const { jobId, atKill } = await killAfterRootSplit(JOB);
     expect(atKill.status).toBe('running');
     expect(atKill.nodes.some((n) => n.status !== 'split')).toBe(true); // killed with the tree unfinished
     expect(await finished(jobId, 90_000)).toMatchObject({ status: 'completed' });

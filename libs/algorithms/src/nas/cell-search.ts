@@ -1,6 +1,6 @@
 import { createRng, type Rng } from '../random';
 import { combineScores, GM_COSINE_EPSILON, type GmScores, type GmScoreSums } from './gm-score';
-import type { Architecture, Mask, OpWeights } from './search-space';
+import { distinctArchitectures, type Architecture, type Mask, type OpWeights } from './search-space';
 import type { Samples } from './supernet';
 import { cosineLearningRate, resolveSgd, sgdStep, type SgdOptions } from './training';
 import {
@@ -423,21 +423,8 @@ export function deriveCellArchitecture(
   const max = options.maxCandidates ?? 200;
   if (!(Number.isInteger(max) && max >= 1)) throw new Error(`deriveCellArchitecture: maxCandidates must be a positive integer, got ${max}`);
   const count = mask.reduce((n, row) => n * row.filter((on) => on).length, 1);
-  let candidates: Architecture[];
-  if (count <= max) candidates = cellArchitecturesInMask(mask);
-  else {
-    const rng = createRng(options.seed ?? 0);
-    const seen = new Set<string>();
-    candidates = [];
-    for (let tries = 0; candidates.length < max && tries < 100 * max; tries++) {
-      const a = sampleCellPath(mask, rng);
-      const key = a.join(',');
-      if (!seen.has(key)) {
-        seen.add(key);
-        candidates.push(a);
-      }
-    }
-  }
+  const rng = createRng(options.seed ?? 0);
+  const candidates = count <= max ? cellArchitecturesInMask(mask) : distinctArchitectures(max, () => sampleCellPath(mask, rng));
   const scores = evaluateCellArchitectures(spec, state.params, candidates, samples);
   // Higher is better on the metric, then on the other one; a diverged (NaN) estimate ranks last.
   const key = (c: CellArchitectureScore): [number, number] => {

@@ -198,6 +198,24 @@ export interface MaskShape {
   edges: readonly { ops: readonly unknown[] }[];
 }
 
+/**
+ * Up to `max` distinct architectures from `draw` (random paths), in the order first drawn; stops after 100 · `max`
+ * draws, so a mask with fewer distinct paths than `max` gives what it has.
+ */
+export function distinctArchitectures(max: number, draw: () => Architecture): Architecture[] {
+  const seen = new Set<string>();
+  const out: Architecture[] = [];
+  for (let tries = 0; out.length < max && tries < 100 * max; tries++) {
+    const a = draw();
+    const key = a.join(',');
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(a);
+    }
+  }
+  return out;
+}
+
 /** The mask with every op of every edge enabled: the root of the supernet tree. */
 export function fullMask(spec: MaskShape): Mask {
   return spec.edges.map((edge) => edge.ops.map(() => true));

@@ -3,6 +3,7 @@ import { createRng } from '../random';
 import {
   architecturesInMask,
   checkMask,
+  distinctArchitectures,
   enabledOps,
   initialSupernetParameters,
   maskedSoftmax,
@@ -299,21 +300,8 @@ export function deriveArchitecture(
   if (metric === 'accuracy' && spec.loss !== 'cross-entropy')
     throw new Error('deriveArchitecture: metric accuracy needs a cross-entropy supernet');
   const count = mask.reduce((n, _, e) => n * enabledOps(mask, e).length, 1);
-  let candidates: Architecture[];
-  if (count <= max) candidates = architecturesInMask(mask);
-  else {
-    const rng = createRng(options.seed ?? 0);
-    const seen = new Set<string>();
-    candidates = [];
-    for (let tries = 0; candidates.length < max && tries < 100 * max; tries++) {
-      const a = samplePath(spec, mask, rng);
-      const key = a.join(',');
-      if (!seen.has(key)) {
-        seen.add(key);
-        candidates.push(a);
-      }
-    }
-  }
+  const rng = createRng(options.seed ?? 0);
+  const candidates = count <= max ? architecturesInMask(mask) : distinctArchitectures(max, () => samplePath(spec, mask, rng));
   const evaluated = evaluateArchitectures(spec, params, candidates, samples, mask);
   // Higher is better; a diverged (NaN) estimate ranks last.
   const value = (c: ArchitectureScore): number => {
