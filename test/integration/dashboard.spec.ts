@@ -490,7 +490,16 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     await page.goto(`${base}/dashboard/jobs/${nas.body.id}`);
     await page.waitForSelector('#nas-tree .nas-node[data-node="root"]');
     expect(await text('#nas-tree .nas-node[data-node="root"] .badge')).toBe('training');
+    expect(await text('section.card:has(#nas-tree) header .muted')).toBe('chain space · 3 edges × 4 ops · 64 architectures');
     expect(await page.isVisible('#download')).toBe(false); // no model before the search ends
+    const cell = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
+      token: ADMIN,
+      json: { kind: 'nas', dataset: 'uci-digits', space: { type: 'cell' }, search: 'darts', agentSelector: { suite: 'nobody' } },
+    });
+    expect(cell.status).toBe(201);
+    await page.goto(`${base}/dashboard/jobs/${cell.body.id}`);
+    await page.waitForSelector('#nas-tree .nas-node[data-node="root"]');
+    expect(await text('section.card:has(#nas-tree) header .muted')).toBe('cell space, darts · 6 edges × 5 ops · 15625 architectures');
     await page.goto(`${base}/dashboard/jobs/${bilevel.body.id}`);
     await page.waitForSelector('#job-summary');
     const runs = (await call<unknown[]>(base, 'GET', `/api/v1/jobs/${bilevel.body.id}/bilevel`, { token: ADMIN })).body;

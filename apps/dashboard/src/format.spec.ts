@@ -1,4 +1,14 @@
-import { agentState, ago, labelsText, participationText, percent, placementText, policyText, roundsPerMinute } from './format';
+import {
+  agentState,
+  ago,
+  architectureText,
+  labelsText,
+  participationText,
+  percent,
+  placementText,
+  policyText,
+  roundsPerMinute,
+} from './format';
 import type { CreateJob } from '@flotilla/contracts';
 
 describe('dashboard formatting', () => {
@@ -55,5 +65,12 @@ describe('dashboard formatting', () => {
     // Three within (11:55, 12:00]; 11:54 is outside; an open round (null) does not count.
     expect(roundsPerMinute(closed, now)).toBeCloseTo(3 / 5, 12);
     expect(roundsPerMinute([], now)).toBe(0);
+  });
+
+  it('writes a cell architecture as NAS-Bench-201 does, a chain one as its ops in order', () => {
+    expect(architectureText('cell', ['conv3x3', 'skip', 'none', 'avgpool3x3', 'conv1x1', 'conv3x3'])).toBe(
+      '|conv3x3~0|+|skip~0|none~1|+|avgpool3x3~0|conv1x1~1|conv3x3~2|',
+    );
+    expect(architectureText('chain', ['linear', 'skip', 'relu-linear'])).toBe('linear → skip → relu-linear');
   });
 });

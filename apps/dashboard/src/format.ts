@@ -114,3 +114,16 @@ export function policyText(policy: CreateFederatedJob['updatePolicy'], counts: {
 export function participationText(p: AgentParticipation): string {
   return p.eligible === 0 ? '—' : `${p.participated} / ${p.eligible} (${Math.round((100 * p.participated) / p.eligible)} %)`;
 }
+
+/** The source node of each cell edge, in edge order (NAS-Bench-201's 0→1, 0→2, 1→2, 0→3, 1→3, 2→3). */
+const CELL_EDGE_SOURCES = [0, 0, 1, 0, 1, 2];
+
+/**
+ * A NAS architecture as people read it: in the cell space NAS-Bench-201's string (`|conv3x3~0|+|skip~0|none~1|+|…|`,
+ * one group per node with each incoming edge's op and source node), in the chain space its ops in order (`a → b`).
+ */
+export function architectureText(space: 'chain' | 'cell', ops: readonly string[]): string {
+  if (space === 'chain' || ops.length !== CELL_EDGE_SOURCES.length) return ops.join(' → ');
+  const op = (e: number): string => `${ops[e]}~${CELL_EDGE_SOURCES[e]}`;
+  return `|${op(0)}|+|${op(1)}|${op(2)}|+|${op(3)}|${op(4)}|${op(5)}|`;
+}

@@ -1,12 +1,14 @@
 import type { BilevelRunView, NasJobView, NasNodeView, NasView, BilevelJobView } from '@flotilla/contracts';
 import { api } from '../api';
 import { Chart } from '../components/chart';
-import { fixed, percent } from '../format';
+import { architectureText, fixed, percent } from '../format';
 import { usePoll } from '../poll';
 
 const RUN_COLORS = ['#1c7ed6', '#e8590c', '#2b8a3e', '#7048e8', '#c2255c', '#0b7285', '#5c940d', '#862e9c'];
 
-function NasNode({ node, byParent }: { node: NasNodeView; byParent: Map<string | null, NasNodeView[]> }) {
+type SpaceType = NasView['space']['type'];
+
+function NasNode({ node, byParent, space }: { node: NasNodeView; byParent: Map<string | null, NasNodeView[]>; space: SpaceType }) {
   const children = byParent.get(node.id) ?? [];
   return (
     <li class="nas-node" data-node={node.id}>
@@ -24,14 +26,14 @@ function NasNode({ node, byParent }: { node: NasNodeView; byParent: Map<string |
         )}
         {node.candidate && (
           <div class="small">
-            proposes {node.candidate.ops.join(' → ')} · estimate {percent(node.candidate.accuracy)}
+            proposes <code>{architectureText(space, node.candidate.ops)}</code> · estimate {percent(node.candidate.accuracy)}
           </div>
         )}
       </div>
       {children.length > 0 && (
         <ul>
           {children.map((c) => (
-            <NasNode key={c.id} node={c} byParent={byParent} />
+            <NasNode key={c.id} node={c} byParent={byParent} space={space} />
           ))}
         </ul>
       )}
@@ -51,12 +53,13 @@ export function NasPanel({ job }: { job: NasJobView }) {
         <header>
           <h2>Supernet tree</h2>
           <span class="muted">
-            {data.space.edges} edges × {data.space.ops.length} ops · {data.space.architectures} architectures
+            {data.space.type === 'cell' ? `cell space, ${data.space.search}` : 'chain space'} · {data.space.edges} edges ×{' '}
+            {data.space.ops.length} ops · {data.space.architectures} architectures
           </span>
         </header>
         <ul class="nas-tree" id="nas-tree">
           {(byParent.get(null) ?? []).map((n) => (
-            <NasNode key={n.id} node={n} byParent={byParent} />
+            <NasNode key={n.id} node={n} byParent={byParent} space={data.space.type} />
           ))}
         </ul>
       </section>
@@ -80,7 +83,9 @@ export function NasPanel({ job }: { job: NasJobView }) {
               {data.selection.candidates.map((c) => (
                 <tr key={c.index} class={c.status === 'chosen' ? 'chosen' : ''}>
                   <td>{c.index}</td>
-                  <td>{c.ops.join(' → ')}</td>
+                  <td>
+                    <code>{architectureText(data.space.type, c.ops)}</code>
+                  </td>
                   <td>{percent(c.estimate.accuracy)}</td>
                   <td>{c.rung}</td>
                   <td>{percent(c.history.at(-1)?.accuracy)}</td>
@@ -97,8 +102,9 @@ export function NasPanel({ job }: { job: NasJobView }) {
             <h2>Chosen architecture</h2>
           </header>
           <p>
-            {data.result.ops.join(' → ')}: <strong>{percent(data.result.accuracy)}</strong> on the coordinator's held-out split (never seen
-            by the search); {percent(data.result.selectionAccuracy)} on the agents' selection split.
+            <code>{architectureText(data.space.type, data.result.ops)}</code>: <strong>{percent(data.result.accuracy)}</strong> on the
+            coordinator's held-out split (never seen by the search); {percent(data.result.selectionAccuracy)} on the agents' selection
+            split.
           </p>
         </section>
       )}
