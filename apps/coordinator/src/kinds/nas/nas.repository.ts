@@ -65,7 +65,7 @@ const HistoryEntrySchema = z.strictObject({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
-/** nas_nodes.arch: α with its Adam moments (cell space). */
+/** nas_nodes.arch: α with its Adam moments (cell space), stored as JSON text so that the floats come back exact. */
 const ArchSchema = z.strictObject({
   alpha: z.array(z.array(z.number())),
   m: z.array(z.array(z.number())),
@@ -108,7 +108,7 @@ function nodeRow(n: NasNode): NasNodeRow {
     split: n.split === null ? null : SplitSchema.parse(n.split),
     edgeScores: n.edgeScores === null ? null : z.array(StoredEdgeScoreSchema).parse(n.edgeScores),
     candidate: n.candidate === null ? null : ProposalSchema.parse(n.candidate),
-    arch: n.arch === null ? null : ArchSchema.parse(n.arch),
+    arch: n.arch === null ? null : ArchSchema.parse(JSON.parse(n.arch)),
   };
 }
 
@@ -218,7 +218,7 @@ export class NasRepository {
         weightsHash: t.weightsHash,
         velocityHash: t.velocityHash,
         step: t.step,
-        ...(t.arch ? { arch: toJson(t.arch) } : {}),
+        ...(t.arch ? { arch: JSON.stringify(t.arch) } : {}),
         metrics: toJson(t.metrics),
         ...(t.candidate ? { candidate: toJson(t.candidate) } : {}),
       },
