@@ -337,7 +337,8 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     const rounds = 210;
     const job = await call<{ id: string }>(base, 'POST', '/api/v1/jobs', {
       token: ADMIN,
-      json: federated('long', { name: 'long-job', rounds, minAgents: 1 }),
+      // Two rounds more than are answered before the page opens: they close while it is shown.
+      json: federated('long', { name: 'long-job', rounds: rounds + 2, minAgents: 1 }),
     });
     const jobId = job.body.id;
     // long-1 always, long-2 every other round, long-3 every fifth.
@@ -378,10 +379,28 @@ describe('dashboard (headless Chromium, coordinator in-process)', () => {
     await page.$eval('.heatmap-scroll', (e: { scrollLeft: number }) => (e.scrollLeft = 0));
     expect(await hoverCell(2, 0, 'round 0:')).toMatch(/^long-3 · round 0: participated · ω \d+\.\d{3} · update norm /);
     // The rounds table pages: 20 rounds a page, 11 pages.
-    expect(await text('#rounds-page')).toBe(`page 1 of 11 · ${rounds} rounds`);
+    expect(await text('#rounds-page')).toBe(`page 1 of 11 · ${rounds + 1} rounds`); // the closed ones and the open one
     await page.click('#rounds-next');
     await page.waitForSelector('#rounds tr[data-round="20"]');
     expect(await texts('#rounds tbody tr td:first-child')).toEqual(Array.from({ length: 20 }, (_, i) => String(20 + i)));
+    // A round closing while the reader looks at the first rounds keeps their place…
+    const scrolled = () =>
+      page.$eval('.heatmap-scroll', (e: { scrollWidth: number; clientWidth: number; scrollLeft: number }) => ({
+        width: e.scrollWidth,
+        client: e.clientWidth,
+        left: e.scrollLeft,
+      }));
+    const closeOne = (round: number) =>
+      answerRounds({ base, adminToken: ADMIN, jobId, agents, from: round, to: round + 1, answer: () => 'update' });
+    await closeOne(rounds);
+    await page.waitForSelector(`#heatmap-canvas[data-rounds="${rounds + 1}"]`);
+    expect((await scrolled()).left).toBe(0);
+    // …and one following the latest rounds stays with them.
+    await page.$eval('.heatmap-scroll', (e: { scrollWidth: number; scrollLeft: number }) => (e.scrollLeft = e.scrollWidth));
+    await closeOne(rounds + 1);
+    await page.waitForSelector(`#heatmap-canvas[data-rounds="${rounds + 2}"]`);
+    const end = await scrolled();
+    expect(end.left).toBe(end.width - end.client);
     await signOut();
   }, 180_000);
 

@@ -25,6 +25,7 @@ function describe(view: ParticipationView, names: string[], agent: number, colum
 export function Heatmap({ view, names }: { view: ParticipationView; names: string[] }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
+  const drawn = useRef(false);
   const rounds = useMemo(() => view.rounds.map((r) => r.round), [view]);
   const layout = useMemo(() => heatmapLayout(view.agents.length, rounds), [view, rounds]);
   const counts = useMemo(() => countStates(view), [view]);
@@ -35,6 +36,11 @@ export function Heatmap({ view, names }: { view: ParticipationView; names: strin
   useLayoutEffect(() => {
     const c = canvas.current;
     if (!c) return;
+    // Follow the latest rounds only when the reader is already there (or on the first drawing): someone who scrolled
+    // back to look at earlier rounds keeps their place when a round closes.
+    const s = scroller.current;
+    const following = !drawn.current || !s || s.scrollLeft + s.clientWidth >= s.scrollWidth - 2;
+    drawn.current = true;
     const dpr = window.devicePixelRatio || 1;
     c.width = Math.max(1, layout.width) * dpr;
     c.height = layout.height * dpr;
@@ -59,8 +65,8 @@ export function Heatmap({ view, names }: { view: ParticipationView; names: strin
       g.fillRect(t.x, axisY, 1, 4);
       g.fillText(String(t.round), Math.min(Math.max(t.x, 8), layout.width - 8), axisY + 6);
     }
-    // The latest rounds are the interesting ones: start scrolled to the right end.
-    if (scroller.current) scroller.current.scrollLeft = scroller.current.scrollWidth;
+    // The latest rounds are the interesting ones: start scrolled to the right end, and stay there while following.
+    if (s && following) s.scrollLeft = s.scrollWidth;
   }, [view, layout]);
 
   const onMove = (e: MouseEvent) => {
