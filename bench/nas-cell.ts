@@ -272,7 +272,8 @@ function runCellSeed(task: CellSearchTask): CellSeedRun {
   const { spec, splits, archs, truth } = cellData(config.table);
   const evalSet = head(splits.selection, config.evalRows, spec.height * spec.width * spec.inputChannels);
   const t0 = process.hrtime.bigint();
-  // RSPS leaves propose the best table architecture inside them, so RSPS selections never need stand-alone training.
+  // RSPS leaves propose the best table architecture inside them, so an RSPS selection needs no stand-alone training
+  // (unless a leaf holds no table architecture and proposes a random path instead).
   const proposal = { evaluation: evalSet, candidates: archs };
   const result = runCellSearch(spec, splits.train, splits.selection, {
     method,
@@ -323,9 +324,9 @@ function standaloneAccuracy(task: CellStandaloneTask): number {
 }
 
 /**
- * Worker threads running {@link CellTask}s, and what they computed: searches by
- * their settings and stand-alone accuracies by architecture index, so that runs of the bench sharing the pool
- * (both protocols in `runCellSuite`) compute each only once.
+ * Worker threads running {@link CellTask}s, and what they computed: searches by their settings and stand-alone
+ * accuracies by architecture index, so that runs of the bench sharing the pool (both protocols in `runCellSuite`)
+ * compute each only once.
  */
 export class CellPool {
   private readonly idle: Worker[] = [];
