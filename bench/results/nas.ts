@@ -15,15 +15,22 @@ const f3 = (x: number): string => x.toFixed(3).replace(/^-/, '−');
 const pm3 = (s: { mean: number; std: number }): string => `${f3(s.mean)} ± ${s.std.toFixed(3)}`;
 const pmPct = (s: { mean: number; std: number }): string => `${pct(s.mean)} ± ${pct(s.std)}`;
 
-/** The three metrics the verdicts compare: how to read each, and whether higher is better. */
-const METRICS: { name: string; mean: (m: CellMethodResult) => number; perSeed: (m: CellMethodResult) => number[]; higher: boolean }[] = [
-  { name: 'mean Kendall τ', mean: (m) => m.kendallTau.mean, perSeed: (m) => m.taus, higher: true },
-  { name: 'mean top-1 regret', mean: (m) => m.top1Regret.mean, perSeed: (m) => m.regrets, higher: false },
+/** The three metrics the verdicts compare: how to read and print each, and whether higher is better. */
+const METRICS: {
+  name: string;
+  mean: (m: CellMethodResult) => number;
+  perSeed: (m: CellMethodResult) => number[];
+  higher: boolean;
+  format: (x: number) => string;
+}[] = [
+  { name: 'mean Kendall τ', mean: (m) => m.kendallTau.mean, perSeed: (m) => m.taus, higher: true, format: f3 },
+  { name: 'mean top-1 regret', mean: (m) => m.top1Regret.mean, perSeed: (m) => m.regrets, higher: false, format: f3 },
   {
     name: 'the mean stand-alone accuracy of the selected architecture',
     mean: (m) => m.selectedAccuracy.mean,
     perSeed: (m) => m.accuracies,
     higher: true,
+    format: (x) => `${pct(x)} %`,
   },
 ];
 
@@ -78,13 +85,13 @@ function verdicts(r: CellBenchResult): string[] {
   });
 }
 
-/** One cell of the summary: "yes (0.154 vs 0.047, 4/5 seeds)" for GM against a rival on a metric. */
+/** One cell of the summary: "yes (0.154 vs 0.047; better on 4/5 seeds)" for GM against a rival on a metric. */
 function versus(gm: CellMethodResult, rival: CellMethodResult, metric: (typeof METRICS)[number]): string {
   const a = metric.perSeed(gm);
   const b = metric.perSeed(rival);
   const wins = a.filter((x, k) => better(x, b[k], metric.higher)).length;
   const verdict = better(metric.mean(gm), metric.mean(rival), metric.higher) ? 'yes' : 'no';
-  return `${verdict} (${f3(metric.mean(gm))} vs ${f3(metric.mean(rival))}; better on ${wins}/${a.length} seeds)`;
+  return `${verdict} (${metric.format(metric.mean(gm))} vs ${metric.format(metric.mean(rival))}; better on ${wins}/${a.length} seeds)`;
 }
 
 /** Does GM beat one-shot and few-shot, per protocol, mode and metric: the question of docs/algorithms/gm-nas.md §8.3. */
