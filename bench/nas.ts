@@ -630,6 +630,6 @@ export const bench: Bench = {
     if (space === 'chain') return runNas(rest, say);
     if (space !== 'cell') throw new Error(`nas bench: --space must be cell or chain, got ${space}`);
     const cell = require('./nas-cell') as typeof import('./nas-cell');
-    return Promise.resolve(cell.cellSummary(cell.runCellBench(cell.parseCellConfig(rest), say)));
+    return cell.runCellBench(cell.parseCellConfig(rest), say).then(cell.cellSummary);
   },
 };

@@ -1,9 +1,26 @@
 import { createRng, deriveSeed } from '../random';
-import { cellGmMatrix, copyCellTrainingState, initialCellTrainingState, randomCellBatches, trainCellSupernet } from './cell-search';
+import { evaluateCell } from './cell-network';
+import {
+  argmaxArchitecture,
+  cellGmMatrix,
+  copyCellTrainingState,
+  initialCellTrainingState,
+  randomCellBatches,
+  trainCellSupernet,
+} from './cell-search';
 import type { ArchOptimizerOptions, CellSearchMode, CellTrainingState, SnasOptions } from './cell-search';
-import { CELL_OPS, checkCellMask, fullCellMask, type CellSpaceSpec } from './cell-space';
+import {
+  CELL_OPS,
+  cellArchitectureInMask,
+  cellPathWeights,
+  checkCellMask,
+  fullCellMask,
+  sampleCellPath,
+  type CellSpaceSpec,
+} from './cell-space';
+import { rankCandidates, successiveHalvingPlan } from './distributed';
 import { randomPartition, selectEdge, type EdgeScores } from './partition';
-import type { Mask } from './search-space';
+import type { Architecture, Mask } from './search-space';
 import type { Samples } from './supernet';
 import type { SgdOptions } from './training';
 
@@ -17,7 +34,8 @@ import type { SgdOptions } from './training';
  *   `finalSteps`. Before the last split α stays frozen (uniform), as in the official split phase; the leaves
  *   learn it (DARTS, SNAS).
  * The paper's protocol gives every leaf the one-shot budget (`finalSteps` = the one-shot steps); the
- * equal-budget ablation shrinks `finalSteps` so that all methods spend the same total.
+ * equal-budget ablation shrinks `finalSteps` so that all methods spend the same total. With `halving`, the leaves
+ * train in rungs and the worse half stops after each rung (successive halving among the leaves, §8.3).
  */
 
 /** Splitting method (docs/algorithms/gm-nas.md §8.1). */
@@ -45,7 +63,25 @@ export interface CellSearchOptions {
   optimizer?: SgdOptions;
   arch?: ArchOptimizerOptions;
   snas?: SnasOptions;
+  /** Successive halving among the leaves (absent: every leaf trains `finalSteps`). */
+  halving?: CellHalvingOptions;
   seed: number;
+}
+
+/**
+ * Successive halving among the leaves (docs/algorithms/gm-nas.md §8.3): with L leaves, H = ⌈log₂ L⌉ halvings.
+ * Rung i (0 ≤ i ≤ H) trains its leaves up to ⌈finalSteps / 2^(H−i)⌉ cumulative steps on the leaves' one
+ * schedule of `finalSteps` steps; after each rung every leaf proposes an architecture
+ * ({@link proposeCellArchitecture}) and only the better half (rounded up) by the proposal's accuracy trains on,
+ * so the last rung trains one leaf to the full budget (the plan of `successiveHalvingPlan` with one slot).
+ */
+export interface CellHalvingOptions {
+  /** Rows the proposals are scored on (default: the validation split). */
+  evaluation?: Samples;
+  /** RSPS: the architectures a leaf proposes from (those inside its mask; see {@link CellProposalOptions}). */
+  candidates?: readonly Architecture[];
+  /** RSPS: random connected paths a leaf proposes from when no candidate lies inside its mask (default 20). */
+  paths?: number;
 }
 
 /** A leaf sub-supernet with its trained weights and α. */
@@ -62,13 +98,80 @@ export interface CellSplit {
   groups: number[][];
 }
 
+/** The architecture a (sub-)supernet proposes, with its accuracy and loss on the scoring rows. */
+export interface CellProposal {
+  architecture: Architecture;
+  accuracy: number;
+  loss: number;
+}
+
+/** One rung of successive halving among the leaves. */
+export interface CellRung {
+  /** Cumulative steps of each leaf at the end of the rung. */
+  steps: number;
+  /** The leaves trained in this rung, in leaf order. */
+  leaves: string[];
+  /** Their proposals after the rung, in the same order. */
+  proposals: CellProposal[];
+}
+
 export interface CellSearchResult {
+  /** Every leaf, in tree order; with halving, an eliminated leaf keeps the state of its last rung. */
   leaves: CellLeaf[];
   splits: CellSplit[];
   /** Weight-optimiser steps summed over every node. */
   trainingSteps: number;
   /** Forward/backward passes spent on GM scoring. */
   gmPasses: number;
+  /** With `halving`: the rungs in order; the last one holds the winning leaf. */
+  rungs?: CellRung[];
+}
+
+/** Options of {@link proposeCellArchitecture}. */
+export interface CellProposalOptions {
+  /**
+   * RSPS: the candidate architectures; the leaf proposes the best of those inside its mask. Without any inside,
+   * the best of `paths` random connected paths (drawn with `seed`).
+   */
+  candidates?: readonly Architecture[];
+  /** Default 20. */
+  paths?: number;
+  seed?: number;
+}
+
+/**
+ * The architecture a (sub-)supernet proposes and its score on `samples` with the supernet's weights
+ * (docs/algorithms/gm-nas.md §7.1): the argmax of α (DARTS, SNAS), or for RSPS the best of the candidates
+ * evaluated on their single paths, by accuracy, ties by loss, then by the first candidate.
+ */
+export function proposeCellArchitecture(
+  spec: CellSpaceSpec,
+  state: CellTrainingState,
+  mask: Mask,
+  mode: CellSearchMode,
+  samples: Samples,
+  options: CellProposalOptions = {},
+): CellProposal {
+  const score = (architecture: Architecture): CellProposal => ({
+    architecture,
+    ...evaluateCell(spec, state.params, cellPathWeights(architecture), samples),
+  });
+  if (mode !== 'rsps') return score(argmaxArchitecture(state.arch.alpha, mask));
+  let pool = (options.candidates ?? []).filter((a) => cellArchitectureInMask(a, mask));
+  if (pool.length === 0) {
+    const paths = options.paths ?? 20;
+    if (!(Number.isInteger(paths) && paths >= 1))
+      throw new Error(`proposeCellArchitecture: paths must be a positive integer, got ${paths}`);
+    const rng = createRng(options.seed ?? 0);
+    const drawn = new Map<string, Architecture>();
+    for (let i = 0; i < paths; i++) {
+      const a = sampleCellPath(mask, rng);
+      drawn.set(a.join(), a);
+    }
+    pool = [...drawn.values()];
+  }
+  const scored = pool.map(score);
+  return scored[rankCandidates(scored, 'accuracy')[0]];
 }
 
 /**
@@ -80,6 +183,7 @@ export function runCellSearch(spec: CellSpaceSpec, train: Samples, validation: S
   if (!['none', 'few-shot', 'random', 'gm'].includes(method)) throw new Error(`runCellSearch: unknown method ${String(method)}`);
   if (!(Number.isInteger(finalSteps) && finalSteps >= 0))
     throw new Error(`runCellSearch: finalSteps must be a non-negative integer, got ${finalSteps}`);
+  if (options.halving && finalSteps < 1) throw new Error('runCellSearch: halving needs finalSteps >= 1');
   const [warmup, between] = options.splitSteps ?? [40, 20];
   const batchSize = options.batchSize ?? 32;
   const common = { batchSize, mode, optimizer: options.optimizer, arch: options.arch, snas: options.snas, validation };
@@ -89,40 +193,66 @@ export function runCellSearch(spec: CellSpaceSpec, train: Samples, validation: S
     steps: number,
     learnAlpha: boolean,
     scheduleSteps: number,
-    tag: string,
+    ...tag: (string | number)[]
   ): CellTrainingState =>
     trainCellSupernet(spec, state, mask, train, {
       ...common,
       steps,
       learnAlpha,
       scheduleSteps: Math.max(1, scheduleSteps),
-      seed: deriveSeed(seed, 'train', tag),
+      seed: deriveSeed(seed, 'train', ...tag),
     }).state;
   const fresh = (tag: string): CellTrainingState => initialCellTrainingState(spec, deriveSeed(seed, 'init', tag));
-  let trainingSteps = 0;
   let gmPasses = 0;
   const splits: CellSplit[] = [];
+  /** Each leaf starts from fresh weights (restart = final, docs/algorithms/gm-nas.md §6.1) and learns α. */
+  const trainLeaves = (leaves: { id: string; mask: Mask }[], splitPhaseSteps: number): CellSearchResult => {
+    const start = leaves.map((l) => ({ ...l, state: fresh(l.id) }));
+    const halving = options.halving;
+    if (!halving) {
+      const trained = start.map((l) => ({ ...l, state: train_(l.state, l.mask, finalSteps, true, finalSteps, l.id) }));
+      return { leaves: trained, splits, trainingSteps: splitPhaseSteps + leaves.length * finalSteps, gmPasses };
+    }
+    const plan = successiveHalvingPlan(leaves.length, 1, finalSteps);
+    const evaluation = halving.evaluation ?? validation;
+    const rungs: CellRung[] = [];
+    let trainingSteps = splitPhaseSteps;
+    let active = start.map((_, i) => i);
+    plan.rungs.forEach((end, r) => {
+      const proposals = active.map((i) => {
+        const leaf = start[i];
+        trainingSteps += end - leaf.state.step;
+        // Rung 0 uses the seed of the leaf's training without halving, so a single rung (one leaf) is that training.
+        const tag = r === 0 ? [leaf.id] : [leaf.id, 'rung', r];
+        leaf.state = train_(leaf.state, leaf.mask, end - leaf.state.step, true, finalSteps, ...tag);
+        return proposeCellArchitecture(spec, leaf.state, leaf.mask, mode, evaluation, {
+          candidates: halving.candidates,
+          paths: halving.paths,
+          seed: deriveSeed(seed, 'propose', leaf.id, r),
+        });
+      });
+      rungs.push({ steps: end, leaves: active.map((i) => start[i].id), proposals });
+      // The better half by the proposals' accuracy trains on, kept in leaf order.
+      if (r + 1 < plan.rungs.length)
+        active = rankCandidates(proposals, 'accuracy')
+          .slice(0, plan.survivors[r + 1])
+          .map((k) => active[k])
+          .sort((a, b) => a - b);
+    });
+    return { leaves: start, splits, trainingSteps, gmPasses, rungs };
+  };
 
-  if (method === 'none') {
-    trainingSteps += finalSteps;
-    return {
-      leaves: [{ id: 'root', mask: fullCellMask(), state: train_(fresh('root'), fullCellMask(), finalSteps, true, finalSteps, 'root') }],
-      splits,
-      trainingSteps,
-      gmPasses,
-    };
-  }
+  if (method === 'none') return trainLeaves([{ id: 'root', mask: fullCellMask() }], 0);
   if (method === 'few-shot') {
     const edge = options.fewShotEdge ?? 0;
     splits.push({ node: 'root', edge, groups: CELL_OPS.map((_, o) => [o]) });
-    const leaves = CELL_OPS.map((_, o) => {
-      const mask = fullCellMask();
-      mask[edge] = mask[edge].map((_on, p) => p === o);
-      const id = `root.${o}`;
-      trainingSteps += finalSteps;
-      return { id, mask, state: train_(fresh(id), mask, finalSteps, true, finalSteps, id) };
-    });
-    return { leaves, splits, trainingSteps, gmPasses };
+    return trainLeaves(
+      CELL_OPS.map((_, o) => ({
+        id: `root.${o}`,
+        mask: fullCellMask().map((row, e) => (e === edge ? row.map((_on, p) => p === o) : row)),
+      })),
+      0,
+    );
   }
 
   const rng = createRng(deriveSeed(seed, 'split'));
@@ -155,24 +285,16 @@ export function runCellSearch(spec: CellSpaceSpec, train: Samples, validation: S
 
   const schedule = warmup + between;
   const root = train_(fresh('root'), fullCellMask(), warmup, false, schedule, 'root');
-  trainingSteps += warmup;
   const first = split('root', fullCellMask(), root);
   splits.push({ node: 'root', ...first });
-  const leaves: CellLeaf[] = [];
+  const leaves: { id: string; mask: Mask }[] = [];
   first.groups.forEach((g, k) => {
     const id = `root.${k}`;
     const mask = apply(fullCellMask(), first.edge, g);
     const state = train_(copyCellTrainingState(root), mask, between, false, schedule, id);
-    trainingSteps += between;
     const second = split(id, mask, state);
     splits.push({ node: id, ...second });
-    second.groups.forEach((g2, k2) => {
-      const leafId = `${id}.${k2}`;
-      const leafMask = apply(mask, second.edge, g2);
-      // The last split re-initialises its children (restart = final, docs/algorithms/gm-nas.md §6.1).
-      leaves.push({ id: leafId, mask: leafMask, state: train_(fresh(leafId), leafMask, finalSteps, true, finalSteps, leafId) });
-      trainingSteps += finalSteps;
-    });
+    second.groups.forEach((g2, k2) => leaves.push({ id: `${id}.${k2}`, mask: apply(mask, second.edge, g2) }));
   });
-  return { leaves, splits, trainingSteps, gmPasses };
+  return trainLeaves(leaves, warmup + first.groups.length * between);
 }
