@@ -1,13 +1,13 @@
 import { createRng } from '../random';
 import { evaluateCell } from './cell-network';
+import { runCellSearch, type CellHalvingOptions, type CellSearchResult, type CellSplitMethod } from './cell-protocol';
 import {
+  argmaxArchitecture,
+  initialCellTrainingState,
   proposeCellArchitecture,
-  runCellSearch,
-  type CellHalvingOptions,
-  type CellSearchResult,
-  type CellSplitMethod,
-} from './cell-protocol';
-import { argmaxArchitecture, initialCellTrainingState, trainCellSupernet, type CellSearchMode } from './cell-search';
+  trainCellSupernet,
+  type CellSearchMode,
+} from './cell-search';
 import {
   CELL_OPS,
   cellArchitectureFromIndex,

@@ -1,24 +1,16 @@
 import { createRng, deriveSeed } from '../random';
-import { evaluateCell } from './cell-network';
 import {
-  argmaxArchitecture,
   cellGmMatrix,
   copyCellTrainingState,
   initialCellTrainingState,
+  proposeCellArchitecture,
   randomCellBatches,
   trainCellSupernet,
 } from './cell-search';
-import type { ArchOptimizerOptions, CellSearchMode, CellTrainingState, SnasOptions } from './cell-search';
-import {
-  CELL_OPS,
-  cellArchitectureInMask,
-  cellPathWeights,
-  checkCellMask,
-  fullCellMask,
-  sampleCellPath,
-  type CellSpaceSpec,
-} from './cell-space';
-import { rankCandidates, successiveHalvingPlan } from './distributed';
+import type { ArchOptimizerOptions, CellArchitectureScore, CellSearchMode, CellTrainingState, SnasOptions } from './cell-search';
+import { CELL_OPS, checkCellMask, fullCellMask, type CellSpaceSpec } from './cell-space';
+import { successiveHalvingPlan } from './distributed';
+import { rankCandidates } from './ranking';
 import { randomPartition, selectEdge, type EdgeScores } from './partition';
 import type { Architecture, Mask } from './search-space';
 import type { Samples } from './supernet';
@@ -98,13 +90,6 @@ export interface CellSplit {
   groups: number[][];
 }
 
-/** The architecture a (sub-)supernet proposes, with its accuracy and loss on the scoring rows. */
-export interface CellProposal {
-  architecture: Architecture;
-  accuracy: number;
-  loss: number;
-}
-
 /** One rung of successive halving among the leaves. */
 export interface CellRung {
   /** Cumulative steps of each leaf at the end of the rung. */
@@ -112,7 +97,7 @@ export interface CellRung {
   /** The leaves trained in this rung, in leaf order. */
   leaves: string[];
   /** Their proposals after the rung, in the same order. */
-  proposals: CellProposal[];
+  proposals: CellArchitectureScore[];
 }
 
 export interface CellSearchResult {
@@ -125,53 +110,6 @@ export interface CellSearchResult {
   gmPasses: number;
   /** With `halving`: the rungs in order; the last one holds the winning leaf. */
   rungs?: CellRung[];
-}
-
-/** Options of {@link proposeCellArchitecture}. */
-export interface CellProposalOptions {
-  /**
-   * RSPS: the candidate architectures; the leaf proposes the best of those inside its mask. Without any inside,
-   * the best of `paths` random connected paths (drawn with `seed`).
-   */
-  candidates?: readonly Architecture[];
-  /** Default 20. */
-  paths?: number;
-  seed?: number;
-}
-
-/**
- * The architecture a (sub-)supernet proposes and its score on `samples` with the supernet's weights
- * (docs/algorithms/gm-nas.md §7.1): the argmax of α (DARTS, SNAS), or for RSPS the best of the candidates
- * evaluated on their single paths, by accuracy, ties by loss, then by the first candidate.
- */
-export function proposeCellArchitecture(
-  spec: CellSpaceSpec,
-  state: CellTrainingState,
-  mask: Mask,
-  mode: CellSearchMode,
-  samples: Samples,
-  options: CellProposalOptions = {},
-): CellProposal {
-  const score = (architecture: Architecture): CellProposal => ({
-    architecture,
-    ...evaluateCell(spec, state.params, cellPathWeights(architecture), samples),
-  });
-  if (mode !== 'rsps') return score(argmaxArchitecture(state.arch.alpha, mask));
-  let pool = (options.candidates ?? []).filter((a) => cellArchitectureInMask(a, mask));
-  if (pool.length === 0) {
-    const paths = options.paths ?? 20;
-    if (!(Number.isInteger(paths) && paths >= 1))
-      throw new Error(`proposeCellArchitecture: paths must be a positive integer, got ${paths}`);
-    const rng = createRng(options.seed ?? 0);
-    const drawn = new Map<string, Architecture>();
-    for (let i = 0; i < paths; i++) {
-      const a = sampleCellPath(mask, rng);
-      drawn.set(a.join(), a);
-    }
-    pool = [...drawn.values()];
-  }
-  const scored = pool.map(score);
-  return scored[rankCandidates(scored, 'accuracy')[0]];
 }
 
 /**

@@ -1,12 +1,13 @@
 import { createRng, type Rng } from '../random';
 import { combineScores, GM_COSINE_EPSILON, type GmScores, type GmScoreSums } from './gm-score';
-import { distinctArchitectures, type Architecture, type Mask, type OpWeights } from './search-space';
+import { rankCandidates } from './ranking';
+import type { Architecture, Mask, OpWeights } from './search-space';
 import type { Samples } from './supernet';
 import { cosineLearningRate, resolveSgd, sgdStep, type SgdOptions } from './training';
 import {
   CELL_EDGES,
   CELL_OPS,
-  cellArchitecturesInMask,
+  cellArchitectureInMask,
   cellLayout,
   cellPathWeights,
   checkCellArchitecture,
@@ -390,55 +391,58 @@ export function argmaxArchitecture(alpha: number[][], mask: Mask): Architecture 
   });
 }
 
-/** Options of {@link deriveCellArchitecture}. */
-export interface DeriveCellOptions {
-  /** How the supernet was trained: DARTS and SNAS propose the argmax of α, RSPS the best of evaluated paths. */
-  mode: CellSearchMode;
-  /** RSPS: at most this many paths are evaluated (default 200), all of the mask's when there are no more. */
-  maxCandidates?: number;
-  /** RSPS: `accuracy` (default; ties by loss) or `loss` (ties by accuracy). */
-  metric?: 'accuracy' | 'loss';
-  /** RSPS: seed of the random distinct paths drawn when the mask holds more than `maxCandidates` (default 0). */
+/** Options of {@link proposeCellArchitecture}. */
+export interface CellProposalOptions {
+  /**
+   * RSPS: the candidate architectures; the supernet proposes the best of those inside its mask. Without any inside,
+   * the best of `paths` random connected paths (drawn with `seed`; repeats count once).
+   */
+  candidates?: readonly Architecture[];
+  /** Default 20. */
+  paths?: number;
   seed?: number;
+  /** RSPS: rank by `accuracy` (default; ties by loss) or `loss` (ties by accuracy); then the first candidate. */
+  metric?: 'accuracy' | 'loss';
 }
 
 /**
- * The architecture a cell (sub-)supernet proposes (docs/algorithms/gm-nas.md §6.4, §7.1), with its estimate on
- * `samples` (the selection split) on the supernet's weights: DARTS and SNAS take the argmax of α; RSPS evaluates
- * single paths inside the mask and keeps the best, ties to the earliest.
- * @returns the proposal and how many architectures were evaluated to find it.
+ * The architecture a (sub-)supernet proposes and its score on `samples` (the selection split) with the supernet's
+ * weights (docs/algorithms/gm-nas.md §6.4, §7.1): the argmax of α (DARTS, SNAS), or for RSPS the best of the
+ * candidates evaluated on their single paths. A diverged (NaN) estimate ranks last.
  */
-export function deriveCellArchitecture(
+export function proposeCellArchitecture(
   spec: CellSpaceSpec,
   state: Pick<CellTrainingState, 'params' | 'arch'>,
   mask: Mask,
+  mode: CellSearchMode,
   samples: Samples,
-  options: DeriveCellOptions,
-): { best: CellArchitectureScore; evaluated: number } {
-  checkCellMask(mask, 'deriveCellArchitecture');
-  if (options.mode !== 'rsps') {
-    const [best] = evaluateCellArchitectures(spec, state.params, [argmaxArchitecture(state.arch.alpha, mask)], samples);
-    return { best, evaluated: 1 };
-  }
-  const max = options.maxCandidates ?? 200;
-  if (!(Number.isInteger(max) && max >= 1)) throw new Error(`deriveCellArchitecture: maxCandidates must be a positive integer, got ${max}`);
-  const count = mask.reduce((n, row) => n * row.filter((on) => on).length, 1);
+  options: CellProposalOptions = {},
+): CellArchitectureScore {
+  checkCellMask(mask, 'proposeCellArchitecture');
+  const score = (architecture: Architecture): CellArchitectureScore => ({
+    architecture,
+    ...evaluateCell(spec, state.params, cellPathWeights(architecture), samples),
+  });
+  if (mode !== 'rsps') return score(argmaxArchitecture(state.arch.alpha, mask));
+  const inside = (options.candidates ?? []).filter((a) => cellArchitectureInMask(a, mask));
+  const scored = (inside.length > 0 ? inside : randomCellPaths(mask, options)).map(score);
+  return scored[rankCandidates(scored, options.metric ?? 'accuracy')[0]];
+}
+
+/**
+ * The paths RSPS proposes from when no given candidate lies inside the mask: `paths` random connected paths drawn
+ * with `seed` (defaults 20 and 0), each once, in the order first drawn.
+ */
+export function randomCellPaths(mask: Mask, options: Pick<CellProposalOptions, 'paths' | 'seed'> = {}): Architecture[] {
+  const paths = options.paths ?? 20;
+  if (!(Number.isInteger(paths) && paths >= 1)) throw new Error(`proposeCellArchitecture: paths must be a positive integer, got ${paths}`);
   const rng = createRng(options.seed ?? 0);
-  const candidates = count <= max ? cellArchitecturesInMask(mask) : distinctArchitectures(max, () => sampleCellPath(mask, rng));
-  const scores = evaluateCellArchitectures(spec, state.params, candidates, samples);
-  // Higher is better on the metric, then on the other one; a diverged (NaN) estimate ranks last.
-  const key = (c: CellArchitectureScore): [number, number] => {
-    const acc = Number.isNaN(c.accuracy) ? -Infinity : c.accuracy;
-    const loss = Number.isNaN(c.loss) ? -Infinity : -c.loss;
-    return options.metric === 'loss' ? [loss, acc] : [acc, loss];
-  };
-  let best = scores[0];
-  for (const c of scores) {
-    const [a, b] = key(c);
-    const [x, y] = key(best);
-    if (a > x || (a === x && b > y)) best = c;
+  const drawn = new Map<string, Architecture>();
+  for (let i = 0; i < paths; i++) {
+    const a = sampleCellPath(mask, rng);
+    drawn.set(a.join(), a);
   }
-  return { best, evaluated: scores.length };
+  return [...drawn.values()];
 }
 
 /** One architecture's estimate with shared weights. */

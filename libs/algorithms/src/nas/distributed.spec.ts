@@ -9,7 +9,6 @@ import {
   nasSamples,
   nodeInitialState,
   nodeTraining,
-  rankCandidates,
   runNasScoreTask,
   runNasStandaloneTask,
   runNasTrainTask,
@@ -25,6 +24,7 @@ import {
   type NasTrainTask,
 } from './distributed';
 import { gmScoreSums } from './gm-score';
+import { rankCandidates } from './ranking';
 import type { NasSpace } from './job-space';
 import { chainSupernet, fullMask } from './search-space';
 import { runSplitSearch } from './search';

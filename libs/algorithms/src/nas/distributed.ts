@@ -1,10 +1,18 @@
 import { trainTestSplit, type Dataset } from '../data/dataset';
 import { createRng, deriveSeed, type Rng } from '../random';
 import { CELL_EDGES, CELL_OPS } from './cell-space';
-import { cellGmScoreSums, deriveCellArchitecture, randomCellBatches, trainCellSupernet, type CellArchState } from './cell-search';
+import {
+  cellGmScoreSums,
+  proposeCellArchitecture,
+  randomCellBatches,
+  randomCellPaths,
+  trainCellSupernet,
+  type CellArchState,
+} from './cell-search';
 import { combineScores, gmScoreSums, type GmScoreOptions, type GmScores, type GmScoreSums } from './gm-score';
 import { nasEvaluate, nasInitialState, nasMaskShape, nasSpaceSamples, type NasSpace, type NasState } from './job-space';
 import { selectEdge, type EdgeCandidate, type SelectEdgeOptions } from './partition';
+import type { RungScore } from './ranking';
 import { enabledOps, isUnsplit, samplePath, type Architecture, type Mask, type SupernetSpec } from './search-space';
 import { randomBatches, samplesFromDataset, type ArchitectureScore, type Samples } from './supernet';
 import { splitNode, type NasNode } from './tree';
@@ -193,15 +201,12 @@ export function runNasTrainTask(
       snas: space.snas,
       seed: task.seed,
     });
-    const d = task.derive
-      ? deriveCellArchitecture(space.spec, r.state, task.mask, data.selection, { ...task.derive, mode: space.search })
-      : null;
-    return {
-      state: r.state,
-      meanLoss: Number.isFinite(r.meanLoss) ? r.meanLoss : null,
-      candidate: d?.best ?? null,
-      evaluated: d?.evaluated ?? 0,
-    };
+    if (!task.derive) return { state: r.state, meanLoss: Number.isFinite(r.meanLoss) ? r.meanLoss : null, candidate: null, evaluated: 0 };
+    // RSPS: the best of `maxCandidates` random paths (each once); DARTS, SNAS: the argmax of α.
+    const { maxCandidates, seed, metric } = task.derive;
+    const paths = space.search === 'rsps' ? randomCellPaths(task.mask, { paths: maxCandidates ?? 200, seed }) : undefined;
+    const candidate = proposeCellArchitecture(space.spec, r.state, task.mask, space.search, data.selection, { candidates: paths, metric });
+    return { state: r.state, meanLoss: Number.isFinite(r.meanLoss) ? r.meanLoss : null, candidate, evaluated: paths?.length ?? 1 };
   }
   const spec = space.spec;
   const r = trainSupernet(spec, state, task.mask, data.train, {
@@ -376,31 +381,6 @@ export function successiveHalvingPlan(candidates: number, slots: number, totalSt
   const h = survivors.length - 1;
   const rungs = survivors.map((_, i) => Math.ceil(totalSteps / 2 ** (h - i)));
   return { candidates, slots, rungs, survivors };
-}
-
-/** One candidate's standing in a rung. */
-export interface RungScore {
-  /** Accuracy on the selection split. */
-  accuracy: number;
-  /** Loss on the selection split. */
-  loss: number;
-}
-
-/**
- * Orders candidates best first: by `metric` (accuracy: higher is better; loss: lower is better), ties by the
- * other one, then by index. NaN ranks last.
- * @returns indices into `scores`.
- */
-export function rankCandidates(scores: readonly RungScore[], metric: 'accuracy' | 'loss'): number[] {
-  const key = (s: RungScore): [number, number] => {
-    const acc = Number.isNaN(s.accuracy) ? -Infinity : s.accuracy;
-    const loss = Number.isNaN(s.loss) ? -Infinity : -s.loss;
-    return metric === 'accuracy' ? [acc, loss] : [loss, acc];
-  };
-  return scores
-    .map((s, i) => ({ i, k: key(s) }))
-    .sort((a, b) => b.k[0] - a.k[0] || b.k[1] - a.k[1] || a.i - b.i)
-    .map((x) => x.i);
 }
 
 /** The fresh weights of a stand-alone candidate (docs/algorithms/gm-nas.md §7.2: trained from scratch). */

@@ -48,3 +48,28 @@ export function top1Regret(estimated: readonly number[], truth: readonly number[
   for (let i = 1; i < estimated.length; i++) if (estimated[i] < estimated[pick]) pick = i;
   return truth[pick] - Math.min(...truth);
 }
+
+/** One candidate's standing in a rung. */
+export interface RungScore {
+  /** Accuracy on the selection split. */
+  accuracy: number;
+  /** Loss on the selection split. */
+  loss: number;
+}
+
+/**
+ * Orders candidates best first: by `metric` (accuracy: higher is better; loss: lower is better), ties by the
+ * other one, then by index. NaN ranks last.
+ * @returns indices into `scores`.
+ */
+export function rankCandidates(scores: readonly RungScore[], metric: 'accuracy' | 'loss'): number[] {
+  const key = (s: RungScore): [number, number] => {
+    const acc = Number.isNaN(s.accuracy) ? -Infinity : s.accuracy;
+    const loss = Number.isNaN(s.loss) ? -Infinity : -s.loss;
+    return metric === 'accuracy' ? [acc, loss] : [loss, acc];
+  };
+  return scores
+    .map((s, i) => ({ i, k: key(s) }))
+    .sort((a, b) => b.k[0] - a.k[0] || b.k[1] - a.k[1] || a.i - b.i)
+    .map((x) => x.i);
+}
