@@ -5,7 +5,6 @@ import {
   argmaxArchitecture,
   cellGmMatrix,
   cellSharedWeightRanges,
-  cellSoftmax,
   dartsUnrolledAlphaGradient,
   gumbelSoftmaxSample,
   initialCellTrainingState,
@@ -13,6 +12,7 @@ import {
   trainCellSupernet,
 } from './cell-search';
 import { CELL_EDGES, CELL_OPS, cellLayout, fullCellMask, initialCellParameters, type CellSpaceSpec } from './cell-space';
+import { maskedSoftmax } from './search-space';
 import type { Samples } from './supernet';
 
 const tiny: CellSpaceSpec = { height: 4, width: 4, inputChannels: 1, channels: 2, cellsPerStage: 1, stages: 2, classes: 3 };
@@ -46,10 +46,10 @@ describe('DARTS', () => {
   const batch = randomBatch(4, 5);
   const mask = partialMask();
   const alpha = randomAlpha(9);
-  const lossAt = (a: number[][]): number => cellPass(tiny, params, cellSoftmax(a, mask), batch).loss;
+  const lossAt = (a: number[][]): number => cellPass(tiny, params, maskedSoftmax(a, mask), batch).loss;
 
   it('gives the α gradient of the validation loss that central finite differences give', () => {
-    const theta = cellSoftmax(alpha, mask);
+    const theta = maskedSoftmax(alpha, mask);
     const dTheta = CELL_EDGES.map(() => CELL_OPS.map(() => 0));
     cellPass(tiny, params, theta, batch, { weightGradient: dTheta });
     const grad = alphaGradient(theta, dTheta, mask);
@@ -77,7 +77,7 @@ describe('DARTS', () => {
   it('takes its first α step against that gradient (Adam: −lr · sign) and leaves disabled ops alone', () => {
     // The validation split is exactly one batch, so the step's batch is this batch (BN statistics and the mean
     // loss do not depend on the row order).
-    const theta = cellSoftmax(alpha, mask);
+    const theta = maskedSoftmax(alpha, mask);
     const dTheta = CELL_EDGES.map(() => CELL_OPS.map(() => 0));
     cellPass(tiny, params, theta, batch, { weightGradient: dTheta });
     const grad = alphaGradient(theta, dTheta, mask);
@@ -119,7 +119,7 @@ describe('DARTS, second order', () => {
   const trainBatch = randomBatch(16, 21);
   const validation = randomBatch(16, 22);
   const sgd = { lr: 0.5, momentum: 0.9, weightDecay: 1e-3 };
-  const theta = cellSoftmax(alpha, mask);
+  const theta = maskedSoftmax(alpha, mask);
   const n = state.params.length;
   const zeros = () => CELL_EDGES.map(() => CELL_OPS.map(() => 0));
   /** ∇_w and ∇_α of a batch's loss at weights w. */
@@ -175,7 +175,7 @@ describe('DARTS, second order', () => {
       mode: 'darts',
       optimizer: { lr: 0.5, lrMin: 0.5, momentum: 0.9, weightDecay: 1e-3 },
     }).state;
-    const g = dartsUnrolledAlphaGradient(tiny, start, cellSoftmax(alpha, mask), mask, trainBatch, validation, sgd);
+    const g = dartsUnrolledAlphaGradient(tiny, start, maskedSoftmax(alpha, mask), mask, trainBatch, validation, sgd);
     mask.forEach((row, e) =>
       row.forEach((on, o) => {
         const moved = next.arch.alpha[e][o] - alpha[e][o];
@@ -193,7 +193,7 @@ describe('SNAS', () => {
   it('samples the arg-max of a Gumbel-softmax draw with probability softmax(α), at any temperature', () => {
     const mask = partialMask();
     const alpha = CELL_EDGES.map(() => [0.5, -1, 2, 0, 1]);
-    const p = cellSoftmax(alpha, mask);
+    const p = maskedSoftmax(alpha, mask);
     const rng = createRng(2024);
     const n = 20_000;
     for (const tau of [1, 0.3]) {

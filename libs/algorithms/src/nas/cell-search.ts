@@ -1,7 +1,7 @@
 import { createRng, type Rng } from '../random';
 import { combineScores, GM_COSINE_EPSILON, type GmScores, type GmScoreSums } from './gm-score';
 import { rankCandidates } from './ranking';
-import type { Architecture, Mask, OpWeights } from './search-space';
+import { maskedSoftmax, type Architecture, type Mask, type OpWeights } from './search-space';
 import type { Samples } from './supernet';
 import { cosineLearningRate, resolveSgd, sgdStep, type SgdOptions } from './training';
 import {
@@ -141,17 +141,6 @@ export function gumbelSoftmaxSample(alpha: number[][], mask: Mask, tau: number, 
     const z = row.map((on, o) => (on ? (alpha[e][o] - Math.log(-Math.log(1 - rng.next()))) / tau : -Infinity));
     const max = Math.max(...z);
     const ex = z.map((v) => (v === -Infinity ? 0 : Math.exp(v - max)));
-    const sum = ex.reduce((a, b) => a + b, 0);
-    return ex.map((v) => v / sum);
-  });
-}
-
-/** The softmax of α over each edge's enabled ops (0 for disabled ops): the DARTS mixture. */
-export function cellSoftmax(alpha: number[][], mask: Mask): OpWeights {
-  return mask.map((row, e) => {
-    let max = -Infinity;
-    row.forEach((on, o) => on && (max = Math.max(max, alpha[e][o])));
-    const ex = row.map((on, o) => (on ? Math.exp(alpha[e][o] - max) : 0));
     const sum = ex.reduce((a, b) => a + b, 0);
     return ex.map((v) => v / sum);
   });
@@ -321,7 +310,7 @@ export function trainCellSupernet(
   for (let step = 0; step < steps; step++) {
     const tau = mode === 'snas' ? snasTemperature(out.step, T, options.snas) : 1;
     const draw = (): OpWeights =>
-      mode === 'darts' ? cellSoftmax(out.arch.alpha, mask) : gumbelSoftmaxSample(out.arch.alpha, mask, tau, rng);
+      mode === 'darts' ? maskedSoftmax(out.arch.alpha, mask) : gumbelSoftmaxSample(out.arch.alpha, mask, tau, rng);
     const lr = cosineLearningRate(out.step, T, sgd.lr, sgd.lrMin);
     // Second order: the α step needs the weight step's batch, drawn here (DARTS draws no random numbers in between,
     // so the batches are the ones first order sees).
@@ -532,7 +521,7 @@ export function cellGmScoreSums(
   const full = new Float32Array(params.length);
   const sums = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   const rng = createRng(options.seed ?? 0);
-  const mixture = mode === 'mixture' ? cellSoftmax(options.alpha ?? CELL_EDGES.map(() => CELL_OPS.map(() => 0)), mask) : undefined;
+  const mixture = mode === 'mixture' ? maskedSoftmax(options.alpha ?? CELL_EDGES.map(() => CELL_OPS.map(() => 0)), mask) : undefined;
   let degenerate = 0;
   for (const [r, batch] of batches.entries()) {
     const base: OpWeights = mixture
